@@ -1,0 +1,357 @@
+// cosync coroutines (layer 3): create, resume, yield, finish, unwind.
+//
+// A coroutine runs a callable on its own stack. Its control block, the
+// callable, the arguments and the result slot all live at the top of that
+// stack: creating a coroutine allocates nothing but the stack (usually from
+// the thread's pool).
+//
+// Every thread has a main context: the stack the thread started on, which
+// runs the event loop. `current()` is the running coroutine, or the main
+// context outside any coroutine. A coroutine belongs to the thread that
+// created it and is only ever resumed there.
+//
+// Switching rules:
+//   - `resume()` switches into a coroutine; it returns when control comes
+//     back to the caller: the coroutine yielded or finished, or somebody
+//     switched to the caller directly (a "resumed too early" caller must
+//     check the state of what it waits for).
+//   - `yield()` switches back to the context that last resumed the current
+//     coroutine (the main context if that one has finished).
+//   - `yield_to_main()` switches to the thread's main context from any depth.
+//
+// Exceptions: an exception that escapes the callable is kept and rethrown,
+// once, by `Task::join()`. Suspending while an exception is in flight or
+// being handled (inside a catch block, or in a destructor during unwinding)
+// is refused, because the C++ runtime keeps that state per thread and
+// another context would inherit it: in a catch block the suspension throws
+// UsageError, during unwinding it aborts with a message.
+//
+// Destroying or cancelling a suspended coroutine unwinds its stack: its
+// current suspension point throws ForcedUnwind, so every destructor on the
+// stack runs once. Catching ForcedUnwind (or `...`) without rethrowing it is
+// detected: suspending again aborts with a message naming the coroutine, and
+// finishing normally is reported on stderr.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "cosync/export.hpp"
+#include "cosync/stack.hpp"
+
+namespace cosync {
+
+// A misuse of the API: resuming a finished or running coroutine, resuming
+// from another thread, joining twice, suspending inside a catch block...
+// The message names the coroutine (id and name) and what was wrong.
+class COSYNC_API UsageError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// Thrown by Task::join() for a coroutine that was cancelled before it
+// finished.
+class COSYNC_API Cancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown at the suspension point of a coroutine that is being destroyed or
+// cancelled, to unwind its stack. It deliberately does not derive from
+// std::exception; code that catches it must rethrow it.
+class COSYNC_API ForcedUnwind {
+ public:
+  std::uint64_t coroutine_id = 0;
+};
+
+enum class CoroutineState : std::uint8_t { created, running, suspended, finished };
+
+COSYNC_API const char* to_string(CoroutineState state) noexcept;
+
+// How to create a coroutine.
+struct Options {
+  std::size_t stack_size = 0;  // usable bytes; 0 = default_stack_size
+  std::string_view name = {};  // copied; at most 31 bytes are kept
+  void* user_data = nullptr;
+};
+
+// Counters of this thread's coroutines.
+struct CoroutineStats {
+  std::size_t live = 0;               // created and not yet destroyed
+  std::size_t created = 0;
+  std::size_t switches = 0;
+  std::size_t forced_unwinds = 0;
+  std::size_t swallowed_unwinds = 0;  // finished normally although unwound
+};
+
+class Coroutine;
+
+namespace detail {
+struct Runtime;
+template <class R>
+class ResultSlot;
+struct Frame {
+  Stack stack;
+  void* body = nullptr;  // where the control block goes, at the stack top
+};
+COSYNC_API Frame prepare_frame(const Options& options, std::size_t body_size,
+                    std::size_t body_align);
+COSYNC_API void abandon_frame(Frame& frame) noexcept;
+COSYNC_API void activate(Coroutine& coroutine) noexcept;
+COSYNC_API void drive_to_completion(Coroutine& coroutine);
+COSYNC_API void unwind_for_destruction(Coroutine& coroutine) noexcept;
+COSYNC_API void unwind_for_cancel(Coroutine& coroutine);
+COSYNC_API void release(Coroutine& coroutine) noexcept;
+COSYNC_API [[noreturn]] void throw_join_misuse(bool joined);
+}  // namespace detail
+
+// The control block of a coroutine, or of a thread's main context.
+class COSYNC_API Coroutine {
+ public:
+  Coroutine(const Coroutine&) = delete;
+  Coroutine& operator=(const Coroutine&) = delete;
+
+  // Unique in the process; never reused.
+  std::uint64_t id() const noexcept { return id_; }
+  const char* name() const noexcept { return name_; }
+  void set_name(std::string_view name) noexcept;
+  CoroutineState state() const noexcept { return state_; }
+  bool is_main() const noexcept { return stack_.base == nullptr; }
+  void* user_data() const noexcept { return user_data_; }
+  void set_user_data(void* data) noexcept { user_data_ = data; }
+  // The coroutine's stack (empty for a main context).
+  const Stack& stack() const noexcept { return stack_; }
+
+  // Switches into this coroutine. Throws UsageError when it is running,
+  // finished, or owned by another thread. Called on the main context from a
+  // coroutine, it is yield_to_main().
+  void resume();
+
+ protected:
+  explicit Coroutine(const detail::Frame& frame, const Options& options);
+  struct MainTag {};
+  explicit Coroutine(MainTag, std::uint64_t id) noexcept;
+  ~Coroutine() = default;
+
+  // Runs the callable and stores its value. Exceptions are the caller's.
+  virtual void run_body() = 0;
+  // Destroys the callable and its arguments, at the end of run or when a
+  // coroutine is destroyed before it ever ran.
+  virtual void drop_callable() noexcept = 0;
+  // Destroys the whole control block (the result slot included).
+  virtual void destroy() noexcept = 0;
+
+  std::exception_ptr error_;
+  bool cancelled_ = false;
+
+ private:
+  friend struct detail::Runtime;
+  friend void detail::activate(Coroutine& coroutine) noexcept;
+
+  void* context_ = nullptr;       // token of the suspended context
+  Coroutine* resumer_ = nullptr;  // yield() target
+  void* thread_ = nullptr;        // owning thread's runtime state
+  Coroutine* registry_prev_ = nullptr;
+  Coroutine* registry_next_ = nullptr;
+  Stack stack_;
+  std::uint64_t id_ = 0;
+  void* user_data_ = nullptr;
+  // ASan bookkeeping for the switch (unused without ASan).
+  void* asan_fake_stack_ = nullptr;
+  const void* asan_bottom_ = nullptr;
+  std::size_t asan_size_ = 0;
+  // The C++ runtime's exception state when this context last left by
+  // resuming another one; a context that switches back must leave it so.
+  void* eh_caught_ = nullptr;
+  unsigned eh_uncaught_ = 0;
+  // How many coroutines name this one as their resumer_.
+  std::size_t resumer_refs_ = 0;
+  CoroutineState state_ = CoroutineState::created;
+  bool unwind_requested_ = false;
+  bool unwind_thrown_ = false;
+  char name_[32] = {};
+};
+
+// The coroutine running on this thread, or the thread's main context.
+COSYNC_API Coroutine& current();
+// This thread's main context: the stack that runs the event loop.
+COSYNC_API Coroutine& main_context();
+// True inside a coroutine, false on the main context.
+COSYNC_API bool in_coroutine() noexcept;
+// Switches back to the context that last resumed the current coroutine.
+COSYNC_API void yield();
+// Switches to this thread's main context, from any call depth.
+COSYNC_API void yield_to_main();
+// Calls `visit` for every live coroutine of this thread, oldest first.
+COSYNC_API void for_each_coroutine(const std::function<void(const Coroutine&)>& visit);
+COSYNC_API CoroutineStats coroutine_stats() noexcept;
+
+namespace detail {
+
+template <class R>
+class ResultSlot : public Coroutine {
+ public:
+  using Coroutine::Coroutine;
+
+  R take() {
+    if (error_) {
+      std::rethrow_exception(std::exchange(error_, nullptr));
+    }
+    throw_if_cancelled();
+    if constexpr (!std::is_void_v<R>) {
+      return std::move(*value_);
+    }
+  }
+
+ protected:
+  void throw_if_cancelled() const;
+  std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value_{};
+};
+
+template <class R>
+void ResultSlot<R>::throw_if_cancelled() const {
+  if (cancelled_) {
+    throw Cancelled(std::string("cosync: coroutine #") + std::to_string(id()) +
+                    " \"" + name() + "\" was cancelled before it finished");
+  }
+}
+
+template <class R, class Fn, class... Args>
+class Body final : public ResultSlot<R> {
+ public:
+  template <class F, class... A>
+  Body(const Frame& frame, const Options& options, F&& fn, A&&... args)
+      : ResultSlot<R>(frame, options) {
+    callable_.emplace(std::forward<F>(fn), std::forward<A>(args)...);
+  }
+
+ private:
+  using Callable = std::tuple<Fn, Args...>;
+
+  void run_body() override {
+    Callable& call = *callable_;
+    if constexpr (std::is_void_v<R>) {
+      std::apply(invoke_moved, std::move(call));
+      this->value_ = true;
+    } else {
+      this->value_.emplace(std::apply(invoke_moved, std::move(call)));
+    }
+  }
+  void drop_callable() noexcept override { callable_.reset(); }
+  void destroy() noexcept override { this->~Body(); }
+
+  static constexpr auto invoke_moved = [](Fn&& fn, Args&&... args) -> decltype(auto) {
+    return std::invoke(std::move(fn), std::move(args)...);
+  };
+
+  std::optional<Callable> callable_;
+};
+
+}  // namespace detail
+
+// Owning handle of a coroutine whose callable returns R. Move-only.
+// Destroying it destroys the coroutine: a suspended one is unwound first.
+template <class R>
+class Task {
+ public:
+  Task() noexcept = default;
+  explicit Task(detail::ResultSlot<R>* slot) noexcept : slot_(slot) {}
+  Task(Task&& other) noexcept
+      : slot_(std::exchange(other.slot_, nullptr)),
+        joined_(std::exchange(other.joined_, false)) {}
+  Task& operator=(Task&& other) noexcept {
+    if (this != &other) {
+      reset();
+      slot_ = std::exchange(other.slot_, nullptr);
+      joined_ = std::exchange(other.joined_, false);
+    }
+    return *this;
+  }
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  ~Task() { reset(); }
+
+  explicit operator bool() const noexcept { return slot_ != nullptr; }
+  Coroutine& coroutine() const {
+    if (slot_ == nullptr) {
+      detail::throw_join_misuse(joined_);
+    }
+    return *slot_;
+  }
+  Coroutine* operator->() const { return &coroutine(); }
+
+  void resume() { coroutine().resume(); }
+  // True once the coroutine finished (or the task was joined).
+  bool done() const noexcept {
+    return slot_ == nullptr || slot_->state() == CoroutineState::finished;
+  }
+
+  // Resumes the coroutine until it finishes, then returns its value or
+  // rethrows its exception (Cancelled if it was cancelled). Frees the stack.
+  // A second join throws UsageError.
+  R join() {
+    Coroutine& coroutine = this->coroutine();
+    detail::drive_to_completion(coroutine);
+    detail::ResultSlot<R>* slot = std::exchange(slot_, nullptr);
+    joined_ = true;
+    const struct Release {
+      detail::ResultSlot<R>* slot;
+      ~Release() { detail::release(*slot); }
+    } release{slot};
+    return slot->take();
+  }
+
+  // Unwinds a suspended coroutine now (its destructors run); a coroutine
+  // that never ran never will. join() then throws Cancelled.
+  void cancel() { detail::unwind_for_cancel(coroutine()); }
+
+ private:
+  void reset() noexcept {
+    if (slot_ != nullptr) {
+      detail::unwind_for_destruction(*slot_);
+      detail::release(*std::exchange(slot_, nullptr));
+    }
+  }
+
+  detail::ResultSlot<R>* slot_ = nullptr;
+  bool joined_ = false;
+};
+
+template <class F, class... Args>
+using task_result_t =
+    std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
+
+// Creates a coroutine that will run `fn(args...)` when first resumed. The
+// callable and the arguments are moved onto the coroutine's own stack.
+template <class F, class... Args>
+Task<task_result_t<F, Args...>> create(const Options& options, F&& fn, Args&&... args) {
+  using R = task_result_t<F, Args...>;
+  using B = detail::Body<R, std::decay_t<F>, std::decay_t<Args>...>;
+  detail::Frame frame = detail::prepare_frame(options, sizeof(B), alignof(B));
+  try {
+    auto* body = new (frame.body) B(frame, options, std::forward<F>(fn),
+                                    std::forward<Args>(args)...);
+    detail::activate(*body);
+    return Task<R>(body);
+  } catch (...) {
+    detail::abandon_frame(frame);
+    throw;
+  }
+}
+
+template <class F, class... Args>
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+Task<task_result_t<F, Args...>> create(F&& fn, Args&&... args) {
+  return create(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
+}
+
+}  // namespace cosync

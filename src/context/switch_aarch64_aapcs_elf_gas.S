@@ -1,0 +1,127 @@
+/*
+ * Context switch for aarch64, AAPCS64, ELF, GNU as.
+ *
+ * A suspended context is its stack pointer; the frame it points at holds:
+ *
+ *   offset  content
+ *   0x00    d8   d9
+ *   0x10    d10  d11
+ *   0x20    d12  d13
+ *   0x30    d14  d15
+ *   0x40    x19  x20    (a fresh context: x19 = the entry function)
+ *   0x50    x21  x22
+ *   0x60    x23  x24
+ *   0x70    x25  x26
+ *   0x80    x27  x28
+ *   0x90    x29  x30    (a fresh context: 0, 0, the end of the frame chain)
+ *   0xa0    pc   pad    (where the context continues)
+ *   0xb0    -- caller's frame --
+ *
+ * Saved: the callee-saved registers of AAPCS64 6.1.1 (x19-x29, sp, the link
+ * register) and the low 64 bits of v8-v15 (6.1.2). Not saved: the signal
+ * mask, FPCR/FPSR (thread state the AAPCS does not ask a callee to keep),
+ * TPIDR_EL0 (coroutines never change threads).
+ *
+ * Stack alignment: sp is a multiple of 16 at all times (AAPCS64 6.4.5.1);
+ * the frame is 0xb0 bytes so every context keeps that alignment.
+ */
+#if !defined(__aarch64__) || !defined(__ELF__)
+#error "switch_aarch64_aapcs_elf_gas.S selected for a target that is not aarch64 ELF"
+#endif
+
+#if defined(__ARM_FEATURE_BTI_DEFAULT)
+#define LANDING_PAD hint #34            /* bti c */
+#else
+#define LANDING_PAD
+#endif
+
+        .text
+
+/* transfer_t cosync_context_jump(context_t to, void *data) */
+        .globl  cosync_context_jump
+        .hidden cosync_context_jump
+        .type   cosync_context_jump, %function
+        .p2align 4
+cosync_context_jump:
+        .cfi_startproc
+        LANDING_PAD
+        sub     sp, sp, #0xb0
+        stp     d8,  d9,  [sp, #0x00]
+        stp     d10, d11, [sp, #0x10]
+        stp     d12, d13, [sp, #0x20]
+        stp     d14, d15, [sp, #0x30]
+        stp     x19, x20, [sp, #0x40]
+        stp     x21, x22, [sp, #0x50]
+        stp     x23, x24, [sp, #0x60]
+        stp     x25, x26, [sp, #0x70]
+        stp     x27, x28, [sp, #0x80]
+        stp     x29, x30, [sp, #0x90]
+        str     x30,      [sp, #0xa0]
+
+        mov     x4, sp                  /* token of the context that leaves */
+        mov     sp, x0                  /* the switch itself */
+
+        ldp     d8,  d9,  [sp, #0x00]
+        ldp     d10, d11, [sp, #0x10]
+        ldp     d12, d13, [sp, #0x20]
+        ldp     d14, d15, [sp, #0x30]
+        ldp     x19, x20, [sp, #0x40]
+        ldp     x21, x22, [sp, #0x50]
+        ldp     x23, x24, [sp, #0x60]
+        ldp     x25, x26, [sp, #0x70]
+        ldp     x27, x28, [sp, #0x80]
+        ldp     x29, x30, [sp, #0x90]
+        ldr     x5,       [sp, #0xa0]
+        add     sp, sp, #0xb0
+
+        /* transfer_t {from, data} in x0:x1, which is also how a fresh
+           context's entry function receives it. x1 already holds data. */
+        mov     x0, x4
+        ret     x5
+        .cfi_endproc
+        .size   cosync_context_jump, .-cosync_context_jump
+
+/* context_t cosync_context_make(void *stack_top, size_t size, entry_fn entry) */
+        .globl  cosync_context_make
+        .hidden cosync_context_make
+        .type   cosync_context_make, %function
+        .p2align 4
+cosync_context_make:
+        .cfi_startproc
+        LANDING_PAD
+        and     x0, x0, #~0xf
+        sub     x0, x0, #0xb0
+        str     x2,       [x0, #0x40]
+        stp     xzr, xzr, [x0, #0x90]
+        adr     x3, cosync_context_trampoline
+        str     x3,       [x0, #0xa0]
+        ret
+        .cfi_endproc
+        .size   cosync_context_make, .-cosync_context_make
+
+/* First code a fresh context runs: x0/x1 hold the transfer, x19 the entry.
+   The link register is undefined here so unwinders stop at this frame. */
+        .type   cosync_context_trampoline, %function
+        .p2align 4
+cosync_context_trampoline:
+        .cfi_startproc
+        .cfi_undefined x30
+        blr     x19
+        brk     #0                      /* the entry function never returns */
+        .cfi_endproc
+        .size   cosync_context_trampoline, .-cosync_context_trampoline
+
+        .section .note.GNU-stack, "", %progbits
+
+#if defined(__ARM_FEATURE_BTI_DEFAULT)
+        .section .note.gnu.property, "a"
+        .p2align 3
+        .long   4                       /* name size: "GNU\0" */
+        .long   16                      /* descriptor size */
+        .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+        .asciz  "GNU"
+        .long   0xc0000000              /* GNU_PROPERTY_AARCH64_FEATURE_1_AND */
+        .long   4
+        .long   1                       /* BTI */
+        .p2align 3
+#endif

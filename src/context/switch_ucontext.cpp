@@ -1,0 +1,66 @@
+// Portable context switch over POSIX ucontext (getcontext / makecontext /
+// swapcontext), for targets without an assembly back end and for bisecting
+// assembly bugs (CMake option COSYNC_CONTEXT=ucontext).
+//
+// swapcontext also saves and restores the signal mask, which costs a system
+// call per switch: this back end is for correctness, not speed.
+//
+// A suspended context is a UcontextFrame kept on its own stack: inside
+// cosync_context_jump for a context that jumped away, at the top of the stack
+// for a fresh one. It lives exactly as long as the context stays suspended.
+#include <ucontext.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+#include "context/context.hpp"
+
+namespace cosync::context {
+namespace {
+
+struct UcontextFrame {
+  ucontext_t uc;
+  transfer_t incoming;  // written by whoever resumes this context
+  entry_fn entry;       // fresh contexts only
+};
+
+// makecontext passes only int arguments, so the frame pointer travels as two
+// 32-bit halves.
+void trampoline(unsigned int high, unsigned int low) {
+  const std::uintptr_t address =
+      (static_cast<std::uintptr_t>(high) << 32U) | static_cast<std::uintptr_t>(low);
+  auto* frame = reinterpret_cast<UcontextFrame*>(address);  // NOLINT(performance-no-int-to-ptr)
+  frame->entry(frame->incoming);
+  std::abort();  // the entry function never returns
+}
+
+}  // namespace
+
+extern "C" context_t cosync_context_make(void* stack_top, std::size_t size,
+                                         entry_fn entry) noexcept {
+  auto top = reinterpret_cast<std::uintptr_t>(stack_top);
+  auto* frame = reinterpret_cast<UcontextFrame*>(  // NOLINT(performance-no-int-to-ptr)
+      (top - sizeof(UcontextFrame)) & ~std::uintptr_t{63});
+  if (getcontext(&frame->uc) != 0) {
+    std::abort();  // getcontext cannot fail on Linux for a valid pointer
+  }
+  const auto frame_address = reinterpret_cast<std::uintptr_t>(frame);
+  frame->uc.uc_stack.ss_sp = static_cast<char*>(stack_top) - size;
+  frame->uc.uc_stack.ss_size = size - (top - frame_address);
+  frame->uc.uc_link = nullptr;
+  frame->entry = entry;
+  makecontext(&frame->uc, reinterpret_cast<void (*)()>(&trampoline), 2,
+              static_cast<unsigned int>(frame_address >> 32U),
+              static_cast<unsigned int>(frame_address & 0xffffffffU));
+  return frame;
+}
+
+extern "C" transfer_t cosync_context_jump(context_t to, void* data) noexcept {
+  UcontextFrame self;
+  auto* target = static_cast<UcontextFrame*>(to);
+  target->incoming = transfer_t{&self, data};
+  swapcontext(&self.uc, &target->uc);
+  return self.incoming;
+}
+
+}  // namespace cosync::context

@@ -1,0 +1,568 @@
+#include "cosync/coroutine.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "context/context.hpp"
+#include "coroutine/exception_state.hpp"
+#include "stack/overflow.hpp"
+#include "support/sanitizer.hpp"
+
+namespace cosync {
+namespace detail {
+namespace {
+
+// Ids are handed to threads in blocks so creating a coroutine costs no
+// atomic operation.
+constexpr std::uint64_t kIdBlock = 1024;
+std::atomic<std::uint64_t> g_next_id_block{1};
+
+class MainContext final : public Coroutine {
+ public:
+  explicit MainContext(std::uint64_t id) noexcept : Coroutine(MainTag{}, id) {}
+
+ private:
+  void run_body() override {}
+  void drop_callable() noexcept override {}
+  void destroy() noexcept override {}
+};
+
+}  // namespace
+
+// Everything one thread knows about its coroutines. Created on the thread's
+// first use of cosync; `current` is always valid afterwards.
+struct ThreadState {
+  explicit ThreadState(std::uint64_t main_id) noexcept : main(main_id), current(&main) {}
+
+  MainContext main;
+  Coroutine* current;
+  Coroutine* registry_head = nullptr;  // oldest live coroutine
+  Coroutine* registry_tail = nullptr;
+  CoroutineStats stats;
+  std::uint64_t next_id = 0;
+  std::uint64_t id_limit = 0;
+};
+
+namespace {
+
+// Initial-exec TLS: read with one instruction, also from the SIGSEGV handler.
+// Coroutines never change threads, so a cached address stays right.
+thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
+
+std::uint64_t take_id(ThreadState& ts) noexcept {
+  if (ts.next_id == ts.id_limit) {
+    ts.next_id = g_next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
+    ts.id_limit = ts.next_id + kIdBlock;
+  }
+  return ts.next_id++;
+}
+
+std::uint64_t take_first_id() noexcept {
+  return g_next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
+}
+
+std::string label(const Coroutine& coroutine) {
+  return "coroutine #" + std::to_string(coroutine.id()) + " \"" + coroutine.name() + "\"";
+}
+
+[[noreturn]] void fatal(const std::string& message) noexcept {
+  std::fprintf(stderr, "cosync: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+[[noreturn]] void usage_error(const std::string& message) {
+  throw UsageError("cosync: " + message);
+}
+
+}  // namespace
+
+// The friend of Coroutine that implements switching; all of it runs on the
+// thread that owns the coroutines involved.
+struct Runtime {
+  static ThreadState& this_thread() {
+    if (t_state != nullptr) [[likely]] {
+      return *t_state;
+    }
+    return create_thread_state();
+  }
+
+  static ThreadState& create_thread_state();
+  static bool resolve_overflow(stack_overflow::Culprit* out) noexcept;
+
+  static void resume(ThreadState& ts, Coroutine& to);
+  static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target);
+  static Coroutine& yield_target(ThreadState& ts, Coroutine& self) noexcept;
+  static void activate(Coroutine& coroutine) noexcept;
+  static void drive(Coroutine& coroutine);
+  static void unwind(Coroutine& coroutine, bool for_destruction);
+  static void release(Coroutine& coroutine) noexcept;
+  static void for_each(const ThreadState& ts,
+                       const std::function<void(const Coroutine&)>& visit);
+
+ private:
+  static void forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to);
+  static void jump(ThreadState& ts, Coroutine& from, Coroutine& to, bool from_finished) noexcept;
+  static void arrive(context::transfer_t transfer) noexcept;
+  [[noreturn]] static void entry(context::transfer_t transfer) noexcept;
+  static void run(ThreadState& ts, Coroutine& self) noexcept;
+  [[noreturn]] static void finish(ThreadState& ts, Coroutine& self) noexcept;
+  static void after_return(Coroutine& self);
+  static void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept;
+  static void check_resumable(const ThreadState& ts, const Coroutine& to);
+  static void check_exception_state(const Coroutine& self, const Coroutine& target);
+  static void check_canary(const Coroutine& self) noexcept;
+  static void check_owner(const ThreadState* ts, const Coroutine& coroutine, const char* what);
+  static void redirect_resumers(ThreadState& ts, const Coroutine& gone) noexcept;
+  static void link(ThreadState& ts, Coroutine& coroutine) noexcept;
+  static void unlink(ThreadState& ts, Coroutine& coroutine) noexcept;
+};
+
+namespace {
+
+// Destroys the thread's state at thread exit, unless coroutines are still
+// alive: their handles may be destroyed later and would find it gone.
+struct ThreadStateOwner {
+  ThreadStateOwner() = default;
+  ThreadStateOwner(const ThreadStateOwner&) = delete;
+  ThreadStateOwner& operator=(const ThreadStateOwner&) = delete;
+  ~ThreadStateOwner() {
+    if (t_state == nullptr) {
+      return;
+    }
+    if (t_state->stats.live != 0) {
+      std::fprintf(stderr, "cosync: thread exits with %zu live coroutines; their stacks leak\n",
+                   t_state->stats.live);
+      return;
+    }
+    delete t_state;
+    t_state = nullptr;
+  }
+};
+
+thread_local ThreadStateOwner t_owner;
+
+}  // namespace
+
+ThreadState& Runtime::create_thread_state() {
+  static const bool resolver_set = [] {
+    stack_overflow::set_resolver(&Runtime::resolve_overflow);
+    return true;
+  }();
+  (void)resolver_set;
+  (void)&t_owner;  // odr-use: registers the thread-exit destructor
+  t_state = new ThreadState(take_first_id());
+  t_state->next_id = t_state->main.id() + 1;
+  t_state->id_limit = t_state->main.id() + kIdBlock;
+  return *t_state;
+}
+
+bool Runtime::resolve_overflow(stack_overflow::Culprit* out) noexcept {
+  const ThreadState* ts = t_state;
+  if (ts == nullptr || ts->current == &ts->main) {
+    return false;
+  }
+  out->id = ts->current->id_;
+  out->name = ts->current->name_;
+  out->stack = &ts->current->stack_;
+  return true;
+}
+
+void Runtime::arrive(context::transfer_t transfer) noexcept {
+  auto* previous = static_cast<Coroutine*>(transfer.data);
+  previous->context_ = transfer.from;
+  const Coroutine& self = *t_state->current;
+  support::asan_finish_switch(self.asan_fake_stack_, &previous->asan_bottom_,
+                              &previous->asan_size_);
+}
+
+void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to,
+                   bool from_finished) noexcept {
+  ++ts.stats.switches;
+  from.state_ = from_finished ? CoroutineState::finished : CoroutineState::suspended;
+  to.state_ = CoroutineState::running;
+  ts.current = &to;
+  // A context that leaves for the last time passes no fake-stack slot, so
+  // ASan frees its fake stack.
+  support::asan_start_switch(from_finished ? nullptr : &from.asan_fake_stack_,
+                             to.asan_bottom_, to.asan_size_);
+  arrive(context::cosync_context_jump(to.context_, &from));
+}
+
+void Runtime::entry(context::transfer_t transfer) noexcept {
+  arrive(transfer);
+  ThreadState& ts = *t_state;
+  Coroutine& self = *ts.current;
+  run(ts, self);
+  finish(ts, self);
+}
+
+void Runtime::run(ThreadState& ts, Coroutine& self) noexcept {
+  try {
+    self.run_body();
+  } catch (const ForcedUnwind&) {
+    self.cancelled_ = true;
+  } catch (...) {
+    self.error_ = std::current_exception();
+  }
+  self.drop_callable();
+  if (self.unwind_requested_ && !self.cancelled_) {
+    ++ts.stats.swallowed_unwinds;
+    self.cancelled_ = true;
+    std::fprintf(stderr,
+                 "cosync: %s swallowed cosync::ForcedUnwind (a catch block that did "
+                 "not rethrow it) and finished normally; its result is discarded\n",
+                 label(self).c_str());
+  }
+}
+
+void Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
+  check_canary(self);
+  jump(ts, self, yield_target(ts, self), true);
+  fatal(label(self) + " was resumed after it finished");
+}
+
+Coroutine& Runtime::yield_target(ThreadState& ts, Coroutine& self) noexcept {
+  Coroutine* target = self.resumer_;
+  if (target == nullptr || target->state_ == CoroutineState::finished) {
+    return ts.main;
+  }
+  return *target;
+}
+
+void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
+  if (coroutine.resumer_ == &resumer) {
+    return;
+  }
+  if (coroutine.resumer_ != nullptr) {
+    --coroutine.resumer_->resumer_refs_;
+  }
+  ++resumer.resumer_refs_;
+  coroutine.resumer_ = &resumer;
+}
+
+void Runtime::after_return(Coroutine& self) {
+  if (self.unwind_requested_ && !self.unwind_thrown_) [[unlikely]] {
+    self.unwind_thrown_ = true;
+    throw ForcedUnwind{self.id_};
+  }
+}
+
+void Runtime::check_owner(const ThreadState* ts, const Coroutine& coroutine,
+                          const char* what) {
+  if (coroutine.thread_ != ts) {
+    usage_error(std::string(what) + " " + label(coroutine) +
+                " from a thread that does not own it; coroutines stay on the thread "
+                "that created them");
+  }
+}
+
+void Runtime::check_resumable(const ThreadState& ts, const Coroutine& to) {
+  check_owner(&ts, to, "resume of");
+  if (to.state_ == CoroutineState::running) {
+    usage_error("resume of " + label(to) + ": it is already running");
+  }
+  if (to.state_ == CoroutineState::finished) {
+    usage_error("resume of " + label(to) + ": it has finished");
+  }
+}
+
+void Runtime::check_exception_state(const Coroutine& self, const Coroutine& target) {
+  const exception_state::Globals& eh = exception_state::read();
+  if (eh.caught_exceptions == target.eh_caught_ &&
+      eh.uncaught_exceptions == target.eh_uncaught_) [[likely]] {
+    return;
+  }
+  if (eh.uncaught_exceptions != target.eh_uncaught_) {
+    fatal(label(self) +
+          " tried to suspend while an exception is unwinding its stack (a "
+          "destructor that waits?); suspending there would hand the unwinding "
+          "to another context");
+  }
+  usage_error(label(self) +
+              " cannot suspend inside a catch block: the C++ runtime keeps the "
+              "exception being handled per thread; leave the catch block first");
+}
+
+void Runtime::check_canary(const Coroutine& self) noexcept {
+  if (self.stack_.guard == StackGuard::canary && !stack_canary_intact(self.stack_))
+      [[unlikely]] {
+    stack_overflow::Culprit culprit;
+    culprit.id = self.id_;
+    culprit.name = self.name_;
+    culprit.stack = &self.stack_;
+    stack_overflow::report_broken_canary(culprit);
+  }
+}
+
+void Runtime::forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to) {
+  const exception_state::Globals& eh = exception_state::read();
+  from.eh_caught_ = eh.caught_exceptions;
+  from.eh_uncaught_ = eh.uncaught_exceptions;
+  set_resumer(to, from);
+  check_canary(from);
+  jump(ts, from, to, false);
+  after_return(from);
+}
+
+void Runtime::resume(ThreadState& ts, Coroutine& to) {
+  Coroutine& from = *ts.current;
+  if (to.is_main()) {
+    if (&to != &ts.main) {
+      usage_error("resume of the main context of another thread");
+    }
+    if (&from == &to) {
+      usage_error("resume of the main context from the main context");
+    }
+    suspend_to(ts, from, to);
+    return;
+  }
+  check_resumable(ts, to);
+  forward_switch(ts, from, to);
+}
+
+void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
+  if (self.unwind_requested_) [[unlikely]] {
+    fatal(label(self) +
+          " swallowed cosync::ForcedUnwind (a catch block that did not rethrow "
+          "it) and then tried to suspend; it must rethrow so its stack unwinds");
+  }
+  check_exception_state(self, target);
+  check_canary(self);
+  jump(ts, self, target, false);
+  after_return(self);
+}
+
+void Runtime::link(ThreadState& ts, Coroutine& coroutine) noexcept {
+  coroutine.registry_prev_ = ts.registry_tail;
+  coroutine.registry_next_ = nullptr;
+  if (ts.registry_tail != nullptr) {
+    ts.registry_tail->registry_next_ = &coroutine;
+  } else {
+    ts.registry_head = &coroutine;
+  }
+  ts.registry_tail = &coroutine;
+  ++ts.stats.live;
+  ++ts.stats.created;
+}
+
+void Runtime::unlink(ThreadState& ts, Coroutine& coroutine) noexcept {
+  Coroutine* prev = coroutine.registry_prev_;
+  Coroutine* next = coroutine.registry_next_;
+  (prev != nullptr ? prev->registry_next_ : ts.registry_head) = next;
+  (next != nullptr ? next->registry_prev_ : ts.registry_tail) = prev;
+  --ts.stats.live;
+}
+
+void Runtime::activate(Coroutine& coroutine) noexcept {
+  ThreadState& ts = *t_state;  // prepare_frame created it
+  coroutine.thread_ = &ts;
+  coroutine.id_ = take_id(ts);
+  if (coroutine.name_[0] == '\0') {
+    std::snprintf(coroutine.name_, sizeof coroutine.name_, "coroutine-%llu",
+                  static_cast<unsigned long long>(coroutine.id_));
+  }
+  // Until now context_ holds the stack top below the control block.
+  char* top = static_cast<char*>(coroutine.context_);
+  const auto usable =
+      static_cast<std::size_t>(top - static_cast<char*>(coroutine.stack_.base));
+  coroutine.context_ = context::cosync_context_make(top, usable, &Runtime::entry);
+  coroutine.asan_bottom_ = coroutine.stack_.base;
+  coroutine.asan_size_ = coroutine.stack_.size;
+  set_resumer(coroutine, ts.main);
+  link(ts, coroutine);
+}
+
+void Runtime::drive(Coroutine& coroutine) {
+  ThreadState& ts = this_thread();
+  check_owner(&ts, coroutine, "join of");
+  if (&coroutine == ts.current) {
+    usage_error("join of " + label(coroutine) + " from inside itself");
+  }
+  while (coroutine.state_ != CoroutineState::finished) {
+    resume(ts, coroutine);
+  }
+}
+
+void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
+  ThreadState* ts = t_state;
+  if (coroutine.thread_ != ts) {
+    if (for_destruction) {
+      fatal("destruction of " + label(coroutine) +
+            " on a thread that does not own it; coroutines stay on the thread "
+            "that created them");
+    }
+    check_owner(ts, coroutine, "cancel of");
+  }
+  switch (coroutine.state_) {
+    case CoroutineState::finished:
+      return;
+    case CoroutineState::created:
+      coroutine.drop_callable();
+      coroutine.state_ = CoroutineState::finished;
+      coroutine.cancelled_ = true;
+      return;
+    case CoroutineState::running:
+      if (for_destruction) {
+        fatal("destruction of " + label(coroutine) + " from inside itself");
+      }
+      usage_error("cancel of " + label(coroutine) +
+                  " from inside itself; throw or return instead");
+    case CoroutineState::suspended:
+      break;
+  }
+  coroutine.unwind_requested_ = true;
+  ++ts->stats.forced_unwinds;
+  while (coroutine.state_ != CoroutineState::finished) {
+    forward_switch(*ts, *ts->current, coroutine);
+  }
+}
+
+void Runtime::for_each(const ThreadState& ts,
+                       const std::function<void(const Coroutine&)>& visit) {
+  for (const Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
+    visit(*c);
+  }
+}
+
+void Runtime::redirect_resumers(ThreadState& ts, const Coroutine& gone) noexcept {
+  for (Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
+    if (c->resumer_ == &gone) {
+      c->resumer_ = &ts.main;
+      ++ts.main.resumer_refs_;
+    }
+  }
+}
+
+void Runtime::release(Coroutine& coroutine) noexcept {
+  ThreadState* ts = t_state;
+  if (coroutine.thread_ != ts) {
+    fatal("destruction of " + label(coroutine) +
+          " on a thread that does not own it; coroutines stay on the thread "
+          "that created them");
+  }
+  if (coroutine.resumer_refs_ != 0) {
+    redirect_resumers(*ts, coroutine);
+  }
+  if (coroutine.resumer_ != nullptr) {
+    --coroutine.resumer_->resumer_refs_;
+  }
+  unlink(*ts, coroutine);
+  Stack stack = coroutine.stack_;
+  coroutine.destroy();
+  release_stack(stack);
+}
+
+Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t body_align) {
+  Runtime::this_thread();
+  Frame frame;
+  frame.stack = allocate_stack(options.stack_size);
+  const auto top = reinterpret_cast<std::uintptr_t>(frame.stack.top());
+  const std::size_t align = body_align < 64 ? 64 : body_align;
+  const std::uintptr_t body = (top - body_size) & ~(std::uintptr_t{align} - 1);
+  const auto base = reinterpret_cast<std::uintptr_t>(frame.stack.base);
+  if (body < base + min_stack_size / 2) {
+    const std::size_t size = frame.stack.size;
+    release_stack(frame.stack);
+    throw std::invalid_argument("cosync: the callable and its arguments (" +
+                                std::to_string(body_size) +
+                                " bytes) leave too little of a " + std::to_string(size) +
+                                "-byte stack; pass them by pointer or use a larger stack");
+  }
+  frame.body = reinterpret_cast<void*>(body);  // NOLINT(performance-no-int-to-ptr)
+  return frame;
+}
+
+void abandon_frame(Frame& frame) noexcept { release_stack(frame.stack); }
+void activate(Coroutine& coroutine) noexcept { Runtime::activate(coroutine); }
+void drive_to_completion(Coroutine& coroutine) { Runtime::drive(coroutine); }
+void unwind_for_destruction(Coroutine& coroutine) noexcept { Runtime::unwind(coroutine, true); }
+void unwind_for_cancel(Coroutine& coroutine) { Runtime::unwind(coroutine, false); }
+void release(Coroutine& coroutine) noexcept { Runtime::release(coroutine); }
+
+void throw_join_misuse(bool joined) {
+  if (joined) {
+    usage_error("join of a task that was already joined (its result was taken once)");
+  }
+  usage_error("use of an empty task (default-constructed or moved from)");
+}
+
+}  // namespace detail
+
+Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
+    : context_(frame.body), stack_(frame.stack), user_data_(options.user_data) {
+  set_name(options.name);
+}
+
+Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
+    : id_(id), state_(CoroutineState::running) {
+  // The thread's own stack: the kernel guards it, so no canary is checked.
+  stack_.guard = StackGuard::guard_page;
+  set_name("main");
+}
+
+void Coroutine::set_name(std::string_view name) noexcept {
+  const std::size_t length = name.size() < sizeof name_ - 1 ? name.size() : sizeof name_ - 1;
+  std::memcpy(name_, name.data(), length);
+  name_[length] = '\0';
+}
+
+void Coroutine::resume() {
+  detail::ThreadState& ts = detail::Runtime::this_thread();
+  detail::Runtime::resume(ts, *this);
+}
+
+const char* to_string(CoroutineState state) noexcept {
+  switch (state) {
+    case CoroutineState::created:
+      return "created";
+    case CoroutineState::running:
+      return "running";
+    case CoroutineState::suspended:
+      return "suspended";
+    case CoroutineState::finished:
+      return "finished";
+  }
+  return "unknown";
+}
+
+Coroutine& current() { return *detail::Runtime::this_thread().current; }
+
+Coroutine& main_context() { return detail::Runtime::this_thread().main; }
+
+bool in_coroutine() noexcept {
+  const detail::ThreadState* ts = detail::t_state;
+  return ts != nullptr && ts->current != &ts->main;
+}
+
+void yield() {
+  detail::ThreadState& ts = detail::Runtime::this_thread();
+  Coroutine& self = *ts.current;
+  if (&self == &ts.main) {
+    detail::usage_error("yield() called on the main context, outside any coroutine");
+  }
+  detail::Runtime::suspend_to(ts, self, detail::Runtime::yield_target(ts, self));
+}
+
+void yield_to_main() {
+  detail::ThreadState& ts = detail::Runtime::this_thread();
+  Coroutine& self = *ts.current;
+  if (&self == &ts.main) {
+    detail::usage_error("yield_to_main() called on the main context, outside any coroutine");
+  }
+  detail::Runtime::suspend_to(ts, self, ts.main);
+}
+
+void for_each_coroutine(const std::function<void(const Coroutine&)>& visit) {
+  detail::Runtime::for_each(detail::Runtime::this_thread(), visit);
+}
+
+CoroutineStats coroutine_stats() noexcept {
+  const detail::ThreadState* ts = detail::t_state;
+  return ts != nullptr ? ts->stats : CoroutineStats{};
+}
+
+}  // namespace cosync

@@ -1,0 +1,32 @@
+// Operating-system calls behind the stack layer. One implementation per OS
+// (stack_os_linux.cpp); nothing else in the stack layer makes system calls.
+#pragma once
+
+#include <cstddef>
+
+namespace cosync::stack_os {
+
+std::size_t page_size() noexcept;
+
+// vm.max_map_count, or a conservative default when it cannot be read.
+std::size_t max_map_count() noexcept;
+
+// Reserves `bytes` of read/write address space that commits memory only
+// when touched. Returns nullptr with errno set on failure.
+void* map_lazy(std::size_t bytes) noexcept;
+void unmap(void* address, std::size_t bytes) noexcept;
+
+// Gives touched pages back to the kernel; they read as zero afterwards.
+void decommit(void* address, std::size_t bytes) noexcept;
+
+// True once this process has checked that madvise(MADV_GUARD_INSTALL) turns
+// pages into guard regions (Linux 6.13+, and not under emulators that
+// accept the call but ignore it).
+bool guard_regions_supported() noexcept;
+bool install_guard_region(void* address, std::size_t bytes) noexcept;
+bool protect_guard_page(void* address, std::size_t bytes) noexcept;
+
+// Fills `out` with random bytes, falling back to a weaker source.
+void random_bytes(void* out, std::size_t size) noexcept;
+
+}  // namespace cosync::stack_os

@@ -1,0 +1,35 @@
+// Stack overflow reporting: a SIGSEGV handler on an alternate signal stack
+// that recognises faults in the running coroutine's guard, and the same kind
+// of report for a broken canary.
+#pragma once
+
+#include <cstdint>
+
+#include "cosync/stack.hpp"
+
+namespace cosync::stack_overflow {
+
+// The coroutine a fault or a broken canary is blamed on.
+struct Culprit {
+  std::uint64_t id = 0;
+  const char* name = "";
+  const Stack* stack = nullptr;
+};
+
+// Called from the SIGSEGV handler, so it must be async-signal-safe: fills
+// `out` with the coroutine running on this thread, or returns false when the
+// thread runs no coroutine. The coroutine layer registers it.
+using Resolver = bool (*)(Culprit* out) noexcept;
+void set_resolver(Resolver resolver) noexcept;
+
+// Installs the handler once per process and this thread's alternate signal
+// stack once per thread. Cheap after the first call on a thread.
+void ensure_installed();
+
+// Installs the handler now, in front of whatever SIGSEGV handler is current.
+void install_now();
+
+// Prints one line naming the coroutine and its stack, then aborts.
+[[noreturn]] void report_broken_canary(const Culprit& culprit) noexcept;
+
+}  // namespace cosync::stack_overflow

@@ -1,0 +1,241 @@
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <system_error>
+
+#include "stack/os.hpp"
+#include "stack/overflow.hpp"
+
+namespace cosync::stack_overflow {
+namespace {
+
+constexpr std::size_t kMinSignalStack = 64 * 1024;
+
+std::atomic<Resolver> g_resolver{nullptr};
+std::mutex g_install_mutex;
+struct sigaction g_previous;  // guarded by g_install_mutex; read in the handler
+std::atomic<bool> g_installed{false};
+
+// A fixed buffer and hand-written number formatting: the handler may not
+// call printf or allocate.
+class Line {
+ public:
+  void text(const char* s) noexcept {
+    while (*s != '\0' && length_ < sizeof buffer_) {
+      buffer_[length_++] = *s++;
+    }
+  }
+  void decimal(std::uint64_t value) noexcept {
+    char digits[20];
+    std::size_t count = 0;
+    do {
+      digits[count++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value != 0);
+    while (count > 0 && length_ < sizeof buffer_) {
+      buffer_[length_++] = digits[--count];
+    }
+  }
+  void hex(const void* pointer) noexcept {
+    auto value = reinterpret_cast<std::uintptr_t>(pointer);
+    text("0x");
+    char digits[16];
+    std::size_t count = 0;
+    do {
+      digits[count++] = "0123456789abcdef"[value & 0xfU];
+      value >>= 4U;
+    } while (value != 0);
+    while (count > 0 && length_ < sizeof buffer_) {
+      buffer_[length_++] = digits[--count];
+    }
+  }
+  void write_to_stderr() const noexcept {
+    std::size_t done = 0;
+    while (done < length_) {
+      const ssize_t n = write(STDERR_FILENO, buffer_ + done, length_ - done);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  char buffer_[512];
+  std::size_t length_ = 0;
+};
+
+void describe(Line& line, const char* what, const Culprit& culprit) noexcept {
+  const Stack& stack = *culprit.stack;
+  line.text("cosync: ");
+  line.text(what);
+  line.text(" in coroutine #");
+  line.decimal(culprit.id);
+  line.text(" \"");
+  line.text(culprit.name);
+  line.text("\": stack [");
+  line.hex(stack.base);
+  line.text(", ");
+  line.hex(stack.top());
+  line.text(")");
+}
+
+void reset_to_default() noexcept {
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGSEGV, &action, nullptr);
+}
+
+bool previous_is_function() noexcept {
+  if ((g_previous.sa_flags & SA_SIGINFO) != 0) {
+    return g_previous.sa_sigaction != nullptr;
+  }
+  return g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN;
+}
+
+void call_previous(int signo, siginfo_t* info, void* context) noexcept {
+  if ((g_previous.sa_flags & SA_SIGINFO) != 0) {
+    g_previous.sa_sigaction(signo, info, context);
+  } else {
+    g_previous.sa_handler(signo);
+  }
+}
+
+bool fault_in_running_guard(const void* fault, Culprit* culprit) noexcept {
+  const Resolver resolver = g_resolver.load(std::memory_order_acquire);
+  return resolver != nullptr && resolver(culprit) && culprit->stack != nullptr &&
+         culprit->stack->guard_contains(fault);
+}
+
+// On an overflow: report, let an application handler installed before us
+// see the fault, then die of SIGSEGV (returning re-runs the faulting
+// instruction under the default action). Other faults go to the previous
+// handler as if cosync were not there.
+void on_segv(int signo, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
+  Culprit culprit;
+  if (fault_in_running_guard(info->si_addr, &culprit)) {
+    Line line;
+    describe(line, "stack overflow", culprit);
+    line.text(", guard [");
+    line.hex(culprit.stack->mapping_base);
+    line.text(", ");
+    line.hex(culprit.stack->base);
+    line.text("), fault address ");
+    line.hex(info->si_addr);
+    line.text("\n");
+    line.write_to_stderr();
+    if (previous_is_function()) {
+      call_previous(signo, info, context);
+    }
+    reset_to_default();
+  } else if (previous_is_function()) {
+    call_previous(signo, info, context);
+  } else {
+    sigaction(SIGSEGV, &g_previous, nullptr);
+  }
+  errno = saved_errno;
+}
+
+// Thread-exit cleanup of the alternate stack cosync gave this thread.
+class SignalStack {
+ public:
+  SignalStack() = default;
+  SignalStack(const SignalStack&) = delete;
+  SignalStack& operator=(const SignalStack&) = delete;
+  ~SignalStack() {
+    if (memory_ == nullptr) {
+      return;
+    }
+    stack_t disable{};
+    disable.ss_flags = SS_DISABLE;
+    sigaltstack(&disable, nullptr);
+    stack_os::unmap(memory_, size_);
+  }
+
+  void ensure() {
+    if (checked_) {
+      return;
+    }
+    checked_ = true;
+    const std::size_t wanted = std::max<std::size_t>(
+        kMinSignalStack, static_cast<std::size_t>(sysconf(_SC_SIGSTKSZ)));
+    stack_t current{};
+    if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0 &&
+        current.ss_size >= wanted) {
+      return;  // the application gave this thread a big enough one
+    }
+    memory_ = stack_os::map_lazy(wanted);
+    if (memory_ == nullptr) {
+      throw std::system_error(errno, std::generic_category(),
+                              "cosync: cannot map the alternate signal stack");
+    }
+    size_ = wanted;
+    stack_t fresh{};
+    fresh.ss_sp = memory_;
+    fresh.ss_size = wanted;
+    if (sigaltstack(&fresh, nullptr) != 0) {
+      throw std::system_error(errno, std::generic_category(),
+                              "cosync: sigaltstack failed");
+    }
+  }
+
+ private:
+  void* memory_ = nullptr;
+  std::size_t size_ = 0;
+  bool checked_ = false;
+};
+
+thread_local SignalStack t_signal_stack;
+
+}  // namespace
+
+void set_resolver(Resolver resolver) noexcept {
+  g_resolver.store(resolver, std::memory_order_release);
+}
+
+void install_now() {
+  t_signal_stack.ensure();
+  const std::lock_guard lock(g_install_mutex);
+  struct sigaction action {};
+  action.sa_sigaction = &on_segv;
+  action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  struct sigaction previous {};
+  if (sigaction(SIGSEGV, &action, &previous) != 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cosync: cannot install the SIGSEGV handler");
+  }
+  if (previous.sa_sigaction != &on_segv) {
+    g_previous = previous;
+  }
+  g_installed.store(true, std::memory_order_release);
+}
+
+void ensure_installed() {
+  t_signal_stack.ensure();
+  if (!g_installed.load(std::memory_order_acquire)) {
+    install_now();
+  }
+}
+
+void report_broken_canary(const Culprit& culprit) noexcept {
+  Line line;
+  describe(line, "stack overflow (canary overwritten)", culprit);
+  line.text(", no guard page\n");
+  line.write_to_stderr();
+  std::abort();
+}
+
+}  // namespace cosync::stack_overflow
