@@ -45,6 +45,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cosync/detail/context_jump.hpp"
 #include "cosync/export.hpp"
 #include "cosync/stack.hpp"
 
@@ -88,7 +89,6 @@ struct Options {
 struct CoroutineStats {
   std::size_t live = 0;               // created and not yet destroyed
   std::size_t created = 0;
-  std::size_t switches = 0;
   std::size_t forced_unwinds = 0;
   std::size_t swallowed_unwinds = 0;  // finished normally although unwound
 };
@@ -97,6 +97,7 @@ class Coroutine;
 
 namespace detail {
 struct Runtime;
+struct Switch;
 template <class R>
 class ResultSlot;
 struct Frame {
@@ -122,6 +123,7 @@ class COSYNC_API Coroutine {
 
   // Unique in the process; never reused.
   std::uint64_t id() const noexcept { return id_; }
+  // The name given at creation; empty when none was given.
   const char* name() const noexcept { return name_; }
   void set_name(std::string_view name) noexcept;
   CoroutineState state() const noexcept { return state_; }
@@ -134,7 +136,7 @@ class COSYNC_API Coroutine {
   // Switches into this coroutine. Throws UsageError when it is running,
   // finished, or owned by another thread. Called on the main context from a
   // coroutine, it is yield_to_main().
-  void resume();
+  inline void resume();
 
  protected:
   explicit Coroutine(const detail::Frame& frame, const Options& options);
@@ -155,6 +157,7 @@ class COSYNC_API Coroutine {
 
  private:
   friend struct detail::Runtime;
+  friend struct detail::Switch;
   friend void detail::activate(Coroutine& coroutine) noexcept;
 
   void* context_ = nullptr;       // token of the suspended context
@@ -182,18 +185,164 @@ class COSYNC_API Coroutine {
 };
 
 // The coroutine running on this thread, or the thread's main context.
-COSYNC_API Coroutine& current();
+inline Coroutine& current();
 // This thread's main context: the stack that runs the event loop.
-COSYNC_API Coroutine& main_context();
+inline Coroutine& main_context();
 // True inside a coroutine, false on the main context.
-COSYNC_API bool in_coroutine() noexcept;
+inline bool in_coroutine() noexcept;
 // Switches back to the context that last resumed the current coroutine.
-COSYNC_API void yield();
+inline void yield();
 // Switches to this thread's main context, from any call depth.
-COSYNC_API void yield_to_main();
+inline void yield_to_main();
 // Calls `visit` for every live coroutine of this thread, oldest first.
 COSYNC_API void for_each_coroutine(const std::function<void(const Coroutine&)>& visit);
 COSYNC_API CoroutineStats coroutine_stats() noexcept;
+
+namespace detail {
+
+// The C++ runtime's per-thread exception state, as laid out by the Itanium
+// C++ ABI (__cxa_eh_globals, section 2.2.2): the exceptions being handled
+// (one per active catch block) and the count of exceptions in flight.
+struct EhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+// What one thread knows about its coroutines. Created on the thread's first
+// use of cosync; `current` and `main` are valid from then on.
+struct ThreadState {
+  Coroutine* current = nullptr;
+  Coroutine* main = nullptr;
+  const EhGlobals* eh = nullptr;       // this thread's, cached once
+  Coroutine* registry_head = nullptr;  // oldest live coroutine
+  Coroutine* registry_tail = nullptr;
+  CoroutineStats stats;
+  std::uint64_t next_id = 0;
+  std::uint64_t id_limit = 0;
+};
+
+// Initial-exec TLS: one instruction to read. Coroutines never change
+// threads, so a compiler that caches its address across a switch is right.
+COSYNC_API extern thread_local constinit ThreadState* t_state
+    __attribute__((tls_model("initial-exec")));
+
+// True when the library was built with ASan: every switch then takes the
+// out-of-line path, which tells ASan about the stack change.
+COSYNC_API extern const bool switch_hooks;
+
+COSYNC_API ThreadState& create_thread_state();
+COSYNC_API void resume_slow(Coroutine& to);
+COSYNC_API void suspend_slow(Coroutine& self, Coroutine& target);
+COSYNC_API void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept;
+COSYNC_API void check_canary_slow(const Coroutine& coroutine) noexcept;
+[[noreturn]] COSYNC_API void throw_forced_unwind(Coroutine& self);
+[[noreturn]] COSYNC_API void refuse_suspension(const Coroutine& self, const Coroutine& target);
+[[noreturn]] COSYNC_API void suspend_outside_coroutine(const char* call);
+
+inline ThreadState& this_thread() {
+  ThreadState* ts = t_state;
+  if (ts != nullptr) [[likely]] {
+    return *ts;
+  }
+  return create_thread_state();
+}
+
+// The hot half of switching, inline so that a resume/yield pair compiles to
+// a few checks around the context jump with no extra call and return (a
+// return after a stack switch is a guaranteed branch misprediction). Every
+// unusual case leaves for the out-of-line path in coroutine.cpp.
+struct Switch {
+  static void jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
+    from.state_ = CoroutineState::suspended;
+    to.state_ = CoroutineState::running;
+    ts.current = &to;
+    const context::transfer_t back = context::cosync_context_jump(to.context_, &from);
+    static_cast<Coroutine*>(back.data)->context_ = back.from;
+  }
+
+  static void after_return(Coroutine& self) {
+    if (self.unwind_requested_ && !self.unwind_thrown_) [[unlikely]] {
+      throw_forced_unwind(self);
+    }
+  }
+
+  static void check_canary(const Coroutine& self) noexcept {
+    if (self.stack_.guard == StackGuard::canary) [[unlikely]] {
+      check_canary_slow(self);
+    }
+  }
+
+  static void resume(Coroutine& to) {
+    ThreadState* ts = t_state;
+    if (ts == nullptr || to.thread_ != ts || switch_hooks ||
+        (to.state_ != CoroutineState::suspended && to.state_ != CoroutineState::created))
+        [[unlikely]] {
+      resume_slow(to);
+      return;
+    }
+    Coroutine& from = *ts->current;
+    from.eh_caught_ = ts->eh->caught_exceptions;
+    from.eh_uncaught_ = ts->eh->uncaught_exceptions;
+    if (to.resumer_ != &from) [[unlikely]] {
+      set_resumer(to, from);
+    }
+    check_canary(from);
+    jump(*ts, from, to);
+    after_return(from);
+  }
+
+  static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
+    if (self.unwind_requested_ || switch_hooks) [[unlikely]] {
+      suspend_slow(self, target);
+      return;
+    }
+    if (ts.eh->caught_exceptions != target.eh_caught_ ||
+        ts.eh->uncaught_exceptions != target.eh_uncaught_) [[unlikely]] {
+      refuse_suspension(self, target);
+    }
+    check_canary(self);
+    jump(ts, self, target);
+    after_return(self);
+  }
+
+  static Coroutine& yield_target(const ThreadState& ts, const Coroutine& self) noexcept {
+    Coroutine* target = self.resumer_;
+    if (target == nullptr || target->state_ == CoroutineState::finished) [[unlikely]] {
+      return *ts.main;
+    }
+    return *target;
+  }
+};
+
+}  // namespace detail
+
+inline void Coroutine::resume() { detail::Switch::resume(*this); }
+
+inline Coroutine& current() { return *detail::this_thread().current; }
+
+inline Coroutine& main_context() { return *detail::this_thread().main; }
+
+inline bool in_coroutine() noexcept {
+  const detail::ThreadState* ts = detail::t_state;
+  return ts != nullptr && ts->current != ts->main;
+}
+
+inline void yield() {
+  detail::ThreadState* ts = detail::t_state;
+  if (ts == nullptr || ts->current == ts->main) [[unlikely]] {
+    detail::suspend_outside_coroutine("yield()");
+  }
+  Coroutine& self = *ts->current;
+  detail::Switch::suspend_to(*ts, self, detail::Switch::yield_target(*ts, self));
+}
+
+inline void yield_to_main() {
+  detail::ThreadState* ts = detail::t_state;
+  if (ts == nullptr || ts->current == ts->main) [[unlikely]] {
+    detail::suspend_outside_coroutine("yield_to_main()");
+  }
+  detail::Switch::suspend_to(*ts, *ts->current, *ts->main);
+}
 
 namespace detail {
 

@@ -3,8 +3,8 @@
 //
 // Memory layout of one stack (addresses grow upwards):
 //
-//   mapping_base                base                                   top
-//   |<-- guard_bytes ---------->|<------------- size ------------------>|
+//   mapping_base()              base                                   top()
+//   |<-- guard_size() --------->|<------------- size ------------------>|
 //   | no access                 | usable stack, grows down from `top`   |
 //
 // Guard strategies, chosen per stack:
@@ -59,14 +59,17 @@ struct StackConfig {
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
 struct COSYNC_API Stack {
-  void* mapping_base = nullptr;  // lowest mapped address (start of the guard)
-  std::size_t mapping_size = 0;  // guard plus usable bytes
-  void* base = nullptr;          // lowest usable address
-  std::size_t size = 0;          // usable bytes
+  void* base = nullptr;    // lowest usable address
+  std::size_t size = 0;    // usable bytes
+  unsigned valgrind_id = 0;  // registration id while valgrind watches it
   StackGuard guard = StackGuard::canary;
-  unsigned valgrind_id = 0;      // registration id while valgrind watches it
 
   void* top() const noexcept { return static_cast<char*>(base) + size; }
+  // Bytes of guard below `base` (0 for a canary stack).
+  std::size_t guard_size() const noexcept;
+  // Lowest mapped address: the start of the guard.
+  void* mapping_base() const noexcept { return static_cast<char*>(base) - guard_size(); }
+  std::size_t mapping_size() const noexcept { return guard_size() + size; }
   bool contains(const void* address) const noexcept;
   bool guard_contains(const void* address) const noexcept;
 };

@@ -100,14 +100,33 @@ cosync_context_make:
         .size   cosync_context_make, .-cosync_context_make
 
 /* First code a fresh context runs: x0/x1 hold the transfer, x19 the entry.
-   The link register is undefined here so unwinders stop at this frame. */
+   The link register is undefined here so unwinders stop at this frame.
+
+   The entry function returns {context to resume, data} in x0:x1: the
+   context that started here has finished and is left for good, so nothing
+   is saved, and leaving from this frame (every call of the finished context
+   returned) keeps the return-address predictor in step. */
         .type   cosync_context_trampoline, %function
         .p2align 4
 cosync_context_trampoline:
         .cfi_startproc
         .cfi_undefined x30
         blr     x19
-        brk     #0                      /* the entry function never returns */
+        mov     sp, x0                  /* the switch itself */
+        ldp     d8,  d9,  [sp, #0x00]
+        ldp     d10, d11, [sp, #0x10]
+        ldp     d12, d13, [sp, #0x20]
+        ldp     d14, d15, [sp, #0x30]
+        ldp     x19, x20, [sp, #0x40]
+        ldp     x21, x22, [sp, #0x50]
+        ldp     x23, x24, [sp, #0x60]
+        ldp     x25, x26, [sp, #0x70]
+        ldp     x27, x28, [sp, #0x80]
+        ldp     x29, x30, [sp, #0x90]
+        ldr     x5,       [sp, #0xa0]
+        add     sp, sp, #0xb0
+        mov     x0, xzr                 /* transfer.from: nothing to resume */
+        ret     x5                      /* transfer.data is already in x1 */
         .cfi_endproc
         .size   cosync_context_trampoline, .-cosync_context_trampoline
 

@@ -30,8 +30,9 @@ void trampoline(unsigned int high, unsigned int low) {
   const std::uintptr_t address =
       (static_cast<std::uintptr_t>(high) << 32U) | static_cast<std::uintptr_t>(low);
   auto* frame = reinterpret_cast<UcontextFrame*>(address);  // NOLINT(performance-no-int-to-ptr)
-  frame->entry(frame->incoming);
-  std::abort();  // the entry function never returns
+  const transfer_t last = frame->entry(frame->incoming);
+  cosync_context_jump(last.from, last.data);
+  std::abort();  // a finished context is never resumed
 }
 
 }  // namespace

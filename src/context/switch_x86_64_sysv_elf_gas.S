@@ -58,9 +58,19 @@ cosync_context_jump:
         movq    %rsp, %rax              /* token of the context that leaves */
         movq    %rdi, %rsp              /* the switch itself */
 
+        /* Loading MXCSR or the x87 control word stalls the pipeline, so
+           they are loaded only when the context we resume saved values that
+           differ from the ones just saved by the context that left (they
+           rarely do). */
+        movl    (%rax), %ecx
+        cmpl    (%rsp), %ecx
+        je      1f
         ldmxcsr (%rsp)
+1:      movzwl  0x4(%rax), %ecx
+        cmpw    0x4(%rsp), %cx
+        je      2f
         fldcw   0x4(%rsp)
-        movq    0x08(%rsp), %r12
+2:      movq    0x08(%rsp), %r12
         movq    0x10(%rsp), %r13
         movq    0x18(%rsp), %r14
         movq    0x20(%rsp), %r15
@@ -100,7 +110,14 @@ cosync_context_make:
         .size   cosync_context_make, .-cosync_context_make
 
 /* First code a fresh context runs: rdi/rsi hold the transfer, rbx the entry.
-   rip is undefined here so debuggers and unwinders stop at this frame. */
+   rip is undefined here so debuggers and unwinders stop at this frame.
+
+   The entry function returns {context to resume, data}: the context that
+   started here has finished and is left for good, so nothing is saved.
+   Leaving from this frame, with every call of the finished context
+   returned, lets the final `ret` be predicted: the return-stack buffer's
+   top is the call that switched into this context, which is exactly where
+   the resumed context continues. */
         .type   cosync_context_trampoline, @function
         .p2align 4
 cosync_context_trampoline:
@@ -108,7 +125,26 @@ cosync_context_trampoline:
         .cfi_undefined rip
         endbr64
         call    *%rbx
-        ud2                             /* the entry function never returns */
+        movq    %rax, %rsp              /* the switch itself */
+        stmxcsr -0x8(%rsp)              /* scratch in the red zone */
+        movl    (%rsp), %ecx
+        cmpl    -0x8(%rsp), %ecx
+        je      1f
+        ldmxcsr (%rsp)
+1:      fnstcw  -0x8(%rsp)
+        movzwl  0x4(%rsp), %ecx
+        cmpw    -0x8(%rsp), %cx
+        je      2f
+        fldcw   0x4(%rsp)
+2:      movq    0x08(%rsp), %r12
+        movq    0x10(%rsp), %r13
+        movq    0x18(%rsp), %r14
+        movq    0x20(%rsp), %r15
+        movq    0x28(%rsp), %rbx
+        movq    0x30(%rsp), %rbp
+        leaq    0x38(%rsp), %rsp
+        xorl    %eax, %eax              /* transfer.from: nothing to resume */
+        ret                             /* transfer.data is already in rdx */
         .cfi_endproc
         .size   cosync_context_trampoline, .-cosync_context_trampoline
 

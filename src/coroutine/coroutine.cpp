@@ -7,7 +7,7 @@
 #include <string>
 
 #include "context/context.hpp"
-#include "coroutine/exception_state.hpp"
+#include <cxxabi.h>
 #include "stack/overflow.hpp"
 #include "support/sanitizer.hpp"
 
@@ -32,25 +32,20 @@ class MainContext final : public Coroutine {
 
 }  // namespace
 
-// Everything one thread knows about its coroutines. Created on the thread's
-// first use of cosync; `current` is always valid afterwards.
-struct ThreadState {
-  explicit ThreadState(std::uint64_t main_id) noexcept : main(main_id), current(&main) {}
-
-  MainContext main;
-  Coroutine* current;
-  Coroutine* registry_head = nullptr;  // oldest live coroutine
-  Coroutine* registry_tail = nullptr;
-  CoroutineStats stats;
-  std::uint64_t next_id = 0;
-  std::uint64_t id_limit = 0;
-};
+constinit thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
+const bool switch_hooks = support::asan_enabled;
 
 namespace {
 
-// Initial-exec TLS: read with one instruction, also from the SIGSEGV handler.
-// Coroutines never change threads, so a cached address stays right.
-thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
+// A thread's state and its main context, allocated together.
+struct ThreadStateWithMain {
+  explicit ThreadStateWithMain(std::uint64_t main_id) noexcept : main(main_id) {
+    state.main = &main;
+    state.current = &main;
+  }
+  ThreadState state;
+  MainContext main;
+};
 
 std::uint64_t take_id(ThreadState& ts) noexcept {
   if (ts.next_id == ts.id_limit) {
@@ -65,7 +60,11 @@ std::uint64_t take_first_id() noexcept {
 }
 
 std::string label(const Coroutine& coroutine) {
-  return "coroutine #" + std::to_string(coroutine.id()) + " \"" + coroutine.name() + "\"";
+  std::string text = "coroutine #" + std::to_string(coroutine.id());
+  if (coroutine.name()[0] != '\0') {
+    text += std::string(" \"") + coroutine.name() + "\"";
+  }
+  return text;
 }
 
 [[noreturn]] void fatal(const std::string& message) noexcept {
@@ -83,19 +82,11 @@ std::string label(const Coroutine& coroutine) {
 // The friend of Coroutine that implements switching; all of it runs on the
 // thread that owns the coroutines involved.
 struct Runtime {
-  static ThreadState& this_thread() {
-    if (t_state != nullptr) [[likely]] {
-      return *t_state;
-    }
-    return create_thread_state();
-  }
-
   static ThreadState& create_thread_state();
   static bool resolve_overflow(stack_overflow::Culprit* out) noexcept;
 
   static void resume(ThreadState& ts, Coroutine& to);
   static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target);
-  static Coroutine& yield_target(ThreadState& ts, Coroutine& self) noexcept;
   static void activate(Coroutine& coroutine) noexcept;
   static void drive(Coroutine& coroutine);
   static void unwind(Coroutine& coroutine, bool for_destruction);
@@ -103,17 +94,18 @@ struct Runtime {
   static void for_each(const ThreadState& ts,
                        const std::function<void(const Coroutine&)>& visit);
 
- private:
   static void forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to);
-  static void jump(ThreadState& ts, Coroutine& from, Coroutine& to, bool from_finished) noexcept;
+  static void jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept;
   static void arrive(context::transfer_t transfer) noexcept;
-  [[noreturn]] static void entry(context::transfer_t transfer) noexcept;
+  static context::transfer_t entry(context::transfer_t transfer) noexcept;
   static void run(ThreadState& ts, Coroutine& self) noexcept;
-  [[noreturn]] static void finish(ThreadState& ts, Coroutine& self) noexcept;
+  static context::transfer_t finish(ThreadState& ts, Coroutine& self) noexcept;
   static void after_return(Coroutine& self);
+  [[noreturn]] static void throw_forced_unwind(Coroutine& self);
   static void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept;
   static void check_resumable(const ThreadState& ts, const Coroutine& to);
   static void check_exception_state(const Coroutine& self, const Coroutine& target);
+  [[noreturn]] static void refuse_suspension(const Coroutine& self, const Coroutine& target);
   static void check_canary(const Coroutine& self) noexcept;
   static void check_owner(const ThreadState* ts, const Coroutine& coroutine, const char* what);
   static void redirect_resumers(ThreadState& ts, const Coroutine& gone) noexcept;
@@ -138,7 +130,7 @@ struct ThreadStateOwner {
                    t_state->stats.live);
       return;
     }
-    delete t_state;
+    delete reinterpret_cast<ThreadStateWithMain*>(t_state);
     t_state = nullptr;
   }
 };
@@ -154,15 +146,18 @@ ThreadState& Runtime::create_thread_state() {
   }();
   (void)resolver_set;
   (void)&t_owner;  // odr-use: registers the thread-exit destructor
-  t_state = new ThreadState(take_first_id());
-  t_state->next_id = t_state->main.id() + 1;
-  t_state->id_limit = t_state->main.id() + kIdBlock;
-  return *t_state;
+  auto* fresh = new ThreadStateWithMain(take_first_id());
+  ThreadState& ts = fresh->state;
+  ts.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
+  ts.next_id = fresh->main.id() + 1;
+  ts.id_limit = fresh->main.id() + kIdBlock;
+  t_state = &ts;
+  return ts;
 }
 
 bool Runtime::resolve_overflow(stack_overflow::Culprit* out) noexcept {
   const ThreadState* ts = t_state;
-  if (ts == nullptr || ts->current == &ts->main) {
+  if (ts == nullptr || ts->current == ts->main) {
     return false;
   }
   out->id = ts->current->id_;
@@ -173,31 +168,27 @@ bool Runtime::resolve_overflow(stack_overflow::Culprit* out) noexcept {
 
 void Runtime::arrive(context::transfer_t transfer) noexcept {
   auto* previous = static_cast<Coroutine*>(transfer.data);
-  previous->context_ = transfer.from;
+  previous->context_ = transfer.from;  // null when `previous` finished
   const Coroutine& self = *t_state->current;
   support::asan_finish_switch(self.asan_fake_stack_, &previous->asan_bottom_,
                               &previous->asan_size_);
 }
 
-void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to,
-                   bool from_finished) noexcept {
-  ++ts.stats.switches;
-  from.state_ = from_finished ? CoroutineState::finished : CoroutineState::suspended;
+// The out-of-line twin of Switch::jump, with the ASan annotations.
+void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
+  from.state_ = CoroutineState::suspended;
   to.state_ = CoroutineState::running;
   ts.current = &to;
-  // A context that leaves for the last time passes no fake-stack slot, so
-  // ASan frees its fake stack.
-  support::asan_start_switch(from_finished ? nullptr : &from.asan_fake_stack_,
-                             to.asan_bottom_, to.asan_size_);
+  support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
   arrive(context::cosync_context_jump(to.context_, &from));
 }
 
-void Runtime::entry(context::transfer_t transfer) noexcept {
+context::transfer_t Runtime::entry(context::transfer_t transfer) noexcept {
   arrive(transfer);
   ThreadState& ts = *t_state;
   Coroutine& self = *ts.current;
   run(ts, self);
-  finish(ts, self);
+  return finish(ts, self);
 }
 
 void Runtime::run(ThreadState& ts, Coroutine& self) noexcept {
@@ -219,18 +210,18 @@ void Runtime::run(ThreadState& ts, Coroutine& self) noexcept {
   }
 }
 
-void Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
+// Everything of the final switch but the jump, which the context layer's
+// trampoline makes once this coroutine's frames have all returned.
+context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   check_canary(self);
-  jump(ts, self, yield_target(ts, self), true);
-  fatal(label(self) + " was resumed after it finished");
-}
-
-Coroutine& Runtime::yield_target(ThreadState& ts, Coroutine& self) noexcept {
-  Coroutine* target = self.resumer_;
-  if (target == nullptr || target->state_ == CoroutineState::finished) {
-    return ts.main;
-  }
-  return *target;
+  Coroutine& to = Switch::yield_target(ts, self);
+  self.state_ = CoroutineState::finished;
+  to.state_ = CoroutineState::running;
+  ts.current = &to;
+  // A context that leaves for the last time passes no fake-stack slot, so
+  // ASan frees its fake stack.
+  support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
+  return context::transfer_t{to.context_, &self};
 }
 
 void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
@@ -246,9 +237,13 @@ void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
 
 void Runtime::after_return(Coroutine& self) {
   if (self.unwind_requested_ && !self.unwind_thrown_) [[unlikely]] {
-    self.unwind_thrown_ = true;
-    throw ForcedUnwind{self.id_};
+    throw_forced_unwind(self);
   }
+}
+
+void Runtime::throw_forced_unwind(Coroutine& self) {
+  self.unwind_thrown_ = true;
+  throw ForcedUnwind{self.id_};
 }
 
 void Runtime::check_owner(const ThreadState* ts, const Coroutine& coroutine,
@@ -271,12 +266,15 @@ void Runtime::check_resumable(const ThreadState& ts, const Coroutine& to) {
 }
 
 void Runtime::check_exception_state(const Coroutine& self, const Coroutine& target) {
-  const exception_state::Globals& eh = exception_state::read();
-  if (eh.caught_exceptions == target.eh_caught_ &&
-      eh.uncaught_exceptions == target.eh_uncaught_) [[likely]] {
-    return;
+  const EhGlobals& eh = *t_state->eh;
+  if (eh.caught_exceptions != target.eh_caught_ ||
+      eh.uncaught_exceptions != target.eh_uncaught_) [[unlikely]] {
+    refuse_suspension(self, target);
   }
-  if (eh.uncaught_exceptions != target.eh_uncaught_) {
+}
+
+void Runtime::refuse_suspension(const Coroutine& self, const Coroutine& target) {
+  if (t_state->eh->uncaught_exceptions != target.eh_uncaught_) {
     fatal(label(self) +
           " tried to suspend while an exception is unwinding its stack (a "
           "destructor that waits?); suspending there would hand the unwinding "
@@ -299,19 +297,18 @@ void Runtime::check_canary(const Coroutine& self) noexcept {
 }
 
 void Runtime::forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to) {
-  const exception_state::Globals& eh = exception_state::read();
-  from.eh_caught_ = eh.caught_exceptions;
-  from.eh_uncaught_ = eh.uncaught_exceptions;
+  from.eh_caught_ = ts.eh->caught_exceptions;
+  from.eh_uncaught_ = ts.eh->uncaught_exceptions;
   set_resumer(to, from);
   check_canary(from);
-  jump(ts, from, to, false);
+  jump(ts, from, to);
   after_return(from);
 }
 
 void Runtime::resume(ThreadState& ts, Coroutine& to) {
   Coroutine& from = *ts.current;
   if (to.is_main()) {
-    if (&to != &ts.main) {
+    if (&to != ts.main) {
       usage_error("resume of the main context of another thread");
     }
     if (&from == &to) {
@@ -332,7 +329,7 @@ void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
   }
   check_exception_state(self, target);
   check_canary(self);
-  jump(ts, self, target, false);
+  jump(ts, self, target);
   after_return(self);
 }
 
@@ -361,10 +358,6 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   ThreadState& ts = *t_state;  // prepare_frame created it
   coroutine.thread_ = &ts;
   coroutine.id_ = take_id(ts);
-  if (coroutine.name_[0] == '\0') {
-    std::snprintf(coroutine.name_, sizeof coroutine.name_, "coroutine-%llu",
-                  static_cast<unsigned long long>(coroutine.id_));
-  }
   // Until now context_ holds the stack top below the control block.
   char* top = static_cast<char*>(coroutine.context_);
   const auto usable =
@@ -372,7 +365,7 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   coroutine.context_ = context::cosync_context_make(top, usable, &Runtime::entry);
   coroutine.asan_bottom_ = coroutine.stack_.base;
   coroutine.asan_size_ = coroutine.stack_.size;
-  set_resumer(coroutine, ts.main);
+  set_resumer(coroutine, *ts.main);
   link(ts, coroutine);
 }
 
@@ -383,7 +376,7 @@ void Runtime::drive(Coroutine& coroutine) {
     usage_error("join of " + label(coroutine) + " from inside itself");
   }
   while (coroutine.state_ != CoroutineState::finished) {
-    resume(ts, coroutine);
+    Switch::resume(coroutine);
   }
 }
 
@@ -431,8 +424,8 @@ void Runtime::for_each(const ThreadState& ts,
 void Runtime::redirect_resumers(ThreadState& ts, const Coroutine& gone) noexcept {
   for (Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
     if (c->resumer_ == &gone) {
-      c->resumer_ = &ts.main;
-      ++ts.main.resumer_refs_;
+      c->resumer_ = ts.main;
+      ++ts.main->resumer_refs_;
     }
   }
 }
@@ -457,7 +450,7 @@ void Runtime::release(Coroutine& coroutine) noexcept {
 }
 
 Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t body_align) {
-  Runtime::this_thread();
+  this_thread();
   Frame frame;
   frame.stack = allocate_stack(options.stack_size);
   const auto top = reinterpret_cast<std::uintptr_t>(frame.stack.top());
@@ -474,6 +467,23 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
   }
   frame.body = reinterpret_cast<void*>(body);  // NOLINT(performance-no-int-to-ptr)
   return frame;
+}
+
+ThreadState& create_thread_state() { return Runtime::create_thread_state(); }
+void resume_slow(Coroutine& to) { Runtime::resume(this_thread(), to); }
+void suspend_slow(Coroutine& self, Coroutine& target) {
+  Runtime::suspend_to(*t_state, self, target);
+}
+void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
+  Runtime::set_resumer(coroutine, resumer);
+}
+void check_canary_slow(const Coroutine& coroutine) noexcept { Runtime::check_canary(coroutine); }
+void throw_forced_unwind(Coroutine& self) { Runtime::throw_forced_unwind(self); }
+void refuse_suspension(const Coroutine& self, const Coroutine& target) {
+  Runtime::refuse_suspension(self, target);
+}
+void suspend_outside_coroutine(const char* call) {
+  usage_error(std::string(call) + " called on the main context, outside any coroutine");
 }
 
 void abandon_frame(Frame& frame) noexcept { release_stack(frame.stack); }
@@ -494,7 +504,9 @@ void throw_join_misuse(bool joined) {
 
 Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
     : context_(frame.body), stack_(frame.stack), user_data_(options.user_data) {
-  set_name(options.name);
+  if (!options.name.empty()) {
+    set_name(options.name);
+  }
 }
 
 Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
@@ -508,11 +520,6 @@ void Coroutine::set_name(std::string_view name) noexcept {
   const std::size_t length = name.size() < sizeof name_ - 1 ? name.size() : sizeof name_ - 1;
   std::memcpy(name_, name.data(), length);
   name_[length] = '\0';
-}
-
-void Coroutine::resume() {
-  detail::ThreadState& ts = detail::Runtime::this_thread();
-  detail::Runtime::resume(ts, *this);
 }
 
 const char* to_string(CoroutineState state) noexcept {
@@ -529,35 +536,8 @@ const char* to_string(CoroutineState state) noexcept {
   return "unknown";
 }
 
-Coroutine& current() { return *detail::Runtime::this_thread().current; }
-
-Coroutine& main_context() { return detail::Runtime::this_thread().main; }
-
-bool in_coroutine() noexcept {
-  const detail::ThreadState* ts = detail::t_state;
-  return ts != nullptr && ts->current != &ts->main;
-}
-
-void yield() {
-  detail::ThreadState& ts = detail::Runtime::this_thread();
-  Coroutine& self = *ts.current;
-  if (&self == &ts.main) {
-    detail::usage_error("yield() called on the main context, outside any coroutine");
-  }
-  detail::Runtime::suspend_to(ts, self, detail::Runtime::yield_target(ts, self));
-}
-
-void yield_to_main() {
-  detail::ThreadState& ts = detail::Runtime::this_thread();
-  Coroutine& self = *ts.current;
-  if (&self == &ts.main) {
-    detail::usage_error("yield_to_main() called on the main context, outside any coroutine");
-  }
-  detail::Runtime::suspend_to(ts, self, ts.main);
-}
-
 void for_each_coroutine(const std::function<void(const Coroutine&)>& visit) {
-  detail::Runtime::for_each(detail::Runtime::this_thread(), visit);
+  detail::Runtime::for_each(detail::this_thread(), visit);
 }
 
 CoroutineStats coroutine_stats() noexcept {

@@ -6,6 +6,7 @@
 
 namespace cosync::stack_os {
 
+// Read once at load time; a plain load afterwards.
 std::size_t page_size() noexcept;
 
 // vm.max_map_count, or a conservative default when it cannot be read.

@@ -129,7 +129,7 @@ void on_segv(int signo, siginfo_t* info, void* context) {
     Line line;
     describe(line, "stack overflow", culprit);
     line.text(", guard [");
-    line.hex(culprit.stack->mapping_base);
+    line.hex(culprit.stack->mapping_base());
     line.text(", ");
     line.hex(culprit.stack->base);
     line.text("), fault address ");
@@ -198,6 +198,8 @@ class SignalStack {
 };
 
 thread_local SignalStack t_signal_stack;
+// Set once this thread has its signal stack and the handler is installed.
+thread_local bool t_thread_ready __attribute__((tls_model("initial-exec"))) = false;
 
 }  // namespace
 
@@ -224,10 +226,14 @@ void install_now() {
 }
 
 void ensure_installed() {
+  if (t_thread_ready) [[likely]] {
+    return;
+  }
   t_signal_stack.ensure();
   if (!g_installed.load(std::memory_order_acquire)) {
     install_now();
   }
+  t_thread_ready = true;
 }
 
 void report_broken_canary(const Culprit& culprit) noexcept {

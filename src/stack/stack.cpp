@@ -20,7 +20,7 @@ std::mutex g_config_mutex;
 StackConfig g_config;                       // guarded by g_config_mutex
 std::atomic<GuardPolicy> g_policy{GuardPolicy::automatic};
 std::atomic<std::size_t> g_pool_limit{StackConfig{}.pool_limit};
-std::atomic<std::size_t> g_hot_bytes{StackConfig{}.hot_bytes};
+std::atomic<std::size_t> g_hot_bytes{StackConfig{}.hot_bytes};  // page multiple
 std::atomic<unsigned> g_vma_share{StackConfig{}.guard_page_vma_share_percent};
 
 // Guard-page stacks alive or pooled in the whole process: each one costs two
@@ -68,10 +68,20 @@ class ThreadStacks {
   void fill(StackStats& stats) const noexcept;
 
  private:
+  // A pooled stack keeps its own list node at its top, in memory that is
+  // committed anyway, so pooling allocates nothing.
+  struct PooledNode {
+    Stack stack;
+    PooledNode* next;
+  };
   struct Bucket {
     std::size_t size;
-    std::vector<Stack> free;
+    PooledNode* head;
+    std::size_t count;
   };
+  static PooledNode* node_for(const Stack& stack) noexcept {
+    return static_cast<PooledNode*>(stack.top()) - 1;
+  }
 
   Bucket& bucket_for(std::size_t size);
   Stack map_new(std::size_t size);
@@ -89,7 +99,30 @@ class ThreadStacks {
   std::size_t canary_fallbacks_ = 0;
 };
 
-thread_local ThreadStacks t_stacks;
+// The pool is reached through a trivially initialised pointer (one TLS load
+// on the allocation path); a second thread_local object frees it at thread
+// exit.
+thread_local ThreadStacks* t_stacks __attribute__((tls_model("initial-exec"))) = nullptr;
+
+struct ThreadStacksOwner {
+  ThreadStacksOwner() = default;
+  ThreadStacksOwner(const ThreadStacksOwner&) = delete;
+  ThreadStacksOwner& operator=(const ThreadStacksOwner&) = delete;
+  ~ThreadStacksOwner() {
+    delete t_stacks;
+    t_stacks = nullptr;
+  }
+};
+thread_local ThreadStacksOwner t_stacks_owner;
+
+ThreadStacks& thread_stacks() {
+  if (t_stacks != nullptr) [[likely]] {
+    return *t_stacks;
+  }
+  (void)&t_stacks_owner;  // odr-use: registers the thread-exit destructor
+  t_stacks = new ThreadStacks();
+  return *t_stacks;
+}
 
 ThreadStacks::Bucket& ThreadStacks::bucket_for(std::size_t size) {
   for (Bucket& bucket : buckets_) {
@@ -97,7 +130,7 @@ ThreadStacks::Bucket& ThreadStacks::bucket_for(std::size_t size) {
       return bucket;
     }
   }
-  buckets_.push_back(Bucket{size, {}});
+  buckets_.push_back(Bucket{size, nullptr, 0});
   return buckets_.back();
 }
 
@@ -107,13 +140,15 @@ void ThreadStacks::count_live(StackGuard guard, int delta) noexcept {
 
 Stack ThreadStacks::allocate(std::size_t size) {
   Bucket& bucket = bucket_for(size);
-  if (bucket.free.empty()) {
+  if (bucket.head == nullptr) {
     Stack stack = map_new(size);
     count_live(stack.guard, +1);
     return stack;
   }
-  Stack stack = bucket.free.back();
-  bucket.free.pop_back();
+  PooledNode* node = bucket.head;
+  bucket.head = node->next;
+  --bucket.count;
+  Stack stack = node->stack;
   ++reused_;
   count_live(stack.guard, +1);
   return stack;
@@ -140,12 +175,11 @@ StackGuard ThreadStacks::choose_guard() noexcept {
 }
 
 bool ThreadStacks::install_guard(Stack& stack) noexcept {
-  const std::size_t guard_bytes = stack.mapping_size - stack.size;
   switch (stack.guard) {
     case StackGuard::guard_region:
-      return stack_os::install_guard_region(stack.mapping_base, guard_bytes);
+      return stack_os::install_guard_region(stack.mapping_base(), stack.guard_size());
     case StackGuard::guard_page:
-      return stack_os::protect_guard_page(stack.mapping_base, guard_bytes);
+      return stack_os::protect_guard_page(stack.mapping_base(), stack.guard_size());
     case StackGuard::canary:
       write_canary(stack);
       return true;
@@ -158,9 +192,8 @@ Stack ThreadStacks::map_new(std::size_t size) {
   stack.guard = choose_guard();
   const std::size_t guard_bytes =
       stack.guard == StackGuard::canary ? 0 : stack_os::page_size();
-  stack.mapping_size = guard_bytes + size;
-  stack.mapping_base = stack_os::map_lazy(stack.mapping_size);
-  if (stack.mapping_base == nullptr) {
+  void* mapping = stack_os::map_lazy(guard_bytes + size);
+  if (mapping == nullptr) {
     const int error = errno;
     if (stack.guard == StackGuard::guard_page) {
       g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
@@ -169,7 +202,7 @@ Stack ThreadStacks::map_new(std::size_t size) {
                             "cosync: cannot map a coroutine stack of " +
                                 std::to_string(size) + " bytes");
   }
-  stack.base = static_cast<char*>(stack.mapping_base) + guard_bytes;
+  stack.base = static_cast<char*>(mapping) + guard_bytes;
   stack.size = size;
   if (!install_guard(stack)) {
     // The kernel refused the guard (for mprotect: usually the VMA limit).
@@ -177,7 +210,11 @@ Stack ThreadStacks::map_new(std::size_t size) {
     if (stack.guard == StackGuard::guard_page) {
       g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
     }
+    // The guard page stays mapped (inaccessible or not) below `base`; only
+    // the bookkeeping forgets it, and unmap() frees it with the rest.
     stack.guard = StackGuard::canary;
+    stack.base = mapping;
+    stack.size = guard_bytes + size;
     ++canary_fallbacks_;
     write_canary(stack);
   }
@@ -192,8 +229,7 @@ Stack ThreadStacks::map_new(std::size_t size) {
 // address, a saved register). A deep frame that skipped it unwritten is
 // missed; trim_stack_pool() releases everything.
 void ThreadStacks::give_back_deep_pages(Stack& stack) noexcept {
-  const std::size_t hot = round_up(g_hot_bytes.load(std::memory_order_relaxed),
-                                   stack_os::page_size());
+  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
   if (stack.size <= hot) {
     return;
   }
@@ -219,12 +255,16 @@ void ThreadStacks::release(Stack& stack) noexcept {
       bucket = &candidate;
     }
   }
-  if (bucket == nullptr || bucket->free.size() >= g_pool_limit.load(std::memory_order_relaxed)) {
+  if (bucket == nullptr || bucket->count >= g_pool_limit.load(std::memory_order_relaxed)) {
     unmap(stack);
     return;
   }
   give_back_deep_pages(stack);
-  bucket->free.push_back(stack);
+  PooledNode* node = node_for(stack);
+  node->stack = stack;
+  node->next = bucket->head;
+  bucket->head = node;
+  ++bucket->count;
   stack = Stack{};
 }
 
@@ -233,16 +273,19 @@ void ThreadStacks::unmap(Stack& stack) noexcept {
   if (stack.guard == StackGuard::guard_page) {
     g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
   }
-  stack_os::unmap(stack.mapping_base, stack.mapping_size);
+  stack_os::unmap(stack.mapping_base(), stack.mapping_size());
   stack = Stack{};
 }
 
 void ThreadStacks::trim() noexcept {
   for (Bucket& bucket : buckets_) {
-    for (Stack& stack : bucket.free) {
+    while (bucket.head != nullptr) {
+      PooledNode* node = bucket.head;
+      bucket.head = node->next;
+      Stack stack = node->stack;
       unmap(stack);
     }
-    bucket.free.clear();
+    bucket.count = 0;
   }
 }
 
@@ -251,7 +294,7 @@ void ThreadStacks::fill(StackStats& stats) const noexcept {
   stats.live_guard_page = live_[static_cast<unsigned>(StackGuard::guard_page)];
   stats.live_canary = live_[static_cast<unsigned>(StackGuard::canary)];
   for (const Bucket& bucket : buckets_) {
-    stats.pooled += bucket.free.size();
+    stats.pooled += bucket.count;
   }
   stats.mapped = mapped_;
   stats.reused = reused_;
@@ -261,6 +304,10 @@ void ThreadStacks::fill(StackStats& stats) const noexcept {
 
 }  // namespace
 
+std::size_t Stack::guard_size() const noexcept {
+  return guard == StackGuard::canary ? 0 : stack_os::page_size();
+}
+
 bool Stack::contains(const void* address) const noexcept {
   const auto* byte = static_cast<const char*>(address);
   return byte >= static_cast<const char*>(base) && byte < static_cast<const char*>(top());
@@ -268,7 +315,7 @@ bool Stack::contains(const void* address) const noexcept {
 
 bool Stack::guard_contains(const void* address) const noexcept {
   const auto* byte = static_cast<const char*>(address);
-  return byte >= static_cast<const char*>(mapping_base) &&
+  return byte >= static_cast<const char*>(mapping_base()) &&
          byte < static_cast<const char*>(base);
 }
 
@@ -282,7 +329,8 @@ void configure_stacks(const StackConfig& config) {
   g_config = config;
   g_policy.store(config.guard_policy, std::memory_order_relaxed);
   g_pool_limit.store(config.pool_limit, std::memory_order_relaxed);
-  g_hot_bytes.store(config.hot_bytes, std::memory_order_relaxed);
+  g_hot_bytes.store(round_up(config.hot_bytes, stack_os::page_size()),
+                    std::memory_order_relaxed);
   g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
 }
 
@@ -292,7 +340,10 @@ StackConfig stack_config() noexcept {
 }
 
 std::size_t checked_stack_size(std::size_t requested) {
-  const std::size_t size = requested == 0 ? default_stack_size : requested;
+  if (requested == 0) {
+    return default_stack_size;  // a multiple of every page size Linux uses
+  }
+  const std::size_t size = requested;
   if (size < min_stack_size) {
     throw std::invalid_argument("cosync: stack size " + std::to_string(size) +
                                 " bytes is below the minimum of " +
@@ -309,20 +360,26 @@ std::size_t checked_stack_size(std::size_t requested) {
 Stack allocate_stack(std::size_t size) {
   const std::size_t checked = checked_stack_size(size);
   stack_overflow::ensure_installed();
-  return t_stacks.allocate(checked);
+  return thread_stacks().allocate(checked);
 }
 
 void release_stack(Stack& stack) noexcept {
   if (stack.base != nullptr) {
-    t_stacks.release(stack);
+    thread_stacks().release(stack);
   }
 }
 
-void trim_stack_pool() noexcept { t_stacks.trim(); }
+void trim_stack_pool() noexcept {
+  if (t_stacks != nullptr) {
+    t_stacks->trim();
+  }
+}
 
 StackStats stack_stats() noexcept {
   StackStats stats;
-  t_stacks.fill(stats);
+  if (t_stacks != nullptr) {
+    t_stacks->fill(stats);
+  }
   stats.process_guard_pages = g_guard_pages.load(std::memory_order_relaxed);
   stats.guard_page_budget = guard_page_budget();
   stats.max_map_count = stack_os::max_map_count();

@@ -49,10 +49,11 @@ bool probe_guard_regions() noexcept {
 
 }  // namespace
 
-std::size_t page_size() noexcept {
-  static const auto size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  return size;
-}
+namespace {
+const auto g_page_size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}  // namespace
+
+std::size_t page_size() noexcept { return g_page_size; }
 
 std::size_t max_map_count() noexcept {
   static const std::size_t count = [] {

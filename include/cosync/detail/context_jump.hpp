@@ -1,0 +1,35 @@
+// Declarations of the context layer's two entry points, shared by the
+// library and by the inline switch in coroutine.hpp. They name no register
+// and no frame layout: that knowledge stays in src/context/.
+#pragma once
+
+#include <cstddef>
+
+namespace cosync::context {
+
+// Opaque token of a suspended context, valid for exactly one jump.
+using context_t = void*;
+
+// What a resumed context receives: the token of the context that jumped to
+// it and the pointer that context passed.
+struct transfer_t {
+  context_t from;
+  void* data;
+};
+
+// A fresh context's entry function. It returns when the context finishes,
+// with the context to resume next (`from`) and the pointer to pass it
+// (`data`); the finished context is never resumed.
+using entry_fn = transfer_t (*)(transfer_t);
+
+extern "C" {
+// Builds a context on the stack whose highest address is `stack_top` and
+// whose usable size is `size`. The first jump to it calls `entry`.
+context_t cosync_context_make(void* stack_top, std::size_t size, entry_fn entry) noexcept;
+
+// Suspends the caller and resumes `to`, which receives `data`. Returns when
+// some context jumps back, with that context's token and pointer.
+transfer_t cosync_context_jump(context_t to, void* data) noexcept;
+}
+
+}  // namespace cosync::context
