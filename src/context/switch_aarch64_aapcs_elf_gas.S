@@ -14,13 +14,14 @@
  *   0x70    x25  x26
  *   0x80    x27  x28
  *   0x90    x29  x30    (a fresh context: 0, 0, the end of the frame chain)
- *   0xa0    pc   pad    (where the context continues)
+ *   0xa0    pc   fpcr   (where the context continues; FP control)
  *   0xb0    -- caller's frame --
  *
  * Saved: the callee-saved registers of AAPCS64 6.1.1 (x19-x29, sp, the link
- * register) and the low 64 bits of v8-v15 (6.1.2). Not saved: the signal
- * mask, FPCR/FPSR (thread state the AAPCS does not ask a callee to keep),
- * TPIDR_EL0 (coroutines never change threads).
+ * register), the low 64 bits of v8-v15 (6.1.2) and FPCR, whose rounding and
+ * flush-to-zero modes are per context as MXCSR is on x86_64. Not saved: the
+ * signal mask, FPSR (cumulative status flags), TPIDR_EL0 (coroutines never
+ * change threads).
  *
  * Stack alignment: sp is a multiple of 16 at all times (AAPCS64 6.4.5.1);
  * the frame is 0xb0 bytes so every context keeps that alignment.
@@ -56,7 +57,8 @@ cosync_context_jump:
         stp     x25, x26, [sp, #0x70]
         stp     x27, x28, [sp, #0x80]
         stp     x29, x30, [sp, #0x90]
-        str     x30,      [sp, #0xa0]
+        mrs     x9, fpcr
+        stp     x30, x9,  [sp, #0xa0]
 
         mov     x4, sp                  /* token of the context that leaves */
         mov     sp, x0                  /* the switch itself */
@@ -71,8 +73,12 @@ cosync_context_jump:
         ldp     x25, x26, [sp, #0x70]
         ldp     x27, x28, [sp, #0x80]
         ldp     x29, x30, [sp, #0x90]
-        ldr     x5,       [sp, #0xa0]
-        add     sp, sp, #0xb0
+        ldp     x5, x10,  [sp, #0xa0]
+        /* Writing FPCR can stall; skip it when it already holds the value. */
+        cmp     x9, x10
+        b.eq    1f
+        msr     fpcr, x10
+1:      add     sp, sp, #0xb0
 
         /* transfer_t {from, data} in x0:x1, which is also how a fresh
            context's entry function receives it. x1 already holds data. */
@@ -94,7 +100,8 @@ cosync_context_make:
         str     x2,       [x0, #0x40]
         stp     xzr, xzr, [x0, #0x90]
         adr     x3, cosync_context_trampoline
-        str     x3,       [x0, #0xa0]
+        mrs     x4, fpcr
+        stp     x3, x4,   [x0, #0xa0]
         ret
         .cfi_endproc
         .size   cosync_context_make, .-cosync_context_make
@@ -112,6 +119,7 @@ cosync_context_trampoline:
         .cfi_startproc
         .cfi_undefined x30
         blr     x19
+        mrs     x9, fpcr
         mov     sp, x0                  /* the switch itself */
         ldp     d8,  d9,  [sp, #0x00]
         ldp     d10, d11, [sp, #0x10]
@@ -123,8 +131,11 @@ cosync_context_trampoline:
         ldp     x25, x26, [sp, #0x70]
         ldp     x27, x28, [sp, #0x80]
         ldp     x29, x30, [sp, #0x90]
-        ldr     x5,       [sp, #0xa0]
-        add     sp, sp, #0xb0
+        ldp     x5, x10,  [sp, #0xa0]
+        cmp     x9, x10
+        b.eq    1f
+        msr     fpcr, x10
+1:      add     sp, sp, #0xb0
         mov     x0, xzr                 /* transfer.from: nothing to resume */
         ret     x5                      /* transfer.data is already in x1 */
         .cfi_endproc

@@ -1,0 +1,169 @@
+// The context layer on its own: switching, data passing, register
+// preservation, stack alignment. Runs against whichever back end the build
+// selected (assembly or ucontext).
+#include <gtest/gtest.h>
+
+#include <cfenv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "context/context.hpp"
+#include "test_util.hpp"
+
+namespace cosync::context {
+namespace {
+
+constexpr std::size_t kStackSize = 128 * 1024;
+
+// A plain malloc'd stack: this layer knows nothing of guards or pools.
+class RawStack {
+ public:
+  RawStack() : memory_(kStackSize) {}
+  void* top() { return memory_.data() + memory_.size(); }
+
+ private:
+  std::vector<unsigned char> memory_;
+};
+
+struct PingPong {
+  context_t main = nullptr;
+  int received = 0;
+};
+
+transfer_t echo_entry(transfer_t first) {
+  auto* state = static_cast<PingPong*>(first.data);
+  transfer_t incoming = first;
+  for (;;) {
+    state->received += 1;
+    incoming = cosync_context_jump(incoming.from, state);
+    if (incoming.data == nullptr) {
+      return transfer_t{incoming.from, nullptr};
+    }
+  }
+}
+
+TEST(Context, BackendHasAName) { EXPECT_STRNE(backend_name(), ""); }
+
+TEST(Context, JumpPassesDataBothWays) {
+  RawStack stack;
+  PingPong state;
+  context_t coroutine = cosync_context_make(stack.top(), kStackSize, &echo_entry);
+  for (int i = 1; i <= 5; ++i) {
+    const transfer_t back = cosync_context_jump(coroutine, &state);
+    coroutine = back.from;
+    EXPECT_EQ(back.data, &state);
+    EXPECT_EQ(state.received, i);
+  }
+  const transfer_t last = cosync_context_jump(coroutine, nullptr);
+  EXPECT_EQ(last.data, nullptr);
+  EXPECT_EQ(state.received, 5);
+}
+
+// Fills every callee-saved register class with values the coroutine side
+// clobbers between switches; the optimiser keeps the 16 integer and 16
+// double accumulators in registers across the (opaque) jump.
+struct Pressure {
+  context_t peer = nullptr;
+  std::size_t rounds = 0;
+};
+
+transfer_t clobbering_entry(transfer_t first) {
+  auto* pressure = static_cast<Pressure*>(first.data);
+  transfer_t incoming = first;
+  volatile std::uint64_t noise = 0x5a5a5a5a5a5a5a5aULL;
+  volatile double fnoise = -1.25;
+  for (;;) {
+    std::uint64_t a = noise * 3, b = noise * 5, c = noise * 7, d = noise * 11;
+    double x = fnoise * 3.5, y = fnoise * 7.25, z = fnoise / 3.0;
+    noise = a ^ b ^ c ^ d;
+    fnoise = x + y + z;
+    incoming = cosync_context_jump(incoming.from, pressure);
+    if (incoming.data == nullptr) {
+      return transfer_t{incoming.from, nullptr};
+    }
+  }
+}
+
+TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
+  RawStack stack;
+  Pressure pressure;
+  context_t peer = cosync_context_make(stack.top(), kStackSize, &clobbering_entry);
+  const std::size_t rounds = test::scaled(1000000);
+  std::uint64_t i0 = 1, i1 = 2, i2 = 3, i3 = 4, i4 = 5, i5 = 6, i6 = 7, i7 = 8;
+  std::uint64_t i8 = 9, i9 = 10, i10 = 11, i11 = 12, i12 = 13, i13 = 14, i14 = 15, i15 = 16;
+  double f0 = 0.5, f1 = 1.5, f2 = 2.5, f3 = 3.5, f4 = 4.5, f5 = 5.5, f6 = 6.5, f7 = 7.5;
+  double f8 = 8.5, f9 = 9.5, f10 = 10.5, f11 = 11.5, f12 = 12.5, f13 = 13.5, f14 = 14.5,
+         f15 = 15.5;
+  for (std::size_t round = 0; round < rounds; ++round) {
+    peer = cosync_context_jump(peer, &pressure).from;
+    i0 += 1; i1 += 2; i2 += 3; i3 += 4; i4 += 5; i5 += 6; i6 += 7; i7 += 8;
+    i8 += 9; i9 += 10; i10 += 11; i11 += 12; i12 += 13; i13 += 14; i14 += 15; i15 += 16;
+    f0 += 1.0; f1 += 2.0; f2 += 3.0; f3 += 4.0; f4 += 5.0; f5 += 6.0; f6 += 7.0; f7 += 8.0;
+    f8 += 9.0; f9 += 10.0; f10 += 11.0; f11 += 12.0; f12 += 13.0; f13 += 14.0; f14 += 15.0;
+    f15 += 16.0;
+  }
+  cosync_context_jump(peer, nullptr);
+  const auto n = static_cast<std::uint64_t>(rounds);
+  const std::uint64_t ints[] = {i0, i1, i2, i3, i4, i5, i6, i7, i8, i9, i10, i11, i12, i13, i14, i15};
+  const double floats[] = {f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15};
+  for (std::uint64_t k = 0; k < 16; ++k) {
+    EXPECT_EQ(ints[k], k + 1 + n * (k + 1)) << "integer register " << k;
+    EXPECT_DOUBLE_EQ(floats[k], 0.5 + static_cast<double>(k) +
+                                    static_cast<double>(n) * static_cast<double>(k + 1))
+        << "floating-point register " << k;
+  }
+}
+
+struct Formatting {
+  char printed[64] = {};
+  double scanned = 0.0;
+  std::uintptr_t frame_address = 0;
+};
+
+// snprintf/sscanf of doubles spill SSE registers to aligned stack slots: a
+// misaligned stack traps or corrupts them.
+transfer_t formatting_entry(transfer_t first) {
+  auto* result = static_cast<Formatting*>(first.data);
+  alignas(16) double probe = 0.0;
+  result->frame_address = reinterpret_cast<std::uintptr_t>(&probe);
+  std::snprintf(result->printed, sizeof result->printed, "%.6f %g", 3.14159265358979, 2.5e-300);
+  std::sscanf("6.02214076e23", "%lf", &result->scanned);
+  return transfer_t{first.from, nullptr};
+}
+
+TEST(Context, FloatingPointFormattingWorksOnACoroutineStack) {
+  RawStack stack;
+  Formatting result;
+  const context_t coroutine = cosync_context_make(stack.top(), kStackSize, &formatting_entry);
+  cosync_context_jump(coroutine, &result);
+  EXPECT_STREQ(result.printed, "3.141593 2.5e-300");
+  EXPECT_DOUBLE_EQ(result.scanned, 6.02214076e23);
+  EXPECT_EQ(result.frame_address % 16, 0U);
+}
+
+transfer_t rounding_entry(transfer_t first) {
+  // Changes the rounding mode on its own stack; the switch must not carry
+  // it back to the context that resumed it.
+  std::fesetround(FE_UPWARD);
+  const transfer_t again = cosync_context_jump(first.from, nullptr);
+  *static_cast<int*>(again.data) = std::fegetround();
+  return transfer_t{again.from, nullptr};
+}
+
+TEST(Context, FloatingPointControlStateIsPerContext) {
+  RawStack stack;
+  std::fesetround(FE_TONEAREST);
+  context_t coroutine = cosync_context_make(stack.top(), kStackSize, &rounding_entry);
+  coroutine = cosync_context_jump(coroutine, nullptr).from;
+  EXPECT_EQ(std::fegetround(), FE_TONEAREST);
+  int seen_inside = -1;
+  cosync_context_jump(coroutine, &seen_inside);
+  EXPECT_EQ(seen_inside, FE_UPWARD);
+  EXPECT_EQ(std::fegetround(), FE_TONEAREST);
+}
+
+}  // namespace
+}  // namespace cosync::context

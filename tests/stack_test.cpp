@@ -1,0 +1,206 @@
+// The stack layer: sizes, pooling, lazy commit, giving pages back, guards
+// and the VMA budget.
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "cosync/stack.hpp"
+#include "test_util.hpp"
+
+namespace cosync {
+namespace {
+
+const std::size_t kPage = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+
+// Restores the process-wide stack settings a test changed.
+class StackTest : public ::testing::Test {
+ protected:
+  void SetUp() override { saved_ = stack_config(); }
+  void TearDown() override {
+    configure_stacks(saved_);
+    trim_stack_pool();
+  }
+
+ private:
+  StackConfig saved_;
+};
+
+// Whether the kernel will let us touch `address`: mincore reports residency
+// of mapped pages and fails with ENOMEM for unmapped ones.
+bool page_resident(const void* address) {
+  unsigned char resident = 0;
+  auto* page = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(address) & ~(kPage - 1));
+  return mincore(page, kPage, &resident) == 0 && (resident & 1U) != 0;
+}
+
+TEST_F(StackTest, DefaultSizeIs256KiB) {
+  Stack stack = allocate_stack();
+  EXPECT_EQ(stack.size, default_stack_size);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(stack.top()) % 16, 0U);
+  release_stack(stack);
+  EXPECT_EQ(stack.base, nullptr);
+}
+
+TEST_F(StackTest, SizesAreRoundedUpToPages) {
+  Stack stack = allocate_stack(min_stack_size + 1);
+  EXPECT_EQ(stack.size, min_stack_size + kPage);
+  release_stack(stack);
+}
+
+TEST_F(StackTest, TooSmallSizeIsAClearError) {
+  try {
+    (void)allocate_stack(1024);
+    FAIL() << "a 1024-byte stack was accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("1024 bytes is below the minimum"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST_F(StackTest, AbsurdSizeIsAClearError) {
+  EXPECT_THROW((void)allocate_stack(max_stack_size + 1), std::invalid_argument);
+  EXPECT_THROW((void)allocate_stack(~std::size_t{0}), std::invalid_argument);
+}
+
+TEST_F(StackTest, PoolReusesStacksWithoutNewMappings) {
+  trim_stack_pool();
+  Stack first = allocate_stack();
+  void* base = first.base;
+  release_stack(first);
+  const StackStats before = stack_stats();
+  Stack second = allocate_stack();
+  const StackStats after = stack_stats();
+  EXPECT_EQ(second.base, base);
+  EXPECT_EQ(after.mapped, before.mapped);
+  EXPECT_EQ(after.reused, before.reused + 1);
+  release_stack(second);
+}
+
+TEST_F(StackTest, PoolKeepsAtMostItsLimit) {
+  StackConfig config = stack_config();
+  config.pool_limit = 2;
+  configure_stacks(config);
+  trim_stack_pool();
+  std::vector<Stack> stacks;
+  for (int i = 0; i < 5; ++i) {
+    stacks.push_back(allocate_stack());
+  }
+  for (Stack& stack : stacks) {
+    release_stack(stack);
+  }
+  EXPECT_EQ(stack_stats().pooled, 2U);
+}
+
+TEST_F(StackTest, StacksCommitMemoryOnlyWhenTouched) {
+  Stack stack = allocate_stack(1024 * 1024);
+  auto* low = static_cast<char*>(stack.base);
+  EXPECT_FALSE(page_resident(low + stack.size / 2));
+  low[stack.size / 2] = 1;
+  EXPECT_TRUE(page_resident(low + stack.size / 2));
+  release_stack(stack);
+}
+
+TEST_F(StackTest, DeepPagesAreGivenBackWhenPooled) {
+  trim_stack_pool();
+  Stack stack = allocate_stack();
+  auto* top = static_cast<char*>(stack.top());
+  std::memset(top - 128 * 1024, 0x7f, 128 * 1024);  // a deep call's frames
+  const char* deep = top - 100 * 1024;
+  ASSERT_TRUE(page_resident(deep));
+  const std::size_t trimmed = stack_stats().trimmed;
+  release_stack(stack);
+  EXPECT_EQ(stack_stats().trimmed, trimmed + 1);
+  EXPECT_FALSE(page_resident(deep));
+  Stack again = allocate_stack();
+  EXPECT_EQ(again.base, static_cast<void*>(top - default_stack_size));
+  EXPECT_EQ(static_cast<char*>(again.top())[-100 * 1024], 0) << "decommitted pages read zero";
+  release_stack(again);
+}
+
+TEST_F(StackTest, ShallowUseKeepsThePoolCheap) {
+  trim_stack_pool();
+  Stack stack = allocate_stack();
+  std::memset(static_cast<char*>(stack.top()) - 2048, 1, 2048);
+  const std::size_t trimmed = stack_stats().trimmed;
+  release_stack(stack);
+  EXPECT_EQ(stack_stats().trimmed, trimmed) << "no madvise for a shallow stack";
+}
+
+TEST_F(StackTest, GuardedStackHasAnInaccessibleGuardBelowIt) {
+  StackConfig config = stack_config();
+  config.guard_policy = GuardPolicy::guard_page;
+  configure_stacks(config);
+  trim_stack_pool();
+  Stack stack = allocate_stack();
+  ASSERT_EQ(stack.guard, StackGuard::guard_page);
+  EXPECT_EQ(stack.guard_size(), kPage);
+  EXPECT_TRUE(stack.guard_contains(static_cast<char*>(stack.base) - 1));
+  EXPECT_FALSE(stack.guard_contains(stack.base));
+  // write() from an inaccessible page fails with EFAULT instead of faulting.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  EXPECT_EQ(write(fds[1], static_cast<char*>(stack.base) - 1, 1), -1);
+  EXPECT_EQ(errno, EFAULT);
+  close(fds[0]);
+  close(fds[1]);
+  release_stack(stack);
+}
+
+TEST_F(StackTest, AutomaticPolicyUsesGuardRegionsWhereTheKernelHasThem) {
+  trim_stack_pool();
+  Stack stack = allocate_stack();
+  const StackStats stats = stack_stats();
+  EXPECT_EQ(stack.guard,
+            stats.guard_regions_supported ? StackGuard::guard_region : StackGuard::guard_page);
+  release_stack(stack);
+}
+
+TEST_F(StackTest, GuardPagesBeyondTheVmaBudgetFallBackToCanaries) {
+  StackConfig config = stack_config();
+  config.guard_policy = GuardPolicy::guard_page;
+  config.guard_page_vma_share_percent = 0;  // no budget at all
+  configure_stacks(config);
+  trim_stack_pool();
+  const StackStats before = stack_stats();
+  EXPECT_EQ(before.guard_page_budget, 0U);
+  Stack stack = allocate_stack();
+  EXPECT_EQ(stack.guard, StackGuard::canary);
+  EXPECT_EQ(stack_stats().canary_fallbacks, before.canary_fallbacks + 1);
+  EXPECT_TRUE(stack_canary_intact(stack));
+  release_stack(stack);
+}
+
+TEST_F(StackTest, BudgetIsAShareOfMaxMapCount) {
+  const StackStats stats = stack_stats();
+  EXPECT_EQ(stats.max_map_count, test::max_map_count());
+  EXPECT_EQ(stats.guard_page_budget, stats.max_map_count * 25 / 100 / 2);
+}
+
+TEST_F(StackTest, BrokenCanaryIsDetected) {
+  StackConfig config = stack_config();
+  config.guard_policy = GuardPolicy::canary;
+  configure_stacks(config);
+  trim_stack_pool();
+  Stack stack = allocate_stack();
+  ASSERT_EQ(stack.guard, StackGuard::canary);
+  EXPECT_TRUE(stack_canary_intact(stack));
+  static_cast<unsigned char*>(stack.base)[0] ^= 0xff;
+  EXPECT_FALSE(stack_canary_intact(stack));
+  static_cast<unsigned char*>(stack.base)[0] ^= 0xff;
+  release_stack(stack);
+}
+
+TEST_F(StackTest, ShareAbove100PercentIsRejected) {
+  StackConfig config = stack_config();
+  config.guard_page_vma_share_percent = 101;
+  EXPECT_THROW(configure_stacks(config), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace cosync
