@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "cosync/coroutine.hpp"
@@ -87,8 +89,9 @@ TEST(OverflowDeathTest, FaultsOutsideAnyGuardAreNotBlamedOnACoroutine) {
   EXPECT_EXIT(
       {
         auto task = create(Options{.name = "null-reader"}, [] {
-          volatile int* nowhere = nullptr;
-          return *nowhere;
+          // An inaccessible page that is not a coroutine's guard.
+          void* page = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+          return *static_cast<volatile int*>(page);
         });
         task.join();
       },

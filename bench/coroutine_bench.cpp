@@ -1,0 +1,429 @@
+// cosync measured against the libraries it is judged by ("anchors"):
+// Boost.Context fibers, libpcl and glibc's ucontext. Every family runs the
+// same work on each library, under names that pair up:
+//
+//   BM_SwitchRoundTrip/<lib>  resume a coroutine and let it yield back
+//   BM_Lifecycle/<lib>        create a coroutine, run it to completion, free it
+//   BM_IdleMemory/<lib>       RSS added per suspended coroutine, 100,000 of them
+//   BM_Create1M/cosync        1,000,000 suspended coroutines, default settings
+//
+// Every coroutine gets the same usable stack size, cosync's default 256 KiB.
+// tools/bench_ratios.py turns the JSON output into cosync/anchor ratios.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <pcl.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/context/fiber.hpp>
+#include <boost/context/fixedsize_stack.hpp>
+#include <boost/context/pooled_fixedsize_stack.hpp>
+#include <boost/context/protected_fixedsize_stack.hpp>
+#include <cosync/coroutine.hpp>
+#include <cosync/stack.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <vector>
+
+namespace {
+
+namespace ctx = boost::context;
+
+constexpr std::size_t kStackSize = cosync::default_stack_size;
+constexpr int kPclStackSize = static_cast<int>(kStackSize);  // libpcl takes an int
+constexpr std::size_t kIdleCoroutines = 100'000;
+constexpr std::size_t kMillionCoroutines = 1'000'000;
+
+// ---------------------------------------------------------------------------
+// Measuring memory
+
+std::size_t page_size() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
+
+// Resident set size of the whole process (second field of statm, in pages).
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t total_pages = 0;
+  std::size_t resident_pages = 0;
+  statm >> total_pages >> resident_pages;
+  return resident_pages * page_size();
+}
+
+// Kernel mappings (VMAs) of the process: the budget vm.max_map_count limits.
+std::size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  return static_cast<std::size_t>(
+      std::count(std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>(), '\n'));
+}
+
+// Gives memory freed by earlier benchmarks back to the kernel, so that a
+// measurement pays for every page it touches instead of silently reusing
+// pages that are still resident from the previous library's run.
+void release_cached_memory() {
+  malloc_trim(0);
+  cosync::trim_stack_pool();
+}
+
+// What an idle connection leaves on its stack: a small buffer it wrote
+// before waiting. `suspend` switches away while the buffer is still live.
+template <class Suspend>
+void idle_body(Suspend&& suspend) {
+  std::array<unsigned char, 256> buffer;
+  buffer.fill(0xA5);
+  benchmark::DoNotOptimize(buffer.data());  // the writes must happen
+  suspend();
+  benchmark::DoNotOptimize(buffer.data());  // and the buffer outlive the wait
+}
+
+// Creates `count` suspended coroutines with `spawn` (which returns an owning
+// handle) and reports the RSS they added, in total and per coroutine, and
+// the process's mapping count at the peak. Only the creation is timed; the
+// coroutines are destroyed with the clock stopped.
+template <class Spawn>
+void measure_idle_memory(benchmark::State& state, std::size_t count, Spawn spawn) {
+  using Handle = decltype(spawn());
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<Handle> handles;
+    handles.reserve(count);  // its pages are touched, and counted, as it fills
+    release_cached_memory();
+    const std::size_t before = resident_bytes();
+    state.ResumeTiming();
+
+    for (std::size_t i = 0; i < count; ++i) {
+      handles.push_back(spawn());
+    }
+
+    state.PauseTiming();
+    const double added = static_cast<double>(resident_bytes()) - static_cast<double>(before);
+    state.counters["coroutines"] = static_cast<double>(count);
+    state.counters["rss_per_coroutine_bytes"] = added / static_cast<double>(count);
+    state.counters["maps"] = static_cast<double>(mapping_count());
+    handles.clear();
+    state.ResumeTiming();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Bare ucontext: what a program without a coroutine library writes.
+
+// A coroutine on getcontext/makecontext/swapcontext. The stack is the
+// caller's; when the body returns, uc_link switches back to `caller`. It
+// cannot move: a ucontext_t points into itself (uc_mcontext.fpregs).
+class UcontextCoroutine {
+ public:
+  using Body = void (*)(UcontextCoroutine&);
+
+  UcontextCoroutine(Body body, void* stack, std::size_t stack_size, ucontext_t& caller)
+      : caller_(&caller), body_(body) {
+    if (getcontext(&context_) != 0) {
+      throw std::runtime_error("ucontext: getcontext failed");
+    }
+    context_.uc_stack.ss_sp = stack;
+    context_.uc_stack.ss_size = stack_size;
+    context_.uc_link = caller_;
+    // makecontext passes int arguments only: the pointer travels in halves.
+    const auto self = reinterpret_cast<std::uintptr_t>(this);
+    makecontext(&context_, reinterpret_cast<void (*)()>(&entry), 2,
+                static_cast<unsigned>(self >> 32U), static_cast<unsigned>(self));
+  }
+  UcontextCoroutine(const UcontextCoroutine&) = delete;
+  UcontextCoroutine& operator=(const UcontextCoroutine&) = delete;
+  ~UcontextCoroutine() = default;
+
+  // Runs the coroutine until it yields or its body returns.
+  void resume() { swapcontext(caller_, &context_); }
+  void yield() { swapcontext(&context_, caller_); }
+
+ private:
+  static void entry(unsigned high, unsigned low) {
+    const auto self = (static_cast<std::uintptr_t>(high) << 32U) | low;
+    auto* coroutine = reinterpret_cast<UcontextCoroutine*>(self);
+    coroutine->body_(*coroutine);
+  }
+
+  ucontext_t context_{};
+  ucontext_t* caller_;
+  Body body_;
+};
+
+struct FreeDeleter {
+  void operator()(void* block) const noexcept { std::free(block); }
+};
+using MallocStack = std::unique_ptr<void, FreeDeleter>;
+
+MallocStack malloc_stack() {
+  void* stack = std::malloc(kStackSize);
+  if (stack == nullptr) {
+    throw std::bad_alloc();
+  }
+  return MallocStack(stack);
+}
+
+// A lazily committed mmap'd stack without a guard page: the usual way to
+// get many ucontext stacks, and one VMA shared with its neighbours (a guard
+// page each would take two VMAs, and 100,000 of them exceed the default
+// vm.max_map_count of 65530).
+class MappedStack {
+ public:
+  MappedStack()
+      : base_(mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0)) {
+    if (base_ == MAP_FAILED) {
+      throw std::bad_alloc();
+    }
+  }
+  MappedStack(const MappedStack&) = delete;
+  MappedStack& operator=(const MappedStack&) = delete;
+  ~MappedStack() { munmap(base_, kStackSize); }
+
+  void* base() const noexcept { return base_; }
+
+ private:
+  void* base_;
+};
+
+// One idle ucontext coroutine and the stack it is suspended on.
+struct IdleUcontext {
+  explicit IdleUcontext(ucontext_t& caller)
+      : coroutine([](UcontextCoroutine& self) { idle_body([&self] { self.yield(); }); },
+                  stack.base(), kStackSize, caller) {}
+
+  MappedStack stack;
+  UcontextCoroutine coroutine;
+};
+
+// ---------------------------------------------------------------------------
+// libpcl. It keeps its thread state in a pthread key but falls back to a
+// global one on a thread that never called co_thread_init(): Google
+// Benchmark runs these single-threaded benchmarks on the main thread, so
+// none is needed.
+
+// Owns a suspended libpcl coroutine; co_delete frees it and its stack (a
+// C library: nothing on that stack is unwound).
+using PclCoroutine = std::unique_ptr<void, void (*)(coroutine_t)>;
+
+// co_create with a NULL stack: libpcl mallocs the stack and its control
+// block together, which is what its documentation and its own cobench do.
+coroutine_t pcl_create(void (*function)(void*)) {
+  coroutine_t coroutine = co_create(function, nullptr, nullptr, kPclStackSize);
+  if (coroutine == nullptr) {
+    throw std::bad_alloc();
+  }
+  return coroutine;
+}
+
+// ---------------------------------------------------------------------------
+// BM_SwitchRoundTrip: one resume plus one yield back, coroutine already
+// started. Each coroutine is destroyed while suspended.
+
+void BM_SwitchRoundTrip_cosync(benchmark::State& state) {
+  cosync::Task<void> task = cosync::create([] {
+    for (;;) {
+      cosync::yield();
+    }
+  });
+  task.resume();
+  for (auto _ : state) {
+    task.resume();
+  }
+}
+
+void BM_SwitchRoundTrip_boost_context(benchmark::State& state) {
+  ctx::fiber fiber{std::allocator_arg, ctx::fixedsize_stack(kStackSize),
+                   [](ctx::fiber&& caller) -> ctx::fiber {
+                     for (;;) {
+                       caller = std::move(caller).resume();
+                     }
+                   }};
+  fiber = std::move(fiber).resume();
+  for (auto _ : state) {
+    fiber = std::move(fiber).resume();
+  }
+}
+
+void pcl_yield_forever(void* /*data*/) {
+  for (;;) {
+    co_resume();
+  }
+}
+
+void BM_SwitchRoundTrip_libpcl(benchmark::State& state) {
+  const PclCoroutine coroutine(pcl_create(pcl_yield_forever), co_delete);
+  co_call(coroutine.get());
+  for (auto _ : state) {
+    co_call(coroutine.get());
+  }
+}
+
+void BM_SwitchRoundTrip_ucontext(benchmark::State& state) {
+  const MallocStack stack = malloc_stack();
+  ucontext_t caller;
+  UcontextCoroutine coroutine(
+      [](UcontextCoroutine& self) {
+        for (;;) {
+          self.yield();
+        }
+      },
+      stack.get(), kStackSize, caller);
+  coroutine.resume();
+  for (auto _ : state) {
+    coroutine.resume();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// BM_Lifecycle: create, run an empty body to completion, free the coroutine
+// and its stack.
+
+void BM_Lifecycle_cosync(benchmark::State& state) {
+  for (auto _ : state) {
+    cosync::create([] {}).join();
+  }
+}
+
+// The fiber keeps a copy of `allocator` (for a pool: a counted reference to
+// it) to give its stack back when it finishes.
+template <class StackAllocator>
+void run_fiber_to_completion(StackAllocator& allocator) {
+  ctx::fiber fiber{std::allocator_arg, allocator,
+                   [](ctx::fiber&& caller) { return std::move(caller); }};
+  std::move(fiber).resume();
+}
+
+// Stacks come back to a boost::pool and are reused: closest to cosync's pool,
+// but without any guard.
+void BM_Lifecycle_boost_context_pooled(benchmark::State& state) {
+  ctx::pooled_fixedsize_stack pool(kStackSize);
+  for (auto _ : state) {
+    run_fiber_to_completion(pool);
+  }
+}
+
+// A fresh mmap and mprotect'd guard page per fiber, unmapped at the end:
+// guarded like cosync, but not pooled.
+void BM_Lifecycle_boost_context_protected(benchmark::State& state) {
+  ctx::protected_fixedsize_stack allocator(kStackSize);
+  for (auto _ : state) {
+    run_fiber_to_completion(allocator);
+  }
+}
+
+void pcl_return_at_once(void* /*data*/) {}
+
+// A libpcl coroutine whose function returns is deleted by libpcl itself
+// (co_runner calls co_exit), stack included: co_call is the whole life.
+void BM_Lifecycle_libpcl(benchmark::State& state) {
+  for (auto _ : state) {
+    co_call(pcl_create(pcl_return_at_once));
+  }
+}
+
+void BM_Lifecycle_ucontext(benchmark::State& state) {
+  ucontext_t caller;
+  for (auto _ : state) {
+    const MallocStack stack = malloc_stack();
+    UcontextCoroutine coroutine([](UcontextCoroutine& /*self*/) {}, stack.get(), kStackSize,
+                                caller);
+    coroutine.resume();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// BM_IdleMemory: 100,000 coroutines, each suspended with a small buffer on
+// its stack, like idle connections.
+
+cosync::Task<void> spawn_idle_cosync() {
+  cosync::Task<void> task = cosync::create([] { idle_body([] { cosync::yield(); }); });
+  task.resume();
+  return task;
+}
+
+void BM_IdleMemory_cosync(benchmark::State& state) {
+  measure_idle_memory(state, kIdleCoroutines, spawn_idle_cosync);
+}
+
+// fixedsize_stack (malloc) rather than protected_fixedsize_stack: a guard
+// page costs each stack two VMAs, and 100,000 stacks would need 200,000,
+// far past the default vm.max_map_count of 65530.
+ctx::fiber spawn_idle_fiber() {
+  ctx::fiber fiber{std::allocator_arg, ctx::fixedsize_stack(kStackSize),
+                   [](ctx::fiber&& caller) {
+                     idle_body([&caller] { caller = std::move(caller).resume(); });
+                     return std::move(caller);
+                   }};
+  return std::move(fiber).resume();
+}
+
+void BM_IdleMemory_boost_context(benchmark::State& state) {
+  measure_idle_memory(state, kIdleCoroutines, spawn_idle_fiber);
+}
+
+void pcl_idle(void* /*data*/) {
+  idle_body([] { co_resume(); });
+}
+
+PclCoroutine spawn_idle_pcl() {
+  PclCoroutine coroutine(pcl_create(pcl_idle), co_delete);
+  co_call(coroutine.get());
+  return coroutine;
+}
+
+void BM_IdleMemory_libpcl(benchmark::State& state) {
+  measure_idle_memory(state, kIdleCoroutines, spawn_idle_pcl);
+}
+
+void BM_IdleMemory_ucontext(benchmark::State& state) {
+  ucontext_t caller;
+  measure_idle_memory(state, kIdleCoroutines, [&caller] {
+    auto idle = std::make_unique<IdleUcontext>(caller);
+    idle->coroutine.resume();
+    return idle;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// BM_Create1M: a million suspended cosync coroutines with the default
+// configuration (256 KiB guarded stacks) fit a stock kernel's
+// vm.max_map_count; "maps" shows how many VMAs they took.
+
+void BM_Create1M_cosync(benchmark::State& state) {
+  measure_idle_memory(state, kMillionCoroutines, spawn_idle_cosync);
+}
+
+}  // namespace
+
+BENCHMARK(BM_SwitchRoundTrip_cosync)->Name("BM_SwitchRoundTrip/cosync");
+BENCHMARK(BM_SwitchRoundTrip_boost_context)->Name("BM_SwitchRoundTrip/boost_context");
+BENCHMARK(BM_SwitchRoundTrip_libpcl)->Name("BM_SwitchRoundTrip/libpcl");
+BENCHMARK(BM_SwitchRoundTrip_ucontext)->Name("BM_SwitchRoundTrip/ucontext");
+
+BENCHMARK(BM_Lifecycle_cosync)->Name("BM_Lifecycle/cosync");
+BENCHMARK(BM_Lifecycle_boost_context_pooled)->Name("BM_Lifecycle/boost_context_pooled");
+BENCHMARK(BM_Lifecycle_boost_context_protected)->Name("BM_Lifecycle/boost_context_protected");
+BENCHMARK(BM_Lifecycle_libpcl)->Name("BM_Lifecycle/libpcl");
+BENCHMARK(BM_Lifecycle_ucontext)->Name("BM_Lifecycle/ucontext");
+
+// One iteration is a whole population of coroutines: repeat with
+// --benchmark_repetitions rather than iterate.
+BENCHMARK(BM_IdleMemory_cosync)->Name("BM_IdleMemory/cosync")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_boost_context)->Name("BM_IdleMemory/boost_context")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_libpcl)->Name("BM_IdleMemory/libpcl")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_ucontext)->Name("BM_IdleMemory/ucontext")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_Create1M_cosync)->Name("BM_Create1M/cosync")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
