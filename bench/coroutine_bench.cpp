@@ -426,4 +426,23 @@ BENCHMARK(BM_IdleMemory_ucontext)->Name("BM_IdleMemory/ucontext")
 BENCHMARK(BM_Create1M_cosync)->Name("BM_Create1M/cosync")
     ->Iterations(1)->Unit(benchmark::kMillisecond);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // glibc serves a 256 KiB malloc with a private mmap until the first such
+  // block is freed and from the heap afterwards (its dynamic mmap
+  // threshold), and keeps at most 65,536 mmap'd blocks. The anchors that
+  // malloc their stacks would then measure differently depending on which
+  // benchmarks ran before them: pin the state a long-running program
+  // reaches, stacks from the heap. Setting one threshold freezes the other,
+  // so both get the values glibc's dynamic rule ends at (the mmap threshold
+  // at its 32 MiB cap, the trim threshold at twice that); a smaller trim
+  // threshold would return a freed stack to the kernel on every free.
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

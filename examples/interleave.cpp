@@ -2,7 +2,6 @@
 // smallest picture of what cosync does. Each worker reads its name through
 // current(), never through a handle passed in.
 #include <cosync/cosync.hpp>
-
 #include <cstdio>
 #include <vector>
 
@@ -11,8 +10,8 @@ namespace {
 int count_to(int limit) {
   int total = 0;
   for (int step = 1; step <= limit; ++step) {
-    std::printf("  %-8s step %d of %d (stack at %p)\n", cosync::current().name(), step,
-                limit, static_cast<void*>(&step));
+    std::printf("  %-8s step %d of %d (stack at %p)\n", cosync::current().name(), step, limit,
+                static_cast<void*>(&step));
     total += step;
     cosync::yield_to_main();
   }

@@ -1,6 +1,8 @@
 // The context layer on its own: switching, data passing, register
 // preservation, stack alignment. Runs against whichever back end the build
 // selected (assembly or ucontext).
+#include "context/context.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cfenv>
@@ -10,7 +12,6 @@
 #include <cstring>
 #include <vector>
 
-#include "context/context.hpp"
 #include "test_util.hpp"
 
 namespace cosync::context {
@@ -95,19 +96,46 @@ TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
   std::uint64_t i0 = 1, i1 = 2, i2 = 3, i3 = 4, i4 = 5, i5 = 6, i6 = 7, i7 = 8;
   std::uint64_t i8 = 9, i9 = 10, i10 = 11, i11 = 12, i12 = 13, i13 = 14, i14 = 15, i15 = 16;
   double f0 = 0.5, f1 = 1.5, f2 = 2.5, f3 = 3.5, f4 = 4.5, f5 = 5.5, f6 = 6.5, f7 = 7.5;
-  double f8 = 8.5, f9 = 9.5, f10 = 10.5, f11 = 11.5, f12 = 12.5, f13 = 13.5, f14 = 14.5,
-         f15 = 15.5;
+  double f8 = 8.5, f9 = 9.5, f10 = 10.5, f11 = 11.5, f12 = 12.5, f13 = 13.5, f14 = 14.5, f15 = 15.5;
   for (std::size_t round = 0; round < rounds; ++round) {
     peer = cosync_context_jump(peer, &pressure).from;
-    i0 += 1; i1 += 2; i2 += 3; i3 += 4; i4 += 5; i5 += 6; i6 += 7; i7 += 8;
-    i8 += 9; i9 += 10; i10 += 11; i11 += 12; i12 += 13; i13 += 14; i14 += 15; i15 += 16;
-    f0 += 1.0; f1 += 2.0; f2 += 3.0; f3 += 4.0; f4 += 5.0; f5 += 6.0; f6 += 7.0; f7 += 8.0;
-    f8 += 9.0; f9 += 10.0; f10 += 11.0; f11 += 12.0; f12 += 13.0; f13 += 14.0; f14 += 15.0;
+    i0 += 1;
+    i1 += 2;
+    i2 += 3;
+    i3 += 4;
+    i4 += 5;
+    i5 += 6;
+    i6 += 7;
+    i7 += 8;
+    i8 += 9;
+    i9 += 10;
+    i10 += 11;
+    i11 += 12;
+    i12 += 13;
+    i13 += 14;
+    i14 += 15;
+    i15 += 16;
+    f0 += 1.0;
+    f1 += 2.0;
+    f2 += 3.0;
+    f3 += 4.0;
+    f4 += 5.0;
+    f5 += 6.0;
+    f6 += 7.0;
+    f7 += 8.0;
+    f8 += 9.0;
+    f9 += 10.0;
+    f10 += 11.0;
+    f11 += 12.0;
+    f12 += 13.0;
+    f13 += 14.0;
+    f14 += 15.0;
     f15 += 16.0;
   }
   cosync_context_jump(peer, nullptr);
   const auto n = static_cast<std::uint64_t>(rounds);
-  const std::uint64_t ints[] = {i0, i1, i2, i3, i4, i5, i6, i7, i8, i9, i10, i11, i12, i13, i14, i15};
+  const std::uint64_t ints[] = {i0, i1, i2,  i3,  i4,  i5,  i6,  i7,
+                                i8, i9, i10, i11, i12, i13, i14, i15};
   const double floats[] = {f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15};
   for (std::uint64_t k = 0; k < 16; ++k) {
     EXPECT_EQ(ints[k], k + 1 + n * (k + 1)) << "integer register " << k;

@@ -1,5 +1,7 @@
 // The coroutine layer: creation, switching, the main context, current(),
 // user data, results, exceptions and every misuse the API promises to catch.
+#include "cosync/coroutine.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "cosync/coroutine.hpp"
 #include "test_util.hpp"
 
 namespace cosync {
@@ -322,9 +323,8 @@ TEST(Coroutine, ResumingAFinishedCoroutineIsAClearError) {
 
 TEST(Coroutine, ResumingTheRunningCoroutineIsAClearError) {
   std::string message;
-  auto task = create(Options{.name = "self"}, [&message] {
-    message = usage_error_of([] { current().resume(); });
-  });
+  auto task = create(Options{.name = "self"},
+                     [&message] { message = usage_error_of([] { current().resume(); }); });
   task.join();
   EXPECT_TRUE(contains(message, "already running")) << message;
 }
@@ -364,7 +364,8 @@ TEST(Coroutine, TooLargeCallableForTheStackIsRejected) {
   struct Huge {
     char bytes[32 * 1024];
   };
-  EXPECT_THROW((void)create(Options{.stack_size = min_stack_size}, [](const Huge&) {}, Huge{}),
+  EXPECT_THROW((void)create(
+                   Options{.stack_size = min_stack_size}, [](const Huge&) {}, Huge{}),
                std::invalid_argument);
 }
 
@@ -403,12 +404,14 @@ TEST(Coroutine, ThousandsOfCoroutinesInterleave) {
   std::vector<Task<std::size_t>> tasks;
   std::size_t steps = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    tasks.push_back(create([&steps](std::size_t id) {
-      ++steps;
-      yield();
-      ++steps;
-      return id;
-    }, i));
+    tasks.push_back(create(
+        [&steps](std::size_t id) {
+          ++steps;
+          yield();
+          ++steps;
+          return id;
+        },
+        i));
   }
   for (auto& task : tasks) task.resume();
   EXPECT_EQ(steps, count);

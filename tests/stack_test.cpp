@@ -1,7 +1,8 @@
 // The stack layer: sizes, pooling, lazy commit, giving pages back, guards
 // and the VMA budget.
-#include <gtest/gtest.h>
+#include "cosync/stack.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -9,7 +10,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include "cosync/stack.hpp"
 #include "test_util.hpp"
 
 namespace cosync {
@@ -57,8 +57,7 @@ TEST_F(StackTest, TooSmallSizeIsAClearError) {
     (void)allocate_stack(1024);
     FAIL() << "a 1024-byte stack was accepted";
   } catch (const std::invalid_argument& error) {
-    EXPECT_NE(std::string(error.what()).find("1024 bytes is below the minimum"),
-              std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("1024 bytes is below the minimum"), std::string::npos)
         << error.what();
   }
 }
@@ -139,7 +138,7 @@ TEST_F(StackTest, GuardedStackHasAnInaccessibleGuardBelowIt) {
   trim_stack_pool();
   Stack stack = allocate_stack();
   ASSERT_EQ(stack.guard, StackGuard::guard_page);
-  EXPECT_EQ(stack.guard_size(), kPage);
+  EXPECT_EQ(stack.guard_size(), StackConfig{}.guard_bytes);
   EXPECT_TRUE(stack.guard_contains(static_cast<char*>(stack.base) - 1));
   EXPECT_FALSE(stack.guard_contains(stack.base));
   // write() from an inaccessible page fails with EFAULT instead of faulting.
@@ -194,6 +193,18 @@ TEST_F(StackTest, BrokenCanaryIsDetected) {
   EXPECT_FALSE(stack_canary_intact(stack));
   static_cast<unsigned char*>(stack.base)[0] ^= 0xff;
   release_stack(stack);
+}
+
+TEST_F(StackTest, GuardSizeIsConfigurable) {
+  StackConfig config = stack_config();
+  config.guard_bytes = 1;
+  configure_stacks(config);
+  trim_stack_pool();
+  Stack stack = allocate_stack();
+  EXPECT_EQ(stack.guard_size(), kPage) << "rounded up to a page";
+  release_stack(stack);
+  config.guard_bytes = 0;
+  EXPECT_THROW(configure_stacks(config), std::invalid_argument);
 }
 
 TEST_F(StackTest, ShareAbove100PercentIsRejected) {

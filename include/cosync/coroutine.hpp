@@ -87,7 +87,7 @@ struct Options {
 
 // Counters of this thread's coroutines.
 struct CoroutineStats {
-  std::size_t live = 0;               // created and not yet destroyed
+  std::size_t live = 0;  // created and not yet destroyed
   std::size_t created = 0;
   std::size_t forced_unwinds = 0;
   std::size_t swallowed_unwinds = 0;  // finished normally although unwound
@@ -105,7 +105,7 @@ struct Frame {
   void* body = nullptr;  // where the control block goes, at the stack top
 };
 COSYNC_API Frame prepare_frame(const Options& options, std::size_t body_size,
-                    std::size_t body_align);
+                               std::size_t body_align);
 COSYNC_API void abandon_frame(Frame& frame) noexcept;
 COSYNC_API void activate(Coroutine& coroutine) noexcept;
 COSYNC_API void drive_to_completion(Coroutine& coroutine);
@@ -369,8 +369,8 @@ class ResultSlot : public Coroutine {
 template <class R>
 void ResultSlot<R>::throw_if_cancelled() const {
   if (cancelled_) {
-    throw Cancelled(std::string("cosync: coroutine #") + std::to_string(id()) +
-                    " \"" + name() + "\" was cancelled before it finished");
+    throw Cancelled(std::string("cosync: coroutine #") + std::to_string(id()) + " \"" + name() +
+                    "\" was cancelled before it finished");
   }
 }
 
@@ -415,8 +415,7 @@ class Task {
   Task() noexcept = default;
   explicit Task(detail::ResultSlot<R>* slot) noexcept : slot_(slot) {}
   Task(Task&& other) noexcept
-      : slot_(std::exchange(other.slot_, nullptr)),
-        joined_(std::exchange(other.joined_, false)) {}
+      : slot_(std::exchange(other.slot_, nullptr)), joined_(std::exchange(other.joined_, false)) {}
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
       reset();
@@ -487,8 +486,8 @@ Task<task_result_t<F, Args...>> create(const Options& options, F&& fn, Args&&...
   using B = detail::Body<R, std::decay_t<F>, std::decay_t<Args>...>;
   detail::Frame frame = detail::prepare_frame(options, sizeof(B), alignof(B));
   try {
-    auto* body = new (frame.body) B(frame, options, std::forward<F>(fn),
-                                    std::forward<Args>(args)...);
+    auto* body =
+        new (frame.body) B(frame, options, std::forward<F>(fn), std::forward<Args>(args)...);
     detail::activate(*body);
     return Task<R>(body);
   } catch (...) {
@@ -498,8 +497,8 @@ Task<task_result_t<F, Args...>> create(const Options& options, F&& fn, Args&&...
 }
 
 template <class F, class... Args>
-  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
-Task<task_result_t<F, Args...>> create(F&& fn, Args&&... args) {
+requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> Task<task_result_t<F, Args...>>
+create(F&& fn, Args&&... args) {
   return create(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
 }
 

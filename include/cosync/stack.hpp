@@ -10,7 +10,7 @@
 // Guard strategies, chosen per stack:
 //   - guard_region: the guard is installed with madvise(MADV_GUARD_INSTALL)
 //     (Linux 6.13+); it costs no extra kernel mapping (VMA).
-//   - guard_page:   the guard is an mprotect(PROT_NONE) page; it splits the
+//   - guard_page:   the guard is mprotect(PROT_NONE)ed pages; they split the
 //     mapping, so each such stack costs one more VMA out of the process's
 //     vm.max_map_count budget.
 //   - canary:       no guard; a random word at `base`, checked at every switch
@@ -55,18 +55,24 @@ struct StackConfig {
   // Bytes at the top of a pooled stack that stay committed; deeper pages a
   // coroutine touched are given back with madvise when its stack is pooled.
   std::size_t hot_bytes = 16 * 1024;
+  // Size of the guard below each guarded stack, rounded up to pages. 64 KiB
+  // rather than one page: a frame that allocates more than the guard before
+  // touching it jumps over it, and GCC's -fstack-clash-protection on
+  // aarch64 only probes frames above 64 KiB. The extra pages cost address
+  // space only, never memory nor (with either guard kind) more VMAs.
+  std::size_t guard_bytes = 64 * 1024;
 };
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
 struct COSYNC_API Stack {
-  void* base = nullptr;    // lowest usable address
-  std::size_t size = 0;    // usable bytes
-  unsigned valgrind_id = 0;  // registration id while valgrind watches it
+  void* base = nullptr;           // lowest usable address
+  std::size_t size = 0;           // usable bytes
+  std::uint32_t guard_bytes = 0;  // guard below `base` (0 for a canary stack)
+  unsigned valgrind_id = 0;       // registration id while valgrind watches it
   StackGuard guard = StackGuard::canary;
 
   void* top() const noexcept { return static_cast<char*>(base) + size; }
-  // Bytes of guard below `base` (0 for a canary stack).
-  std::size_t guard_size() const noexcept;
+  std::size_t guard_size() const noexcept { return guard_bytes; }
   // Lowest mapped address: the start of the guard.
   void* mapping_base() const noexcept { return static_cast<char*>(base) - guard_size(); }
   std::size_t mapping_size() const noexcept { return guard_size() + size; }
@@ -79,16 +85,16 @@ struct StackStats {
   std::size_t live_guard_region = 0;  // this thread, in use by coroutines
   std::size_t live_guard_page = 0;
   std::size_t live_canary = 0;
-  std::size_t pooled = 0;           // this thread, waiting for reuse
-  std::size_t mapped = 0;           // this thread, stacks mmap'd so far
-  std::size_t reused = 0;           // this thread, allocations served by the pool
-  std::size_t trimmed = 0;          // this thread, pooled stacks madvise'd
-  std::size_t canary_fallbacks = 0; // this thread, canary stacks made because
-                                    // guard pages would exceed the budget
-  std::size_t process_guard_pages = 0;  // process-wide, live and pooled
-  std::size_t guard_page_budget = 0;    // process-wide limit for the above
-  std::size_t max_map_count = 0;        // the kernel's vm.max_map_count
-  bool guard_regions_supported = false; // MADV_GUARD_INSTALL works here
+  std::size_t pooled = 0;                // this thread, waiting for reuse
+  std::size_t mapped = 0;                // this thread, stacks mmap'd so far
+  std::size_t reused = 0;                // this thread, allocations served by the pool
+  std::size_t trimmed = 0;               // this thread, pooled stacks madvise'd
+  std::size_t canary_fallbacks = 0;      // this thread, canary stacks made because
+                                         // guard pages would exceed the budget
+  std::size_t process_guard_pages = 0;   // process-wide, live and pooled
+  std::size_t guard_page_budget = 0;     // process-wide limit for the above
+  std::size_t max_map_count = 0;         // the kernel's vm.max_map_count
+  bool guard_regions_supported = false;  // MADV_GUARD_INSTALL works here
 };
 
 COSYNC_API void configure_stacks(const StackConfig& config);

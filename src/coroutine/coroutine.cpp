@@ -1,5 +1,7 @@
 #include "cosync/coroutine.hpp"
 
+#include <cxxabi.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "context/context.hpp"
-#include <cxxabi.h>
 #include "stack/overflow.hpp"
 #include "support/sanitizer.hpp"
 
@@ -91,8 +92,7 @@ struct Runtime {
   static void drive(Coroutine& coroutine);
   static void unwind(Coroutine& coroutine, bool for_destruction);
   static void release(Coroutine& coroutine) noexcept;
-  static void for_each(const ThreadState& ts,
-                       const std::function<void(const Coroutine&)>& visit);
+  static void for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit);
 
   static void forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to);
   static void jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept;
@@ -246,8 +246,7 @@ void Runtime::throw_forced_unwind(Coroutine& self) {
   throw ForcedUnwind{self.id_};
 }
 
-void Runtime::check_owner(const ThreadState* ts, const Coroutine& coroutine,
-                          const char* what) {
+void Runtime::check_owner(const ThreadState* ts, const Coroutine& coroutine, const char* what) {
   if (coroutine.thread_ != ts) {
     usage_error(std::string(what) + " " + label(coroutine) +
                 " from a thread that does not own it; coroutines stay on the thread "
@@ -267,8 +266,8 @@ void Runtime::check_resumable(const ThreadState& ts, const Coroutine& to) {
 
 void Runtime::check_exception_state(const Coroutine& self, const Coroutine& target) {
   const EhGlobals& eh = *t_state->eh;
-  if (eh.caught_exceptions != target.eh_caught_ ||
-      eh.uncaught_exceptions != target.eh_uncaught_) [[unlikely]] {
+  if (eh.caught_exceptions != target.eh_caught_ || eh.uncaught_exceptions != target.eh_uncaught_)
+      [[unlikely]] {
     refuse_suspension(self, target);
   }
 }
@@ -286,8 +285,7 @@ void Runtime::refuse_suspension(const Coroutine& self, const Coroutine& target) 
 }
 
 void Runtime::check_canary(const Coroutine& self) noexcept {
-  if (self.stack_.guard == StackGuard::canary && !stack_canary_intact(self.stack_))
-      [[unlikely]] {
+  if (self.stack_.guard == StackGuard::canary && !stack_canary_intact(self.stack_)) [[unlikely]] {
     stack_overflow::Culprit culprit;
     culprit.id = self.id_;
     culprit.name = self.name_;
@@ -360,8 +358,7 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   coroutine.id_ = take_id(ts);
   // Until now context_ holds the stack top below the control block.
   char* top = static_cast<char*>(coroutine.context_);
-  const auto usable =
-      static_cast<std::size_t>(top - static_cast<char*>(coroutine.stack_.base));
+  const auto usable = static_cast<std::size_t>(top - static_cast<char*>(coroutine.stack_.base));
   coroutine.context_ = context::cosync_context_make(top, usable, &Runtime::entry);
   coroutine.asan_bottom_ = coroutine.stack_.base;
   coroutine.asan_size_ = coroutine.stack_.size;
@@ -402,8 +399,7 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
       if (for_destruction) {
         fatal("destruction of " + label(coroutine) + " from inside itself");
       }
-      usage_error("cancel of " + label(coroutine) +
-                  " from inside itself; throw or return instead");
+      usage_error("cancel of " + label(coroutine) + " from inside itself; throw or return instead");
     case CoroutineState::suspended:
       break;
   }
@@ -414,8 +410,7 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
   }
 }
 
-void Runtime::for_each(const ThreadState& ts,
-                       const std::function<void(const Coroutine&)>& visit) {
+void Runtime::for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit) {
   for (const Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
     visit(*c);
   }
@@ -461,8 +456,8 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
     const std::size_t size = frame.stack.size;
     release_stack(frame.stack);
     throw std::invalid_argument("cosync: the callable and its arguments (" +
-                                std::to_string(body_size) +
-                                " bytes) leave too little of a " + std::to_string(size) +
+                                std::to_string(body_size) + " bytes) leave too little of a " +
+                                std::to_string(size) +
                                 "-byte stack; pass them by pointer or use a larger stack");
   }
   frame.body = reinterpret_cast<void*>(body);  // NOLINT(performance-no-int-to-ptr)

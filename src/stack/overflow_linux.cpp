@@ -169,8 +169,8 @@ class SignalStack {
       return;
     }
     checked_ = true;
-    const std::size_t wanted = std::max<std::size_t>(
-        kMinSignalStack, static_cast<std::size_t>(sysconf(_SC_SIGSTKSZ)));
+    const std::size_t wanted =
+        std::max<std::size_t>(kMinSignalStack, static_cast<std::size_t>(sysconf(_SC_SIGSTKSZ)));
     stack_t current{};
     if (sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0 &&
         current.ss_size >= wanted) {
@@ -186,8 +186,7 @@ class SignalStack {
     fresh.ss_sp = memory_;
     fresh.ss_size = wanted;
     if (sigaltstack(&fresh, nullptr) != 0) {
-      throw std::system_error(errno, std::generic_category(),
-                              "cosync: sigaltstack failed");
+      throw std::system_error(errno, std::generic_category(), "cosync: sigaltstack failed");
     }
   }
 

@@ -17,10 +17,11 @@ namespace cosync {
 namespace {
 
 std::mutex g_config_mutex;
-StackConfig g_config;                       // guarded by g_config_mutex
+StackConfig g_config;  // guarded by g_config_mutex
 std::atomic<GuardPolicy> g_policy{GuardPolicy::automatic};
 std::atomic<std::size_t> g_pool_limit{StackConfig{}.pool_limit};
-std::atomic<std::size_t> g_hot_bytes{StackConfig{}.hot_bytes};  // page multiple
+std::atomic<std::size_t> g_hot_bytes{StackConfig{}.hot_bytes};      // page multiple
+std::atomic<std::size_t> g_guard_bytes{StackConfig{}.guard_bytes};  // page multiple
 std::atomic<unsigned> g_vma_share{StackConfig{}.guard_page_vma_share_percent};
 
 // Guard-page stacks alive or pooled in the whole process: each one costs two
@@ -46,8 +47,8 @@ void write_canary(const Stack& stack) noexcept {
 }
 
 std::size_t guard_page_budget() noexcept {
-  return stack_os::max_map_count() * g_vma_share.load(std::memory_order_relaxed) /
-         100 / kVmasPerGuardPage;
+  return stack_os::max_map_count() * g_vma_share.load(std::memory_order_relaxed) / 100 /
+         kVmasPerGuardPage;
 }
 
 std::size_t round_up(std::size_t value, std::size_t unit) noexcept {
@@ -165,8 +166,7 @@ StackGuard ThreadStacks::choose_guard() noexcept {
   std::size_t taken = g_guard_pages.load(std::memory_order_relaxed);
   const std::size_t budget = guard_page_budget();
   while (taken < budget) {
-    if (g_guard_pages.compare_exchange_weak(taken, taken + 1,
-                                            std::memory_order_relaxed)) {
+    if (g_guard_pages.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed)) {
       return StackGuard::guard_page;
     }
   }
@@ -191,16 +191,17 @@ Stack ThreadStacks::map_new(std::size_t size) {
   Stack stack;
   stack.guard = choose_guard();
   const std::size_t guard_bytes =
-      stack.guard == StackGuard::canary ? 0 : stack_os::page_size();
+      stack.guard == StackGuard::canary ? 0 : g_guard_bytes.load(std::memory_order_relaxed);
+  stack.guard_bytes = static_cast<std::uint32_t>(guard_bytes);
   void* mapping = stack_os::map_lazy(guard_bytes + size);
   if (mapping == nullptr) {
     const int error = errno;
     if (stack.guard == StackGuard::guard_page) {
       g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
     }
-    throw std::system_error(error, std::generic_category(),
-                            "cosync: cannot map a coroutine stack of " +
-                                std::to_string(size) + " bytes");
+    throw std::system_error(
+        error, std::generic_category(),
+        "cosync: cannot map a coroutine stack of " + std::to_string(size) + " bytes");
   }
   stack.base = static_cast<char*>(mapping) + guard_bytes;
   stack.size = size;
@@ -213,6 +214,7 @@ Stack ThreadStacks::map_new(std::size_t size) {
     // The guard page stays mapped (inaccessible or not) below `base`; only
     // the bookkeeping forgets it, and unmap() frees it with the rest.
     stack.guard = StackGuard::canary;
+    stack.guard_bytes = 0;
     stack.base = mapping;
     stack.size = guard_bytes + size;
     ++canary_fallbacks_;
@@ -304,10 +306,6 @@ void ThreadStacks::fill(StackStats& stats) const noexcept {
 
 }  // namespace
 
-std::size_t Stack::guard_size() const noexcept {
-  return guard == StackGuard::canary ? 0 : stack_os::page_size();
-}
-
 bool Stack::contains(const void* address) const noexcept {
   const auto* byte = static_cast<const char*>(address);
   return byte >= static_cast<const char*>(base) && byte < static_cast<const char*>(top());
@@ -315,22 +313,27 @@ bool Stack::contains(const void* address) const noexcept {
 
 bool Stack::guard_contains(const void* address) const noexcept {
   const auto* byte = static_cast<const char*>(address);
-  return byte >= static_cast<const char*>(mapping_base()) &&
-         byte < static_cast<const char*>(base);
+  return byte >= static_cast<const char*>(mapping_base()) && byte < static_cast<const char*>(base);
 }
 
 void configure_stacks(const StackConfig& config) {
+  if (config.guard_bytes == 0 || config.guard_bytes > max_stack_size) {
+    throw std::invalid_argument("cosync: StackConfig::guard_bytes is " +
+                                std::to_string(config.guard_bytes) + "; it must be between 1 and " +
+                                std::to_string(max_stack_size));
+  }
   if (config.guard_page_vma_share_percent > 100) {
-    throw std::invalid_argument(
-        "cosync: StackConfig::guard_page_vma_share_percent is " +
-        std::to_string(config.guard_page_vma_share_percent) + ", above 100");
+    throw std::invalid_argument("cosync: StackConfig::guard_page_vma_share_percent is " +
+                                std::to_string(config.guard_page_vma_share_percent) +
+                                ", above 100");
   }
   const std::lock_guard lock(g_config_mutex);
   g_config = config;
   g_policy.store(config.guard_policy, std::memory_order_relaxed);
   g_pool_limit.store(config.pool_limit, std::memory_order_relaxed);
-  g_hot_bytes.store(round_up(config.hot_bytes, stack_os::page_size()),
-                    std::memory_order_relaxed);
+  g_hot_bytes.store(round_up(config.hot_bytes, stack_os::page_size()), std::memory_order_relaxed);
+  g_guard_bytes.store(round_up(config.guard_bytes, stack_os::page_size()),
+                      std::memory_order_relaxed);
   g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
 }
 
@@ -346,13 +349,11 @@ std::size_t checked_stack_size(std::size_t requested) {
   const std::size_t size = requested;
   if (size < min_stack_size) {
     throw std::invalid_argument("cosync: stack size " + std::to_string(size) +
-                                " bytes is below the minimum of " +
-                                std::to_string(min_stack_size));
+                                " bytes is below the minimum of " + std::to_string(min_stack_size));
   }
   if (size > max_stack_size) {
     throw std::invalid_argument("cosync: stack size " + std::to_string(size) +
-                                " bytes is above the maximum of " +
-                                std::to_string(max_stack_size));
+                                " bytes is above the maximum of " + std::to_string(max_stack_size));
   }
   return round_up(size, stack_os::page_size());
 }

@@ -41,8 +41,7 @@ bool probe_guard_regions() noexcept {
   if (probe == nullptr) {
     return false;
   }
-  const bool works = madvise(probe, page, MADV_GUARD_INSTALL) == 0 &&
-                     page_is_unreadable(probe);
+  const bool works = madvise(probe, page, MADV_GUARD_INSTALL) == 0 && page_is_unreadable(probe);
   unmap(probe, 2 * page);
   return works;
 }
@@ -71,16 +70,13 @@ std::size_t max_map_count() noexcept {
 
 void* map_lazy(std::size_t bytes) noexcept {
   void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                       -1, 0);
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   return address == MAP_FAILED ? nullptr : address;
 }
 
 void unmap(void* address, std::size_t bytes) noexcept { munmap(address, bytes); }
 
-void decommit(void* address, std::size_t bytes) noexcept {
-  madvise(address, bytes, MADV_DONTNEED);
-}
+void decommit(void* address, std::size_t bytes) noexcept { madvise(address, bytes, MADV_DONTNEED); }
 
 bool guard_regions_supported() noexcept {
   static const bool supported = probe_guard_regions();
@@ -99,8 +95,8 @@ void random_bytes(void* out, std::size_t size) noexcept {
   if (getrandom(out, size, GRND_NONBLOCK) == static_cast<ssize_t>(size)) {
     return;
   }
-  const auto seed = static_cast<unsigned long long>(
-      std::chrono::steady_clock::now().time_since_epoch().count());
+  const auto seed =
+      static_cast<unsigned long long>(std::chrono::steady_clock::now().time_since_epoch().count());
   std::memcpy(out, &seed, size < sizeof seed ? size : sizeof seed);
 }
 

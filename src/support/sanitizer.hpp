@@ -27,9 +27,7 @@ inline unsigned valgrind_register_stack(void* low, std::size_t size) noexcept {
   return VALGRIND_STACK_REGISTER(low, static_cast<char*>(low) + size);
 }
 
-inline void valgrind_deregister_stack(unsigned id) noexcept {
-  VALGRIND_STACK_DEREGISTER(id);
-}
+inline void valgrind_deregister_stack(unsigned id) noexcept { VALGRIND_STACK_DEREGISTER(id); }
 
 #if defined(COSYNC_ASAN)
 inline constexpr bool asan_enabled = true;

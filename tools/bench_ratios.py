@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Print cosync/anchor ratios from cosync-bench's Google Benchmark JSON.
+
+Usage:
+    cosync-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \\
+        --benchmark_out=bench.json --benchmark_out_format=json
+    tools/bench_ratios.py bench.json          # or '-' for standard input
+
+Benchmarks are named <family>/<library>[/<options>]. In every family below,
+each anchor library is paired with cosync; the table shows both values and
+cosync/anchor (below 1: cosync is cheaper). A benchmark run with repetitions
+contributes its median aggregate; one without, its single value (the median,
+if the file holds several runs). Families without an anchor, such as
+BM_Create1M, follow in a second table with their counters.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+
+COSYNC = "cosync"
+
+# family -> (the compared field, what it means)
+FAMILIES = {
+    "BM_SwitchRoundTrip": ("real_time", "ns per round trip"),
+    "BM_Lifecycle": ("real_time", "ns per coroutine"),
+    "BM_IdleMemory": ("rss_per_coroutine_bytes", "RSS bytes per coroutine"),
+}
+
+NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# Fields Google Benchmark writes for every run; any other number is a counter.
+STANDARD_FIELDS = {
+    "family_index", "per_family_instance_index", "repetitions", "repetition_index",
+    "threads", "iterations", "real_time", "cpu_time",
+}
+
+
+def split_run_name(run_name):
+    """'BM_IdleMemory/cosync/iterations:1' -> ('BM_IdleMemory', 'cosync')."""
+    parts = run_name.split("/")
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def group_runs(benchmarks):
+    """(family, library) -> the entries to take the median over: the median
+    aggregate alone when repetitions made one, else every plain run."""
+    medians = {}
+    runs = {}
+    for entry in benchmarks:
+        if entry.get("error_occurred"):
+            continue
+        key = split_run_name(entry["run_name"])
+        if entry.get("run_type") != "aggregate":
+            runs.setdefault(key, []).append(entry)
+        elif entry.get("aggregate_name") == "median":
+            medians[key] = [entry]
+    return {**runs, **medians}
+
+
+def median(entries, field):
+    """Median of `field` over `entries`; times are converted to ns."""
+    def value(entry):
+        if field in ("real_time", "cpu_time"):
+            return entry[field] * NS_PER_UNIT[entry["time_unit"]]
+        return entry[field]
+    return statistics.median(value(entry) for entry in entries)
+
+
+def format_number(value):
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def ratio_rows(groups):
+    rows = []
+    for family, (field, meaning) in FAMILIES.items():
+        if (family, COSYNC) not in groups:
+            continue
+        ours = median(groups[(family, COSYNC)], field)
+        anchors = sorted(lib for fam, lib in groups if fam == family and lib != COSYNC)
+        for anchor in anchors:
+            theirs = median(groups[(family, anchor)], field)
+            ratio = f"{ours / theirs:.3f}" if theirs else "n/a"
+            rows.append((family, anchor, meaning, format_number(ours),
+                         format_number(theirs), ratio))
+    return rows
+
+
+def unpaired_rows(groups):
+    rows = []
+    for (family, library), entries in sorted(groups.items()):
+        if family in FAMILIES:
+            continue
+        counters = sorted({
+            name for entry in entries for name, value in entry.items()
+            if isinstance(value, (int, float)) and name not in STANDARD_FIELDS
+        })
+        text = ", ".join(f"{name}={format_number(median(entries, name))}" for name in counters)
+        milliseconds = median(entries, "real_time") / NS_PER_UNIT["ms"]
+        rows.append((f"{family}/{library}", f"{format_number(milliseconds)} ms", text))
+    return rows
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def load(path):
+    if path == "-":
+        return json.load(sys.stdin)
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json_file", help="Google Benchmark JSON output, or - for stdin")
+    args = parser.parse_args()
+
+    groups = group_runs(load(args.json_file).get("benchmarks", []))
+    rows = ratio_rows(groups)
+    if not rows:
+        sys.exit(f"bench_ratios: no cosync/anchor pairs in {args.json_file}")
+    print(markdown_table(
+        ("family", "anchor", "metric", "cosync", "anchor value", "cosync/anchor"), rows))
+    unpaired = unpaired_rows(groups)
+    if unpaired:
+        print()
+        print(markdown_table(("benchmark", "time (median)", "counters (median)"), unpaired))
+
+
+if __name__ == "__main__":
+    main()
