@@ -92,10 +92,12 @@ void measure_idle_memory(benchmark::State& state, std::size_t count, Spawn spawn
   using Handle = decltype(spawn());
   for (auto _ : state) {
     state.PauseTiming();
-    std::vector<Handle> handles;
-    handles.reserve(count);  // its pages are touched, and counted, as it fills
     release_cached_memory();
     const std::size_t before = resident_bytes();
+    // The handles are part of what a program keeps per coroutine: their
+    // pages are touched, and counted, as the vector fills.
+    std::vector<Handle> handles;
+    handles.reserve(count);
     state.ResumeTiming();
 
     for (std::size_t i = 0; i < count; ++i) {
@@ -208,8 +210,12 @@ struct IdleUcontext {
 // none is needed.
 
 // Owns a suspended libpcl coroutine; co_delete frees it and its stack (a
-// C library: nothing on that stack is unwound).
-using PclCoroutine = std::unique_ptr<void, void (*)(coroutine_t)>;
+// C library: nothing on that stack is unwound). Stateless, so the handle is
+// one pointer, like a fiber.
+struct PclDelete {
+  void operator()(coroutine_t coroutine) const noexcept { co_delete(coroutine); }
+};
+using PclCoroutine = std::unique_ptr<void, PclDelete>;
 
 // co_create with a NULL stack: libpcl mallocs the stack and its control
 // block together, which is what its documentation and its own cobench do.
@@ -257,7 +263,7 @@ void pcl_yield_forever(void* /*data*/) {
 }
 
 void BM_SwitchRoundTrip_libpcl(benchmark::State& state) {
-  const PclCoroutine coroutine(pcl_create(pcl_yield_forever), co_delete);
+  const PclCoroutine coroutine(pcl_create(pcl_yield_forever));
   co_call(coroutine.get());
   for (auto _ : state) {
     co_call(coroutine.get());
@@ -372,7 +378,7 @@ void pcl_idle(void* /*data*/) {
 }
 
 PclCoroutine spawn_idle_pcl() {
-  PclCoroutine coroutine(pcl_create(pcl_idle), co_delete);
+  PclCoroutine coroutine(pcl_create(pcl_idle));
   co_call(coroutine.get());
   return coroutine;
 }
