@@ -45,6 +45,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cosync/config.hpp"
 #include "cosync/detail/context_jump.hpp"
 #include "cosync/export.hpp"
 #include "cosync/stack.hpp"
@@ -178,9 +179,12 @@ class COSYNC_API Coroutine {
   unsigned eh_uncaught_ = 0;
   // How many coroutines name this one as their resumer_.
   std::size_t resumer_refs_ = 0;
+  // Reasons a switch involving this context leaves the inline fast path.
+  static constexpr std::uint8_t kCanaryStack = 1;      // check it when leaving
+  static constexpr std::uint8_t kUnwindRequested = 2;  // destroyed or cancelled
+  static constexpr std::uint8_t kUnwindPending = 4;    // ForcedUnwind not thrown yet
+  std::uint8_t slow_path_ = 0;
   CoroutineState state_ = CoroutineState::created;
-  bool unwind_requested_ = false;
-  bool unwind_thrown_ = false;
   char name_[32] = {};
 };
 
@@ -228,7 +232,7 @@ COSYNC_API extern thread_local constinit ThreadState* t_state
 
 // True when the library was built with ASan: every switch then takes the
 // out-of-line path, which tells ASan about the stack change.
-COSYNC_API extern const bool switch_hooks;
+inline constexpr bool switch_hooks = COSYNC_SWITCH_HOOKS != 0;
 
 COSYNC_API ThreadState& create_thread_state();
 COSYNC_API void resume_slow(Coroutine& to);
@@ -261,13 +265,13 @@ struct Switch {
   }
 
   static void after_return(Coroutine& self) {
-    if (self.unwind_requested_ && !self.unwind_thrown_) [[unlikely]] {
+    if ((self.slow_path_ & Coroutine::kUnwindPending) != 0) [[unlikely]] {
       throw_forced_unwind(self);
     }
   }
 
   static void check_canary(const Coroutine& self) noexcept {
-    if (self.stack_.guard == StackGuard::canary) [[unlikely]] {
+    if ((self.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
       check_canary_slow(self);
     }
   }
@@ -292,7 +296,7 @@ struct Switch {
   }
 
   static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
-    if (self.unwind_requested_ || switch_hooks) [[unlikely]] {
+    if (self.slow_path_ != 0 || switch_hooks) [[unlikely]] {
       suspend_slow(self, target);
       return;
     }

@@ -34,7 +34,8 @@ class MainContext final : public Coroutine {
 }  // namespace
 
 constinit thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
-const bool switch_hooks = support::asan_enabled;
+static_assert(switch_hooks == support::asan_enabled,
+              "cosync/config.hpp must match the sanitizer flags the library is built with");
 
 namespace {
 
@@ -200,7 +201,7 @@ void Runtime::run(ThreadState& ts, Coroutine& self) noexcept {
     self.error_ = std::current_exception();
   }
   self.drop_callable();
-  if (self.unwind_requested_ && !self.cancelled_) {
+  if ((self.slow_path_ & Coroutine::kUnwindRequested) != 0 && !self.cancelled_) {
     ++ts.stats.swallowed_unwinds;
     self.cancelled_ = true;
     std::fprintf(stderr,
@@ -236,13 +237,13 @@ void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
 }
 
 void Runtime::after_return(Coroutine& self) {
-  if (self.unwind_requested_ && !self.unwind_thrown_) [[unlikely]] {
+  if ((self.slow_path_ & Coroutine::kUnwindPending) != 0) [[unlikely]] {
     throw_forced_unwind(self);
   }
 }
 
 void Runtime::throw_forced_unwind(Coroutine& self) {
-  self.unwind_thrown_ = true;
+  self.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kUnwindPending);
   throw ForcedUnwind{self.id_};
 }
 
@@ -320,7 +321,7 @@ void Runtime::resume(ThreadState& ts, Coroutine& to) {
 }
 
 void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
-  if (self.unwind_requested_) [[unlikely]] {
+  if ((self.slow_path_ & Coroutine::kUnwindRequested) != 0) [[unlikely]] {
     fatal(label(self) +
           " swallowed cosync::ForcedUnwind (a catch block that did not rethrow "
           "it) and then tried to suspend; it must rethrow so its stack unwinds");
@@ -403,7 +404,7 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
     case CoroutineState::suspended:
       break;
   }
-  coroutine.unwind_requested_ = true;
+  coroutine.slow_path_ |= Coroutine::kUnwindRequested | Coroutine::kUnwindPending;
   ++ts->stats.forced_unwinds;
   while (coroutine.state_ != CoroutineState::finished) {
     forward_switch(*ts, *ts->current, coroutine);
@@ -498,7 +499,10 @@ void throw_join_misuse(bool joined) {
 }  // namespace detail
 
 Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
-    : context_(frame.body), stack_(frame.stack), user_data_(options.user_data) {
+    : context_(frame.body),
+      stack_(frame.stack),
+      user_data_(options.user_data),
+      slow_path_(frame.stack.guard == StackGuard::canary ? kCanaryStack : 0) {
   if (!options.name.empty()) {
     set_name(options.name);
   }
