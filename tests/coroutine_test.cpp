@@ -399,6 +399,32 @@ TEST(Coroutine, RegistryListsLiveCoroutines) {
   EXPECT_EQ(coroutine_stats().live, before);
 }
 
+TEST(Coroutine, EachThreadHasItsOwnMainContextAndCoroutines) {
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  std::vector<int> sums(kThreads, 0);
+  std::vector<const Coroutine*> mains(kThreads, nullptr);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &sums, &mains] {
+      mains[static_cast<std::size_t>(t)] = &main_context();
+      std::vector<Task<int>> tasks;
+      for (int i = 0; i < 1000; ++i) {
+        tasks.push_back(create([i] {
+          yield();
+          return i;
+        }));
+        tasks.back().resume();
+      }
+      for (auto& task : tasks) sums[static_cast<std::size_t>(t)] += task.join();
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(sums[static_cast<std::size_t>(t)], 999 * 1000 / 2);
+    EXPECT_NE(mains[static_cast<std::size_t>(t)], &main_context());
+  }
+}
+
 TEST(Coroutine, ThousandsOfCoroutinesInterleave) {
   const std::size_t count = test::scaled(10000);
   std::vector<Task<std::size_t>> tasks;

@@ -131,9 +131,11 @@ struct ThreadStateOwner {
                    t_state->stats.live);
       return;
     }
-    delete reinterpret_cast<ThreadStateWithMain*>(t_state);
+    delete allocation;
     t_state = nullptr;
   }
+
+  ThreadStateWithMain* allocation = nullptr;
 };
 
 thread_local ThreadStateOwner t_owner;
@@ -146,8 +148,8 @@ ThreadState& Runtime::create_thread_state() {
     return true;
   }();
   (void)resolver_set;
-  (void)&t_owner;  // odr-use: registers the thread-exit destructor
   auto* fresh = new ThreadStateWithMain(take_first_id());
+  t_owner.allocation = fresh;  // also registers the thread-exit destructor
   ThreadState& ts = fresh->state;
   ts.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
   ts.next_id = fresh->main.id() + 1;
