@@ -37,7 +37,7 @@ inline constexpr std::size_t min_stack_size = 16 * 1024;
 // a unit mistake.
 inline constexpr std::size_t max_stack_size = std::size_t{1} << 30U;
 
-enum class StackGuard : std::uint8_t { guard_region, guard_page, canary };
+enum class StackGuard : std::uint32_t { guard_region, guard_page, canary };
 
 // How new stacks get their guard. `automatic` uses guard regions where the
 // kernel has them and guard pages otherwise, falling back to canaries past
@@ -64,11 +64,14 @@ struct StackConfig {
 };
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
+// Exactly 32 bytes with no padding, so copies move two whole 16-byte halves
+// (a partial copy that straddles earlier stores stalls store forwarding on
+// the coroutine creation path).
 struct COSYNC_API Stack {
-  void* base = nullptr;           // lowest usable address
-  std::size_t size = 0;           // usable bytes
-  std::uint32_t guard_bytes = 0;  // guard below `base` (0 for a canary stack)
-  unsigned valgrind_id = 0;       // registration id while valgrind watches it
+  void* base = nullptr;          // lowest usable address
+  std::size_t size = 0;          // usable bytes
+  std::size_t guard_bytes = 0;   // guard below `base` (0 for a canary stack)
+  std::uint32_t valgrind_id = 0; // registration id while valgrind watches it
   StackGuard guard = StackGuard::canary;
 
   void* top() const noexcept { return static_cast<char*>(base) + size; }

@@ -449,8 +449,7 @@ void Runtime::release(Coroutine& coroutine) noexcept {
 
 Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t body_align) {
   this_thread();
-  Frame frame;
-  frame.stack = allocate_stack(options.stack_size);
+  Frame frame{allocate_stack(options.stack_size), nullptr};
   const auto top = reinterpret_cast<std::uintptr_t>(frame.stack.top());
   const std::size_t align = body_align < 64 ? 64 : body_align;
   const std::uintptr_t body = (top - body_size) & ~(std::uintptr_t{align} - 1);

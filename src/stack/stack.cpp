@@ -14,6 +14,9 @@
 #include "support/sanitizer.hpp"
 
 namespace cosync {
+
+static_assert(sizeof(Stack) == 32, "Stack must stay padding-free: see its comment");
+
 namespace {
 
 std::mutex g_config_mutex;
@@ -192,7 +195,7 @@ Stack ThreadStacks::map_new(std::size_t size) {
   stack.guard = choose_guard();
   const std::size_t guard_bytes =
       stack.guard == StackGuard::canary ? 0 : g_guard_bytes.load(std::memory_order_relaxed);
-  stack.guard_bytes = static_cast<std::uint32_t>(guard_bytes);
+  stack.guard_bytes = guard_bytes;
   void* mapping = stack_os::map_lazy(guard_bytes + size);
   if (mapping == nullptr) {
     const int error = errno;
