@@ -99,6 +99,7 @@ class Coroutine;
 namespace detail {
 struct Runtime;
 struct Switch;
+struct Scheduling;
 template <class R>
 class ResultSlot;
 struct Frame {
@@ -109,6 +110,7 @@ COSYNC_API Frame prepare_frame(const Options& options, std::size_t body_size,
                                std::size_t body_align);
 COSYNC_API void abandon_frame(Frame& frame) noexcept;
 COSYNC_API void activate(Coroutine& coroutine) noexcept;
+inline Scheduling*& scheduling_of(Coroutine& coroutine) noexcept;
 COSYNC_API void drive_to_completion(Coroutine& coroutine);
 COSYNC_API void unwind_for_destruction(Coroutine& coroutine) noexcept;
 COSYNC_API void unwind_for_cancel(Coroutine& coroutine);
@@ -160,6 +162,7 @@ class COSYNC_API Coroutine {
   friend struct detail::Runtime;
   friend struct detail::Switch;
   friend void detail::activate(Coroutine& coroutine) noexcept;
+  friend detail::Scheduling*& detail::scheduling_of(Coroutine& coroutine) noexcept;
 
   void* context_ = nullptr;       // token of the suspended context
   Coroutine* resumer_ = nullptr;  // yield() target
@@ -185,6 +188,9 @@ class COSYNC_API Coroutine {
   static constexpr std::uint8_t kUnwindPending = 4;    // ForcedUnwind not thrown yet
   std::uint8_t slow_path_ = 0;
   CoroutineState state_ = CoroutineState::created;
+  // How the request layer resumes and cancels this coroutine (null for a
+  // coroutine it never waited in).
+  detail::Scheduling* scheduling_ = nullptr;
   char name_[32] = {};
 };
 
@@ -321,6 +327,10 @@ struct Switch {
 }  // namespace detail
 
 inline void Coroutine::resume() { detail::Switch::resume(*this); }
+
+inline detail::Scheduling*& detail::scheduling_of(Coroutine& coroutine) noexcept {
+  return coroutine.scheduling_;
+}
 
 inline Coroutine& current() { return *detail::this_thread().current; }
 

@@ -2,4 +2,7 @@
 #pragma once
 
 #include "cosync/coroutine.hpp"
+#include "cosync/loop.hpp"
+#include "cosync/request.hpp"
 #include "cosync/stack.hpp"
+#include "cosync/sync.hpp"

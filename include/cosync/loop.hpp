@@ -1,0 +1,168 @@
+// cosync loop (layer 5): the event-loop interface the layers above need, and
+// nothing more. The built-in implementation is an epoll loop (one per
+// thread, created on first use); adapters for loops an application already
+// owns (tevent, libuv, libevent) implement the same interface.
+//
+// Callbacks are intrusive: the caller owns a small node (Timer, Immediate,
+// IoWait, SignalWait) that stays valid while it is armed, so arming and
+// firing never allocate. Every callback runs on the loop's thread, from the
+// stack that drives the loop (the main context).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+
+#include "cosync/export.hpp"
+
+namespace cosync {
+
+using Clock = std::chrono::steady_clock;
+// Absolute time on the monotonic clock; every wait in cosync takes one.
+using Deadline = Clock::time_point;
+inline constexpr Deadline no_deadline = Deadline::max();
+
+// Converts a timeout into a deadline, saturating instead of overflowing.
+COSYNC_API Deadline deadline_after(Clock::duration timeout) noexcept;
+
+// A callback for the next loop iteration. Immediates run in the order they
+// were posted; one posted while immediates run waits for the next iteration.
+struct Immediate {
+  void (*fn)(Immediate* self) = nullptr;
+  void* data = nullptr;  // the owner's, for the callback
+  Immediate* prev = nullptr;
+  Immediate* next = nullptr;
+  bool queued = false;
+};
+
+// A one-shot timer on the monotonic clock. Timers with equal deadlines fire
+// in the order they were added.
+struct Timer {
+  static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
+  void (*fn)(Timer* self) = nullptr;
+  void* data = nullptr;  // the owner's, for the callback
+  Deadline due{};
+  std::uint64_t sequence = 0;
+  std::size_t heap_index = not_armed;
+  bool armed() const noexcept { return heap_index != not_armed; }
+};
+
+enum IoEvent : unsigned { io_readable = 1U, io_writable = 2U };
+
+// One waiter for readiness of an fd. `fn` runs once, when the fd is ready
+// for `events`, or with `error` set (ECANCELED when the fd was forgotten or
+// closed through the loop, or the error the loop got from the kernel).
+struct IoWait {
+  void (*fn)(IoWait* self) = nullptr;
+  void* data = nullptr;  // the owner's, for the callback
+  int fd = -1;
+  unsigned events = 0;
+  int error = 0;
+  bool armed = false;
+};
+
+// A waiter for a POSIX signal, delivered through the loop (signalfd on
+// Linux). The loop blocks the signal in its thread while anyone waits.
+struct SignalWait {
+  void (*fn)(SignalWait* self) = nullptr;
+  void* data = nullptr;  // the owner's, for the callback
+  int signo = 0;
+  SignalWait* next = nullptr;
+  bool armed = false;
+};
+
+// Counters a loop keeps, for tests and diagnostics.
+struct LoopStats {
+  std::size_t iterations = 0;
+  std::size_t polls = 0;           // calls into the kernel's wait
+  std::size_t timers_fired = 0;
+  std::size_t immediates_run = 0;
+  std::size_t posts_run = 0;       // cross-thread callbacks run
+};
+
+class COSYNC_API Loop {
+ public:
+  Loop() = default;
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+  virtual ~Loop();
+
+  virtual void add_timer(Timer& timer) = 0;
+  virtual void cancel_timer(Timer& timer) noexcept = 0;
+
+  virtual void post_immediate(Immediate& immediate) noexcept = 0;
+  virtual void cancel_immediate(Immediate& immediate) noexcept = 0;
+
+  // Runs `fn` on the loop's thread. The only call that is safe from any
+  // thread; it wakes the loop if it sleeps.
+  virtual void post(std::function<void()> fn) = 0;
+
+  // Arms a one-shot readiness wait. One reader and one writer may wait on
+  // an fd at a time; a second one is refused with std::system_error(EBUSY).
+  virtual void wait_io(IoWait& wait) = 0;
+  virtual void cancel_io(IoWait& wait) noexcept = 0;
+  // The readiness the loop last saw for `fd` and has not been told is
+  // gone: an operation that finds `event` set may skip the wait, and must
+  // call io_not_ready when the kernel answers EAGAIN or a short transfer
+  // shows the fd drained.
+  virtual bool io_ready(int fd, IoEvent event) const noexcept = 0;
+  virtual void io_not_ready(int fd, IoEvent event) noexcept = 0;
+  // Call before closing an fd the loop has seen: its waiters end with
+  // ECANCELED and the loop drops its registration.
+  virtual void forget_fd(int fd) noexcept = 0;
+
+  virtual void watch_signal(SignalWait& wait) = 0;
+  virtual void cancel_signal(SignalWait& wait) noexcept = 0;
+
+  // Runs one iteration: expired timers, ready fds, signals, posted and
+  // immediate callbacks. Sleeps until something happens or `until`, and
+  // not at all when immediates are queued. Refuses (UsageError) to run
+  // from inside one of its own callbacks.
+  virtual void run_once(Deadline until = no_deadline) = 0;
+
+  // Runs until stop() is called (from a callback or, via post, another
+  // thread).
+  void run();
+  void stop() noexcept { stopped_ = true; }
+
+  // Runs until `done()` holds, or the deadline passes; returns done().
+  template <class Predicate>
+  bool run_until(Predicate&& done, Deadline until = no_deadline) {
+    while (!done()) {
+      if (Clock::now() >= until) {
+        return false;
+      }
+      run_once(until);
+    }
+    return true;
+  }
+
+  // True while one of this loop's callbacks runs.
+  bool in_callback() const noexcept { return callback_depth_ != 0; }
+  const LoopStats& stats() const noexcept { return stats_; }
+
+ protected:
+  // Backends count the callbacks running (in_callback) through this.
+  unsigned& callback_depth() noexcept { return callback_depth_; }
+  // Throws UsageError when the loop may not run here: inside one of its
+  // own callbacks, or on a coroutine's stack (the loop belongs to the main
+  // context, which resumes the coroutines).
+  void check_can_run(const char* call) const;
+
+  LoopStats stats_;
+  bool stopped_ = false;
+
+ private:
+  unsigned callback_depth_ = 0;
+};
+
+// This thread's loop: the one installed with set_this_loop, else a
+// built-in epoll loop created on first use.
+COSYNC_API Loop& this_loop();
+// Makes `loop` this thread's loop (adapters use this); nullptr restores the
+// built-in one. The caller keeps `loop` alive while it is installed.
+COSYNC_API void set_this_loop(Loop* loop) noexcept;
+
+}  // namespace cosync

@@ -1,0 +1,412 @@
+// cosync requests (layer 4): one completion interface, and waiting that
+// works the same with and without coroutines.
+//
+// A Request<T> is a completion slot that ends in exactly one of a value, an
+// error (an exception) or "cancelled", plus one continuation (a callback
+// and its private data, as tevent_req's async.fn/private_data). Anything
+// callback-shaped can complete it, on the loop's thread: a loop callback, a
+// C callback holding a void pointer (to_callback_data / from_callback_data),
+// a std::function (completer()).
+//
+// Waiting (R4): Request::get() inside a coroutine suspends that coroutine
+// (it switches to the main context, which runs the loop) until the request
+// completes; outside any coroutine it runs the thread's loop until then. So
+// a function written in plain synchronous style works unchanged from main()
+// and from inside thousands of coroutines.
+//
+// A coroutine woken before what it waits for is done (resumed by hand, or
+// by a stale wake-up) notices, counts it in request_stats().early_resumes,
+// and waits again (R8).
+//
+// Cancellation: cancelling a request produced by a coroutine (spawn) makes
+// that coroutine's current or next wait throw cosync::Cancelled, so its RAII
+// cleanup runs and the requests it owns are cancelled in turn; destroying
+// the last Request handle of a pending request cancels it too (tevent's
+// rule). Cancelling a completed request does nothing. A wait that reaches
+// its deadline cancels what it waited for and throws cosync::TimedOut.
+#pragma once
+
+#include <cerrno>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cosync/coroutine.hpp"
+#include "cosync/export.hpp"
+#include "cosync/loop.hpp"
+
+namespace cosync {
+
+// Thrown by a wait that reached its deadline (errc::timed_out).
+class COSYNC_API TimedOut : public std::system_error {
+ public:
+  explicit TimedOut(const std::string& what)
+      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
+};
+
+struct RequestStats {
+  std::size_t early_resumes = 0;  // waits resumed before their condition held
+  std::size_t cancellations_delivered = 0;
+};
+
+// This thread's counters.
+COSYNC_API RequestStats request_stats() noexcept;
+
+namespace detail {
+
+class Waiter;
+
+// The request layer's view of one coroutine: how to resume it (for a
+// spawned coroutine, a step that also finishes its request) and whether it
+// was asked to cancel.
+struct Scheduling {
+  Immediate step;
+  bool cancel_requested = false;
+  bool cancel_delivered = false;
+  Waiter* waiting = nullptr;
+};
+
+// One wait of one context (a coroutine or the main context), on its stack.
+// Whatever the context waits for calls wake() when it may be done; the
+// waiting side re-checks its condition, so a spurious wake is harmless.
+class COSYNC_API Waiter {
+ public:
+  Waiter() noexcept;
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+  ~Waiter();
+
+  void wake() noexcept;
+
+  // Suspends until `ready()` holds or the deadline passes; returns false on
+  // timeout. In a coroutine, throws Cancelled when the coroutine is
+  // cancelled. Outside coroutines, runs the thread's loop meanwhile.
+  bool wait(const std::function<bool()>& ready, Deadline deadline);
+
+  // Intrusive links for primitives that queue waiters (mutex, channel...).
+  Waiter* next = nullptr;
+  Waiter* prev = nullptr;
+  bool granted = false;  // handed a resource by the primitive
+
+ private:
+  bool wait_in_coroutine(const std::function<bool()>& ready, Deadline deadline);
+  static void on_immediate(Immediate* immediate) noexcept;
+  static void on_timer(Timer* timer) noexcept;
+
+  Coroutine* coroutine_ = nullptr;
+  Loop* loop_ = nullptr;
+  Immediate resume_;
+  Timer timer_;
+  bool timed_out_ = false;
+};
+
+// A FIFO of waiters, for the synchronisation primitives.
+class COSYNC_API WaiterQueue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  Waiter* front() const noexcept { return head_; }
+  void push(Waiter& waiter) noexcept;
+  void remove(Waiter& waiter) noexcept;
+  Waiter* pop() noexcept;
+  void wake_all() noexcept;
+
+ private:
+  Waiter* head_ = nullptr;
+  Waiter* tail_ = nullptr;
+};
+
+// The untyped part of every request.
+class COSYNC_API RequestCore {
+ public:
+  enum class Status : std::uint8_t { pending, succeeded, failed, cancelled };
+  using Continuation = void (*)(RequestCore* request, void* data);
+
+  RequestCore() = default;
+  RequestCore(const RequestCore&) = delete;
+  RequestCore& operator=(const RequestCore&) = delete;
+  virtual ~RequestCore();
+
+  Status status() const noexcept { return status_; }
+  bool done() const noexcept { return status_ != Status::pending; }
+  const std::exception_ptr& error() const noexcept { return error_; }
+
+  // The one continuation, called once when the request completes (on the
+  // completer's stack). A second one is refused with UsageError.
+  void set_continuation(Continuation fn, void* data);
+  // Removes the continuation if it is still the one registered with `data`.
+  void clear_continuation(void* data) noexcept;
+
+  void cancel() noexcept;
+  void fail(std::exception_ptr error) noexcept;
+  void finish_cancelled() noexcept;
+
+  void add_handle() noexcept { ++handles_, ++refs_; }
+  void drop_handle() noexcept;
+  void add_ref() noexcept { ++refs_; }
+  void drop_ref() noexcept;
+
+  // Rethrows the error, or throws Cancelled, for a request that did not
+  // succeed; UsageError while pending or after the value was taken.
+  void throw_unless_succeeded(const char* call) const;
+  void mark_taken() noexcept { taken_ = true; }
+
+  // Waits (see Waiter::wait) until done; on timeout cancels the request and
+  // throws TimedOut.
+  void wait(Deadline deadline);
+
+ protected:
+  void finish(Status status) noexcept;
+  // How the producer stops working on a cancelled request; the default
+  // completes it as cancelled at once.
+  virtual void on_cancel() noexcept;
+
+  std::exception_ptr error_;
+
+ private:
+  Status status_ = Status::pending;
+  bool taken_ = false;
+  Continuation continuation_ = nullptr;
+  void* continuation_data_ = nullptr;
+  unsigned handles_ = 0;
+  unsigned refs_ = 0;
+};
+
+template <class T>
+class RequestState : public RequestCore {
+ public:
+  template <class... A>
+  void succeed(A&&... value) noexcept(std::is_nothrow_constructible_v<T, A...>) {
+    if (done()) return;
+    value_.emplace(std::forward<A>(value)...);
+    finish(Status::succeeded);
+  }
+  T take() {
+    throw_unless_succeeded("get()");
+    mark_taken();
+    return std::move(*value_);
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class RequestState<void> : public RequestCore {
+ public:
+  void succeed() noexcept {
+    if (!done()) finish(Status::succeeded);
+  }
+  void take() {
+    throw_unless_succeeded("get()");
+    mark_taken();
+  }
+};
+
+}  // namespace detail
+
+// A handle to a request. Copies share the request; destroying the last
+// handle of a pending request cancels it.
+template <class T>
+class Request {
+ public:
+  // A fresh pending request, to be completed by callback-shaped code.
+  Request() : state_(new detail::RequestState<T>()) { state_->add_handle(); }
+  explicit Request(detail::RequestState<T>* adopted) noexcept : state_(adopted) {
+    state_->add_handle();
+  }
+  Request(const Request& other) noexcept : state_(other.state_) {
+    if (state_ != nullptr) state_->add_handle();
+  }
+  Request(Request&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  Request& operator=(Request other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
+  ~Request() {
+    if (state_ != nullptr) state_->drop_handle();
+  }
+
+  bool done() const noexcept { return state_->done(); }
+  bool succeeded() const noexcept {
+    return state_->status() == detail::RequestCore::Status::succeeded;
+  }
+  bool cancelled() const noexcept {
+    return state_->status() == detail::RequestCore::Status::cancelled;
+  }
+
+  // Waits for the result (R4) and returns it, or rethrows the error, or
+  // throws Cancelled. The value can be taken once.
+  T get(Deadline deadline = no_deadline) {
+    state_->wait(deadline);
+    return state_->take();
+  }
+  T get(Clock::duration timeout) { return get(deadline_after(timeout)); }
+  // Waits without taking the result; returns false on timeout (and then
+  // leaves the request running).
+  bool wait(Deadline deadline = no_deadline) const {
+    detail::Waiter waiter;
+    state_->set_continuation(&wake_waiter, &waiter);
+    struct Clear {
+      detail::RequestCore* request;
+      void* data;
+      ~Clear() { request->clear_continuation(data); }
+    } clear{state_, &waiter};
+    return waiter.wait([this] { return state_->done(); }, deadline);
+  }
+
+  template <class... A>
+  void set_value(A&&... value) {
+    state_->succeed(std::forward<A>(value)...);
+  }
+  void set_error(std::exception_ptr error) noexcept { state_->fail(std::move(error)); }
+  void cancel() noexcept { state_->cancel(); }
+
+  // The continuation: called once with the request's private data when it
+  // completes.
+  void on_complete(detail::RequestCore::Continuation fn, void* data) {
+    state_->set_continuation(fn, data);
+  }
+
+  // For C callbacks: a pointer that keeps the request alive until
+  // from_callback_data takes it back (exactly once).
+  void* to_callback_data() const noexcept {
+    state_->add_ref();
+    return state_;
+  }
+  static Request from_callback_data(void* data) noexcept {
+    auto* state = static_cast<detail::RequestState<T>*>(data);
+    Request request(state);
+    state->drop_ref();
+    return request;
+  }
+
+  detail::RequestCore& core() const noexcept { return *state_; }
+
+ private:
+  static void wake_waiter(detail::RequestCore*, void* data) noexcept {
+    static_cast<detail::Waiter*>(data)->wake();
+  }
+
+  detail::RequestState<T>* state_;
+};
+
+namespace detail {
+
+// A request whose result a coroutine produces. It owns the coroutine; the
+// loop starts it on the next iteration and resumes it after each wait.
+template <class R>
+class SpawnState final : public RequestState<R> {
+ public:
+  template <class F, class... A>
+  SpawnState(Loop& loop, const Options& options, F&& fn, A&&... args)
+      : loop_(loop), task_(create(options, std::forward<F>(fn), std::forward<A>(args)...)) {
+    scheduling_of(task_.coroutine()) = &scheduling_;
+    scheduling_.step.fn = &SpawnState::on_step;
+    scheduling_.step.data = this;
+    this->add_ref();  // held while the coroutine lives
+    loop_.post_immediate(scheduling_.step);
+  }
+
+ private:
+  static void on_step(Immediate* step) noexcept { static_cast<SpawnState*>(step->data)->step(); }
+
+  void step() noexcept {
+    if (!task_.done()) {
+      task_.resume();
+    }
+    if (task_.done()) {
+      complete_from_task();
+    }
+  }
+
+  void complete_from_task() noexcept {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        task_.join();
+        this->succeed();
+      } else {
+        this->succeed(task_.join());
+      }
+    } catch (const Cancelled&) {
+      this->finish_cancelled();
+    } catch (...) {
+      this->fail(std::current_exception());
+    }
+    this->drop_ref();  // may delete this
+  }
+
+  void on_cancel() noexcept override {
+    scheduling_.cancel_requested = true;
+    if (task_.coroutine().state() == CoroutineState::created) {
+      task_.cancel();  // never started: it never runs
+      loop_.post_immediate(scheduling_.step);
+    } else if (scheduling_.waiting != nullptr) {
+      scheduling_.waiting->wake();
+    }
+  }
+
+  Loop& loop_;
+  Scheduling scheduling_;
+  Task<R> task_;
+};
+
+}  // namespace detail
+
+// Launches fn(args...) as a coroutine on this thread's loop and returns the
+// request for its result at once (R6, R7): it starts on the loop's next
+// iteration. Waiting on the request from a coroutine suspends that
+// coroutine until this one finishes.
+template <class F, class... Args>
+Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&... args) {
+  using R = task_result_t<F, Args...>;
+  auto* state = new detail::SpawnState<R>(this_loop(), options, std::forward<F>(fn),
+                                          std::forward<Args>(args)...);
+  return Request<R>(state);
+}
+
+template <class F, class... Args>
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+Request<task_result_t<F, Args...>> spawn(F&& fn, Args&&... args) {
+  return spawn(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
+}
+
+// Suspends the calling coroutine (or runs the loop, outside coroutines)
+// until the deadline. Throws Cancelled if the coroutine is cancelled.
+COSYNC_API void sleep_until(Deadline deadline);
+inline void sleep_for(Clock::duration duration) { sleep_until(deadline_after(duration)); }
+
+// Waits until `fd` is ready for `events` (io_readable, io_writable, or
+// both) on this thread's loop. Throws std::system_error naming the fd when
+// the wait ends in error (ECANCELED: the fd was forgotten or closed through
+// the loop), TimedOut at the deadline, Cancelled in a cancelled coroutine.
+COSYNC_API void wait_io(int fd, unsigned events, Deadline deadline = no_deadline);
+
+// Waits for the POSIX signal `signo`, delivered through the loop; the loop
+// keeps it blocked in this thread from the first wait on.
+COSYNC_API void wait_signal(int signo, Deadline deadline = no_deadline);
+
+// Waits until every request is done (whatever their outcome); returns false
+// if the deadline passed first.
+COSYNC_API bool wait_all(const std::vector<detail::RequestCore*>& requests,
+                         Deadline deadline = no_deadline);
+// Waits until one request is done; returns its index, or -1 if the deadline
+// passed first.
+COSYNC_API int wait_any(const std::vector<detail::RequestCore*>& requests,
+                        Deadline deadline = no_deadline);
+
+template <class... T>
+bool wait_all(Request<T>&... requests) {
+  return wait_all({&requests.core()...});
+}
+template <class... T>
+int wait_any(Request<T>&... requests) {
+  return wait_any({&requests.core()...});
+}
+
+}  // namespace cosync

@@ -1,0 +1,181 @@
+// Synchronisation between coroutines on one loop: event, mutex, semaphore,
+// bounded channel, and a task group for structured concurrency.
+//
+// Every wait takes a deadline and throws TimedOut when it passes; in a
+// cancelled coroutine it throws Cancelled. Each one also works outside any
+// coroutine, where it runs the thread's loop while it waits (R4). They are
+// not thread-safe: all users share the loop's thread.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "cosync/request.hpp"
+
+namespace cosync {
+
+// A manual-reset event: wait() returns once set() was called, until reset().
+class COSYNC_API Event {
+ public:
+  void set() noexcept;
+  void reset() noexcept { set_ = false; }
+  bool is_set() const noexcept { return set_; }
+  void wait(Deadline deadline = no_deadline);
+
+ private:
+  bool set_ = false;
+  detail::WaiterQueue waiters_;
+};
+
+// A mutex handed to waiters in arrival order.
+class COSYNC_API Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+  ~Mutex();
+
+  void lock(Deadline deadline = no_deadline);
+  bool try_lock() noexcept;
+  // Throws UsageError when the mutex is not locked.
+  void unlock();
+  bool locked() const noexcept { return locked_; }
+
+ private:
+  bool locked_ = false;
+  detail::WaiterQueue waiters_;
+};
+
+// A counting semaphore; acquirers are served in arrival order.
+class COSYNC_API Semaphore {
+ public:
+  explicit Semaphore(std::size_t initial) noexcept : count_(initial) {}
+  void acquire(Deadline deadline = no_deadline);
+  bool try_acquire() noexcept;
+  void release() noexcept;
+  std::size_t available() const noexcept { return count_; }
+
+ private:
+  std::size_t count_;
+  detail::WaiterQueue waiters_;
+};
+
+// Thrown by Channel::send on a closed channel.
+class COSYNC_API ChannelClosed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A bounded FIFO channel.
+template <class T>
+class Channel {
+ public:
+  explicit Channel(std::size_t capacity) : capacity_(capacity) {
+    if (capacity == 0) {
+      throw std::invalid_argument("cosync: a channel needs a capacity of at least 1");
+    }
+  }
+
+  // Waits while the channel is full. Throws ChannelClosed once closed.
+  void send(T value, Deadline deadline = no_deadline) {
+    wait_for(senders_, [this] { return closed_ || buffer_.size() < capacity_; }, deadline,
+             "send");
+    if (closed_) {
+      throw ChannelClosed("cosync: send on a closed channel");
+    }
+    buffer_.push_back(std::move(value));
+    wake_first(receivers_);
+  }
+
+  // Waits while the channel is empty; nullopt once closed and drained.
+  std::optional<T> receive(Deadline deadline = no_deadline) {
+    wait_for(receivers_, [this] { return closed_ || !buffer_.empty(); }, deadline, "receive");
+    if (buffer_.empty()) {
+      return std::nullopt;
+    }
+    T value = std::move(buffer_.front());
+    buffer_.pop_front();
+    wake_first(senders_);
+    return value;
+  }
+
+  // Wakes every waiter: receivers drain what is left, senders throw.
+  void close() noexcept {
+    closed_ = true;
+    senders_.wake_all();
+    receivers_.wake_all();
+  }
+  bool closed() const noexcept { return closed_; }
+  std::size_t size() const noexcept { return buffer_.size(); }
+
+ private:
+  // The waiter stays queued until its condition holds, so a wake that finds
+  // the condition false again loses nothing; a waiter that leaves passes
+  // its wake on.
+  template <class Ready>
+  void wait_for(detail::WaiterQueue& queue, Ready ready, Deadline deadline, const char* call) {
+    if (ready()) {
+      return;
+    }
+    detail::Waiter waiter;
+    queue.push(waiter);
+    struct Leave {
+      detail::WaiterQueue& queue;
+      detail::Waiter& waiter;
+      ~Leave() {
+        queue.remove(waiter);
+        wake_first(queue);
+      }
+    } leave{queue, waiter};
+    if (!waiter.wait(ready, deadline)) {
+      throw TimedOut(std::string("cosync: channel ") + call + " timed out");
+    }
+  }
+
+  static void wake_first(detail::WaiterQueue& queue) noexcept {
+    if (Waiter* first = queue.front()) {
+      first->wake();
+    }
+  }
+
+  using Waiter = detail::Waiter;
+  std::size_t capacity_;
+  std::deque<T> buffer_;
+  bool closed_ = false;
+  detail::WaiterQueue senders_;
+  detail::WaiterQueue receivers_;
+};
+
+// Structured concurrency: children spawned through the group are waited
+// for by join(); the first child that fails cancels the others, and join()
+// rethrows its error once they have all finished. Destroying a group that
+// was not joined cancels the unfinished children (without waiting: a
+// destructor may run during unwinding, where suspending is refused).
+class COSYNC_API TaskGroup {
+ public:
+  TaskGroup() = default;
+  TaskGroup(const TaskGroup&) = delete;
+  TaskGroup& operator=(const TaskGroup&) = delete;
+  ~TaskGroup();
+
+  template <class F, class... Args>
+  auto spawn(F&& fn, Args&&... args) {
+    auto request = cosync::spawn(std::forward<F>(fn), std::forward<Args>(args)...);
+    request.core().add_handle();
+    children_.push_back(&request.core());
+    return request;
+  }
+
+  void join(Deadline deadline = no_deadline);
+  void cancel() noexcept;
+  std::size_t size() const noexcept { return children_.size(); }
+
+ private:
+  std::vector<detail::RequestCore*> children_;  // one handle each
+};
+
+}  // namespace cosync

@@ -1,0 +1,416 @@
+#include "loop/epoll_loop_linux.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <system_error>
+
+namespace cosync {
+namespace {
+
+// epoll_event.data values that are not fds.
+constexpr std::uint64_t kWakeTag = ~std::uint64_t{0};
+constexpr std::uint64_t kSignalTag = ~std::uint64_t{0} - 1;
+constexpr std::uint64_t kIgnoredTag = ~std::uint64_t{0} - 2;
+
+// Marks a callback as running for in_callback(), also when it throws.
+class CallbackScope {
+ public:
+  explicit CallbackScope(unsigned& depth) noexcept : depth_(depth) { ++depth_; }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+  ~CallbackScope() { --depth_; }
+
+ private:
+  unsigned& depth_;
+};
+
+[[noreturn]] void throw_errno(int error, const std::string& what) {
+  throw std::system_error(error, std::generic_category(), "cosync: " + what);
+}
+
+timespec relative_timespec(Deadline deadline) noexcept {
+  const Deadline now = Clock::now();
+  const auto left = deadline > now ? deadline - now : Clock::duration::zero();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(left - seconds);
+  return timespec{static_cast<time_t>(seconds.count()), static_cast<long>(nanos.count())};
+}
+
+// epoll_wait takes milliseconds: round up so nothing fires early, and clamp
+// far deadlines instead of overflowing.
+int relative_milliseconds(Deadline deadline) noexcept {
+  const Deadline now = Clock::now();
+  const auto left = deadline > now ? deadline - now : Clock::duration::zero();
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+  return static_cast<int>(std::min<long long>(ms, 24LL * 3600 * 1000));
+}
+
+}  // namespace
+
+EpollLoop::EpollLoop() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    throw_errno(errno, "epoll_create1 failed");
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    const int error = errno;
+    close(epoll_fd_);
+    throw_errno(error, "eventfd failed");
+  }
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = kWakeTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  sigemptyset(&watched_signals_);
+  pthread_sigmask(SIG_BLOCK, nullptr, &original_mask_);
+}
+
+EpollLoop::~EpollLoop() {
+  if (signal_fd_ >= 0) {
+    close(signal_fd_);
+    pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
+  }
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void EpollLoop::add_timer(Timer& timer) {
+  if (timer.armed()) {
+    timers_.remove(timer);
+  }
+  timers_.push(timer);
+}
+
+void EpollLoop::cancel_timer(Timer& timer) noexcept {
+  if (timer.armed()) {
+    timers_.remove(timer);
+  }
+}
+
+void EpollLoop::post_immediate(Immediate& immediate) noexcept {
+  if (!immediate.queued) {
+    immediates_.push(immediate);
+  }
+}
+
+void EpollLoop::cancel_immediate(Immediate& immediate) noexcept {
+  if (immediate.queued) {
+    immediates_.remove(immediate);
+  }
+}
+
+void EpollLoop::post(std::function<void()> fn) {
+  {
+    const std::lock_guard lock(post_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  // One eventfd write per batch of posts: later posters see the flag set
+  // until the loop drains the eventfd and clears it.
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    const std::uint64_t one = 1;
+    while (write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+EpollLoop::FdEntry* EpollLoop::entry(int fd) noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) {
+    return nullptr;
+  }
+  return &fds_[static_cast<std::size_t>(fd)];
+}
+
+EpollLoop::FdEntry& EpollLoop::register_fd(int fd) {
+  if (fd < 0) {
+    throw_errno(EBADF, "cannot wait on fd " + std::to_string(fd));
+  }
+  if (static_cast<std::size_t>(fd) >= fds_.size()) {
+    fds_.resize(static_cast<std::size_t>(fd) + 1);
+  }
+  FdEntry& slot = fds_[static_cast<std::size_t>(fd)];
+  if (slot.registered) {
+    return slot;
+  }
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = static_cast<std::uint64_t>(fd);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    throw_errno(errno, "cannot wait on fd " + std::to_string(fd));
+  }
+  slot.registered = true;
+  slot.ready = 0;  // the registration reports the current state as an edge
+  return slot;
+}
+
+void EpollLoop::wait_io(IoWait& wait) {
+  FdEntry& slot = register_fd(wait.fd);
+  wait.error = 0;
+  if ((wait.events & io_readable) != 0 && slot.reader != nullptr && slot.reader != &wait) {
+    throw_errno(EBUSY, "fd " + std::to_string(wait.fd) + " already has a reader waiting");
+  }
+  if ((wait.events & io_writable) != 0 && slot.writer != nullptr && slot.writer != &wait) {
+    throw_errno(EBUSY, "fd " + std::to_string(wait.fd) + " already has a writer waiting");
+  }
+  if ((wait.events & io_readable) != 0) {
+    slot.reader = &wait;
+  }
+  if ((wait.events & io_writable) != 0) {
+    slot.writer = &wait;
+  }
+  wait.armed = true;
+}
+
+void EpollLoop::cancel_io(IoWait& wait) noexcept {
+  FdEntry* slot = entry(wait.fd);
+  if (slot != nullptr) {
+    if (slot->reader == &wait) slot->reader = nullptr;
+    if (slot->writer == &wait) slot->writer = nullptr;
+  }
+  wait.armed = false;
+}
+
+bool EpollLoop::io_ready(int fd, IoEvent event) const noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size() ||
+      !fds_[static_cast<std::size_t>(fd)].registered) {
+    return true;  // never waited on: nothing known, so try the operation
+  }
+  return (fds_[static_cast<std::size_t>(fd)].ready & event) != 0;
+}
+
+void EpollLoop::io_not_ready(int fd, IoEvent event) noexcept {
+  FdEntry* slot = entry(fd);
+  if (slot != nullptr) {
+    slot->ready &= ~static_cast<unsigned>(event);
+  }
+}
+
+void EpollLoop::forget_fd(int fd) noexcept {
+  FdEntry* slot = entry(fd);
+  if (slot == nullptr || !slot->registered) {
+    return;
+  }
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // EBADF/ENOENT: already gone
+  for (int i = 0; i < batch_size_; ++i) {
+    if (batch_[i].data.u64 == static_cast<std::uint64_t>(fd)) {
+      batch_[i].data.u64 = kIgnoredTag;
+    }
+  }
+  slot->registered = false;
+  slot->ready = 0;
+  fire_io(slot->reader, ECANCELED);
+  slot = entry(fd);  // the callback may have grown fds_
+  fire_io(slot->writer, ECANCELED);
+}
+
+void EpollLoop::fire_io(IoWait*& slot, int error) {
+  IoWait* wait = slot;
+  if (wait == nullptr) {
+    return;
+  }
+  FdEntry* entry_for_wait = entry(wait->fd);
+  if (entry_for_wait != nullptr) {
+    // A wait for both directions sits in both slots: clear both.
+    if (entry_for_wait->reader == wait) entry_for_wait->reader = nullptr;
+    if (entry_for_wait->writer == wait) entry_for_wait->writer = nullptr;
+  }
+  slot = nullptr;
+  wait->armed = false;
+  wait->error = error;
+  const CallbackScope scope(callback_depth());
+  wait->fn(wait);
+}
+
+void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
+  FdEntry* slot = entry(fd);
+  if (slot == nullptr || !slot->registered) {
+    return;
+  }
+  // Errors and hang-ups make both directions "ready": the operation then
+  // gets the error or the end of file from the kernel itself.
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
+    slot->ready |= io_readable;
+    fire_io(slot->reader, 0);
+  }
+  slot = entry(fd);  // a callback may have grown fds_
+  if (slot != nullptr && slot->registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+    slot->ready |= io_writable;
+    fire_io(slot->writer, 0);
+  }
+}
+
+void EpollLoop::watch_signal(SignalWait& wait) {
+  if (wait.armed) {
+    return;
+  }
+  if (sigismember(&watched_signals_, wait.signo) != 1) {
+    if (sigaddset(&watched_signals_, wait.signo) != 0) {
+      throw_errno(EINVAL, "cannot watch signal " + std::to_string(wait.signo));
+    }
+    update_signal_mask();
+  }
+  signal_waits_.push_back(&wait);
+  wait.armed = true;
+}
+
+void EpollLoop::cancel_signal(SignalWait& wait) noexcept {
+  const auto found = std::find(signal_waits_.begin(), signal_waits_.end(), &wait);
+  if (found != signal_waits_.end()) {
+    signal_waits_.erase(found);
+  }
+  wait.armed = false;
+}
+
+// Watched signals stay blocked in this thread for the loop's lifetime, so a
+// signal raised while nobody waits is kept pending, not lost.
+void EpollLoop::update_signal_mask() {
+  pthread_sigmask(SIG_BLOCK, &watched_signals_, nullptr);
+  const bool created = signal_fd_ < 0;
+  signal_fd_ = signalfd(signal_fd_, &watched_signals_, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0) {
+    throw_errno(errno, "signalfd failed");
+  }
+  if (created) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = kSignalTag;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &event);
+  }
+}
+
+void EpollLoop::dispatch_signals() {
+  signalfd_siginfo info{};
+  while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    const auto signo = static_cast<int>(info.ssi_signo);
+    std::vector<SignalWait*> due;
+    for (SignalWait* wait : signal_waits_) {
+      if (wait->signo == signo) due.push_back(wait);
+    }
+    for (SignalWait* wait : due) {
+      cancel_signal(*wait);
+      const CallbackScope scope(callback_depth());
+      wait->fn(wait);
+    }
+  }
+}
+
+void EpollLoop::drain_wakeups() {
+  std::uint64_t count = 0;
+  while (read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
+  }
+  wake_pending_.store(false, std::memory_order_release);
+}
+
+// When the loop must stop sleeping: now if immediates wait, else at the
+// first timer or `until`, whichever comes first.
+Deadline EpollLoop::next_wake(Deadline until) const noexcept {
+  if (!immediates_.empty()) {
+    return Deadline{};  // the clock's epoch: long past, so no sleep at all
+  }
+  if (!timers_.empty() && timers_.top()->due < until) {
+    return timers_.top()->due;
+  }
+  return until;
+}
+
+int EpollLoop::wait_for_events(Deadline until) {
+  const Deadline wake = next_wake(until);
+  ++stats_.polls;
+  if (have_pwait2_) {
+    const timespec timeout = relative_timespec(wake);
+    const int n = epoll_pwait2(epoll_fd_, batch_.data(), kBatch,
+                               wake == no_deadline ? nullptr : &timeout, nullptr);
+    if (n >= 0 || errno != ENOSYS) {
+      return n;
+    }
+    have_pwait2_ = false;  // kernels before 5.11, some emulators
+  }
+  return epoll_wait(epoll_fd_, batch_.data(), kBatch,
+                    wake == no_deadline ? -1 : relative_milliseconds(wake));
+}
+
+void EpollLoop::run_once(Deadline until) {
+  check_can_run("run_once");
+  ++stats_.iterations;
+  int ready = wait_for_events(until);
+  if (ready < 0) {
+    ready = 0;  // EINTR: a signal handler ran; timers and posts still run
+  }
+  batch_size_ = ready;
+  for (int i = 0; i < batch_size_; ++i) {
+    const std::uint64_t tag = batch_[i].data.u64;
+    if (tag == kWakeTag) {
+      drain_wakeups();
+    } else if (tag == kSignalTag) {
+      dispatch_signals();
+    } else if (tag != kIgnoredTag) {
+      dispatch_fd(static_cast<int>(tag), batch_[i].events);
+    }
+  }
+  batch_size_ = 0;
+  run_expired_timers();
+  run_posts();
+  run_immediates();
+}
+
+void EpollLoop::run_expired_timers() {
+  if (timers_.empty()) {
+    return;
+  }
+  const Deadline now = Clock::now();
+  while (!timers_.empty() && timers_.top()->due <= now) {
+    Timer* timer = timers_.top();
+    timers_.remove(*timer);
+    ++stats_.timers_fired;
+    const CallbackScope scope(callback_depth());
+    timer->fn(timer);
+  }
+}
+
+void EpollLoop::run_posts() {
+  std::vector<std::function<void()>> batch;
+  {
+    const std::lock_guard lock(post_mutex_);
+    if (posted_.empty()) {
+      return;
+    }
+    batch.swap(posted_);
+  }
+  for (auto& fn : batch) {
+    ++stats_.posts_run;
+    const CallbackScope scope(callback_depth());
+    fn();
+  }
+}
+
+// Runs the immediates queued before this point; the end marker keeps those
+// posted meanwhile for the next iteration, and cancelling any queued one
+// (even from a callback) stays a plain list removal.
+void EpollLoop::run_immediates() {
+  if (immediates_.empty()) {
+    return;
+  }
+  immediates_.push(end_marker_);
+  struct RemoveMarker {
+    loop_detail::ImmediateQueue& queue;
+    Immediate& marker;
+    ~RemoveMarker() {
+      if (marker.queued) queue.remove(marker);
+    }
+  } remove_marker{immediates_, end_marker_};
+  for (Immediate* immediate = immediates_.pop(); immediate != &end_marker_;
+       immediate = immediates_.pop()) {
+    ++stats_.immediates_run;
+    const CallbackScope scope(callback_depth());
+    immediate->fn(immediate);
+  }
+}
+
+}  // namespace cosync

@@ -1,0 +1,87 @@
+// The built-in loop: epoll for fds (one edge-triggered registration per fd,
+// made once, so waiting never costs an epoll_ctl), a timer heap with
+// nanosecond sleeps (epoll_pwait2), an eventfd for cross-thread posts and a
+// signalfd for signals.
+#pragma once
+
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "cosync/loop.hpp"
+#include "loop/timer_heap.hpp"
+
+namespace cosync {
+
+class EpollLoop final : public Loop {
+ public:
+  EpollLoop();
+  ~EpollLoop() override;
+
+  void add_timer(Timer& timer) override;
+  void cancel_timer(Timer& timer) noexcept override;
+  void post_immediate(Immediate& immediate) noexcept override;
+  void cancel_immediate(Immediate& immediate) noexcept override;
+  void post(std::function<void()> fn) override;
+  void wait_io(IoWait& wait) override;
+  void cancel_io(IoWait& wait) noexcept override;
+  bool io_ready(int fd, IoEvent event) const noexcept override;
+  void io_not_ready(int fd, IoEvent event) noexcept override;
+  void forget_fd(int fd) noexcept override;
+  void watch_signal(SignalWait& wait) override;
+  void cancel_signal(SignalWait& wait) noexcept override;
+  void run_once(Deadline until) override;
+
+ private:
+  // What the loop knows about one fd, indexed by the fd number.
+  struct FdEntry {
+    bool registered = false;
+    unsigned ready = 0;  // IoEvent bits seen and not yet consumed
+    IoWait* reader = nullptr;
+    IoWait* writer = nullptr;
+  };
+
+  FdEntry* entry(int fd) noexcept;
+  FdEntry& register_fd(int fd);
+  int wait_for_events(Deadline until);
+  Deadline next_wake(Deadline until) const noexcept;
+  void dispatch_fd(int fd, std::uint32_t events);
+  void fire_io(IoWait*& slot, int error);
+  void drain_wakeups();
+  void dispatch_signals();
+  void run_expired_timers();
+  void run_posts();
+  void run_immediates();
+  void update_signal_mask();
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  int signal_fd_ = -1;
+  bool have_pwait2_ = true;
+  std::vector<FdEntry> fds_;
+  loop_detail::TimerHeap timers_;
+  loop_detail::ImmediateQueue immediates_;
+
+  // Events of the batch being dispatched; forget_fd blanks entries of an fd
+  // so a reused fd number never receives its predecessor's events.
+  static constexpr int kBatch = 256;
+  std::array<epoll_event, kBatch> batch_{};
+  int batch_size_ = 0;
+  // Queued behind the immediates of one iteration; see run_immediates.
+  Immediate end_marker_;
+
+  std::mutex post_mutex_;
+  std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
+  std::atomic<bool> wake_pending_{false};
+
+  std::vector<SignalWait*> signal_waits_;
+  sigset_t watched_signals_{};
+  sigset_t original_mask_{};
+};
+
+}  // namespace cosync

@@ -1,0 +1,58 @@
+#include <memory>
+#include <string>
+
+#include "cosync/coroutine.hpp"
+#include "cosync/loop.hpp"
+#include "loop/epoll_loop_linux.hpp"
+
+namespace cosync {
+namespace {
+
+thread_local Loop* t_installed_loop = nullptr;
+thread_local std::unique_ptr<Loop> t_builtin_loop;
+
+}  // namespace
+
+Loop::~Loop() = default;
+
+Deadline deadline_after(Clock::duration timeout) noexcept {
+  const Deadline now = Clock::now();
+  if (timeout >= no_deadline - now) {
+    return no_deadline;
+  }
+  return now + timeout;
+}
+
+void Loop::run() {
+  stopped_ = false;
+  while (!stopped_) {
+    run_once();
+  }
+  stopped_ = false;
+}
+
+void Loop::check_can_run(const char* call) const {
+  if (in_callback()) {
+    throw UsageError(std::string("cosync: ") + call +
+                     " from inside one of the loop's own callbacks; the loop cannot "
+                     "run nested. Wait from a coroutine instead");
+  }
+  if (in_coroutine()) {
+    throw UsageError(std::string("cosync: ") + call + " on the stack of " +
+                     "a coroutine; only the main context runs the loop");
+  }
+}
+
+Loop& this_loop() {
+  if (t_installed_loop != nullptr) {
+    return *t_installed_loop;
+  }
+  if (!t_builtin_loop) {
+    t_builtin_loop = std::make_unique<EpollLoop>();
+  }
+  return *t_builtin_loop;
+}
+
+void set_this_loop(Loop* loop) noexcept { t_installed_loop = loop; }
+
+}  // namespace cosync

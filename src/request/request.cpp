@@ -1,0 +1,364 @@
+#include "cosync/request.hpp"
+
+#include <string>
+
+namespace cosync {
+namespace detail {
+namespace {
+
+thread_local RequestStats t_stats;
+
+std::string describe_current() {
+  const Coroutine& self = current();
+  std::string text = "coroutine #" + std::to_string(self.id());
+  if (self.name()[0] != '\0') {
+    text += std::string(" \"") + self.name() + "\"";
+  }
+  return text;
+}
+
+void wake_waiter(RequestCore* /*request*/, void* data) {
+  static_cast<Waiter*>(data)->wake();
+}
+
+// Registers one waiter as the continuation of several requests and takes
+// it off again when the wait ends, however it ends.
+class ContinuationSet {
+ public:
+  ContinuationSet(const std::vector<RequestCore*>& requests, Waiter& waiter)
+      : requests_(requests), waiter_(waiter) {
+    for (RequestCore* request : requests_) {
+      if (!request->done()) {
+        request->set_continuation(&wake_waiter, &waiter_);
+      }
+    }
+  }
+  ContinuationSet(const ContinuationSet&) = delete;
+  ContinuationSet& operator=(const ContinuationSet&) = delete;
+  ~ContinuationSet() {
+    for (RequestCore* request : requests_) {
+      request->clear_continuation(&waiter_);
+    }
+  }
+
+ private:
+  const std::vector<RequestCore*>& requests_;
+  Waiter& waiter_;
+};
+
+}  // namespace
+
+Waiter::Waiter() noexcept {
+  resume_.fn = &Waiter::on_immediate;
+  resume_.data = this;
+  timer_.fn = &Waiter::on_timer;
+  timer_.data = this;
+}
+
+Waiter::~Waiter() {
+  if (loop_ != nullptr) {
+    loop_->cancel_immediate(resume_);
+    loop_->cancel_timer(timer_);
+  }
+  if (coroutine_ != nullptr) {
+    Scheduling* scheduling = scheduling_of(*coroutine_);
+    if (scheduling != nullptr && scheduling->waiting == this) {
+      scheduling->waiting = nullptr;
+    }
+  }
+}
+
+// A waiting coroutine is resumed from the loop, never on the completer's
+// stack; a waiting main context re-checks after every loop iteration.
+void Waiter::wake() noexcept {
+  if (coroutine_ == nullptr) {
+    return;
+  }
+  Scheduling* scheduling = scheduling_of(*coroutine_);
+  loop_->post_immediate(scheduling != nullptr ? scheduling->step : resume_);
+}
+
+void Waiter::on_immediate(Immediate* immediate) noexcept {
+  auto* waiter = static_cast<Waiter*>(immediate->data);
+  if (waiter->coroutine_->state() == CoroutineState::suspended) {
+    waiter->coroutine_->resume();
+  }
+}
+
+void Waiter::on_timer(Timer* timer) noexcept {
+  auto* waiter = static_cast<Waiter*>(timer->data);
+  waiter->timed_out_ = true;
+  waiter->wake();
+}
+
+bool Waiter::wait(const std::function<bool()>& ready, Deadline deadline) {
+  if (in_coroutine()) {
+    return wait_in_coroutine(ready, deadline);
+  }
+  return this_loop().run_until(ready, deadline);
+}
+
+bool Waiter::wait_in_coroutine(const std::function<bool()>& ready, Deadline deadline) {
+  coroutine_ = &current();
+  loop_ = &this_loop();
+  Scheduling* scheduling = scheduling_of(*coroutine_);
+  if (deadline != no_deadline) {
+    timer_.due = deadline;
+    loop_->add_timer(timer_);
+  }
+  for (;;) {
+    if (scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered) {
+      scheduling->cancel_delivered = true;
+      ++t_stats.cancellations_delivered;
+      throw Cancelled("cosync: " + describe_current() + " was cancelled while waiting");
+    }
+    if (ready()) {
+      return true;
+    }
+    if (timed_out_ || Clock::now() >= deadline) {
+      return false;
+    }
+    if (scheduling != nullptr) {
+      scheduling->waiting = this;
+    }
+    yield_to_main();
+    if (scheduling != nullptr) {
+      scheduling->waiting = nullptr;
+    }
+    const bool cancelling = scheduling != nullptr && scheduling->cancel_requested &&
+                            !scheduling->cancel_delivered;
+    if (!cancelling && !timed_out_ && !ready()) {
+      ++t_stats.early_resumes;
+    }
+  }
+}
+
+void WaiterQueue::push(Waiter& waiter) noexcept {
+  waiter.prev = tail_;
+  waiter.next = nullptr;
+  (tail_ != nullptr ? tail_->next : head_) = &waiter;
+  tail_ = &waiter;
+}
+
+void WaiterQueue::remove(Waiter& waiter) noexcept {
+  (waiter.prev != nullptr ? waiter.prev->next : head_) = waiter.next;
+  (waiter.next != nullptr ? waiter.next->prev : tail_) = waiter.prev;
+  waiter.prev = waiter.next = nullptr;
+}
+
+Waiter* WaiterQueue::pop() noexcept {
+  Waiter* first = head_;
+  if (first != nullptr) {
+    remove(*first);
+  }
+  return first;
+}
+
+void WaiterQueue::wake_all() noexcept {
+  for (Waiter* waiter = head_; waiter != nullptr; waiter = waiter->next) {
+    waiter->wake();
+  }
+}
+
+RequestCore::~RequestCore() = default;
+
+void RequestCore::set_continuation(Continuation fn, void* data) {
+  if (continuation_ != nullptr) {
+    throw UsageError(
+        "cosync: a request has one continuation and it is taken (is another "
+        "context already waiting on this request?)");
+  }
+  continuation_ = fn;
+  continuation_data_ = data;
+}
+
+void RequestCore::clear_continuation(void* data) noexcept {
+  if (continuation_data_ == data) {
+    continuation_ = nullptr;
+    continuation_data_ = nullptr;
+  }
+}
+
+void RequestCore::finish(Status status) noexcept {
+  status_ = status;
+  const Continuation fn = std::exchange(continuation_, nullptr);
+  void* data = std::exchange(continuation_data_, nullptr);
+  if (fn != nullptr) {
+    fn(this, data);
+  }
+}
+
+void RequestCore::cancel() noexcept {
+  if (!done()) {
+    on_cancel();
+  }
+}
+
+void RequestCore::on_cancel() noexcept { finish(Status::cancelled); }
+
+void RequestCore::fail(std::exception_ptr error) noexcept {
+  if (!done()) {
+    error_ = std::move(error);
+    finish(Status::failed);
+  }
+}
+
+void RequestCore::finish_cancelled() noexcept {
+  if (!done()) {
+    finish(Status::cancelled);
+  }
+}
+
+void RequestCore::drop_handle() noexcept {
+  if (--handles_ == 0 && !done()) {
+    cancel();
+  }
+  drop_ref();
+}
+
+void RequestCore::drop_ref() noexcept {
+  if (--refs_ == 0) {
+    delete this;
+  }
+}
+
+void RequestCore::throw_unless_succeeded(const char* call) const {
+  switch (status_) {
+    case Status::pending:
+      throw UsageError(std::string("cosync: ") + call + " of a request that is still pending");
+    case Status::failed:
+      std::rethrow_exception(error_);
+    case Status::cancelled:
+      throw Cancelled("cosync: the request was cancelled");
+    case Status::succeeded:
+      break;
+  }
+  if (taken_) {
+    throw UsageError(std::string("cosync: ") + call +
+                     " of a request whose value was already taken");
+  }
+}
+
+void RequestCore::wait(Deadline deadline) {
+  if (done()) {
+    return;
+  }
+  Waiter waiter;
+  bool finished = false;
+  {
+    add_ref();  // a continuation may drop the producer's reference
+    struct Release {
+      RequestCore* request;
+      void* data;
+      ~Release() {
+        request->clear_continuation(data);
+        request->drop_ref();
+      }
+    } release{this, &waiter};
+    set_continuation(&wake_waiter, &waiter);
+    finished = waiter.wait([this] { return done(); }, deadline);
+  }
+  if (!finished) {
+    // Structured: the waiter does not outlive the work it gave up on, so
+    // the cancelled producer finishes unwinding before TimedOut is thrown.
+    cancel();
+    wait(no_deadline);
+    throw TimedOut("cosync: wait for a request timed out; the request was cancelled");
+  }
+}
+
+}  // namespace detail
+
+RequestStats request_stats() noexcept { return detail::t_stats; }
+
+void sleep_until(Deadline deadline) {
+  detail::Waiter waiter;
+  waiter.wait([] { return false; }, deadline);
+}
+
+void wait_io(int fd, unsigned events, Deadline deadline) {
+  struct State {
+    IoWait io;
+    detail::Waiter waiter;
+    bool fired = false;
+  } state;
+  state.io.fd = fd;
+  state.io.events = events;
+  state.io.data = &state;
+  state.io.fn = [](IoWait* io) {
+    auto* owner = static_cast<State*>(io->data);
+    owner->fired = true;
+    owner->waiter.wake();
+  };
+  Loop& loop = this_loop();
+  loop.wait_io(state.io);
+  struct Disarm {
+    Loop& loop;
+    IoWait& io;
+    ~Disarm() {
+      if (io.armed) loop.cancel_io(io);
+    }
+  } disarm{loop, state.io};
+  if (!state.waiter.wait([&state] { return state.fired; }, deadline)) {
+    throw TimedOut("cosync: wait for fd " + std::to_string(fd) + " timed out");
+  }
+  if (state.io.error != 0) {
+    throw std::system_error(state.io.error, std::generic_category(),
+                            "cosync: wait for fd " + std::to_string(fd) + " ended");
+  }
+}
+
+void wait_signal(int signo, Deadline deadline) {
+  struct State {
+    SignalWait signal;
+    detail::Waiter waiter;
+    bool fired = false;
+  } state;
+  state.signal.signo = signo;
+  state.signal.data = &state;
+  state.signal.fn = [](SignalWait* signal) {
+    auto* owner = static_cast<State*>(signal->data);
+    owner->fired = true;
+    owner->waiter.wake();
+  };
+  Loop& loop = this_loop();
+  loop.watch_signal(state.signal);
+  struct Disarm {
+    Loop& loop;
+    SignalWait& signal;
+    ~Disarm() {
+      if (signal.armed) loop.cancel_signal(signal);
+    }
+  } disarm{loop, state.signal};
+  if (!state.waiter.wait([&state] { return state.fired; }, deadline)) {
+    throw TimedOut("cosync: wait for signal " + std::to_string(signo) + " timed out");
+  }
+}
+
+bool wait_all(const std::vector<detail::RequestCore*>& requests, Deadline deadline) {
+  detail::Waiter waiter;
+  const detail::ContinuationSet continuations(requests, waiter);
+  return waiter.wait(
+      [&requests] {
+        for (const detail::RequestCore* request : requests) {
+          if (!request->done()) return false;
+        }
+        return true;
+      },
+      deadline);
+}
+
+int wait_any(const std::vector<detail::RequestCore*>& requests, Deadline deadline) {
+  auto first_done = [&requests] {
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (requests[i]->done()) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  detail::Waiter waiter;
+  const detail::ContinuationSet continuations(requests, waiter);
+  waiter.wait([&first_done] { return first_done() >= 0; }, deadline);
+  return first_done();
+}
+
+}  // namespace cosync
