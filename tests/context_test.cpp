@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cfenv>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -71,16 +74,31 @@ struct Pressure {
   std::size_t rounds = 0;
 };
 
+// Overwrites every callee-saved register of the target ABI, as code on
+// another stack may; the switch must restore the resumed side's values.
+void clobber_callee_saved() {
+#if defined(__x86_64__)
+  asm volatile(
+      "movq $0x1111, %%rbx\n\tmovq $0x2222, %%r12\n\tmovq $0x3333, %%r13\n\t"
+      "movq $0x4444, %%r14\n\tmovq $0x5555, %%r15" ::
+          : "rbx", "r12", "r13", "r14", "r15");
+#elif defined(__aarch64__)
+  asm volatile(
+      "mov x19, #0x19\n\tmov x20, #0x20\n\tmov x21, #0x21\n\tmov x22, #0x22\n\t"
+      "mov x23, #0x23\n\tmov x24, #0x24\n\tmov x25, #0x25\n\tmov x26, #0x26\n\t"
+      "mov x27, #0x27\n\tmov x28, #0x28\n\tfmov d8, xzr\n\tfmov d9, xzr\n\t"
+      "fmov d10, xzr\n\tfmov d11, xzr\n\tfmov d12, xzr\n\tfmov d13, xzr\n\t"
+      "fmov d14, xzr\n\tfmov d15, xzr" ::
+          : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "d8", "d9",
+            "d10", "d11", "d12", "d13", "d14", "d15");
+#endif
+}
+
 transfer_t clobbering_entry(transfer_t first) {
   auto* pressure = static_cast<Pressure*>(first.data);
   transfer_t incoming = first;
-  volatile std::uint64_t noise = 0x5a5a5a5a5a5a5a5aULL;
-  volatile double fnoise = -1.25;
   for (;;) {
-    std::uint64_t a = noise * 3, b = noise * 5, c = noise * 7, d = noise * 11;
-    double x = fnoise * 3.5, y = fnoise * 7.25, z = fnoise / 3.0;
-    noise = a ^ b ^ c ^ d;
-    fnoise = x + y + z;
+    clobber_callee_saved();
     incoming = cosync_context_jump(incoming.from, pressure);
     if (incoming.data == nullptr) {
       return transfer_t{incoming.from, nullptr};
@@ -180,6 +198,29 @@ transfer_t rounding_entry(transfer_t first) {
   *static_cast<int*>(again.data) = std::fegetround();
   return transfer_t{again.from, nullptr};
 }
+
+#if defined(__x86_64__)
+transfer_t mxcsr_entry(transfer_t first) {
+  // Round toward zero, in MXCSR only (glibc's fegetround reads the x87
+  // control word, so check SSE state separately).
+  _mm_setcsr((_mm_getcsr() & ~0x6000U) | 0x6000U);
+  const transfer_t again = cosync_context_jump(first.from, nullptr);
+  *static_cast<unsigned*>(again.data) = _mm_getcsr() & 0x6000U;
+  return transfer_t{again.from, nullptr};
+}
+
+TEST(Context, MxcsrIsPerContext) {
+  RawStack stack;
+  const unsigned before = _mm_getcsr();
+  context_t coroutine = cosync_context_make(stack.top(), kStackSize, &mxcsr_entry);
+  coroutine = cosync_context_jump(coroutine, nullptr).from;
+  EXPECT_EQ(_mm_getcsr(), before);
+  unsigned inside = 0;
+  cosync_context_jump(coroutine, &inside);
+  EXPECT_EQ(inside, 0x6000U);
+  EXPECT_EQ(_mm_getcsr(), before);
+}
+#endif
 
 TEST(Context, FloatingPointControlStateIsPerContext) {
   RawStack stack;

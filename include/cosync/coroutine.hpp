@@ -186,6 +186,8 @@ class COSYNC_API Coroutine {
   static constexpr std::uint8_t kCanaryStack = 1;      // check it when leaving
   static constexpr std::uint8_t kUnwindRequested = 2;  // destroyed or cancelled
   static constexpr std::uint8_t kUnwindPending = 4;    // ForcedUnwind not thrown yet
+  static constexpr std::uint8_t kDestroying = 8;       // unwinding another coroutine
+  static constexpr std::uint8_t kFinishing = 16;       // body done, callable being dropped
   std::uint8_t slow_path_ = 0;
   CoroutineState state_ = CoroutineState::created;
   // How the request layer resumes and cancels this coroutine (null for a

@@ -39,14 +39,14 @@
         .text
 
 /* transfer_t cosync_context_jump(context_t to, void *data) */
-        .globl  cosync_context_jump
-        .hidden cosync_context_jump
+        .globl  cosync_context_jump     /* exported: coroutine.hpp inlines calls */
         .type   cosync_context_jump, %function
         .p2align 4
 cosync_context_jump:
         .cfi_startproc
         LANDING_PAD
         sub     sp, sp, #0xb0
+        .cfi_adjust_cfa_offset 0xb0
         stp     d8,  d9,  [sp, #0x00]
         stp     d10, d11, [sp, #0x10]
         stp     d12, d13, [sp, #0x20]
@@ -79,6 +79,7 @@ cosync_context_jump:
         b.eq    1f
         msr     fpcr, x10
 1:      add     sp, sp, #0xb0
+        .cfi_adjust_cfa_offset -0xb0
 
         /* transfer_t {from, data} in x0:x1, which is also how a fresh
            context's entry function receives it. x1 already holds data. */

@@ -56,7 +56,7 @@ extern "C" context_t cosync_context_make(void* stack_top, std::size_t size,
   return frame;
 }
 
-extern "C" transfer_t cosync_context_jump(context_t to, void* data) noexcept {
+extern "C" COSYNC_API transfer_t cosync_context_jump(context_t to, void* data) noexcept {
   UcontextFrame self;
   auto* target = static_cast<UcontextFrame*>(to);
   target->incoming = transfer_t{&self, data};

@@ -25,10 +25,11 @@
  * function entry. cosync_context_make aligns the frame so that the trampoline
  * starts with rsp % 16 == 0 and enters the entry function through `call`.
  *
- * CET: every entry point starts with endbr64 (the trampoline is reached by an
- * indirect jmp). The property note claims IBT only: cosync does not switch
- * shadow stacks, so it must not claim SHSTK, and the linker then leaves
- * shadow stacks off for the whole program.
+ * CET: every function starts with endbr64; the resuming jump is a `notrack`
+ * indirect jmp, because it lands on return sites rather than on branch
+ * targets. The property note claims IBT only: cosync does not switch shadow
+ * stacks, so it must not claim SHSTK, and the linker then leaves shadow
+ * stacks off for the whole program.
  */
 #if !defined(__x86_64__) || !defined(__ELF__)
 #error "switch_x86_64_sysv_elf_gas.S selected for a target that is not x86_64 ELF"
@@ -37,8 +38,7 @@
         .text
 
 /* transfer_t cosync_context_jump(context_t to, void *data) */
-        .globl  cosync_context_jump
-        .hidden cosync_context_jump
+        .globl  cosync_context_jump     /* exported: coroutine.hpp inlines calls */
         .type   cosync_context_jump, @function
         .p2align 4
 cosync_context_jump:
@@ -84,7 +84,10 @@ cosync_context_jump:
            it as its first two arguments instead: rdi = from, rsi = data. */
         movq    %rsi, %rdx
         movq    %rax, %rdi
-        jmp     *%r8
+        /* The target is a return site (after a call of this function) or
+           the trampoline, not a branch target: notrack keeps IBT from
+           demanding an endbr64 there. */
+        notrack jmp *%r8
         .cfi_endproc
         .size   cosync_context_jump, .-cosync_context_jump
 
@@ -125,15 +128,17 @@ cosync_context_trampoline:
         .cfi_undefined rip
         endbr64
         call    *%rbx
+        /* Current control words into scratch on the finished stack (the
+           resumed context's red zone may be its guard). */
+        stmxcsr -0x8(%rsp)
+        fnstcw  -0x4(%rsp)
+        movl    -0x8(%rsp), %ecx
+        movzwl  -0x4(%rsp), %esi
         movq    %rax, %rsp              /* the switch itself */
-        stmxcsr -0x8(%rsp)              /* scratch in the red zone */
-        movl    (%rsp), %ecx
-        cmpl    -0x8(%rsp), %ecx
+        cmpl    (%rsp), %ecx
         je      1f
         ldmxcsr (%rsp)
-1:      fnstcw  -0x8(%rsp)
-        movzwl  0x4(%rsp), %ecx
-        cmpw    -0x8(%rsp), %cx
+1:      cmpw    0x4(%rsp), %si
         je      2f
         fldcw   0x4(%rsp)
 2:      movq    0x08(%rsp), %r12

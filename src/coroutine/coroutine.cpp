@@ -2,6 +2,8 @@
 
 #include <cxxabi.h>
 
+#include <exception>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -75,6 +77,33 @@ std::string label(const Coroutine& coroutine) {
   std::abort();
 }
 
+// The coroutine whose ForcedUnwind is in flight on this thread, if any: a
+// noexcept frame on its stack makes the runtime call std::terminate, and
+// the terminate handler then says which coroutine and why.
+thread_local const Coroutine* t_unwinding = nullptr;
+std::terminate_handler g_previous_terminate = nullptr;
+
+void terminate_during_forced_unwind() {
+  if (t_unwinding != nullptr) {
+    std::fprintf(stderr,
+                 "cosync: %s could not be unwound: its ForcedUnwind reached a noexcept "
+                 "frame (a destructor or noexcept function that suspends)\n",
+                 label(*t_unwinding).c_str());
+  }
+  if (g_previous_terminate != nullptr) {
+    g_previous_terminate();
+  }
+  std::abort();
+}
+
+void install_terminate_hook() {
+  static const bool installed = [] {
+    g_previous_terminate = std::set_terminate(&terminate_during_forced_unwind);
+    return true;
+  }();
+  (void)installed;
+}
+
 [[noreturn]] void usage_error(const std::string& message) {
   throw UsageError("cosync: " + message);
 }
@@ -85,7 +114,7 @@ std::string label(const Coroutine& coroutine) {
 // thread that owns the coroutines involved.
 struct Runtime {
   static ThreadState& create_thread_state();
-  static bool resolve_overflow(stack_overflow::Culprit* out) noexcept;
+  static bool resolve_overflow(const void* fault, stack_overflow::Culprit* out) noexcept;
 
   static void resume(ThreadState& ts, Coroutine& to);
   static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target);
@@ -100,6 +129,7 @@ struct Runtime {
   static void arrive(context::transfer_t transfer) noexcept;
   static context::transfer_t entry(context::transfer_t transfer) noexcept;
   static void run(ThreadState& ts, Coroutine& self) noexcept;
+  static void report_swallowed_unwind(ThreadState& ts, Coroutine& self) noexcept;
   static context::transfer_t finish(ThreadState& ts, Coroutine& self) noexcept;
   static void after_return(Coroutine& self);
   [[noreturn]] static void throw_forced_unwind(Coroutine& self);
@@ -127,7 +157,9 @@ struct ThreadStateOwner {
       return;
     }
     if (t_state->stats.live != 0) {
-      std::fprintf(stderr, "cosync: thread exits with %zu live coroutines; their stacks leak\n",
+      std::fprintf(stderr,
+                   "cosync: thread exits with %zu live coroutines; cosync keeps this "
+                   "thread's state for their handles, and stacks not destroyed leak\n",
                    t_state->stats.live);
       return;
     }
@@ -158,14 +190,29 @@ ThreadState& Runtime::create_thread_state() {
   return ts;
 }
 
-bool Runtime::resolve_overflow(stack_overflow::Culprit* out) noexcept {
+// The running coroutine first; then every coroutine of the thread, because
+// a coroutine that overflows inside the switch itself is no longer current.
+bool Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* out) noexcept {
   const ThreadState* ts = t_state;
-  if (ts == nullptr || ts->current == ts->main) {
+  if (ts == nullptr) {
     return false;
   }
-  out->id = ts->current->id_;
-  out->name = ts->current->name_;
-  out->stack = &ts->current->stack_;
+  const Coroutine* culprit = nullptr;
+  if (ts->current != ts->main && ts->current->stack_.guard_contains(fault)) {
+    culprit = ts->current;
+  }
+  for (const Coroutine* c = ts->registry_head; culprit == nullptr && c != nullptr;
+       c = c->registry_next_) {
+    if (c->stack_.guard_contains(fault)) {
+      culprit = c;
+    }
+  }
+  if (culprit == nullptr) {
+    return false;
+  }
+  out->id = culprit->id_;
+  out->name = culprit->name_;
+  out->stack = &culprit->stack_;
   return true;
 }
 
@@ -199,18 +246,33 @@ void Runtime::run(ThreadState& ts, Coroutine& self) noexcept {
     self.run_body();
   } catch (const ForcedUnwind&) {
     self.cancelled_ = true;
+  } catch (const abi::__forced_unwind&) {
+    fatal("pthread_exit or thread cancellation inside " + label(self) +
+          ": a thread cannot end from a coroutine's stack");
   } catch (...) {
     self.error_ = std::current_exception();
   }
+  t_unwinding = nullptr;
+  self.slow_path_ |= Coroutine::kFinishing;
   self.drop_callable();
   if ((self.slow_path_ & Coroutine::kUnwindRequested) != 0 && !self.cancelled_) {
-    ++ts.stats.swallowed_unwinds;
-    self.cancelled_ = true;
-    std::fprintf(stderr,
-                 "cosync: %s swallowed cosync::ForcedUnwind (a catch block that did "
-                 "not rethrow it) and finished normally; its result is discarded\n",
-                 label(self).c_str());
+    report_swallowed_unwind(ts, self);
   }
+}
+
+// The coroutine caught ForcedUnwind without rethrowing it and still
+// finished: it was unwound all the same, so it counts as cancelled and
+// whatever it returned or threw instead is dropped.
+void Runtime::report_swallowed_unwind(ThreadState& ts, Coroutine& self) noexcept {
+  ++ts.stats.swallowed_unwinds;
+  const char* outcome = self.error_ ? "threw another exception instead; it is discarded"
+                                    : "finished normally; its result is discarded";
+  std::fprintf(stderr,
+               "cosync: %s swallowed cosync::ForcedUnwind (a catch block that did not "
+               "rethrow it) and %s\n",
+               label(self).c_str(), outcome);
+  self.error_ = nullptr;
+  self.cancelled_ = true;
 }
 
 // Everything of the final switch but the jump, which the context layer's
@@ -246,6 +308,8 @@ void Runtime::after_return(Coroutine& self) {
 
 void Runtime::throw_forced_unwind(Coroutine& self) {
   self.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kUnwindPending);
+  install_terminate_hook();
+  t_unwinding = &self;
   throw ForcedUnwind{self.id_};
 }
 
@@ -283,8 +347,9 @@ void Runtime::refuse_suspension(const Coroutine& self, const Coroutine& target) 
           "to another context");
   }
   usage_error(label(self) +
-              " cannot suspend inside a catch block: the C++ runtime keeps the "
-              "exception being handled per thread; leave the catch block first");
+              " cannot suspend inside a catch block (its own, or one of the context "
+              "that resumed it): the C++ runtime keeps the exception being handled "
+              "per thread; leave the catch block first");
 }
 
 void Runtime::check_canary(const Coroutine& self) noexcept {
@@ -323,6 +388,11 @@ void Runtime::resume(ThreadState& ts, Coroutine& to) {
 }
 
 void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
+  if ((self.slow_path_ & Coroutine::kFinishing) != 0) [[unlikely]] {
+    fatal(label(self) +
+          " tried to suspend after its body ended, in the destructor of its callable "
+          "or of its arguments; such destructors must not wait");
+  }
   if ((self.slow_path_ & Coroutine::kUnwindRequested) != 0) [[unlikely]] {
     fatal(label(self) +
           " swallowed cosync::ForcedUnwind (a catch block that did not rethrow "
@@ -406,10 +476,21 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
     case CoroutineState::suspended:
       break;
   }
+  if ((coroutine.slow_path_ & Coroutine::kDestroying) != 0) {
+    fatal("destruction cycle: " + label(coroutine) + " is destroying " +
+          label(*ts->current) + " (or a coroutine that owns it), which owns " +
+          label(coroutine));
+  }
   coroutine.slow_path_ |= Coroutine::kUnwindRequested | Coroutine::kUnwindPending;
   ++ts->stats.forced_unwinds;
+  Coroutine& destroyer = *ts->current;
+  destroyer.slow_path_ |= Coroutine::kDestroying;
+  const struct Clear {
+    Coroutine& destroyer;
+    ~Clear() { destroyer.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kDestroying); }
+  } clear{destroyer};
   while (coroutine.state_ != CoroutineState::finished) {
-    forward_switch(*ts, *ts->current, coroutine);
+    forward_switch(*ts, destroyer, coroutine);
   }
 }
 

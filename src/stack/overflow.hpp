@@ -17,9 +17,9 @@ struct Culprit {
 };
 
 // Called from the SIGSEGV handler, so it must be async-signal-safe: fills
-// `out` with the coroutine running on this thread, or returns false when the
-// thread runs no coroutine. The coroutine layer registers it.
-using Resolver = bool (*)(Culprit* out) noexcept;
+// `out` with this thread's coroutine whose guard holds `fault`, or returns
+// false. The coroutine layer registers it.
+using Resolver = bool (*)(const void* fault, Culprit* out) noexcept;
 void set_resolver(Resolver resolver) noexcept;
 
 // Installs the handler once per process and this thread's alternate signal

@@ -114,16 +114,24 @@ void call_previous(int signo, siginfo_t* info, void* context) noexcept {
 
 bool fault_in_running_guard(const void* fault, Culprit* culprit) noexcept {
   const Resolver resolver = g_resolver.load(std::memory_order_acquire);
-  return resolver != nullptr && resolver(culprit) && culprit->stack != nullptr &&
-         culprit->stack->guard_contains(fault);
+  return resolver != nullptr && resolver(fault, culprit);
 }
 
 // On an overflow: report, let an application handler installed before us
 // see the fault, then die of SIGSEGV (returning re-runs the faulting
 // instruction under the default action). Other faults go to the previous
 // handler as if cosync were not there.
+// Set while this thread runs on_segv: an application handler installed
+// after cosync's that chains back to it must not loop forever.
+thread_local bool t_in_handler __attribute__((tls_model("initial-exec"))) = false;
+
 void on_segv(int signo, siginfo_t* info, void* context) {
   const int saved_errno = errno;
+  if (t_in_handler) {
+    reset_to_default();  // re-entered through a chain: die of the fault
+    return;
+  }
+  t_in_handler = true;
   Culprit culprit;
   if (fault_in_running_guard(info->si_addr, &culprit)) {
     Line line;
@@ -145,6 +153,7 @@ void on_segv(int signo, siginfo_t* info, void* context) {
   } else {
     sigaction(SIGSEGV, &g_previous, nullptr);
   }
+  t_in_handler = false;
   errno = saved_errno;
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "cosync/export.hpp"
+
 namespace cosync::context {
 
 // Opaque token of a suspended context, valid for exactly one jump.
@@ -29,7 +31,8 @@ context_t cosync_context_make(void* stack_top, std::size_t size, entry_fn entry)
 
 // Suspends the caller and resumes `to`, which receives `data`. Returns when
 // some context jumps back, with that context's token and pointer.
-transfer_t cosync_context_jump(context_t to, void* data) noexcept;
+// Exported: the inline switch in coroutine.hpp calls it from user code.
+COSYNC_API transfer_t cosync_context_jump(context_t to, void* data) noexcept;
 }
 
 }  // namespace cosync::context
