@@ -238,6 +238,30 @@ TEST(Coroutine, DestroyingAResumerLeavesItsResumeeUsable) {
   EXPECT_EQ(inner.join(), 3);
 }
 
+// Regression: a coroutine that destroys the coroutine that resumed it,
+// whose pooled stack is then reused, must still yield back to main.
+TEST(Coroutine, YieldAfterItsResumerWasDestroyedGoesToMain) {
+  std::vector<std::string> log;
+  auto* resumer = new Task<void>();
+  Task<void> child = create([&] {
+    delete resumer;  // destroys the suspended coroutine that resumed us
+    Task<void> reuse = create([&log] { log.push_back("reuse ran"); });
+    reuse.join();
+    yield();
+    log.push_back("child resumed");
+  });
+  *resumer = create([&child] {
+    child.resume();
+    yield_to_main();
+  });
+  resumer->resume();
+  log.push_back("main");
+  EXPECT_EQ(child->state(), CoroutineState::suspended);
+  child.join();
+  const std::vector<std::string> expected = {"reuse ran", "main", "child resumed"};
+  EXPECT_EQ(log, expected);
+}
+
 TEST(Coroutine, ExceptionReachesTheJoinerExactlyOnce) {
   auto task = create([]() -> int { throw std::runtime_error("disk on fire"); });
   try {

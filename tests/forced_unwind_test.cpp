@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <memory>
+#include <pthread.h>
 #include <string>
 #include <thread>
 #include <utility>
@@ -214,6 +216,40 @@ TEST(ForcedUnwindDeathTest, SuspendingDuringUnwindingAborts) {
         task.resume();
       },
       "\"waiter\" tried to suspend while an exception is unwinding its stack");
+}
+
+TEST(ForcedUnwindDeathTest, DestructionCycleIsNamed) {
+  EXPECT_DEATH(
+      {
+        Task<void>* parent = new Task<void>();
+        *parent = create(Options{.name = "parent"}, [parent] {
+          auto child = create(Options{.name = "child"}, [parent] { delete parent; });
+          child.resume();
+        });
+        parent->resume();
+      },
+      "destruction cycle");
+}
+
+TEST(ForcedUnwindDeathTest, WaitingInACallableDestructorIsNamed) {
+  struct WaitsOnDestruction {
+    ~WaitsOnDestruction() { yield_to_main(); }
+  };
+  EXPECT_DEATH(
+      {
+        auto task = create(Options{.name = "holder"}, [guard = std::make_shared<WaitsOnDestruction>()] {});
+        task.join();
+      },
+      "\"holder\" tried to suspend after its body ended");
+}
+
+TEST(ForcedUnwindDeathTest, PthreadExitInACoroutineIsNamed) {
+  EXPECT_DEATH(
+      {
+        auto task = create(Options{.name = "quitter"}, [] { pthread_exit(nullptr); });
+        task.join();
+      },
+      "pthread_exit or thread cancellation inside coroutine #[0-9]+ \"quitter\"");
 }
 
 TEST(ForcedUnwindDeathTest, DestroyingOnAnotherThreadAborts) {

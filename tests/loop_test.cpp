@@ -1,0 +1,248 @@
+// The built-in epoll loop: immediates, timers, cross-thread posts, fd
+// readiness, signals, and the rules about where the loop may run.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "cosync/cosync.hpp"
+#include "test_util.hpp"
+
+namespace cosync {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Recorder {
+  std::vector<int> order;
+};
+
+struct TaggedTimer {
+  Timer timer;
+  int tag;
+  Recorder* recorder;
+};
+
+void record_timer(Timer* timer) {
+  auto* tagged = static_cast<TaggedTimer*>(timer->data);
+  tagged->recorder->order.push_back(tagged->tag);
+}
+
+TEST(Loop, ImmediatesRunInOrderAndCanBeCancelled) {
+  Loop& loop = this_loop();
+  std::vector<int> order;
+  struct Tagged {
+    Immediate immediate;
+    int tag;
+    std::vector<int>* order;
+  };
+  auto run = [](Immediate* i) {
+    auto* t = static_cast<Tagged*>(i->data);
+    t->order->push_back(t->tag);
+  };
+  Tagged a{{run, nullptr}, 1, &order}, b{{run, nullptr}, 2, &order}, c{{run, nullptr}, 3, &order};
+  for (Tagged* t : {&a, &b, &c}) {
+    t->immediate.data = t;
+    loop.post_immediate(t->immediate);
+  }
+  loop.cancel_immediate(b.immediate);
+  loop.run_once();
+  EXPECT_EQ(order, (std::vector<int>{1, 3}));
+}
+
+TEST(Loop, TimersFireInDeadlineOrderAndTiesInInsertionOrder) {
+  Loop& loop = this_loop();
+  Recorder recorder;
+  const Deadline base = Clock::now() + 5ms;
+  std::vector<TaggedTimer> timers(5);
+  const Deadline dues[] = {base + 3ms, base, base + 1ms, base, base + 1ms};
+  for (int i = 0; i < 5; ++i) {
+    timers[static_cast<std::size_t>(i)] = TaggedTimer{Timer{}, i, &recorder};
+    Timer& timer = timers[static_cast<std::size_t>(i)].timer;
+    timer.fn = &record_timer;
+    timer.data = &timers[static_cast<std::size_t>(i)];
+    timer.due = dues[i];
+    loop.add_timer(timer);
+  }
+  loop.run_until([&] { return recorder.order.size() == 5; }, Clock::now() + 1s);
+  EXPECT_EQ(recorder.order, (std::vector<int>{1, 3, 2, 4, 0}));
+  EXPECT_GE(Clock::now(), base + 3ms) << "nothing fires before its deadline";
+}
+
+TEST(Loop, ZeroPastAndFarDeadlinesBehave) {
+  Loop& loop = this_loop();
+  Recorder recorder;
+  TaggedTimer past{Timer{}, 1, &recorder}, now{Timer{}, 2, &recorder}, far{Timer{}, 3, &recorder};
+  for (TaggedTimer* t : {&past, &now, &far}) {
+    t->timer.fn = &record_timer;
+    t->timer.data = t;
+  }
+  past.timer.due = Clock::now() - 1h;
+  now.timer.due = Clock::now();
+  far.timer.due = deadline_after(std::chrono::hours(24 * 365 * 100));
+  loop.add_timer(past.timer);
+  loop.add_timer(now.timer);
+  loop.add_timer(far.timer);
+  loop.run_once(Clock::now() + 50ms);
+  EXPECT_EQ(recorder.order, (std::vector<int>{1, 2}));
+  EXPECT_TRUE(far.timer.armed());
+  loop.cancel_timer(far.timer);
+  EXPECT_FALSE(far.timer.armed());
+  EXPECT_EQ(deadline_after(Clock::duration::max()), no_deadline) << "saturates";
+}
+
+TEST(Loop, PostsFromEightThreadsAreNeverLost) {
+  Loop& loop = this_loop();
+  const std::size_t per_thread = test::scaled(100000);
+  constexpr int kThreads = 8;
+  std::size_t received = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&loop, &received, per_thread] {
+      for (std::size_t i = 0; i < per_thread; ++i) {
+        loop.post([&received] { ++received; });
+      }
+    });
+  }
+  const std::size_t expected = per_thread * kThreads;
+  EXPECT_TRUE(loop.run_until([&] { return received == expected; }, Clock::now() + 60s));
+  for (auto& thread : threads) thread.join();
+  loop.run_once(Clock::now());
+  EXPECT_EQ(received, expected);
+}
+
+TEST(Loop, RunStopsWhenAskedFromAnotherThread) {
+  Loop& loop = this_loop();
+  std::thread stopper([&loop] { loop.post([&loop] { loop.stop(); }); });
+  loop.run();
+  stopper.join();
+  SUCCEED() << "run() returned after stop()";
+}
+
+class Pipe : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(pipe2(fds_, O_NONBLOCK | O_CLOEXEC), 0); }
+  void TearDown() override {
+    for (int fd : fds_) {
+      if (fd >= 0) {
+        this_loop().forget_fd(fd);
+        close(fd);
+      }
+    }
+  }
+  int fds_[2] = {-1, -1};
+};
+
+TEST_F(Pipe, ReadinessWaitFromMainAndFromACoroutine) {
+  ASSERT_EQ(write(fds_[1], "x", 1), 1);
+  wait_io(fds_[0], io_readable, deadline_after(1s));  // from main: runs the loop
+  char byte = 0;
+  ASSERT_EQ(read(fds_[0], &byte, 1), 1);
+  auto reader = spawn([fd = fds_[0]] {
+    wait_io(fd, io_readable, deadline_after(5s));
+    char got = 0;
+    return read(fd, &got, 1) == 1 ? got : '?';
+  });
+  this_loop().run_once(Clock::now() + 10ms);
+  EXPECT_FALSE(reader.done());
+  ASSERT_EQ(write(fds_[1], "y", 1), 1);
+  EXPECT_EQ(reader.get(), 'y');
+}
+
+TEST_F(Pipe, ForgettingAnFdEndsItsWaitWithAClearError) {
+  auto reader = spawn([fd = fds_[0]] { wait_io(fd, io_readable); });
+  this_loop().run_once(Clock::now());
+  this_loop().forget_fd(fds_[0]);
+  try {
+    reader.get(deadline_after(5s));
+    FAIL() << "the wait did not end in an error";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code().value(), ECANCELED);
+    EXPECT_NE(std::string(error.what()).find("fd " + std::to_string(fds_[0])), std::string::npos);
+  }
+}
+
+TEST_F(Pipe, SecondReaderOnOneFdIsRefused) {
+  auto first = spawn([fd = fds_[0]] { wait_io(fd, io_readable); });
+  this_loop().run_once(Clock::now());
+  try {
+    wait_io(fds_[0], io_readable, deadline_after(10ms));
+    FAIL() << "a second reader was accepted";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code().value(), EBUSY);
+  }
+  first.cancel();
+  this_loop().run_until([&] { return first.done(); });
+}
+
+TEST(Loop, WaitingOnAClosedFdIsAClearError) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_THROW(wait_io(fds[0], io_readable, deadline_after(10ms)), std::system_error);
+}
+
+TEST(Loop, SignalsAreDeliveredThroughTheLoop) {
+  auto waiter = spawn([] { wait_signal(SIGUSR1, deadline_after(5s)); return true; });
+  this_loop().run_once(Clock::now());
+  pthread_kill(pthread_self(), SIGUSR1);
+  EXPECT_TRUE(waiter.get());
+}
+
+void ignore_signal(int) {}
+
+TEST(Loop, InterruptedSleepStillWakesOnTime) {
+  struct sigaction action {};
+  action.sa_handler = &ignore_signal;  // no SA_RESTART: epoll_wait gets EINTR
+  sigemptyset(&action.sa_mask);
+  struct sigaction previous {};
+  sigaction(SIGUSR2, &action, &previous);
+  const pthread_t loop_thread = pthread_self();
+  std::atomic<bool> done{false};
+  std::thread pester([&] {
+    while (!done) {
+      pthread_kill(loop_thread, SIGUSR2);
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  const Deadline due = Clock::now() + 50ms;
+  sleep_until(due);
+  const Deadline woke = Clock::now();
+  done = true;
+  pester.join();
+  sigaction(SIGUSR2, &previous, nullptr);
+  EXPECT_GE(woke, due);
+  EXPECT_LT(woke, due + 1s);
+}
+
+TEST(Loop, RunningTheLoopInsideItsOwnCallbackIsRefused) {
+  Loop& loop = this_loop();
+  std::string message;
+  Immediate nested;
+  nested.data = &message;
+  nested.fn = [](Immediate* self) {
+    try {
+      this_loop().run_once();
+    } catch (const UsageError& error) {
+      *static_cast<std::string*>(self->data) = error.what();
+    }
+  };
+  loop.post_immediate(nested);
+  loop.run_once();
+  EXPECT_NE(message.find("own callbacks"), std::string::npos) << message;
+}
+
+TEST(Loop, RunningTheLoopOnACoroutineStackIsRefused) {
+  auto task = create([] { this_loop().run_once(); });
+  EXPECT_THROW(task.join(), UsageError);
+}
+
+}  // namespace
+}  // namespace cosync

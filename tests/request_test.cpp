@@ -1,0 +1,383 @@
+// Requests: the one completion interface, waiting with and without
+// coroutines (R4), early resume (R8), launching (R6/R7), wait all / any,
+// deadlines, cancellation, the synchronisation primitives and task groups.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cosync/cosync.hpp"
+#include "test_util.hpp"
+
+namespace cosync {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A timer that completes a request with a value after `delay`: a loop
+// callback standing for any callback-shaped code.
+Request<int> value_after(Clock::duration delay, int value) {
+  struct Completion {
+    Timer timer;
+    Request<int> request;
+    int value;
+  };
+  auto* completion = new Completion{Timer{}, Request<int>(), value};
+  completion->timer.data = completion;
+  completion->timer.due = Clock::now() + delay;
+  completion->timer.fn = [](Timer* timer) {
+    auto* self = static_cast<Completion*>(timer->data);
+    self->request.set_value(self->value);
+    delete self;
+  };
+  this_loop().add_timer(completion->timer);
+  return completion->request;
+}
+
+// The synchronous-style function of R4: it waits, and neither knows nor
+// cares whether it runs in a coroutine.
+int fetch_double(int x) { return value_after(5ms, x * 2).get(); }
+
+struct Counted {
+  explicit Counted(int& live) : live_(&live) { ++*live_; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  ~Counted() { --*live_; }
+
+ private:
+  int* live_;
+};
+
+TEST(Request, CompletedByACallbackFromMainAndFromACoroutine) {
+  EXPECT_EQ(value_after(1ms, 5).get(), 5);
+  auto inside = spawn([] { return value_after(1ms, 6).get(); });
+  EXPECT_EQ(inside.get(), 6);
+}
+
+TEST(Request, SameSynchronousFunctionFromMainAndTenThousandCoroutines) {
+  EXPECT_EQ(fetch_double(21), 42);
+  const std::size_t count = test::scaled(10000);
+  std::vector<Request<int>> requests;
+  const Deadline start = Clock::now();
+  for (std::size_t i = 0; i < count; ++i) {
+    requests.push_back(spawn(fetch_double, static_cast<int>(i)));
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    EXPECT_EQ(requests[i].get(), static_cast<int>(2 * i));
+  }
+  EXPECT_LT(Clock::now() - start, 30s) << "the waits overlapped";
+}
+
+TEST(Request, SpawnReturnsAtOnceAndRunsOnTheLoop) {
+  bool ran = false;
+  auto request = spawn([&ran] { ran = true; });
+  EXPECT_FALSE(ran) << "launch from main returns before the coroutine runs";
+  request.get();
+  EXPECT_TRUE(ran);
+}
+
+TEST(Request, ExceptionReachesTheWaiter) {
+  auto request = spawn([]() -> int { throw std::out_of_range("index 7"); });
+  try {
+    request.get();
+    FAIL() << "no exception";
+  } catch (const std::out_of_range& error) {
+    EXPECT_STREQ(error.what(), "index 7");
+  }
+}
+
+TEST(Request, ValueIsTakenOnce) {
+  Request<int> request;
+  request.set_value(3);
+  EXPECT_EQ(request.get(), 3);
+  EXPECT_THROW(request.get(), UsageError);
+}
+
+TEST(Request, CallbackDataRoundTripCompletesTheRequest) {
+  Request<std::string> request;
+  void* data = request.to_callback_data();  // what a C callback would carry
+  Request<std::string>::from_callback_data(data).set_value("from C");
+  EXPECT_EQ(request.get(), "from C");
+}
+
+TEST(Request, EarlyResumeGoesBackToWaiting) {
+  Request<int> pending;
+  int result = 0;
+  auto task = create([&] { result = pending.get(); });
+  task.resume();  // now waiting on `pending`
+  const std::size_t before = request_stats().early_resumes;
+  task.resume();  // by hand, too early
+  EXPECT_EQ(task->state(), CoroutineState::suspended);
+  EXPECT_EQ(request_stats().early_resumes, before + 1);
+  EXPECT_EQ(result, 0);
+  pending.set_value(9);
+  this_loop().run_until([&] { return task.done(); }, deadline_after(5s));
+  EXPECT_EQ(result, 9);
+  task.join();
+}
+
+TEST(Request, SecondWaiterOnOneRequestIsAClearError) {
+  Request<int> pending;
+  auto first = spawn([&pending] { return pending.get(); });
+  this_loop().run_once(Clock::now());
+  auto second = spawn([&pending] { return pending.get(); });
+  EXPECT_THROW(second.get(), UsageError);
+  pending.set_value(1);
+  EXPECT_EQ(first.get(), 1);
+}
+
+void nested_wait(int& live, int depth) {
+  Counted here(live);
+  if (depth == 0) {
+    auto child = spawn([&live] {
+      Counted in_child(live);
+      sleep_for(1h);
+    });
+    child.get();
+    return;
+  }
+  nested_wait(live, depth - 1);
+}
+
+TEST(Request, CancellationAtDepthRunsCleanupAndCancelsSubRequests) {
+  int live = 0;
+  auto request = spawn([&live] { nested_wait(live, 10); });
+  this_loop().run_until([&] { return live == 12; }, deadline_after(5s));
+  ASSERT_EQ(live, 12);
+  request.cancel();
+  this_loop().run_until([&] { return request.done() && live == 0; }, deadline_after(5s));
+  EXPECT_TRUE(request.cancelled());
+  EXPECT_EQ(live, 0);
+  EXPECT_THROW(request.get(), Cancelled);
+}
+
+TEST(Request, CancellingACompletedRequestIsANoOp) {
+  auto request = spawn([] { return 4; });
+  EXPECT_EQ(request.get(), 4);
+  request.cancel();
+  EXPECT_TRUE(request.succeeded());
+}
+
+TEST(Request, CancelledBeforeItStartsNeverRuns) {
+  bool ran = false;
+  auto request = spawn([&ran] { ran = true; });
+  request.cancel();
+  EXPECT_THROW(request.get(), Cancelled);
+  EXPECT_FALSE(ran);
+}
+
+TEST(Request, DroppingTheLastHandleCancels) {
+  int live = 0;
+  {
+    auto request = spawn([&live] {
+      Counted here(live);
+      sleep_for(1h);
+    });
+    this_loop().run_until([&] { return live == 1; }, deadline_after(5s));
+  }
+  this_loop().run_until([&] { return live == 0; }, deadline_after(5s));
+  EXPECT_EQ(live, 0);
+}
+
+TEST(Request, TimeoutCancelsTheAwaitedRequest) {
+  int live = 0;
+  auto slow = spawn([&live] {
+    Counted here(live);
+    sleep_for(1h);
+  });
+  EXPECT_THROW(slow.get(20ms), TimedOut);
+  EXPECT_TRUE(slow.cancelled());
+  EXPECT_EQ(live, 0) << "the producer finished unwinding before TimedOut";
+  auto inside = spawn([] {
+    auto slower = spawn([] { sleep_for(1h); });
+    try {
+      slower.get(10ms);
+    } catch (const TimedOut&) {
+      return slower.cancelled();
+    }
+    return false;
+  });
+  EXPECT_TRUE(inside.get());
+}
+
+TEST(Request, DeadlineInThePastTimesOutAtOnce) {
+  Request<int> never;
+  EXPECT_THROW(never.get(Clock::now() - 1s), TimedOut);
+  EXPECT_TRUE(never.cancelled());
+}
+
+TEST(Request, SleepsWakeInDeadlineOrder) {
+  std::vector<int> order;
+  std::vector<Request<void>> sleepers;
+  for (int delay : {30, 10, 20, 0}) {
+    sleepers.push_back(spawn([&order, delay] {
+      sleep_for(std::chrono::milliseconds(delay));
+      order.push_back(delay);
+    }));
+  }
+  for (auto& sleeper : sleepers) sleeper.get();
+  EXPECT_EQ(order, (std::vector<int>{0, 10, 20, 30}));
+}
+
+TEST(Request, WaitAllAndWaitAny) {
+  auto slow = value_after(30ms, 1);
+  auto fast = value_after(1ms, 2);
+  EXPECT_EQ(wait_any(slow, fast), 1);
+  EXPECT_TRUE(wait_all(slow, fast));
+  EXPECT_EQ(slow.get() + fast.get(), 3);
+  auto inside = spawn([] {
+    auto a = value_after(5ms, 1);
+    auto b = spawn([] { return 2; });
+    const int first = wait_any(a, b);
+    wait_all(a, b);
+    return first;
+  });
+  EXPECT_EQ(inside.get(), 1);
+  Request<int> never;
+  EXPECT_FALSE(wait_all({&never.core()}, deadline_after(5ms)));
+  EXPECT_EQ(wait_any({&never.core()}, deadline_after(5ms)), -1);
+}
+
+TEST(TaskGroup, JoinsAllChildren) {
+  int finished = 0;
+  TaskGroup group;
+  for (int i = 0; i < 10; ++i) {
+    group.spawn([&finished, i] {
+      sleep_for(std::chrono::milliseconds(i));
+      ++finished;
+    });
+  }
+  group.join();
+  EXPECT_EQ(finished, 10);
+}
+
+TEST(TaskGroup, FirstFailureCancelsTheRestAndIsRethrown) {
+  int live = 0;
+  auto parent = spawn([&live] {
+    TaskGroup group;
+    for (int i = 0; i < 5; ++i) {
+      group.spawn([&live] {
+        Counted here(live);
+        sleep_for(1h);
+      });
+    }
+    group.spawn([] {
+      sleep_for(5ms);
+      throw std::runtime_error("child failed");
+    });
+    group.join();
+  });
+  try {
+    parent.get(deadline_after(5s));
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& error) {
+    EXPECT_STREQ(error.what(), "child failed");
+  }
+  EXPECT_EQ(live, 0);
+}
+
+TEST(Sync, EventWakesAllWaiters) {
+  Event event;
+  int woken = 0;
+  std::vector<Request<void>> waiters;
+  for (int i = 0; i < 3; ++i) waiters.push_back(spawn([&] { event.wait(); ++woken; }));
+  this_loop().run_once(Clock::now());
+  EXPECT_EQ(woken, 0);
+  event.set();
+  for (auto& waiter : waiters) waiter.get();
+  EXPECT_EQ(woken, 3);
+  event.wait();  // from main, already set
+  event.reset();
+  EXPECT_THROW(event.wait(deadline_after(5ms)), TimedOut);
+}
+
+TEST(Sync, MutexIsHandedOverInArrivalOrder) {
+  Mutex mutex;
+  std::vector<int> order;
+  mutex.lock();  // from main
+  std::vector<Request<void>> lockers;
+  for (int i = 0; i < 3; ++i) {
+    lockers.push_back(spawn([&, i] {
+      mutex.lock();
+      order.push_back(i);
+      sleep_for(1ms);
+      mutex.unlock();
+    }));
+  }
+  this_loop().run_once(Clock::now());
+  mutex.unlock();
+  for (auto& locker : lockers) locker.get();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+  EXPECT_FALSE(mutex.locked());
+  EXPECT_THROW(mutex.unlock(), UsageError);
+}
+
+TEST(Sync, MutexLockTimesOut) {
+  Mutex mutex;
+  mutex.lock();
+  auto waiter = spawn([&mutex] { mutex.lock(deadline_after(5ms)); });
+  EXPECT_THROW(waiter.get(), TimedOut);
+  mutex.unlock();
+  EXPECT_TRUE(mutex.try_lock());
+}
+
+TEST(Sync, SemaphoreLimitsConcurrency) {
+  Semaphore slots(2);
+  int inside = 0, peak = 0;
+  std::vector<Request<void>> workers;
+  for (int i = 0; i < 6; ++i) {
+    workers.push_back(spawn([&] {
+      slots.acquire();
+      peak = std::max(peak, ++inside);
+      sleep_for(2ms);
+      --inside;
+      slots.release();
+    }));
+  }
+  for (auto& worker : workers) worker.get();
+  EXPECT_EQ(peak, 2);
+  EXPECT_EQ(slots.available(), 2U);
+}
+
+TEST(Sync, BoundedChannelBetweenCoroutinesAndMain) {
+  Channel<int> channel(2);
+  auto producer = spawn([&channel] {
+    for (int i = 0; i < 100; ++i) channel.send(i);
+    channel.close();
+  });
+  int sum = 0;
+  while (auto value = channel.receive(deadline_after(5s))) {  // from main
+    sum += *value;
+  }
+  producer.get();
+  EXPECT_EQ(sum, 4950);
+  EXPECT_THROW(channel.send(1), ChannelClosed);
+  EXPECT_THROW(Channel<int>(0), std::invalid_argument);
+}
+
+TEST(Sync, ChannelReceiveTimesOut) {
+  Channel<int> channel(1);
+  EXPECT_THROW(channel.receive(deadline_after(5ms)), TimedOut);
+}
+
+TEST(Request, WaitingInsideALoopCallbackIsAClearError) {
+  std::string message;
+  Immediate immediate;
+  immediate.data = &message;
+  immediate.fn = [](Immediate* self) {
+    try {
+      Request<int> never;
+      never.get();
+    } catch (const UsageError& error) {
+      *static_cast<std::string*>(self->data) = error.what();
+    }
+  };
+  this_loop().post_immediate(immediate);
+  this_loop().run_once();
+  EXPECT_NE(message.find("loop's own callbacks"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace cosync
