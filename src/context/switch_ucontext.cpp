@@ -3,11 +3,16 @@
 // assembly bugs (CMake option COSYNC_CONTEXT=ucontext).
 //
 // swapcontext also saves and restores the signal mask, which costs a system
-// call per switch: this back end is for correctness, not speed.
+// call per switch: this back end is for correctness, not speed. The mask
+// belongs to the thread, not to a coroutine, so each jump first gives the
+// target the thread's current mask; otherwise resuming a coroutine would
+// bring back the mask of when it last ran (unblocking, say, a signal a loop
+// had just blocked for its signalfd).
 //
 // A suspended context is a UcontextFrame kept on its own stack: inside
 // cosync_context_jump for a context that jumped away, at the top of the stack
 // for a fresh one. It lives exactly as long as the context stays suspended.
+#include <signal.h>
 #include <ucontext.h>
 
 #include <cstdint>
@@ -60,6 +65,7 @@ extern "C" COSYNC_API transfer_t cosync_context_jump(context_t to, void* data) n
   UcontextFrame self;
   auto* target = static_cast<UcontextFrame*>(to);
   target->incoming = transfer_t{&self, data};
+  pthread_sigmask(SIG_SETMASK, nullptr, &target->uc.uc_sigmask);
   swapcontext(&self.uc, &target->uc);
   return self.incoming;
 }

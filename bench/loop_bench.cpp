@@ -1,0 +1,532 @@
+// cosync's loop and request layers measured against the event libraries a
+// program would otherwise use ("anchors"): libevent, libuv, tevent and
+// State Threads. Every family runs the same work on each library, under
+// names that pair up:
+//
+//   BM_PingPong/<lib>          8-byte round trips over an AF_UNIX socketpair
+//   BM_Timers/<lib>            1,000,000 one-shot timers due within a second
+//   BM_RequestOverhead/ready     get() of a request that is already done
+//   BM_RequestOverhead/callback  a coroutine waits for a request that a loop
+//                                callback completes: suspend, wake, resume
+//
+// cosync is written in synchronous style (coroutines that read and write);
+// libevent, libuv and tevent as raw readiness callbacks around read/write;
+// State Threads as its own threads around st_read/st_write. main() lives in
+// coroutine_bench.cpp; tools/bench_ratios.py pairs the results.
+#include <benchmark/benchmark.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <st.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+extern "C" {
+#include <tevent.h>  // declares no C linkage of its own
+}
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cosync/loop.hpp>
+#include <cosync/request.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t kMessageSize = 8;
+constexpr std::size_t kReadBuffer = 4096;
+constexpr std::size_t kTimerCount = 1'000'000;
+constexpr int kTimerSpreadMs = 1000;
+
+// The anchors run their work in C callbacks, which an exception must not
+// cross: a failure there ends the benchmark at once.
+[[noreturn]] void fail(const char* what) {
+  std::perror(what);
+  std::abort();
+}
+
+// A connected, non-blocking AF_UNIX stream pair; closes both ends.
+class SocketPair {
+ public:
+  SocketPair() {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds_.data()) != 0) {
+      fail("socketpair");
+    }
+  }
+  SocketPair(const SocketPair&) = delete;
+  SocketPair& operator=(const SocketPair&) = delete;
+  ~SocketPair() {
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  int ping() const noexcept { return fds_[0]; }
+  int pong() const noexcept { return fds_[1]; }
+
+ private:
+  std::array<int, 2> fds_{};
+};
+
+constexpr std::array<char, kMessageSize> kMessage = {'p', 'i', 'n', 'g', 'p', 'o', 'n', 'g'};
+
+// For the callback anchors: their loops call back only when the fd is
+// readable, and the peer's 8 bytes arrive in one piece.
+void receive_message(int fd) {
+  std::array<char, kMessageSize> buffer;
+  if (read(fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size())) {
+    fail("read");
+  }
+}
+
+void send_message(int fd) {
+  if (write(fd, kMessage.data(), kMessage.size()) != static_cast<ssize_t>(kMessage.size())) {
+    fail("write");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Synchronous-style I/O on cosync's loop, as an application would write it.
+// The loop's readiness bits let an operation skip the wait when the fd is
+// known ready; EAGAIN or a short transfer tells the loop the fd drained, so
+// no operation is issued that is known to fail.
+//
+// After EAGAIN the helper waits at once instead of asking io_ready again: for
+// an fd the loop never waited on, io_ready answers true and io_not_ready
+// records nothing, so asking again would retry the failing call forever.
+
+std::size_t read_some(cosync::Loop& loop, int fd, void* buffer, std::size_t length) {
+  for (;;) {
+    if (!loop.io_ready(fd, cosync::io_readable)) {
+      cosync::wait_io(fd, cosync::io_readable);
+    }
+    const ssize_t n = read(fd, buffer, length);
+    if (n >= 0) {
+      if (static_cast<std::size_t>(n) < length) {
+        loop.io_not_ready(fd, cosync::io_readable);  // a short read drained it
+      }
+      return static_cast<std::size_t>(n);  // 0: end of file
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      loop.io_not_ready(fd, cosync::io_readable);
+      cosync::wait_io(fd, cosync::io_readable);
+      continue;
+    }
+    if (errno != EINTR) {
+      throw std::system_error(errno, std::generic_category(), "read");
+    }
+  }
+}
+
+std::size_t write_some(cosync::Loop& loop, int fd, const void* data, std::size_t length) {
+  for (;;) {
+    if (!loop.io_ready(fd, cosync::io_writable)) {
+      cosync::wait_io(fd, cosync::io_writable);
+    }
+    const ssize_t n = write(fd, data, length);
+    if (n >= 0) {
+      if (static_cast<std::size_t>(n) < length) {
+        loop.io_not_ready(fd, cosync::io_writable);  // a short write filled it
+      }
+      return static_cast<std::size_t>(n);
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      loop.io_not_ready(fd, cosync::io_writable);
+      cosync::wait_io(fd, cosync::io_writable);
+      continue;
+    }
+    if (errno != EINTR) {
+      throw std::system_error(errno, std::generic_category(), "write");
+    }
+  }
+}
+
+void write_all(cosync::Loop& loop, int fd, const char* data, std::size_t length) {
+  while (length > 0) {
+    const std::size_t n = write_some(loop, fd, data, length);
+    data += n;
+    length -= n;
+  }
+}
+
+// Reads one message into a full-size buffer; false at end of file.
+bool read_message(cosync::Loop& loop, int fd, std::array<char, kReadBuffer>& buffer) {
+  std::size_t got = 0;
+  while (got < kMessageSize) {
+    const std::size_t n = read_some(loop, fd, buffer.data() + got, buffer.size() - got);
+    if (n == 0) {
+      if (got == 0) return false;
+      throw std::runtime_error("end of file inside a message");
+    }
+    got += n;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// BM_PingPong: one iteration is one round trip: the ping side writes 8 bytes
+// and reads 8 back, the pong side echoes them.
+
+void BM_PingPong_cosync(benchmark::State& state) {
+  const SocketPair pair;
+  cosync::Loop& loop = cosync::this_loop();
+  cosync::Request<void> pong = cosync::spawn([&loop, fd = pair.pong()] {
+    std::array<char, kReadBuffer> buffer;
+    while (read_message(loop, fd, buffer)) {
+      write_all(loop, fd, buffer.data(), kMessageSize);
+    }
+  });
+  cosync::Request<void> ping = cosync::spawn([&state, &loop, fd = pair.ping()] {
+    std::array<char, kReadBuffer> buffer;
+    for (auto _ : state) {
+      write_all(loop, fd, kMessage.data(), kMessage.size());
+      if (!read_message(loop, fd, buffer)) {
+        throw std::runtime_error("pong hung up");
+      }
+    }
+    shutdown(fd, SHUT_WR);  // pong reads end of file and finishes
+  });
+  ping.get();
+  pong.get();
+  loop.forget_fd(pair.ping());
+  loop.forget_fd(pair.pong());
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// What the callback anchors share: the ping side counts the round trips.
+struct CallbackExchange {
+  benchmark::State* state;
+  int ping_fd;
+  int pong_fd;
+  void* loop = nullptr;  // the anchor's loop, to stop it
+  bool done = false;
+};
+
+// Sends the first ping, or reports there is nothing to run.
+bool start_exchange(CallbackExchange& exchange) {
+  if (!exchange.state->KeepRunning()) {
+    return false;
+  }
+  send_message(exchange.ping_fd);
+  return true;
+}
+
+// The ping side's readable callback: one round trip finished.
+void ping_readable(CallbackExchange& exchange) {
+  receive_message(exchange.ping_fd);
+  if (exchange.state->KeepRunning()) {
+    send_message(exchange.ping_fd);
+  } else {
+    exchange.done = true;
+  }
+}
+
+void pong_readable(const CallbackExchange& exchange) {
+  receive_message(exchange.pong_fd);
+  send_message(exchange.pong_fd);
+}
+
+void BM_PingPong_libevent(benchmark::State& state) {
+  const SocketPair pair;
+  CallbackExchange exchange{&state, pair.ping(), pair.pong()};
+  event_base* base = event_base_new();
+  if (base == nullptr) fail("event_base_new");
+  exchange.loop = base;
+  event* ping = event_new(
+      base, pair.ping(), EV_READ | EV_PERSIST,
+      [](evutil_socket_t, short, void* data) {
+        auto& ex = *static_cast<CallbackExchange*>(data);
+        ping_readable(ex);
+        if (ex.done) event_base_loopbreak(static_cast<event_base*>(ex.loop));
+      },
+      &exchange);
+  event* pong = event_new(
+      base, pair.pong(), EV_READ | EV_PERSIST,
+      [](evutil_socket_t, short, void* data) {
+        pong_readable(*static_cast<CallbackExchange*>(data));
+      },
+      &exchange);
+  event_add(ping, nullptr);
+  event_add(pong, nullptr);
+  if (start_exchange(exchange)) {
+    event_base_dispatch(base);
+  }
+  event_free(ping);
+  event_free(pong);
+  event_base_free(base);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void BM_PingPong_libuv(benchmark::State& state) {
+  const SocketPair pair;
+  CallbackExchange exchange{&state, pair.ping(), pair.pong()};
+  uv_loop_t loop;
+  uv_poll_t ping;
+  uv_poll_t pong;
+  if (uv_loop_init(&loop) != 0 || uv_poll_init_socket(&loop, &ping, pair.ping()) != 0 ||
+      uv_poll_init_socket(&loop, &pong, pair.pong()) != 0) {
+    fail("uv init");
+  }
+  ping.data = &exchange;
+  pong.data = &exchange;
+  uv_poll_start(&ping, UV_READABLE, [](uv_poll_t* handle, int status, int /*events*/) {
+    if (status < 0) fail("uv poll");
+    auto& ex = *static_cast<CallbackExchange*>(handle->data);
+    ping_readable(ex);
+    if (ex.done) uv_stop(handle->loop);
+  });
+  uv_poll_start(&pong, UV_READABLE, [](uv_poll_t* handle, int status, int /*events*/) {
+    if (status < 0) fail("uv poll");
+    pong_readable(*static_cast<CallbackExchange*>(handle->data));
+  });
+  if (start_exchange(exchange)) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&ping), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&pong), nullptr);
+  uv_run(&loop, UV_RUN_DEFAULT);  // finishes the closes
+  if (uv_loop_close(&loop) != 0) fail("uv_loop_close");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void BM_PingPong_tevent(benchmark::State& state) {
+  const SocketPair pair;
+  CallbackExchange exchange{&state, pair.ping(), pair.pong()};
+  tevent_context* ev = tevent_context_init(nullptr);
+  if (ev == nullptr) fail("tevent_context_init");
+  tevent_fd* ping = tevent_add_fd(
+      ev, ev, pair.ping(), TEVENT_FD_READ,
+      [](tevent_context*, tevent_fd*, std::uint16_t, void* data) {
+        ping_readable(*static_cast<CallbackExchange*>(data));
+      },
+      &exchange);
+  tevent_fd* pong = tevent_add_fd(
+      ev, ev, pair.pong(), TEVENT_FD_READ,
+      [](tevent_context*, tevent_fd*, std::uint16_t, void* data) {
+        pong_readable(*static_cast<CallbackExchange*>(data));
+      },
+      &exchange);
+  if (ping == nullptr || pong == nullptr) fail("tevent_add_fd");
+  if (start_exchange(exchange)) {
+    while (!exchange.done) {
+      if (tevent_loop_once(ev) != 0) fail("tevent_loop_once");
+    }
+  }
+  talloc_free(ev);  // frees the fd events with it
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// State Threads initialises once per process, on its epoll backend.
+void init_state_threads() {
+  static const bool initialised = [] {
+    if (st_set_eventsys(ST_EVENTSYS_ALT) != 0 || st_init() != 0) fail("st_init");
+    return true;
+  }();
+  (void)initialised;
+}
+
+struct StExchange {
+  benchmark::State* state;
+  st_netfd_t ping;
+  st_netfd_t pong;
+};
+
+void* st_ping(void* data) {
+  auto& ex = *static_cast<StExchange*>(data);
+  std::array<char, kMessageSize> buffer;
+  for (auto _ : *ex.state) {
+    if (st_write(ex.ping, kMessage.data(), kMessage.size(), ST_UTIME_NO_TIMEOUT) !=
+        static_cast<ssize_t>(kMessage.size())) {
+      fail("st_write");
+    }
+    if (st_read_fully(ex.ping, buffer.data(), buffer.size(), ST_UTIME_NO_TIMEOUT) !=
+        static_cast<ssize_t>(buffer.size())) {
+      fail("st_read");
+    }
+  }
+  shutdown(st_netfd_fileno(ex.ping), SHUT_WR);
+  return nullptr;
+}
+
+void* st_pong(void* data) {
+  auto& ex = *static_cast<StExchange*>(data);
+  std::array<char, kMessageSize> buffer;
+  for (;;) {
+    const ssize_t n = st_read_fully(ex.pong, buffer.data(), buffer.size(), ST_UTIME_NO_TIMEOUT);
+    if (n == 0) return nullptr;
+    if (n != static_cast<ssize_t>(buffer.size())) fail("st_read");
+    if (st_write(ex.pong, buffer.data(), buffer.size(), ST_UTIME_NO_TIMEOUT) !=
+        static_cast<ssize_t>(buffer.size())) {
+      fail("st_write");
+    }
+  }
+}
+
+void BM_PingPong_state_threads(benchmark::State& state) {
+  init_state_threads();
+  const SocketPair pair;
+  StExchange exchange{&state, st_netfd_open_socket(pair.ping()),
+                      st_netfd_open_socket(pair.pong())};
+  if (exchange.ping == nullptr || exchange.pong == nullptr) fail("st_netfd_open_socket");
+  st_thread_t pong = st_thread_create(st_pong, &exchange, 1, 0);
+  st_thread_t ping = st_thread_create(st_ping, &exchange, 1, 0);
+  if (ping == nullptr || pong == nullptr) fail("st_thread_create");
+  if (st_thread_join(ping, nullptr) != 0 || st_thread_join(pong, nullptr) != 0) {
+    fail("st_thread_join");
+  }
+  st_netfd_free(exchange.ping);  // SocketPair closes the fds
+  st_netfd_free(exchange.pong);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// ---------------------------------------------------------------------------
+// BM_Timers: add 1,000,000 one-shot timers due at random whole milliseconds
+// (libuv's resolution) within one second, the same set for every library,
+// and run the loop until all have fired. Adding is timed; allocating the
+// timer nodes is not. items/s is per second of CPU time (Google Benchmark's
+// default for rates): the wall time is about one second by construction.
+
+const std::vector<int>& timer_offsets_ms() {
+  static const std::vector<int> offsets = [] {
+    std::mt19937 random(20240501);
+    std::uniform_int_distribution<int> spread(0, kTimerSpreadMs - 1);
+    std::vector<int> result(kTimerCount);
+    for (int& offset : result) offset = spread(random);
+    return result;
+  }();
+  return offsets;
+}
+
+void BM_Timers_cosync(benchmark::State& state) {
+  const std::vector<int>& offsets = timer_offsets_ms();
+  cosync::Loop& loop = cosync::this_loop();
+  std::vector<cosync::Timer> timers(kTimerCount);
+  std::size_t fired = 0;
+  for (auto _ : state) {
+    fired = 0;
+    const cosync::Deadline start = cosync::Clock::now();
+    for (std::size_t i = 0; i < kTimerCount; ++i) {
+      cosync::Timer& timer = timers[i];
+      timer.fn = [](cosync::Timer* self) { ++*static_cast<std::size_t*>(self->data); };
+      timer.data = &fired;
+      timer.due = start + std::chrono::milliseconds(offsets[i]);
+      loop.add_timer(timer);
+    }
+    loop.run_until([&fired] { return fired == kTimerCount; });
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTimerCount));
+}
+
+void BM_Timers_libevent(benchmark::State& state) {
+  const std::vector<int>& offsets = timer_offsets_ms();
+  event_base* base = event_base_new();
+  if (base == nullptr) fail("event_base_new");
+  std::vector<event> timers(kTimerCount);
+  std::size_t fired = 0;
+  for (auto _ : state) {
+    fired = 0;
+    for (std::size_t i = 0; i < kTimerCount; ++i) {
+      evtimer_assign(
+          &timers[i], base,
+          [](evutil_socket_t, short, void* data) { ++*static_cast<std::size_t*>(data); },
+          &fired);
+      const timeval due{offsets[i] / 1000, (offsets[i] % 1000) * 1000};
+      evtimer_add(&timers[i], &due);
+    }
+    event_base_dispatch(base);  // returns when no event is left
+    if (fired != kTimerCount) fail("libevent timers");
+  }
+  event_base_free(base);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTimerCount));
+}
+
+void BM_Timers_libuv(benchmark::State& state) {
+  const std::vector<int>& offsets = timer_offsets_ms();
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) fail("uv_loop_init");
+  std::vector<uv_timer_t> timers(kTimerCount);
+  std::size_t fired = 0;
+  for (auto _ : state) {
+    fired = 0;
+    uv_update_time(&loop);
+    for (std::size_t i = 0; i < kTimerCount; ++i) {
+      uv_timer_init(&loop, &timers[i]);
+      timers[i].data = &fired;
+      uv_timer_start(
+          &timers[i], [](uv_timer_t* timer) { ++*static_cast<std::size_t*>(timer->data); },
+          static_cast<std::uint64_t>(offsets[i]), 0);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);  // returns when no timer is active
+    if (fired != kTimerCount) fail("libuv timers");
+    state.PauseTiming();
+    for (uv_timer_t& timer : timers) uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);  // finishes the closes
+    state.ResumeTiming();
+  }
+  if (uv_loop_close(&loop) != 0) fail("uv_loop_close");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kTimerCount));
+}
+
+// ---------------------------------------------------------------------------
+// BM_RequestOverhead: what a request costs around the work it stands for.
+
+// From main: create a request, complete it, get() it. The request is
+// already done, so get() neither runs the loop nor switches.
+void BM_RequestOverhead_ready(benchmark::State& state) {
+  int value = 0;
+  for (auto _ : state) {
+    cosync::Request<int> request;
+    request.set_value(++value);
+    benchmark::DoNotOptimize(request.get());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// In one long-lived coroutine: create a request, post an Immediate that
+// completes it, get() it. get() suspends the coroutine to the main context,
+// the loop runs the immediate, the completion wakes the coroutine, the loop
+// resumes it: the whole suspend/wake/resume path.
+void BM_RequestOverhead_callback(benchmark::State& state) {
+  cosync::Loop& loop = cosync::this_loop();
+  cosync::spawn([&state, &loop] {
+    int value = 0;
+    for (auto _ : state) {
+      cosync::Request<int> request;
+      cosync::Immediate complete;
+      complete.data = &request;
+      complete.fn = [](cosync::Immediate* self) {
+        auto& completed = *static_cast<cosync::Request<int>*>(self->data);
+        completed.set_value(1);
+      };
+      loop.post_immediate(complete);
+      value += request.get();
+    }
+    benchmark::DoNotOptimize(value);
+  }).get();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+}  // namespace
+
+BENCHMARK(BM_PingPong_cosync)->Name("BM_PingPong/cosync");
+BENCHMARK(BM_PingPong_libevent)->Name("BM_PingPong/libevent");
+BENCHMARK(BM_PingPong_libuv)->Name("BM_PingPong/libuv");
+BENCHMARK(BM_PingPong_tevent)->Name("BM_PingPong/tevent");
+BENCHMARK(BM_PingPong_state_threads)->Name("BM_PingPong/state_threads");
+
+// One iteration is a million timers and about a second: repeat with
+// --benchmark_repetitions rather than iterate.
+BENCHMARK(BM_Timers_cosync)->Name("BM_Timers/cosync")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Timers_libevent)->Name("BM_Timers/libevent")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Timers_libuv)->Name("BM_Timers/libuv")
+    ->Iterations(1)->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_RequestOverhead_ready)->Name("BM_RequestOverhead/ready");
+BENCHMARK(BM_RequestOverhead_callback)->Name("BM_RequestOverhead/callback");
