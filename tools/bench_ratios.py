@@ -7,12 +7,18 @@ Usage:
     tools/bench_ratios.py bench.json          # or '-' for standard input
 
 Benchmarks are named <family>/<library>[/<options>]. In every family below,
-each anchor library is paired with cosync; the table shows both values and
-cosync/anchor (below 1: cosync is cheaper). Times are wall-clock; for them a
-second ratio uses CPU time, which a busy or virtual machine disturbs less. A benchmark run with repetitions
+each anchor library is paired with cosync. Cost families (FAMILIES: times,
+memory) make the first table: both values and cosync/anchor (below 1: cosync
+is cheaper). Times are wall-clock; for them a second ratio uses CPU time,
+which a busy or virtual machine disturbs less. Throughput families
+(RATE_FAMILIES: items/s, which Google Benchmark computes over CPU time) make
+the second table: cosync rate / anchor rate (above 1: cosync is faster), a
+second ratio from wall-clock time (anchor time / cosync time), and the
+wall-clock time per iteration of each. A benchmark run with repetitions
 contributes its median aggregate; one without, its single value (the median,
 if the file holds several runs). Families without an anchor, such as
-BM_Create1M, follow in a second table with their counters.
+BM_Create1M and BM_RequestOverhead, follow in a last table with their
+counters.
 """
 
 import argparse
@@ -27,6 +33,13 @@ FAMILIES = {
     "BM_SwitchRoundTrip": ("real_time", "ns per round trip"),
     "BM_Lifecycle": ("real_time", "ns per coroutine"),
     "BM_IdleMemory": ("rss_per_coroutine_bytes", "RSS bytes per coroutine"),
+}
+
+# family -> (the compared rate, what it means, what one iteration is); higher
+# is better.
+RATE_FAMILIES = {
+    "BM_PingPong": ("items_per_second", "round trips/s", "round trip"),
+    "BM_Timers": ("items_per_second", "timers/s", "1M timers"),
 }
 
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -95,18 +108,44 @@ def ratio(ours, theirs):
     return f"{ours / theirs:.3f}" if theirs else "n/a"
 
 
+def format_time(nanoseconds):
+    """A duration with the largest unit that keeps it at 1 or more."""
+    for unit in ("s", "ms", "us"):
+        if nanoseconds >= NS_PER_UNIT[unit]:
+            return f"{format_number(nanoseconds / NS_PER_UNIT[unit])} {unit}"
+    return f"{format_number(nanoseconds)} ns"
+
+
+def rate_rows(groups):
+    rows = []
+    for family, (field, meaning, iteration) in RATE_FAMILIES.items():
+        if (family, COSYNC) not in groups:
+            continue
+        ours = groups[(family, COSYNC)]
+        anchors = sorted(lib for fam, lib in groups if fam == family and lib != COSYNC)
+        for anchor in anchors:
+            theirs = groups[(family, anchor)]
+            our_time = median(ours, "real_time")
+            their_time = median(theirs, "real_time")
+            rows.append((family, anchor, f"{meaning}; time per {iteration}",
+                         format_number(median(ours, field)), format_number(median(theirs, field)),
+                         ratio(median(ours, field), median(theirs, field)),
+                         ratio(their_time, our_time),
+                         format_time(our_time), format_time(their_time)))
+    return rows
+
+
 def unpaired_rows(groups):
     rows = []
     for (family, library), entries in sorted(groups.items()):
-        if family in FAMILIES:
+        if family in FAMILIES or family in RATE_FAMILIES:
             continue
         counters = sorted({
             name for entry in entries for name, value in entry.items()
             if isinstance(value, (int, float)) and name not in STANDARD_FIELDS
         })
         text = ", ".join(f"{name}={format_number(median(entries, name))}" for name in counters)
-        milliseconds = median(entries, "real_time") / NS_PER_UNIT["ms"]
-        rows.append((f"{family}/{library}", f"{format_number(milliseconds)} ms", text))
+        rows.append((f"{family}/{library}", format_time(median(entries, "real_time")), text))
     return rows
 
 
@@ -130,15 +169,24 @@ def main():
 
     groups = group_runs(load(args.json_file).get("benchmarks", []))
     rows = ratio_rows(groups)
-    if not rows:
+    rates = rate_rows(groups)
+    if not rows and not rates:
         sys.exit(f"bench_ratios: no cosync/anchor pairs in {args.json_file}")
-    print(markdown_table(
-        ("family", "anchor", "metric", "cosync", "anchor value", "cosync/anchor",
-         "cosync/anchor (CPU time)"), rows))
+    tables = []
+    if rows:
+        tables.append(markdown_table(
+            ("family", "anchor", "metric", "cosync", "anchor value",
+             "cosync/anchor (lower is better)", "cosync/anchor (CPU time)"), rows))
+    if rates:
+        tables.append(markdown_table(
+            ("family", "anchor", "metric", "cosync", "anchor value",
+             "cosync/anchor rate (higher is better)", "anchor/cosync wall time (higher is better)",
+             "cosync time", "anchor time"), rates))
     unpaired = unpaired_rows(groups)
     if unpaired:
-        print()
-        print(markdown_table(("benchmark", "time (median)", "counters (median)"), unpaired))
+        tables.append(markdown_table(("benchmark", "time (median)", "counters (median)"),
+                                     unpaired))
+    print("\n\n".join(tables))
 
 
 if __name__ == "__main__":
