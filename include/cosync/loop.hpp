@@ -131,7 +131,7 @@ class COSYNC_API Loop {
   template <class Predicate>
   bool run_until(Predicate&& done, Deadline until = no_deadline) {
     while (!done()) {
-      if (Clock::now() >= until) {
+      if (until != no_deadline && Clock::now() >= until) {
         return false;
       }
       run_once(until);

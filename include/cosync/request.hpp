@@ -62,6 +62,23 @@ namespace detail {
 
 class Waiter;
 
+// A non-owning reference to a condition (any callable returning bool): what
+// a wait re-checks after each wake, without std::function's overhead.
+class Condition {
+ public:
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, Condition>)
+  Condition(const F& callable) noexcept  // NOLINT(google-explicit-constructor)
+      : object_(&callable), check_([](const void* object) {
+          return static_cast<bool>((*static_cast<const F*>(object))());
+        }) {}
+  bool operator()() const { return check_(object_); }
+
+ private:
+  const void* object_;
+  bool (*check_)(const void*);
+};
+
 // The request layer's view of one coroutine: how to resume it (for a
 // spawned coroutine, a step that also finishes its request) and whether it
 // was asked to cancel.
@@ -83,11 +100,15 @@ class COSYNC_API Waiter {
   ~Waiter();
 
   void wake() noexcept;
+  // For wakes that come from the loop itself (fd readiness, a timer), on
+  // the main context: resumes the waiting coroutine at once instead of
+  // queueing it for the next iteration. Elsewhere it is wake().
+  void wake_from_loop() noexcept;
 
   // Suspends until `ready()` holds or the deadline passes; returns false on
   // timeout. In a coroutine, throws Cancelled when the coroutine is
   // cancelled. Outside coroutines, runs the thread's loop meanwhile.
-  bool wait(const std::function<bool()>& ready, Deadline deadline);
+  bool wait(Condition ready, Deadline deadline);
 
   // Intrusive links for primitives that queue waiters (mutex, channel...).
   Waiter* next = nullptr;
@@ -95,7 +116,7 @@ class COSYNC_API Waiter {
   bool granted = false;  // handed a resource by the primitive
 
  private:
-  bool wait_in_coroutine(const std::function<bool()>& ready, Deadline deadline);
+  bool wait_in_coroutine(Condition ready, Deadline deadline);
   static void on_immediate(Immediate* immediate) noexcept;
   static void on_timer(Timer* timer) noexcept;
 

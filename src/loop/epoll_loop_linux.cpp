@@ -112,6 +112,7 @@ void EpollLoop::post(std::function<void()> fn) {
     const std::lock_guard lock(post_mutex_);
     posted_.push_back(std::move(fn));
   }
+  have_posts_.store(true, std::memory_order_release);
   // One eventfd write per batch of posts: later posters see the flag set
   // until the loop drains the eventfd and clears it.
   if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
@@ -140,14 +141,30 @@ EpollLoop::FdEntry& EpollLoop::register_fd(int fd) {
     return slot;
   }
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   event.data.u64 = static_cast<std::uint64_t>(fd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     throw_errno(errno, "cannot wait on fd " + std::to_string(fd));
   }
   slot.registered = true;
-  slot.ready = 0;  // the registration reports the current state as an edge
+  slot.watching_writable = false;
+  // Readability comes as an edge right after registering; writability is
+  // assumed until a write says otherwise (see watch_writable).
+  slot.ready = io_writable;
   return slot;
+}
+
+void EpollLoop::watch_writable(int fd, FdEntry& slot) {
+  if (slot.watching_writable) {
+    return;
+  }
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = static_cast<std::uint64_t>(fd);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) {
+    throw_errno(errno, "cannot wait on fd " + std::to_string(fd));
+  }
+  slot.watching_writable = true;
 }
 
 void EpollLoop::wait_io(IoWait& wait) {
@@ -163,6 +180,7 @@ void EpollLoop::wait_io(IoWait& wait) {
     slot.reader = &wait;
   }
   if ((wait.events & io_writable) != 0) {
+    watch_writable(wait.fd, slot);
     slot.writer = &wait;
   }
   wait.armed = true;
@@ -185,11 +203,19 @@ bool EpollLoop::io_ready(int fd, IoEvent event) const noexcept {
   return (fds_[static_cast<std::size_t>(fd)].ready & event) != 0;
 }
 
+// Registers an fd seen for the first time, so io_ready answers false until
+// the kernel reports it ready (a caller that retries on io_ready never
+// spins on EAGAIN).
 void EpollLoop::io_not_ready(int fd, IoEvent event) noexcept {
   FdEntry* slot = entry(fd);
-  if (slot != nullptr) {
-    slot->ready &= ~static_cast<unsigned>(event);
+  if (slot == nullptr || !slot->registered) {
+    try {
+      slot = &register_fd(fd);
+    } catch (...) {
+      return;  // not pollable (closed, a regular file): the caller's wait will say so
+    }
   }
+  slot->ready &= ~static_cast<unsigned>(event);
 }
 
 void EpollLoop::forget_fd(int fd) noexcept {
@@ -323,7 +349,10 @@ Deadline EpollLoop::next_wake(Deadline until) const noexcept {
 int EpollLoop::wait_for_events(Deadline until) {
   const Deadline wake = next_wake(until);
   ++stats_.polls;
-  if (have_pwait2_) {
+  // epoll_pwait2 only when a finite sleep needs its nanoseconds; an endless
+  // or zero wait is plain epoll_wait, the cheaper system call.
+  const bool finite_sleep = wake != no_deadline && wake > Clock::now();
+  if (have_pwait2_ && finite_sleep) {
     const timespec timeout = relative_timespec(wake);
     const int n = epoll_pwait2(epoll_fd_, batch_.data(), kBatch,
                                wake == no_deadline ? nullptr : &timeout, nullptr);
@@ -375,12 +404,13 @@ void EpollLoop::run_expired_timers() {
 }
 
 void EpollLoop::run_posts() {
+  if (!have_posts_.load(std::memory_order_acquire)) {
+    return;  // the common case costs no lock
+  }
   std::vector<std::function<void()>> batch;
   {
     const std::lock_guard lock(post_mutex_);
-    if (posted_.empty()) {
-      return;
-    }
+    have_posts_.store(false, std::memory_order_relaxed);
     batch.swap(posted_);
   }
   for (auto& fn : batch) {

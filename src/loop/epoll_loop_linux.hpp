@@ -1,5 +1,7 @@
 // The built-in loop: epoll for fds (one edge-triggered registration per fd,
-// made once, so waiting never costs an epoll_ctl), a timer heap with
+// made once, so waiting never costs an epoll_ctl; EPOLLOUT joins it the
+// first time a writer has to wait, so fds whose writes always succeed cost
+// the kernel no writability wake-ups), a timer heap with
 // nanosecond sleeps (epoll_pwait2), an eventfd for cross-thread posts and a
 // signalfd for signals.
 #pragma once
@@ -41,6 +43,7 @@ class EpollLoop final : public Loop {
   // What the loop knows about one fd, indexed by the fd number.
   struct FdEntry {
     bool registered = false;
+    bool watching_writable = false;  // EPOLLOUT is in the registration
     unsigned ready = 0;  // IoEvent bits seen and not yet consumed
     IoWait* reader = nullptr;
     IoWait* writer = nullptr;
@@ -48,6 +51,7 @@ class EpollLoop final : public Loop {
 
   FdEntry* entry(int fd) noexcept;
   FdEntry& register_fd(int fd);
+  void watch_writable(int fd, FdEntry& slot);
   int wait_for_events(Deadline until);
   Deadline next_wake(Deadline until) const noexcept;
   void dispatch_fd(int fd, std::uint32_t events);
@@ -78,6 +82,7 @@ class EpollLoop final : public Loop {
   std::mutex post_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> have_posts_{false};  // set after a push, cleared under the lock
 
   std::vector<SignalWait*> signal_waits_;
   sigset_t watched_signals_{};

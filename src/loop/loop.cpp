@@ -8,8 +8,17 @@
 namespace cosync {
 namespace {
 
-thread_local Loop* t_installed_loop = nullptr;
+// The loop this_loop() answers: a trivially initialised pointer, so the
+// common call is one TLS load. The built-in loop is owned separately.
+thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 thread_local std::unique_ptr<Loop> t_builtin_loop;
+
+Loop& builtin_loop() {
+  if (!t_builtin_loop) {
+    t_builtin_loop = std::make_unique<EpollLoop>();
+  }
+  return *t_builtin_loop;
+}
 
 }  // namespace
 
@@ -44,15 +53,13 @@ void Loop::check_can_run(const char* call) const {
 }
 
 Loop& this_loop() {
-  if (t_installed_loop != nullptr) {
-    return *t_installed_loop;
+  if (t_loop != nullptr) [[likely]] {
+    return *t_loop;
   }
-  if (!t_builtin_loop) {
-    t_builtin_loop = std::make_unique<EpollLoop>();
-  }
-  return *t_builtin_loop;
+  t_loop = &builtin_loop();
+  return *t_loop;
 }
 
-void set_this_loop(Loop* loop) noexcept { t_installed_loop = loop; }
+void set_this_loop(Loop* loop) noexcept { t_loop = loop; }
 
 }  // namespace cosync

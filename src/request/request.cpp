@@ -57,8 +57,8 @@ Waiter::Waiter() noexcept {
 
 Waiter::~Waiter() {
   if (loop_ != nullptr) {
-    loop_->cancel_immediate(resume_);
-    loop_->cancel_timer(timer_);
+    if (resume_.queued) loop_->cancel_immediate(resume_);
+    if (timer_.armed()) loop_->cancel_timer(timer_);
   }
   if (coroutine_ != nullptr) {
     Scheduling* scheduling = scheduling_of(*coroutine_);
@@ -78,6 +78,22 @@ void Waiter::wake() noexcept {
   loop_->post_immediate(scheduling != nullptr ? scheduling->step : resume_);
 }
 
+// A loop callback runs on the main context between two iterations' worth of
+// work, so the coroutine can run now: that saves an immediate and, when the
+// loop would otherwise poll the kernel again before running it, a system
+// call.
+void Waiter::wake_from_loop() noexcept {
+  if (coroutine_ == nullptr || in_coroutine() ||
+      coroutine_->state() != CoroutineState::suspended) {
+    wake();
+    return;
+  }
+  Scheduling* scheduling = scheduling_of(*coroutine_);
+  Immediate& step = scheduling != nullptr ? scheduling->step : resume_;
+  loop_->cancel_immediate(step);
+  step.fn(&step);
+}
+
 void Waiter::on_immediate(Immediate* immediate) noexcept {
   auto* waiter = static_cast<Waiter*>(immediate->data);
   if (waiter->coroutine_->state() == CoroutineState::suspended) {
@@ -88,17 +104,17 @@ void Waiter::on_immediate(Immediate* immediate) noexcept {
 void Waiter::on_timer(Timer* timer) noexcept {
   auto* waiter = static_cast<Waiter*>(timer->data);
   waiter->timed_out_ = true;
-  waiter->wake();
+  waiter->wake_from_loop();
 }
 
-bool Waiter::wait(const std::function<bool()>& ready, Deadline deadline) {
+bool Waiter::wait(Condition ready, Deadline deadline) {
   if (in_coroutine()) {
     return wait_in_coroutine(ready, deadline);
   }
   return this_loop().run_until(ready, deadline);
 }
 
-bool Waiter::wait_in_coroutine(const std::function<bool()>& ready, Deadline deadline) {
+bool Waiter::wait_in_coroutine(Condition ready, Deadline deadline) {
   coroutine_ = &current();
   loop_ = &this_loop();
   Scheduling* scheduling = scheduling_of(*coroutine_);
@@ -115,7 +131,7 @@ bool Waiter::wait_in_coroutine(const std::function<bool()>& ready, Deadline dead
     if (ready()) {
       return true;
     }
-    if (timed_out_ || Clock::now() >= deadline) {
+    if (timed_out_ || (deadline != no_deadline && Clock::now() >= deadline)) {
       return false;
     }
     if (scheduling != nullptr) {
@@ -288,7 +304,7 @@ void wait_io(int fd, unsigned events, Deadline deadline) {
   state.io.fn = [](IoWait* io) {
     auto* owner = static_cast<State*>(io->data);
     owner->fired = true;
-    owner->waiter.wake();
+    owner->waiter.wake_from_loop();
   };
   Loop& loop = this_loop();
   loop.wait_io(state.io);
