@@ -78,6 +78,25 @@ TEST(Request, SpawnReturnsAtOnceAndRunsOnTheLoop) {
   EXPECT_TRUE(ran);
 }
 
+TEST(Request, PlainYieldInASpawnedCoroutineLetsOthersRun) {
+  std::vector<std::string> log;
+  auto a = spawn([&log] {
+    for (int i = 0; i < 3; ++i) {
+      log.push_back("a" + std::to_string(i));
+      yield();
+    }
+  });
+  auto b = spawn([&log] {
+    for (int i = 0; i < 3; ++i) {
+      log.push_back("b" + std::to_string(i));
+      yield_to_main();
+    }
+  });
+  wait_all(a, b);
+  const std::vector<std::string> expected = {"a0", "b0", "a1", "b1", "a2", "b2"};
+  EXPECT_EQ(log, expected);
+}
+
 TEST(Request, ExceptionReachesTheWaiter) {
   auto request = spawn([]() -> int { throw std::out_of_range("index 7"); });
   try {

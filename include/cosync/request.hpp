@@ -337,12 +337,16 @@ class SpawnState final : public RequestState<R> {
  private:
   static void on_step(Immediate* step) noexcept { static_cast<SpawnState*>(step->data)->step(); }
 
+  // A spawned coroutine that suspended outside any wait (plain yield())
+  // only let the loop run: it is scheduled again for the next iteration.
   void step() noexcept {
     if (!task_.done()) {
       task_.resume();
     }
     if (task_.done()) {
       complete_from_task();
+    } else if (scheduling_.waiting == nullptr) {
+      loop_.post_immediate(scheduling_.step);
     }
   }
 
@@ -382,7 +386,9 @@ class SpawnState final : public RequestState<R> {
 // Launches fn(args...) as a coroutine on this thread's loop and returns the
 // request for its result at once (R6, R7): it starts on the loop's next
 // iteration. Waiting on the request from a coroutine suspends that
-// coroutine until this one finishes.
+// coroutine until this one finishes. A plain yield() in the coroutine lets
+// the loop and the other coroutines run, and it continues on the next
+// iteration.
 template <class F, class... Args>
 Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&... args) {
   using R = task_result_t<F, Args...>;
