@@ -361,8 +361,7 @@ void BM_IdleMemory_cosync(benchmark::State& state) {
 // page costs each stack two VMAs, and 100,000 stacks would need 200,000,
 // far past the default vm.max_map_count of 65530.
 ctx::fiber spawn_idle_fiber() {
-  ctx::fiber fiber{std::allocator_arg, ctx::fixedsize_stack(kStackSize),
-                   [](ctx::fiber&& caller) {
+  ctx::fiber fiber{std::allocator_arg, ctx::fixedsize_stack(kStackSize), [](ctx::fiber&& caller) {
                      idle_body([&caller] { caller = std::move(caller).resume(); });
                      return std::move(caller);
                    }};
@@ -422,17 +421,27 @@ BENCHMARK(BM_Lifecycle_ucontext)->Name("BM_Lifecycle/ucontext");
 
 // One iteration is a whole population of coroutines: repeat with
 // --benchmark_repetitions rather than iterate.
-BENCHMARK(BM_IdleMemory_cosync)->Name("BM_IdleMemory/cosync")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_IdleMemory_boost_context)->Name("BM_IdleMemory/boost_context")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_IdleMemory_libpcl)->Name("BM_IdleMemory/libpcl")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_IdleMemory_ucontext)->Name("BM_IdleMemory/ucontext")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_cosync)
+    ->Name("BM_IdleMemory/cosync")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_boost_context)
+    ->Name("BM_IdleMemory/boost_context")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_libpcl)
+    ->Name("BM_IdleMemory/libpcl")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleMemory_ucontext)
+    ->Name("BM_IdleMemory/ucontext")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
-BENCHMARK(BM_Create1M_cosync)->Name("BM_Create1M/cosync")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Create1M_cosync)
+    ->Name("BM_Create1M/cosync")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   // glibc serves a 256 KiB malloc with a private mmap until the first such

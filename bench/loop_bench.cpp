@@ -370,8 +370,7 @@ void* st_pong(void* data) {
 void BM_PingPong_state_threads(benchmark::State& state) {
   init_state_threads();
   const SocketPair pair;
-  StExchange exchange{&state, st_netfd_open_socket(pair.ping()),
-                      st_netfd_open_socket(pair.pong())};
+  StExchange exchange{&state, st_netfd_open_socket(pair.ping()), st_netfd_open_socket(pair.pong())};
   if (exchange.ping == nullptr || exchange.pong == nullptr) fail("st_netfd_open_socket");
   st_thread_t pong = st_thread_create(st_pong, &exchange, 1, 0);
   st_thread_t ping = st_thread_create(st_ping, &exchange, 1, 0);
@@ -433,8 +432,7 @@ void BM_Timers_libevent(benchmark::State& state) {
     for (std::size_t i = 0; i < kTimerCount; ++i) {
       evtimer_assign(
           &timers[i], base,
-          [](evutil_socket_t, short, void* data) { ++*static_cast<std::size_t*>(data); },
-          &fired);
+          [](evutil_socket_t, short, void* data) { ++*static_cast<std::size_t*>(data); }, &fired);
       const timeval due{offsets[i] / 1000, (offsets[i] % 1000) * 1000};
       evtimer_add(&timers[i], &due);
     }
@@ -521,12 +519,12 @@ BENCHMARK(BM_PingPong_state_threads)->Name("BM_PingPong/state_threads");
 
 // One iteration is a million timers and about a second: repeat with
 // --benchmark_repetitions rather than iterate.
-BENCHMARK(BM_Timers_cosync)->Name("BM_Timers/cosync")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Timers_libevent)->Name("BM_Timers/libevent")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Timers_libuv)->Name("BM_Timers/libuv")
-    ->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Timers_cosync)->Name("BM_Timers/cosync")->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Timers_libevent)
+    ->Name("BM_Timers/libevent")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Timers_libuv)->Name("BM_Timers/libuv")->Iterations(1)->Unit(benchmark::kMillisecond);
 
 BENCHMARK(BM_RequestOverhead_ready)->Name("BM_RequestOverhead/ready");
 BENCHMARK(BM_RequestOverhead_callback)->Name("BM_RequestOverhead/callback");

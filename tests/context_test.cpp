@@ -89,8 +89,8 @@ void clobber_callee_saved() {
       "mov x27, #0x27\n\tmov x28, #0x28\n\tfmov d8, xzr\n\tfmov d9, xzr\n\t"
       "fmov d10, xzr\n\tfmov d11, xzr\n\tfmov d12, xzr\n\tfmov d13, xzr\n\t"
       "fmov d14, xzr\n\tfmov d15, xzr" ::
-          : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "d8", "d9",
-            "d10", "d11", "d12", "d13", "d14", "d15");
+          : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "d8", "d9", "d10",
+            "d11", "d12", "d13", "d14", "d15");
 #endif
 }
 

@@ -1,10 +1,10 @@
 // Destroying and cancelling suspended coroutines: their stacks unwind, every
 // destructor runs exactly once, and swallowing the unwind is caught.
 #include <gtest/gtest.h>
-
-#include <stdexcept>
-#include <memory>
 #include <pthread.h>
+
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -237,7 +237,8 @@ TEST(ForcedUnwindDeathTest, WaitingInACallableDestructorIsNamed) {
   };
   EXPECT_DEATH(
       {
-        auto task = create(Options{.name = "holder"}, [guard = std::make_shared<WaitsOnDestruction>()] {});
+        auto task =
+            create(Options{.name = "holder"}, [guard = std::make_shared<WaitsOnDestruction>()] {});
         task.join();
       },
       "\"holder\" tried to suspend after its body ended");

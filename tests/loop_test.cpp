@@ -1,8 +1,7 @@
 // The built-in epoll loop: immediates, timers, cross-thread posts, fd
 // readiness, signals, and the rules about where the loop may run.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -190,7 +189,10 @@ TEST(Loop, WaitingOnAClosedFdIsAClearError) {
 }
 
 TEST(Loop, SignalsAreDeliveredThroughTheLoop) {
-  auto waiter = spawn([] { wait_signal(SIGUSR1, deadline_after(5s)); return true; });
+  auto waiter = spawn([] {
+    wait_signal(SIGUSR1, deadline_after(5s));
+    return true;
+  });
   this_loop().run_once(Clock::now());
   pthread_kill(pthread_self(), SIGUSR1);
   EXPECT_TRUE(waiter.get());

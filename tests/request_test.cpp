@@ -301,7 +301,11 @@ TEST(Sync, EventWakesAllWaiters) {
   Event event;
   int woken = 0;
   std::vector<Request<void>> waiters;
-  for (int i = 0; i < 3; ++i) waiters.push_back(spawn([&] { event.wait(); ++woken; }));
+  for (int i = 0; i < 3; ++i)
+    waiters.push_back(spawn([&] {
+      event.wait();
+      ++woken;
+    }));
   this_loop().run_once(Clock::now());
   EXPECT_EQ(woken, 0);
   event.set();

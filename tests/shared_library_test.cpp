@@ -8,18 +8,18 @@ namespace cosync {
 namespace {
 
 TEST(SharedLibrary, CoroutinesAndRequestsWork) {
-  auto task = create([](int x) {
-    yield();
-    return x + 1;
-  }, 41);
+  auto task = create(
+      [](int x) {
+        yield();
+        return x + 1;
+      },
+      41);
   task.resume();
   EXPECT_EQ(task.join(), 42);
   EXPECT_EQ(spawn([] { return 7; }).get(), 7);
 }
 
-TEST(SharedLibrary, UsageErrorsCrossTheLibraryBoundary) {
-  EXPECT_THROW(yield(), UsageError);
-}
+TEST(SharedLibrary, UsageErrorsCrossTheLibraryBoundary) { EXPECT_THROW(yield(), UsageError); }
 
 }  // namespace
 }  // namespace cosync

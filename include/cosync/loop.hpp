@@ -76,10 +76,10 @@ struct SignalWait {
 // Counters a loop keeps, for tests and diagnostics.
 struct LoopStats {
   std::size_t iterations = 0;
-  std::size_t polls = 0;           // calls into the kernel's wait
+  std::size_t polls = 0;  // calls into the kernel's wait
   std::size_t timers_fired = 0;
   std::size_t immediates_run = 0;
-  std::size_t posts_run = 0;       // cross-thread callbacks run
+  std::size_t posts_run = 0;  // cross-thread callbacks run
 };
 
 class COSYNC_API Loop {

@@ -67,8 +67,8 @@ class Waiter;
 class Condition {
  public:
   template <class F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, Condition>)
-  Condition(const F& callable) noexcept  // NOLINT(google-explicit-constructor)
+  requires(!std::is_same_v<std::remove_cvref_t<F>, Condition>) Condition(const F& callable)
+  noexcept  // NOLINT(google-explicit-constructor)
       : object_(&callable), check_([](const void* object) {
           return static_cast<bool>((*static_cast<const F*>(object))());
         }) {}
@@ -398,8 +398,8 @@ Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&.
 }
 
 template <class F, class... Args>
-  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
-Request<task_result_t<F, Args...>> spawn(F&& fn, Args&&... args) {
+requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+    Request<task_result_t<F, Args...>> spawn(F&& fn, Args&&... args) {
   return spawn(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
 }
 

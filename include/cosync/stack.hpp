@@ -68,10 +68,10 @@ struct StackConfig {
 // (a partial copy that straddles earlier stores stalls store forwarding on
 // the coroutine creation path).
 struct COSYNC_API Stack {
-  void* base = nullptr;          // lowest usable address
-  std::size_t size = 0;          // usable bytes
-  std::size_t guard_bytes = 0;   // guard below `base` (0 for a canary stack)
-  std::uint32_t valgrind_id = 0; // registration id while valgrind watches it
+  void* base = nullptr;           // lowest usable address
+  std::size_t size = 0;           // usable bytes
+  std::size_t guard_bytes = 0;    // guard below `base` (0 for a canary stack)
+  std::uint32_t valgrind_id = 0;  // registration id while valgrind watches it
   StackGuard guard = StackGuard::canary;
 
   void* top() const noexcept { return static_cast<char*>(base) + size; }

@@ -82,8 +82,8 @@ class Channel {
 
   // Waits while the channel is full. Throws ChannelClosed once closed.
   void send(T value, Deadline deadline = no_deadline) {
-    wait_for(senders_, [this] { return closed_ || buffer_.size() < capacity_; }, deadline,
-             "send");
+    wait_for(
+        senders_, [this] { return closed_ || buffer_.size() < capacity_; }, deadline, "send");
     if (closed_) {
       throw ChannelClosed("cosync: send on a closed channel");
     }
@@ -93,7 +93,8 @@ class Channel {
 
   // Waits while the channel is empty; nullopt once closed and drained.
   std::optional<T> receive(Deadline deadline = no_deadline) {
-    wait_for(receivers_, [this] { return closed_ || !buffer_.empty(); }, deadline, "receive");
+    wait_for(
+        receivers_, [this] { return closed_ || !buffer_.empty(); }, deadline, "receive");
     if (buffer_.empty()) {
       return std::nullopt;
     }

@@ -2,12 +2,11 @@
 
 #include <cxxabi.h>
 
-#include <exception>
-
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "context/context.hpp"
@@ -477,9 +476,8 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
       break;
   }
   if ((coroutine.slow_path_ & Coroutine::kDestroying) != 0) {
-    fatal("destruction cycle: " + label(coroutine) + " is destroying " +
-          label(*ts->current) + " (or a coroutine that owns it), which owns " +
-          label(coroutine));
+    fatal("destruction cycle: " + label(coroutine) + " is destroying " + label(*ts->current) +
+          " (or a coroutine that owns it), which owns " + label(coroutine));
   }
   coroutine.slow_path_ |= Coroutine::kUnwindRequested | Coroutine::kUnwindPending;
   ++ts->stats.forced_unwinds;

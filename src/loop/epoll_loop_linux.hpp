@@ -44,7 +44,7 @@ class EpollLoop final : public Loop {
   struct FdEntry {
     bool registered = false;
     bool watching_writable = false;  // EPOLLOUT is in the registration
-    unsigned ready = 0;  // IoEvent bits seen and not yet consumed
+    unsigned ready = 0;              // IoEvent bits seen and not yet consumed
     IoWait* reader = nullptr;
     IoWait* writer = nullptr;
   };

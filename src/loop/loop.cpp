@@ -1,8 +1,9 @@
+#include "cosync/loop.hpp"
+
 #include <memory>
 #include <string>
 
 #include "cosync/coroutine.hpp"
-#include "cosync/loop.hpp"
 #include "loop/epoll_loop_linux.hpp"
 
 namespace cosync {

@@ -17,9 +17,7 @@ std::string describe_current() {
   return text;
 }
 
-void wake_waiter(RequestCore* /*request*/, void* data) {
-  static_cast<Waiter*>(data)->wake();
-}
+void wake_waiter(RequestCore* /*request*/, void* data) { static_cast<Waiter*>(data)->wake(); }
 
 // Registers one waiter as the continuation of several requests and takes
 // it off again when the wait ends, however it ends.
@@ -83,8 +81,7 @@ void Waiter::wake() noexcept {
 // loop would otherwise poll the kernel again before running it, a system
 // call.
 void Waiter::wake_from_loop() noexcept {
-  if (coroutine_ == nullptr || in_coroutine() ||
-      coroutine_->state() != CoroutineState::suspended) {
+  if (coroutine_ == nullptr || in_coroutine() || coroutine_->state() != CoroutineState::suspended) {
     wake();
     return;
   }
@@ -141,8 +138,8 @@ bool Waiter::wait_in_coroutine(Condition ready, Deadline deadline) {
     if (scheduling != nullptr) {
       scheduling->waiting = nullptr;
     }
-    const bool cancelling = scheduling != nullptr && scheduling->cancel_requested &&
-                            !scheduling->cancel_delivered;
+    const bool cancelling =
+        scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered;
     if (!cancelling && !timed_out_ && !ready()) {
       ++t_stats.early_resumes;
     }
