@@ -289,63 +289,60 @@ void sleep_until(Deadline deadline) {
   waiter.wait([] { return false; }, deadline);
 }
 
-void wait_io(int fd, unsigned events, Deadline deadline) {
+namespace {
+
+std::string describe_wait(const char* kind, int number) {
+  return std::string("wait for ") + kind + " " + std::to_string(number);
+}
+
+// Arms one loop node (IoWait, SignalWait), waits for its callback, and
+// disarms it however the wait ends. `kind` and `number` name the wait in
+// TimedOut (the text is only built on that path: this runs on every read).
+template <class Node>
+void wait_for_node(Node& node, void (Loop::*arm)(Node&), void (Loop::*disarm)(Node&) noexcept,
+                   Deadline deadline, const char* kind, int number) {
   struct State {
-    IoWait io;
     detail::Waiter waiter;
     bool fired = false;
   } state;
-  state.io.fd = fd;
-  state.io.events = events;
-  state.io.data = &state;
-  state.io.fn = [](IoWait* io) {
-    auto* owner = static_cast<State*>(io->data);
+  node.data = &state;
+  node.fn = [](Node* fired) {
+    auto* owner = static_cast<State*>(fired->data);
     owner->fired = true;
     owner->waiter.wake_from_loop();
   };
   Loop& loop = this_loop();
-  loop.wait_io(state.io);
+  (loop.*arm)(node);
   struct Disarm {
     Loop& loop;
-    IoWait& io;
+    Node& node;
+    void (Loop::*disarm)(Node&) noexcept;
     ~Disarm() {
-      if (io.armed) loop.cancel_io(io);
+      if (node.armed) (loop.*disarm)(node);
     }
-  } disarm{loop, state.io};
+  } guard{loop, node, disarm};
   if (!state.waiter.wait([&state] { return state.fired; }, deadline)) {
-    throw TimedOut("cosync: wait for fd " + std::to_string(fd) + " timed out");
+    throw TimedOut("cosync: " + describe_wait(kind, number) + " timed out");
   }
-  if (state.io.error != 0) {
-    throw std::system_error(state.io.error, std::generic_category(),
-                            "cosync: wait for fd " + std::to_string(fd) + " ended");
+}
+
+}  // namespace
+
+void wait_io(int fd, unsigned events, Deadline deadline) {
+  IoWait io;
+  io.fd = fd;
+  io.events = events;
+  wait_for_node(io, &Loop::wait_io, &Loop::cancel_io, deadline, "fd", fd);
+  if (io.error != 0) {
+    throw std::system_error(io.error, std::generic_category(),
+                            "cosync: " + describe_wait("fd", fd) + " ended");
   }
 }
 
 void wait_signal(int signo, Deadline deadline) {
-  struct State {
-    SignalWait signal;
-    detail::Waiter waiter;
-    bool fired = false;
-  } state;
-  state.signal.signo = signo;
-  state.signal.data = &state;
-  state.signal.fn = [](SignalWait* signal) {
-    auto* owner = static_cast<State*>(signal->data);
-    owner->fired = true;
-    owner->waiter.wake();
-  };
-  Loop& loop = this_loop();
-  loop.watch_signal(state.signal);
-  struct Disarm {
-    Loop& loop;
-    SignalWait& signal;
-    ~Disarm() {
-      if (signal.armed) loop.cancel_signal(signal);
-    }
-  } disarm{loop, state.signal};
-  if (!state.waiter.wait([&state] { return state.fired; }, deadline)) {
-    throw TimedOut("cosync: wait for signal " + std::to_string(signo) + " timed out");
-  }
+  SignalWait signal;
+  signal.signo = signo;
+  wait_for_node(signal, &Loop::watch_signal, &Loop::cancel_signal, deadline, "signal", signo);
 }
 
 bool wait_all(const std::vector<detail::RequestCore*>& requests, Deadline deadline) {
