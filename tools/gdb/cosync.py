@@ -5,7 +5,8 @@
 #   (gdb) cosync-list
 #   (gdb) cosync-bt 17
 #
-# cosync-bt works on a live process: it points the registers at the
+# cosync-bt works on a live process built with the assembly switch (not
+# COSYNC_CONTEXT=ucontext): it points the registers at the
 # coroutine's saved context (the frame layout of src/context/switch_*.S),
 # prints the backtrace, and puts the registers back.
 import gdb
@@ -47,6 +48,13 @@ def describe(coroutine):
     )
 
 
+def backend():
+    try:
+        return gdb.parse_and_eval("cosync::context::backend_name()").string()
+    except gdb.error:
+        return "unknown"
+
+
 class ListCoroutines(gdb.Command):
     """List the live cosync coroutines of the selected thread."""
 
@@ -77,6 +85,9 @@ class CoroutineBacktrace(gdb.Command):
     def show(self, coroutine):
         if STATES.get(int(coroutine["state_"])) != "suspended":
             raise gdb.GdbError("cosync: only a suspended coroutine has a saved context")
+        if backend() == "ucontext":
+            raise gdb.GdbError("cosync: cosync-bt reads the assembly switch's frame; "
+                               "this program uses the ucontext back end")
         arch = gdb.selected_frame().architecture().name()
         if arch not in FRAMES:
             raise gdb.GdbError("cosync: no frame layout for %s" % arch)
