@@ -4,8 +4,9 @@
 set -euo pipefail
 
 build_packages=(cmake ninja-build g++ make valgrind)
-test_packages=("${build_packages[@]}" googletest)
-bench_packages=("${test_packages[@]}" libbenchmark-dev libboost-context-dev libpcl1-dev)
+test_packages=("${build_packages[@]}" googletest gdb)
+bench_packages=("${test_packages[@]}" pkg-config libbenchmark-dev libboost-context-dev libpcl1-dev
+  libevent-dev libuv1-dev libtevent-dev libtalloc-dev libst-dev)
 ci_packages=("${bench_packages[@]}" g++-aarch64-linux-gnu qemu-user)
 
 case "${1:-}" in
