@@ -99,16 +99,18 @@ class COSYNC_API Waiter {
   Waiter& operator=(const Waiter&) = delete;
   ~Waiter();
 
+  // The coroutine is resumed by an immediate, from the loop's top level:
+  // resuming it from deep inside the callback that woke it costs more than
+  // the immediate, because every return after a stack switch is
+  // mispredicted.
   void wake() noexcept;
-  // For wakes that come from the loop itself (fd readiness, a timer), on
-  // the main context: resumes the waiting coroutine at once instead of
-  // queueing it for the next iteration. Elsewhere it is wake().
-  void wake_from_loop() noexcept;
 
   // Suspends until `ready()` holds or the deadline passes; returns false on
   // timeout. In a coroutine, throws Cancelled when the coroutine is
   // cancelled. Outside coroutines, runs the thread's loop meanwhile.
-  bool wait(Condition ready, Deadline deadline);
+  bool wait(Condition ready, Deadline deadline) {
+    return in_coroutine() ? wait_in_coroutine(ready, deadline) : wait_on_main(ready, deadline);
+  }
 
   // Intrusive links for primitives that queue waiters (mutex, channel...).
   Waiter* next = nullptr;
@@ -117,6 +119,7 @@ class COSYNC_API Waiter {
 
  private:
   bool wait_in_coroutine(Condition ready, Deadline deadline);
+  static bool wait_on_main(Condition ready, Deadline deadline);
   static void on_immediate(Immediate* immediate) noexcept;
   static void on_timer(Timer* timer) noexcept;
 

@@ -76,21 +76,6 @@ void Waiter::wake() noexcept {
   loop_->post_immediate(scheduling != nullptr ? scheduling->step : resume_);
 }
 
-// A loop callback runs on the main context between two iterations' worth of
-// work, so the coroutine can run now: that saves an immediate and, when the
-// loop would otherwise poll the kernel again before running it, a system
-// call.
-void Waiter::wake_from_loop() noexcept {
-  if (coroutine_ == nullptr || in_coroutine() || coroutine_->state() != CoroutineState::suspended) {
-    wake();
-    return;
-  }
-  Scheduling* scheduling = scheduling_of(*coroutine_);
-  Immediate& step = scheduling != nullptr ? scheduling->step : resume_;
-  loop_->cancel_immediate(step);
-  step.fn(&step);
-}
-
 void Waiter::on_immediate(Immediate* immediate) noexcept {
   auto* waiter = static_cast<Waiter*>(immediate->data);
   if (waiter->coroutine_->state() == CoroutineState::suspended) {
@@ -101,13 +86,10 @@ void Waiter::on_immediate(Immediate* immediate) noexcept {
 void Waiter::on_timer(Timer* timer) noexcept {
   auto* waiter = static_cast<Waiter*>(timer->data);
   waiter->timed_out_ = true;
-  waiter->wake_from_loop();
+  waiter->wake();
 }
 
-bool Waiter::wait(Condition ready, Deadline deadline) {
-  if (in_coroutine()) {
-    return wait_in_coroutine(ready, deadline);
-  }
+bool Waiter::wait_on_main(Condition ready, Deadline deadline) {
   return this_loop().run_until(ready, deadline);
 }
 
@@ -309,7 +291,7 @@ void wait_for_node(Node& node, void (Loop::*arm)(Node&), void (Loop::*disarm)(No
   node.fn = [](Node* fired) {
     auto* owner = static_cast<State*>(fired->data);
     owner->fired = true;
-    owner->waiter.wake_from_loop();
+    owner->waiter.wake();
   };
   Loop& loop = this_loop();
   (loop.*arm)(node);
