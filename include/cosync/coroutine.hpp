@@ -40,6 +40,7 @@
 #include <new>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -250,6 +251,8 @@ COSYNC_API void check_canary_slow(const Coroutine& coroutine) noexcept;
 [[noreturn]] COSYNC_API void throw_forced_unwind(Coroutine& self);
 [[noreturn]] COSYNC_API void refuse_suspension(const Coroutine& self, const Coroutine& target);
 [[noreturn]] COSYNC_API void suspend_outside_coroutine(const char* call);
+// "coroutine #<id> "<name>"", as every diagnostic names a coroutine.
+COSYNC_API std::string label(const Coroutine& coroutine);
 
 inline ThreadState& this_thread() {
   ThreadState* ts = t_state;

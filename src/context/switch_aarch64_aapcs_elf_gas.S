@@ -38,6 +38,28 @@
 
         .text
 
+/* Resumes the context whose saved frame sp points at and pops the frame:
+   callee-saved registers, FPCR, and the resume address into x5. Writing
+   FPCR can stall, so it is written only when it differs from the current
+   value, which the caller puts in x9 (it rarely differs). */
+        .macro restore_saved_frame
+        ldp     d8,  d9,  [sp, #0x00]
+        ldp     d10, d11, [sp, #0x10]
+        ldp     d12, d13, [sp, #0x20]
+        ldp     d14, d15, [sp, #0x30]
+        ldp     x19, x20, [sp, #0x40]
+        ldp     x21, x22, [sp, #0x50]
+        ldp     x23, x24, [sp, #0x60]
+        ldp     x25, x26, [sp, #0x70]
+        ldp     x27, x28, [sp, #0x80]
+        ldp     x29, x30, [sp, #0x90]
+        ldp     x5, x10,  [sp, #0xa0]
+        cmp     x9, x10
+        b.eq    1f
+        msr     fpcr, x10
+1:      add     sp, sp, #0xb0
+        .endm
+
 /* transfer_t cosync_context_jump(context_t to, void *data) */
         .globl  cosync_context_jump     /* exported: coroutine.hpp inlines calls */
         .type   cosync_context_jump, %function
@@ -63,22 +85,7 @@ cosync_context_jump:
         mov     x4, sp                  /* token of the context that leaves */
         mov     sp, x0                  /* the switch itself */
 
-        ldp     d8,  d9,  [sp, #0x00]
-        ldp     d10, d11, [sp, #0x10]
-        ldp     d12, d13, [sp, #0x20]
-        ldp     d14, d15, [sp, #0x30]
-        ldp     x19, x20, [sp, #0x40]
-        ldp     x21, x22, [sp, #0x50]
-        ldp     x23, x24, [sp, #0x60]
-        ldp     x25, x26, [sp, #0x70]
-        ldp     x27, x28, [sp, #0x80]
-        ldp     x29, x30, [sp, #0x90]
-        ldp     x5, x10,  [sp, #0xa0]
-        /* Writing FPCR can stall; skip it when it already holds the value. */
-        cmp     x9, x10
-        b.eq    1f
-        msr     fpcr, x10
-1:      add     sp, sp, #0xb0
+        restore_saved_frame
         .cfi_adjust_cfa_offset -0xb0
 
         /* transfer_t {from, data} in x0:x1, which is also how a fresh
@@ -122,21 +129,7 @@ cosync_context_trampoline:
         blr     x19
         mrs     x9, fpcr
         mov     sp, x0                  /* the switch itself */
-        ldp     d8,  d9,  [sp, #0x00]
-        ldp     d10, d11, [sp, #0x10]
-        ldp     d12, d13, [sp, #0x20]
-        ldp     d14, d15, [sp, #0x30]
-        ldp     x19, x20, [sp, #0x40]
-        ldp     x21, x22, [sp, #0x50]
-        ldp     x23, x24, [sp, #0x60]
-        ldp     x25, x26, [sp, #0x70]
-        ldp     x27, x28, [sp, #0x80]
-        ldp     x29, x30, [sp, #0x90]
-        ldp     x5, x10,  [sp, #0xa0]
-        cmp     x9, x10
-        b.eq    1f
-        msr     fpcr, x10
-1:      add     sp, sp, #0xb0
+        restore_saved_frame
         mov     x0, xzr                 /* transfer.from: nothing to resume */
         ret     x5                      /* transfer.data is already in x1 */
         .cfi_endproc

@@ -62,6 +62,8 @@ std::uint64_t take_first_id() noexcept {
   return g_next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
 }
 
+}  // namespace
+
 std::string label(const Coroutine& coroutine) {
   std::string text = "coroutine #" + std::to_string(coroutine.id());
   if (coroutine.name()[0] != '\0') {
@@ -69,6 +71,8 @@ std::string label(const Coroutine& coroutine) {
   }
   return text;
 }
+
+namespace {
 
 [[noreturn]] void fatal(const std::string& message) noexcept {
   std::fprintf(stderr, "cosync: %s\n", message.c_str());
@@ -130,7 +134,6 @@ struct Runtime {
   static void run(ThreadState& ts, Coroutine& self) noexcept;
   static void report_swallowed_unwind(ThreadState& ts, Coroutine& self) noexcept;
   static context::transfer_t finish(ThreadState& ts, Coroutine& self) noexcept;
-  static void after_return(Coroutine& self);
   [[noreturn]] static void throw_forced_unwind(Coroutine& self);
   static void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept;
   static void check_resumable(const ThreadState& ts, const Coroutine& to);
@@ -299,12 +302,6 @@ void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   coroutine.resumer_ = &resumer;
 }
 
-void Runtime::after_return(Coroutine& self) {
-  if ((self.slow_path_ & Coroutine::kUnwindPending) != 0) [[unlikely]] {
-    throw_forced_unwind(self);
-  }
-}
-
 void Runtime::throw_forced_unwind(Coroutine& self) {
   self.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kUnwindPending);
   install_terminate_hook();
@@ -367,7 +364,7 @@ void Runtime::forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to) {
   set_resumer(to, from);
   check_canary(from);
   jump(ts, from, to);
-  after_return(from);
+  Switch::after_return(from);
 }
 
 void Runtime::resume(ThreadState& ts, Coroutine& to) {
@@ -400,7 +397,7 @@ void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
   check_exception_state(self, target);
   check_canary(self);
   jump(ts, self, target);
-  after_return(self);
+  Switch::after_return(self);
 }
 
 void Runtime::link(ThreadState& ts, Coroutine& coroutine) noexcept {

@@ -8,15 +8,6 @@ namespace {
 
 thread_local RequestStats t_stats;
 
-std::string describe_current() {
-  const Coroutine& self = current();
-  std::string text = "coroutine #" + std::to_string(self.id());
-  if (self.name()[0] != '\0') {
-    text += std::string(" \"") + self.name() + "\"";
-  }
-  return text;
-}
-
 void wake_waiter(RequestCore* /*request*/, void* data) { static_cast<Waiter*>(data)->wake(); }
 
 // Registers one waiter as the continuation of several requests and takes
@@ -105,7 +96,7 @@ bool Waiter::wait_in_coroutine(Condition ready, Deadline deadline) {
     if (scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered) {
       scheduling->cancel_delivered = true;
       ++t_stats.cancellations_delivered;
-      throw Cancelled("cosync: " + describe_current() + " was cancelled while waiting");
+      throw Cancelled("cosync: " + label(current()) + " was cancelled while waiting");
     }
     if (ready()) {
       return true;
