@@ -37,20 +37,9 @@
 
         .text
 
-/* Resumes the context whose saved frame %rsp points at, up to (not
-   including) its return address at 0x38: callee-saved registers, and the
-   control words. Loading MXCSR or the x87 control word stalls the pipeline,
-   so each is loaded only when it differs from the current value, which the
-   caller puts in %ecx (MXCSR) and %r9d (x87 control word); they rarely
-   differ. */
-        .macro restore_saved_frame
-        cmpl    (%rsp), %ecx
-        je      1f
-        ldmxcsr (%rsp)
-1:      cmpw    0x4(%rsp), %r9w
-        je      2f
-        fldcw   0x4(%rsp)
-2:      movq    0x08(%rsp), %r12
+/* Reloads the callee-saved registers from the saved frame %rsp points at. */
+        .macro restore_callee_saved
+        movq    0x08(%rsp), %r12
         movq    0x10(%rsp), %r13
         movq    0x18(%rsp), %r14
         movq    0x20(%rsp), %r15
@@ -79,9 +68,19 @@ cosync_context_jump:
         movq    %rsp, %rax              /* token of the context that leaves */
         movq    %rdi, %rsp              /* the switch itself */
 
-        movl    (%rax), %ecx            /* the values just saved */
-        movzwl  0x4(%rax), %r9d
-        restore_saved_frame
+        /* Loading MXCSR or the x87 control word stalls the pipeline, so
+           they are loaded only when the context we resume saved values that
+           differ from the ones just saved by the context that left (they
+           rarely do). */
+        movl    (%rax), %ecx
+        cmpl    (%rsp), %ecx
+        je      1f
+        ldmxcsr (%rsp)
+1:      movzwl  0x4(%rax), %ecx
+        cmpw    0x4(%rsp), %cx
+        je      2f
+        fldcw   0x4(%rsp)
+2:      restore_callee_saved
         movq    0x38(%rsp), %r8
         leaq    0x40(%rsp), %rsp
         .cfi_adjust_cfa_offset -0x40
@@ -139,9 +138,15 @@ cosync_context_trampoline:
         stmxcsr -0x8(%rsp)
         fnstcw  -0x4(%rsp)
         movl    -0x8(%rsp), %ecx
-        movzwl  -0x4(%rsp), %r9d
+        movzwl  -0x4(%rsp), %esi
         movq    %rax, %rsp              /* the switch itself */
-        restore_saved_frame
+        cmpl    (%rsp), %ecx
+        je      1f
+        ldmxcsr (%rsp)
+1:      cmpw    0x4(%rsp), %si
+        je      2f
+        fldcw   0x4(%rsp)
+2:      restore_callee_saved
         leaq    0x38(%rsp), %rsp
         xorl    %eax, %eax              /* transfer.from: nothing to resume */
         ret                             /* transfer.data is already in rdx */
