@@ -1,11 +1,12 @@
 # The README's two commands, and the build variants CI runs.
-#   make demo   builds and runs the example program
+#   make demo   builds the sync-style TCP proxy demo and runs it: an echo
+#               backend, cosync-proxy and 10,000 client coroutines
 #   make test   builds and runs the whole test suite
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: demo test bench deps-build deps-test deps-bench clean
+.PHONY: demo interleave test bench deps-build deps-test deps-bench clean
 
 deps-build:
 	@tools/deps.sh build
@@ -19,7 +20,14 @@ deps-bench:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
+DEMO_CONNECTIONS ?= 10000
+DEMO_SECONDS ?= 10
+
 demo: deps-build $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target cosync-echo cosync-proxy cosync-load -j $(JOBS)
+	examples/proxy/demo.sh $(BUILD)/examples/proxy $(DEMO_CONNECTIONS) $(DEMO_SECONDS)
+
+interleave: deps-build $(BUILD)/build.ninja
 	cmake --build $(BUILD) --target cosync-interleave -j $(JOBS)
 	./$(BUILD)/examples/cosync-interleave
 

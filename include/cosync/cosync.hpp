@@ -6,3 +6,5 @@
 #include "cosync/request.hpp"
 #include "cosync/stack.hpp"
 #include "cosync/sync.hpp"
+#include "cosync/pool.hpp"
+#include "cosync/io.hpp"

@@ -106,7 +106,8 @@ class COSYNC_API Loop {
   // The readiness the loop last saw for `fd` and has not been told is
   // gone: an operation that finds `event` set may skip the wait, and must
   // call io_not_ready when the kernel answers EAGAIN or a short transfer
-  // shows the fd drained.
+  // shows the fd drained. A direction the loop saw hung up or in error
+  // stays ready (no further edge will come): io_not_ready leaves it set.
   virtual bool io_ready(int fd, IoEvent event) const noexcept = 0;
   virtual void io_not_ready(int fd, IoEvent event) noexcept = 0;
   // Call before closing an fd the loop has seen: its waiters end with

@@ -61,6 +61,7 @@ COSYNC_API RequestStats request_stats() noexcept;
 namespace detail {
 
 class Waiter;
+class RequestCore;
 
 // A non-owning reference to a condition (any callable returning bool): what
 // a wait re-checks after each wake, without std::function's overhead.
@@ -81,12 +82,16 @@ class Condition {
 
 // The request layer's view of one coroutine: how to resume it (for a
 // spawned coroutine, a step that also finishes its request) and whether it
-// was asked to cancel.
+// was asked to cancel. `loop` and `request` name the loop that resumes a
+// spawned coroutine and the request it produces, so a loop that goes away
+// can cancel the coroutines it would have resumed.
 struct Scheduling {
   Immediate step;
   bool cancel_requested = false;
   bool cancel_delivered = false;
   Waiter* waiting = nullptr;
+  Loop* loop = nullptr;
+  RequestCore* request = nullptr;
 };
 
 // One wait of one context (a coroutine or the main context), on its stack.
@@ -333,6 +338,8 @@ class SpawnState final : public RequestState<R> {
     scheduling_of(task_.coroutine()) = &scheduling_;
     scheduling_.step.fn = &SpawnState::on_step;
     scheduling_.step.data = this;
+    scheduling_.loop = &loop_;
+    scheduling_.request = this;
     this->add_ref();  // held while the coroutine lives
     loop_.post_immediate(scheduling_.step);
   }
@@ -406,6 +413,34 @@ requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
   return spawn(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
 }
 
+namespace detail {
+// Reports the error a detached request ended with (a cancellation is not
+// one) on stderr: nobody else will see it.
+COSYNC_API void report_detached(const RequestCore& request) noexcept;
+COSYNC_API void finish_detached(RequestCore* request, void* data) noexcept;
+}  // namespace detail
+
+// Lets a request run to its end with nobody waiting for it, as a server
+// does with the coroutine of each connection (dropping the last handle
+// would cancel it instead). An exception it ends with is reported on
+// stderr.
+template <class T>
+void detach(Request<T> request) {
+  detail::RequestCore& core = request.core();
+  if (core.done()) {
+    detail::report_detached(core);
+    return;
+  }
+  core.add_handle();  // dropped by the continuation
+  core.set_continuation(&detail::finish_detached, nullptr);
+}
+
+// spawn() and detach() in one: launches a coroutine nobody waits for.
+template <class F, class... Args>
+void spawn_detached(const Options& options, F&& fn, Args&&... args) {
+  detach(spawn(options, std::forward<F>(fn), std::forward<Args>(args)...));
+}
+
 // Suspends the calling coroutine (or runs the loop, outside coroutines)
 // until the deadline. Throws Cancelled if the coroutine is cancelled.
 COSYNC_API void sleep_until(Deadline deadline);
@@ -416,6 +451,13 @@ inline void sleep_for(Clock::duration duration) { sleep_until(deadline_after(dur
 // the wait ends in error (ECANCELED: the fd was forgotten or closed through
 // the loop), TimedOut at the deadline, Cancelled in a cancelled coroutine.
 COSYNC_API void wait_io(int fd, unsigned events, Deadline deadline = no_deadline);
+
+namespace detail {
+// wait_io for callers that want no exceptions for I/O outcomes: returns 0
+// when the fd is ready, ETIMEDOUT at the deadline, else the error the wait
+// ended with (ECANCELED: forgotten or closed). Throws only Cancelled.
+COSYNC_API int wait_io_status(int fd, unsigned events, Deadline deadline);
+}  // namespace detail
 
 // Waits for the POSIX signal `signo`, delivered through the loop; the loop
 // keeps it blocked in this thread from the first wait on.

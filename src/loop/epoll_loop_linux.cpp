@@ -151,6 +151,7 @@ EpollLoop::FdEntry& EpollLoop::register_fd(int fd) {
   // Readability comes as an edge right after registering; writability is
   // assumed until a write says otherwise (see watch_writable).
   slot.ready = io_writable;
+  slot.ready_for_good = 0;
   return slot;
 }
 
@@ -215,7 +216,7 @@ void EpollLoop::io_not_ready(int fd, IoEvent event) noexcept {
       return;  // not pollable (closed, a regular file): the caller's wait will say so
     }
   }
-  slot->ready &= ~static_cast<unsigned>(event);
+  slot->ready &= ~(static_cast<unsigned>(event) & ~slot->ready_for_good);
 }
 
 void EpollLoop::forget_fd(int fd) noexcept {
@@ -231,6 +232,7 @@ void EpollLoop::forget_fd(int fd) noexcept {
   }
   slot->registered = false;
   slot->ready = 0;
+  slot->ready_for_good = 0;
   fire_io(slot->reader, ECANCELED);
   slot = entry(fd);  // the callback may have grown fds_
   fire_io(slot->writer, ECANCELED);
@@ -261,6 +263,12 @@ void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
   }
   // Errors and hang-ups make both directions "ready": the operation then
   // gets the error or the end of file from the kernel itself.
+  if ((events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
+    slot->ready_for_good |= io_readable;
+  }
+  if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+    slot->ready_for_good |= io_writable;
+  }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_readable;
     fire_io(slot->reader, 0);

@@ -45,6 +45,9 @@ class EpollLoop final : public Loop {
     bool registered = false;
     bool watching_writable = false;  // EPOLLOUT is in the registration
     unsigned ready = 0;              // IoEvent bits seen and not yet consumed
+    // Directions that stay ready for good: after a hang-up or an error the
+    // kernel sends no further edge, so io_not_ready must not clear them.
+    unsigned ready_for_good = 0;
     IoWait* reader = nullptr;
     IoWait* writer = nullptr;
   };

@@ -1,5 +1,6 @@
 #include "cosync/request.hpp"
 
+#include <cstdio>
 #include <string>
 
 namespace cosync {
@@ -253,6 +254,24 @@ void RequestCore::wait(Deadline deadline) {
   }
 }
 
+void report_detached(const RequestCore& request) noexcept {
+  if (request.status() != RequestCore::Status::failed) {
+    return;
+  }
+  try {
+    std::rethrow_exception(request.error());
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "cosync: a detached request failed: %s\n", error.what());
+  } catch (...) {
+    std::fprintf(stderr, "cosync: a detached request failed with a non-standard exception\n");
+  }
+}
+
+void finish_detached(RequestCore* request, void* /*data*/) noexcept {
+  report_detached(*request);
+  request->drop_handle();
+}
+
 }  // namespace detail
 
 RequestStats request_stats() noexcept { return detail::t_stats; }
@@ -269,11 +288,10 @@ std::string describe_wait(const char* kind, int number) {
 }
 
 // Arms one loop node (IoWait, SignalWait), waits for its callback, and
-// disarms it however the wait ends. `kind` and `number` name the wait in
-// TimedOut (the text is only built on that path: this runs on every read).
+// disarms it however the wait ends. Returns false at the deadline.
 template <class Node>
-void wait_for_node(Node& node, void (Loop::*arm)(Node&), void (Loop::*disarm)(Node&) noexcept,
-                   Deadline deadline, const char* kind, int number) {
+bool wait_for_node(Node& node, void (Loop::*arm)(Node&), void (Loop::*disarm)(Node&) noexcept,
+                   Deadline deadline) {
   struct State {
     detail::Waiter waiter;
     bool fired = false;
@@ -294,20 +312,32 @@ void wait_for_node(Node& node, void (Loop::*arm)(Node&), void (Loop::*disarm)(No
       if (node.armed) (loop.*disarm)(node);
     }
   } guard{loop, node, disarm};
-  if (!state.waiter.wait([&state] { return state.fired; }, deadline)) {
-    throw TimedOut("cosync: " + describe_wait(kind, number) + " timed out");
-  }
+  return state.waiter.wait([&state] { return state.fired; }, deadline);
 }
 
 }  // namespace
 
-void wait_io(int fd, unsigned events, Deadline deadline) {
+namespace detail {
+
+int wait_io_status(int fd, unsigned events, Deadline deadline) {
   IoWait io;
   io.fd = fd;
   io.events = events;
-  wait_for_node(io, &Loop::wait_io, &Loop::cancel_io, deadline, "fd", fd);
-  if (io.error != 0) {
-    throw std::system_error(io.error, std::generic_category(),
+  if (!wait_for_node(io, &Loop::wait_io, &Loop::cancel_io, deadline)) {
+    return ETIMEDOUT;
+  }
+  return io.error;
+}
+
+}  // namespace detail
+
+void wait_io(int fd, unsigned events, Deadline deadline) {
+  const int status = detail::wait_io_status(fd, events, deadline);
+  if (status == ETIMEDOUT) {
+    throw TimedOut("cosync: " + describe_wait("fd", fd) + " timed out");
+  }
+  if (status != 0) {
+    throw std::system_error(status, std::generic_category(),
                             "cosync: " + describe_wait("fd", fd) + " ended");
   }
 }
@@ -315,7 +345,9 @@ void wait_io(int fd, unsigned events, Deadline deadline) {
 void wait_signal(int signo, Deadline deadline) {
   SignalWait signal;
   signal.signo = signo;
-  wait_for_node(signal, &Loop::watch_signal, &Loop::cancel_signal, deadline, "signal", signo);
+  if (!wait_for_node(signal, &Loop::watch_signal, &Loop::cancel_signal, deadline)) {
+    throw TimedOut("cosync: " + describe_wait("signal", signo) + " timed out");
+  }
 }
 
 bool wait_all(const std::vector<detail::RequestCore*>& requests, Deadline deadline) {

@@ -1,0 +1,198 @@
+// cosync I/O (layer 6): sockets and files that read like blocking code.
+//
+// In a coroutine, a call that would block suspends the coroutine until the
+// loop sees the fd ready; outside any coroutine, the same call runs the
+// thread's loop meanwhile (R4). Short reads and writes, EAGAIN and EINTR
+// are handled inside. Every call takes a deadline.
+//
+// Errors: std::system_error carrying the errno, with a message naming the
+// operation and the peer ("cosync: read from 10.0.0.2:8080: Connection
+// reset by peer"); overloads taking a std::error_code& report I/O outcomes
+// there instead (a timeout is errc::timed_out). Cancellation of the calling
+// coroutine is never an error code: it always throws Cancelled, so the
+// coroutine unwinds.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "cosync/export.hpp"
+#include "cosync/loop.hpp"
+
+namespace cosync {
+
+// Outcomes of cosync's own that have no errno.
+enum class IoErrc { end_of_stream = 1 };
+COSYNC_API const std::error_category& io_category() noexcept;
+inline std::error_code make_error_code(IoErrc e) noexcept {
+  return {static_cast<int>(e), io_category()};
+}
+
+}  // namespace cosync
+
+template <>
+struct std::is_error_code_enum<cosync::IoErrc> : std::true_type {};
+
+namespace cosync {
+
+// An IPv4, IPv6 or Unix-domain stream socket address.
+class COSYNC_API Address {
+ public:
+  Address() = default;
+  Address(const sockaddr* address, socklen_t size);
+
+  // "127.0.0.1:80", "[::1]:80", "unix:/run/app.sock" or "/run/app.sock"
+  // (numeric only; resolve() looks names up). Throws std::invalid_argument
+  // naming the text.
+  static Address parse(std::string_view text);
+  // Like parse, but the host part may be a name, looked up with resolve().
+  static Address lookup(std::string_view text, Deadline deadline = no_deadline);
+
+  int family() const noexcept { return storage_.ss_family; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::uint16_t port() const noexcept;  // 0 for Unix-domain addresses
+  Address with_port(std::uint16_t port) const;
+  std::string to_string() const;
+
+  const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t size() const noexcept { return size_; }
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t size_ = 0;
+};
+
+// getaddrinfo on the blocking pool: the addresses of `host` (a name or a
+// literal) for TCP `port`. Throws std::system_error naming the host when
+// the lookup fails, TimedOut at the deadline.
+COSYNC_API std::vector<Address> resolve(const std::string& host, std::uint16_t port,
+                                        Deadline deadline = no_deadline);
+
+struct ListenOptions {
+  int backlog = SOMAXCONN;
+  bool reuse_address = true;  // restart on a port with connections in TIME_WAIT
+  bool reuse_port = false;    // several listeners sharing one port
+};
+
+// A non-blocking stream socket owned by this object (closed on destruction).
+class COSYNC_API Socket {
+ public:
+  Socket() = default;
+  // Adopts a connected stream socket; makes it non-blocking.
+  explicit Socket(int fd);
+  Socket(Socket&& other) noexcept;
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket();
+
+  static Socket listen(const Address& address, const ListenOptions& options = {});
+  static Socket connect(const Address& address, Deadline deadline = no_deadline);
+  static Socket connect(const Address& address, std::error_code& error,
+                        Deadline deadline = no_deadline);
+
+  Socket accept(Deadline deadline = no_deadline);
+  Socket accept(std::error_code& error, Deadline deadline = no_deadline);
+
+  // Reads what is there (waiting until something is); 0 at end of stream.
+  std::size_t read_some(void* buffer, std::size_t size, Deadline deadline = no_deadline);
+  std::size_t read_some(void* buffer, std::size_t size, std::error_code& error,
+                        Deadline deadline = no_deadline);
+  // Reads exactly `size` bytes; end of stream first is an error
+  // (IoErrc::end_of_stream). The error_code form returns the bytes read.
+  void read_exactly(void* buffer, std::size_t size, Deadline deadline = no_deadline);
+  std::size_t read_exactly(void* buffer, std::size_t size, std::error_code& error,
+                           Deadline deadline = no_deadline);
+  // Writes everything, waiting while the socket buffer is full. Never
+  // raises SIGPIPE: a closed peer is EPIPE. The error_code form returns the
+  // bytes written.
+  void write_all(const void* data, std::size_t size, Deadline deadline = no_deadline);
+  void write_all(std::string_view data, Deadline deadline = no_deadline) {
+    write_all(data.data(), data.size(), deadline);
+  }
+  std::size_t write_all(const void* data, std::size_t size, std::error_code& error,
+                        Deadline deadline = no_deadline);
+
+  // SHUT_WR (the default) sends end of stream and keeps reading possible.
+  void shutdown(int how = SHUT_WR);
+  // Ends any wait on this socket (with ECANCELED) and closes it.
+  void close() noexcept;
+
+  Address local_address() const;
+  Address peer_address() const;
+
+  void set_nodelay(bool on);
+  void set_keepalive(bool on);
+  void set_reuse_address(bool on);
+  void set_reuse_port(bool on);
+  void set_send_buffer(int bytes);
+  void set_receive_buffer(int bytes);
+
+  int fd() const noexcept { return fd_; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  explicit operator bool() const noexcept { return is_open(); }
+  // Gives up ownership: the caller closes the fd (after Loop::forget_fd).
+  int release() noexcept;
+
+ private:
+  Socket(int fd, const Address& name) noexcept : fd_(fd), name_(name) {}
+  int check_open(const char* operation) const;
+  void set_option(int level, int option, int value, const char* name);
+  [[noreturn]] void fail(const char* operation, std::error_code error) const;
+  std::string describe(const char* operation) const;
+
+  int fd_ = -1;
+  // The peer of a connected socket, the local address of a listener: what
+  // error messages name.
+  Address name_;
+};
+
+// A regular file whose reads and writes run on the blocking pool (the
+// kernel has no readiness for regular files). Buffers are copied through
+// the call, so a wait that times out leaves nothing writing into them.
+class COSYNC_API File {
+ public:
+  File() = default;
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  // open(2) flags (O_RDONLY, O_WRONLY | O_CREAT | O_TRUNC, ...).
+  static File open(const std::string& path, int flags, mode_t mode = 0644,
+                   Deadline deadline = no_deadline);
+
+  // Reads up to `size` bytes at `offset`; 0 at end of file.
+  std::size_t read_at(void* buffer, std::size_t size, off_t offset,
+                      Deadline deadline = no_deadline);
+  // Writes all of `data` at `offset`.
+  void write_at(const void* data, std::size_t size, off_t offset,
+                Deadline deadline = no_deadline);
+  off_t size() const;
+  void sync(Deadline deadline = no_deadline);
+  void close() noexcept;
+
+  int fd() const noexcept { return fd_; }
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  int check_open(const char* operation) const;
+
+  int fd_ = -1;
+  std::string path_;
+};
+
+// Whole-file helpers over File.
+COSYNC_API std::string read_file(const std::string& path, Deadline deadline = no_deadline);
+COSYNC_API void write_file(const std::string& path, std::string_view data,
+                           Deadline deadline = no_deadline);
+
+}  // namespace cosync

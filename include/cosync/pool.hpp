@@ -1,0 +1,199 @@
+// cosync blocking-call pool (R5 for code that cannot be changed): a thread
+// pool that runs a function on a worker thread while the calling coroutine
+// waits for its result through an ordinary Request. The worker hands the
+// result back through the loop's thread-safe post, so the request completes
+// (and its waiter resumes) on the loop's thread, as every request does.
+//
+//   std::string text = cosync::offload([&] { return slow_library_call(); });
+//
+// Cancelling the request (or its wait timing out) does not stop a function
+// that already runs (a blocking call cannot be interrupted); its result is
+// dropped when it finishes. A function still queued is never run.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cosync/export.hpp"
+#include "cosync/request.hpp"
+
+namespace cosync {
+namespace detail {
+
+struct PostGate;
+class OffloadJob;
+
+// The request side of an offloaded call; it lives on the loop's thread.
+class COSYNC_API OffloadRequestBase {
+ public:
+  OffloadJob* job = nullptr;  // cleared when the request stops waiting for it
+};
+
+// One call handed to the pool. The worker runs it; everything that touches
+// the request happens on the owning loop's thread, reached through post.
+class COSYNC_API OffloadJob {
+ public:
+  OffloadJob(const OffloadJob&) = delete;
+  OffloadJob& operator=(const OffloadJob&) = delete;
+  virtual ~OffloadJob();
+
+  // Worker thread: runs the function, keeps its result or exception.
+  virtual void run() noexcept = 0;
+  // Loop thread, after run(): completes the request, unless it was
+  // cancelled meanwhile.
+  virtual void deliver() noexcept = 0;
+  // Loop thread: the pool shut down before running the function.
+  void abandon() noexcept;
+
+  // Loop thread: the request was cancelled or destroyed; the job must not
+  // reach it any more.
+  void detach() noexcept;
+
+  Loop* loop = nullptr;
+  std::shared_ptr<PostGate> gate;
+
+ protected:
+  OffloadJob() = default;
+  void attach(RequestCore* request, OffloadRequestBase* link) noexcept;
+  RequestCore* request() const noexcept { return request_; }
+  void unlink() noexcept;
+
+ private:
+  RequestCore* request_ = nullptr;
+  OffloadRequestBase* link_ = nullptr;
+};
+
+template <class R>
+class OffloadState final : public RequestState<R>, public OffloadRequestBase {
+ public:
+  ~OffloadState() override {
+    if (job != nullptr) job->detach();  // completed by hand (set_value) first
+  }
+
+ private:
+  void on_cancel() noexcept override {
+    if (job != nullptr) job->detach();
+    this->finish_cancelled();
+  }
+};
+
+template <class F, class R>
+class OffloadCall final : public OffloadJob {
+ public:
+  template <class G>
+  OffloadCall(G&& fn, OffloadState<R>* state) : fn_(std::forward<G>(fn)) {
+    attach(state, state);
+  }
+
+  // The callable and its captures are destroyed here, on the worker that
+  // ran it, never later on whichever thread drops the job last.
+  void run() noexcept override {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        (*fn_)();
+      } else {
+        value_.emplace((*fn_)());
+      }
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    fn_.reset();
+  }
+
+  void deliver() noexcept override {
+    auto* state = static_cast<OffloadState<R>*>(request());
+    if (state == nullptr) return;
+    unlink();
+    if (error_) {
+      state->fail(std::move(error_));
+    } else if constexpr (std::is_void_v<R>) {
+      state->succeed();
+    } else {
+      deliver_value(*state);
+    }
+  }
+
+ private:
+  void deliver_value(OffloadState<R>& state) noexcept {
+    try {
+      state.succeed(std::move(*value_));
+    } catch (...) {
+      state.fail(std::current_exception());
+    }
+  }
+
+  using Stored = std::conditional_t<std::is_void_v<R>, char, R>;
+  std::optional<std::decay_t<F>> fn_;
+  std::optional<Stored> value_;
+  std::exception_ptr error_;
+};
+
+}  // namespace detail
+
+class COSYNC_API ThreadPool {
+ public:
+  // Starts `threads` workers (at least one); they block every signal, so
+  // signals reach the loop threads that wait for them.
+  explicit ThreadPool(std::size_t threads);
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  // Stops accepting work, ends the requests of calls still queued (their
+  // waiters get Cancelled), and joins the workers after their current call.
+  ~ThreadPool();
+
+  // Queues fn() and returns the request for its result at once; call from
+  // a thread that runs a cosync loop (the request completes there).
+  template <class F>
+  Request<std::invoke_result_t<std::decay_t<F>&>> submit(F&& fn) {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    auto* state = new detail::OffloadState<R>();
+    Request<R> request(state);
+    enqueue(std::make_shared<detail::OffloadCall<std::decay_t<F>, R>>(std::forward<F>(fn), state));
+    return request;
+  }
+
+  std::size_t threads() const noexcept { return workers_.size(); }
+  // Calls queued and not yet started.
+  std::size_t queued() const;
+
+ private:
+  void enqueue(std::shared_ptr<detail::OffloadJob> job);
+  void stop_workers() noexcept;
+  void work() noexcept;
+  std::shared_ptr<detail::OffloadJob> next_job();
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::deque<std::shared_ptr<detail::OffloadJob>> queue_;  // guarded by mutex_
+  bool stopping_ = false;                                  // guarded by mutex_
+  std::vector<std::thread> workers_;
+};
+
+// The process's pool for blocking calls, created on first use with
+// blocking_pool_size() workers and joined at exit.
+COSYNC_API ThreadPool& blocking_pool();
+// Its size: set_blocking_pool_size before first use, else the environment
+// variable COSYNC_POOL_THREADS, else 4 (libuv's default). Setting it after
+// the pool started throws UsageError; 0 is refused with invalid_argument.
+COSYNC_API void set_blocking_pool_size(std::size_t threads);
+COSYNC_API std::size_t blocking_pool_size();
+
+// Runs fn() on the blocking pool and waits for its result (a coroutine
+// suspends; outside coroutines the loop runs meanwhile). Exceptions thrown
+// by fn are rethrown here; at the deadline the call is abandoned and
+// TimedOut thrown.
+template <class F>
+auto offload(F&& fn, Deadline deadline = no_deadline) {
+  return blocking_pool().submit(std::forward<F>(fn)).get(deadline);
+}
+
+}  // namespace cosync

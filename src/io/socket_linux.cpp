@@ -1,0 +1,369 @@
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "cosync/io.hpp"
+#include "cosync/request.hpp"
+
+namespace cosync {
+namespace {
+
+class IoCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "cosync.io"; }
+  std::string message(int value) const override {
+    switch (static_cast<IoErrc>(value)) {
+      case IoErrc::end_of_stream:
+        return "end of stream before the expected number of bytes";
+    }
+    return "unknown cosync I/O error";
+  }
+};
+
+std::error_code errno_code(int value) { return {value, std::generic_category()}; }
+
+// Waits until `fd` is ready for `event`, trusting the loop's readiness
+// cache so a drained fd waits instead of answering EAGAIN once more.
+// Returns 0, or how the wait ended (ETIMEDOUT, ECANCELED...).
+int await(Loop& loop, int fd, IoEvent event, Deadline deadline) {
+  if (loop.io_ready(fd, event)) {
+    return 0;
+  }
+  return detail::wait_io_status(fd, event, deadline);
+}
+
+// One non-blocking transfer, retried across EINTR and EAGAIN: `attempt`
+// returns what recv/send/accept4 returned. A short transfer tells the loop
+// the fd is drained (edge-triggered readiness: the next wait is real).
+template <class Attempt>
+ssize_t transfer(int fd, IoEvent event, std::size_t wanted, Deadline deadline,
+                 std::error_code& error, Attempt attempt) {
+  Loop& loop = this_loop();
+  for (;;) {
+    if (const int status = await(loop, fd, event, deadline); status != 0) {
+      error = errno_code(status);
+      return -1;
+    }
+    const ssize_t done = attempt();
+    if (done >= 0) {
+      if (static_cast<std::size_t>(done) < wanted && done != 0) {
+        loop.io_not_ready(fd, event);
+      }
+      return done;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      loop.io_not_ready(fd, event);
+    } else if (errno != EINTR) {
+      error = errno_code(errno);
+      return -1;
+    }
+  }
+}
+
+int open_socket(int family) {
+  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "cosync: socket()");
+  }
+  return fd;
+}
+
+void close_fd(int fd) noexcept {
+  this_loop().forget_fd(fd);
+  ::close(fd);  // Linux releases the fd even when close reports EINTR
+}
+
+// Completes a non-blocking connect: waits for writability, then reads the
+// outcome from SO_ERROR.
+std::error_code finish_connect(int fd, Deadline deadline) {
+  Loop& loop = this_loop();
+  loop.io_not_ready(fd, io_writable);
+  if (const int status = detail::wait_io_status(fd, io_writable, deadline); status != 0) {
+    return errno_code(status);
+  }
+  int outcome = 0;
+  socklen_t size = sizeof outcome;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &outcome, &size) != 0) {
+    return errno_code(errno);
+  }
+  return outcome == 0 ? std::error_code() : errno_code(outcome);
+}
+
+}  // namespace
+
+const std::error_category& io_category() noexcept {
+  static const IoCategory category;
+  return category;
+}
+
+Socket::Socket(int fd) : fd_(fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cosync: adopt fd " + std::to_string(fd) + " as a socket");
+  }
+  sockaddr_storage peer{};
+  socklen_t size = sizeof peer;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &size) == 0) {
+    name_ = Address(reinterpret_cast<sockaddr*>(&peer), size);
+  }
+}
+
+Socket::Socket(Socket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(other.name_) {}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    name_ = other.name_;
+  }
+  return *this;
+}
+
+Socket::~Socket() { close(); }
+
+Socket Socket::listen(const Address& address, const ListenOptions& options) {
+  Socket socket(open_socket(address.family()), address);
+  if (address.family() != AF_UNIX) {
+    socket.set_reuse_address(options.reuse_address);
+    if (options.reuse_port) socket.set_reuse_port(true);
+  }
+  if (::bind(socket.fd_, address.data(), address.size()) != 0) {
+    socket.fail("bind", errno_code(errno));
+  }
+  if (::listen(socket.fd_, options.backlog) != 0) {
+    socket.fail("listen", errno_code(errno));
+  }
+  socket.name_ = socket.local_address();  // the port the kernel chose for port 0
+  return socket;
+}
+
+Socket Socket::connect(const Address& address, Deadline deadline) {
+  std::error_code error;
+  Socket socket = connect(address, error, deadline);
+  if (error) {
+    Socket(-1, address).fail("connect to", error);
+  }
+  return socket;
+}
+
+Socket Socket::connect(const Address& address, std::error_code& error, Deadline deadline) {
+  error.clear();
+  Socket socket(open_socket(address.family()), address);
+  int status = ::connect(socket.fd_, address.data(), address.size());
+  // A non-blocking connect interrupted by a signal goes on in the kernel,
+  // exactly as one that answered EINPROGRESS.
+  if (status != 0 && (errno == EINPROGRESS || errno == EINTR)) {
+    error = finish_connect(socket.fd_, deadline);
+  } else if (status != 0) {
+    error = errno_code(errno);
+  }
+  if (error) {
+    return {};
+  }
+  return socket;
+}
+
+Socket Socket::accept(Deadline deadline) {
+  std::error_code error;
+  Socket connection = accept(error, deadline);
+  if (error) {
+    fail("accept", error);
+  }
+  return connection;
+}
+
+Socket Socket::accept(std::error_code& error, Deadline deadline) {
+  error.clear();
+  const int listener = fd_;
+  if (listener < 0) {
+    error = errno_code(EBADF);
+    return {};
+  }
+  sockaddr_storage peer{};
+  socklen_t size = 0;
+  for (;;) {
+    size = sizeof peer;
+    const ssize_t fd = transfer(listener, io_readable, 1, deadline, error, [&] {
+      return ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &size,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    });
+    // A connection that died in the backlog is the next one's business.
+    if (fd < 0 && (error.value() == ECONNABORTED || error.value() == EPROTO)) {
+      error.clear();
+      continue;
+    }
+    if (fd < 0) {
+      return {};
+    }
+    return Socket(static_cast<int>(fd), Address(reinterpret_cast<sockaddr*>(&peer), size));
+  }
+}
+
+std::size_t Socket::read_some(void* buffer, std::size_t size, Deadline deadline) {
+  std::error_code error;
+  const std::size_t got = read_some(buffer, size, error, deadline);
+  if (error) {
+    fail("read from", error);
+  }
+  return got;
+}
+
+std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& error,
+                              Deadline deadline) {
+  error.clear();
+  const int fd = fd_;
+  if (fd < 0) {
+    error = errno_code(EBADF);
+    return 0;
+  }
+  if (size == 0) {
+    return 0;
+  }
+  const ssize_t got = transfer(fd, io_readable, size, deadline, error,
+                               [&] { return ::recv(fd, buffer, size, 0); });
+  return got < 0 ? 0 : static_cast<std::size_t>(got);
+}
+
+void Socket::read_exactly(void* buffer, std::size_t size, Deadline deadline) {
+  std::error_code error;
+  const std::size_t got = read_exactly(buffer, size, error, deadline);
+  if (error == IoErrc::end_of_stream) {
+    throw std::system_error(error, describe("read_exactly from") + " after " +
+                                       std::to_string(got) + " of " + std::to_string(size) +
+                                       " bytes");
+  }
+  if (error) {
+    fail("read_exactly from", error);
+  }
+}
+
+std::size_t Socket::read_exactly(void* buffer, std::size_t size, std::error_code& error,
+                                 Deadline deadline) {
+  error.clear();
+  auto* bytes = static_cast<char*>(buffer);
+  std::size_t total = 0;
+  while (total < size) {
+    const std::size_t got = read_some(bytes + total, size - total, error, deadline);
+    if (error) {
+      break;
+    }
+    if (got == 0) {
+      error = IoErrc::end_of_stream;
+      break;
+    }
+    total += got;
+  }
+  return total;
+}
+
+void Socket::write_all(const void* data, std::size_t size, Deadline deadline) {
+  std::error_code error;
+  write_all(data, size, error, deadline);
+  if (error) {
+    fail("write to", error);
+  }
+}
+
+std::size_t Socket::write_all(const void* data, std::size_t size, std::error_code& error,
+                              Deadline deadline) {
+  error.clear();
+  const int fd = fd_;
+  if (fd < 0) {
+    error = errno_code(EBADF);
+    return 0;
+  }
+  const auto* bytes = static_cast<const char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    const std::size_t left = size - total;
+    const ssize_t sent = transfer(fd, io_writable, left, deadline, error, [&] {
+      return ::send(fd, bytes + total, left, MSG_NOSIGNAL);
+    });
+    if (sent < 0) {
+      break;
+    }
+    total += static_cast<std::size_t>(sent);
+  }
+  return total;
+}
+
+void Socket::shutdown(int how) {
+  if (::shutdown(check_open("shutdown"), how) != 0) {
+    fail("shutdown", errno_code(errno));
+  }
+}
+
+void Socket::close() noexcept {
+  if (fd_ >= 0) {
+    close_fd(std::exchange(fd_, -1));
+  }
+}
+
+int Socket::release() noexcept { return std::exchange(fd_, -1); }
+
+Address Socket::local_address() const {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  if (getsockname(check_open("local_address of"), reinterpret_cast<sockaddr*>(&address),
+                  &size) != 0) {
+    fail("local_address of", errno_code(errno));
+  }
+  return {reinterpret_cast<sockaddr*>(&address), size};
+}
+
+Address Socket::peer_address() const {
+  sockaddr_storage address{};
+  socklen_t size = sizeof address;
+  if (getpeername(check_open("peer_address of"), reinterpret_cast<sockaddr*>(&address), &size) !=
+      0) {
+    fail("peer_address of", errno_code(errno));
+  }
+  return {reinterpret_cast<sockaddr*>(&address), size};
+}
+
+void Socket::set_nodelay(bool on) { set_option(IPPROTO_TCP, TCP_NODELAY, on, "TCP_NODELAY"); }
+void Socket::set_keepalive(bool on) { set_option(SOL_SOCKET, SO_KEEPALIVE, on, "SO_KEEPALIVE"); }
+void Socket::set_reuse_address(bool on) {
+  set_option(SOL_SOCKET, SO_REUSEADDR, on, "SO_REUSEADDR");
+}
+void Socket::set_reuse_port(bool on) { set_option(SOL_SOCKET, SO_REUSEPORT, on, "SO_REUSEPORT"); }
+void Socket::set_send_buffer(int bytes) { set_option(SOL_SOCKET, SO_SNDBUF, bytes, "SO_SNDBUF"); }
+void Socket::set_receive_buffer(int bytes) {
+  set_option(SOL_SOCKET, SO_RCVBUF, bytes, "SO_RCVBUF");
+}
+
+void Socket::set_option(int level, int option, int value, const char* name) {
+  if (setsockopt(check_open(name), level, option, &value, sizeof value) != 0) {
+    fail((std::string("set ") + name + " on").c_str(), errno_code(errno));
+  }
+}
+
+int Socket::check_open(const char* operation) const {
+  if (fd_ < 0) {
+    throw std::system_error(errno_code(EBADF),
+                            std::string("cosync: ") + operation + " a closed socket");
+  }
+  return fd_;
+}
+
+std::string Socket::describe(const char* operation) const {
+  return std::string("cosync: ") + operation + " " + name_.to_string();
+}
+
+void Socket::fail(const char* operation, std::error_code error) const {
+  if (fd_ < 0 && error.value() == EBADF) {
+    check_open(operation);
+  }
+  throw std::system_error(error, describe(operation));
+}
+
+}  // namespace cosync

@@ -1,0 +1,221 @@
+#include "cosync/pool.hpp"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+namespace cosync {
+namespace detail {
+
+// Whether a thread's loops may still be posted to. A worker finishing a
+// call for a thread that has exited (its built-in loop destroyed) must not
+// touch that loop: the gate closes at thread exit, before the loop goes.
+struct PostGate {
+  std::mutex mutex;
+  bool open = true;  // guarded by mutex
+};
+
+namespace {
+
+struct ThreadGate {
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
+  ThreadGate() = default;
+  ThreadGate(const ThreadGate&) = delete;
+  ThreadGate& operator=(const ThreadGate&) = delete;
+  ~ThreadGate() {
+    const std::lock_guard lock(gate->mutex);
+    gate->open = false;
+  }
+};
+
+// Constructed on a thread's first submit, after that thread's loop (see
+// ThreadPool::enqueue), so thread exit destroys it, closing the gate,
+// before the loop.
+thread_local ThreadGate t_gate;
+
+// Runs `step` on the loop that submitted the job, if that loop's thread
+// still runs; otherwise the job is simply dropped here.
+void post_to_owner(const std::shared_ptr<OffloadJob>& job, void (*step)(OffloadJob&)) noexcept {
+  const std::lock_guard lock(job->gate->mutex);
+  if (!job->gate->open) {
+    return;
+  }
+  try {
+    job->loop->post([job, step] { step(*job); });
+  } catch (...) {
+    // Out of memory for the closure: the waiter would hang, and nothing
+    // can report it from a worker. Dying loudly beats a silent hang.
+    std::terminate();
+  }
+}
+
+void deliver_job(OffloadJob& job) { job.deliver(); }
+void abandon_job(OffloadJob& job) { job.abandon(); }
+
+}  // namespace
+
+OffloadJob::~OffloadJob() = default;
+
+void OffloadJob::attach(RequestCore* request, OffloadRequestBase* link) noexcept {
+  request_ = request;
+  link_ = link;
+  link->job = this;
+}
+
+void OffloadJob::unlink() noexcept {
+  if (link_ != nullptr) {
+    link_->job = nullptr;
+  }
+  request_ = nullptr;
+  link_ = nullptr;
+}
+
+void OffloadJob::detach() noexcept { unlink(); }
+
+void OffloadJob::abandon() noexcept {
+  RequestCore* waiting = request_;
+  if (waiting == nullptr) {
+    return;
+  }
+  unlink();
+  waiting->fail(std::make_exception_ptr(
+      Cancelled("cosync: the thread pool shut down before running the offloaded call")));
+}
+
+}  // namespace detail
+
+namespace {
+
+std::size_t g_pool_size = 0;  // 0: not chosen yet
+bool g_pool_started = false;
+std::mutex g_pool_mutex;
+
+std::size_t default_pool_size() {
+  if (const char* text = std::getenv("COSYNC_POOL_THREADS")) {
+    char* end = nullptr;
+    const unsigned long value = std::strtoul(text, &end, 10);
+    if (end != text && *end == '\0' && value > 0) {
+      return value;
+    }
+  }
+  return 4;
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(std::size_t threads) {
+  if (threads == 0) {
+    throw std::invalid_argument("cosync: a thread pool needs at least one thread");
+  }
+  // Workers inherit the mask of the thread that starts them: block every
+  // signal while they start, so a process-directed signal is delivered to
+  // a thread that waits for it (signalfd) rather than to a worker.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    workers_.reserve(threads);
+    for (std::size_t i = 0; i < threads; ++i) {
+      workers_.emplace_back([this] { work(); });
+    }
+  } catch (...) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    stop_workers();
+    throw;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+ThreadPool::~ThreadPool() {
+  std::deque<std::shared_ptr<detail::OffloadJob>> abandoned;
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+    abandoned.swap(queue_);
+  }
+  for (const auto& job : abandoned) {
+    detail::post_to_owner(job, &detail::abandon_job);
+  }
+  stop_workers();
+}
+
+void ThreadPool::stop_workers() noexcept {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+std::size_t ThreadPool::queued() const {
+  const std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void ThreadPool::enqueue(std::shared_ptr<detail::OffloadJob> job) {
+  job->loop = &this_loop();
+  job->gate = detail::t_gate.gate;
+  {
+    const std::lock_guard lock(mutex_);
+    if (stopping_) {
+      throw UsageError("cosync: submit to a thread pool that is shutting down");
+    }
+    queue_.push_back(std::move(job));
+  }
+  work_ready_.notify_one();
+}
+
+std::shared_ptr<detail::OffloadJob> ThreadPool::next_job() {
+  std::unique_lock lock(mutex_);
+  work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+  if (queue_.empty()) {
+    return nullptr;
+  }
+  auto job = std::move(queue_.front());
+  queue_.pop_front();
+  return job;
+}
+
+void ThreadPool::work() noexcept {
+  while (auto job = next_job()) {
+    job->run();
+    detail::post_to_owner(job, &detail::deliver_job);
+  }
+}
+
+ThreadPool& blocking_pool() {
+  static ThreadPool* pool = [] {
+    const std::lock_guard lock(g_pool_mutex);
+    if (g_pool_size == 0) g_pool_size = default_pool_size();
+    g_pool_started = true;
+    static ThreadPool instance(g_pool_size);
+    return &instance;
+  }();
+  return *pool;
+}
+
+void set_blocking_pool_size(std::size_t threads) {
+  if (threads == 0) {
+    throw std::invalid_argument("cosync: the blocking pool needs at least one thread");
+  }
+  const std::lock_guard lock(g_pool_mutex);
+  if (g_pool_started) {
+    throw UsageError("cosync: set_blocking_pool_size(" + std::to_string(threads) +
+                     ") after the blocking pool started with " + std::to_string(g_pool_size) +
+                     " threads");
+  }
+  g_pool_size = threads;
+}
+
+std::size_t blocking_pool_size() {
+  const std::lock_guard lock(g_pool_mutex);
+  return g_pool_size != 0 ? g_pool_size : default_pool_size();
+}
+
+}  // namespace cosync

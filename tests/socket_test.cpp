@@ -1,0 +1,379 @@
+// Sockets written like blocking code. Every case runs twice: the code under
+// test on the main stack (the calls run the loop themselves, R4) and inside
+// a coroutine; peers that must run concurrently are spawned coroutines.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cosync/cosync.hpp"
+#include "test_util.hpp"
+
+namespace cosync {
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class Context { main_stack, coroutine };
+
+class SocketTest : public ::testing::TestWithParam<Context> {
+ protected:
+  // Runs `body` in the context under test and returns its result.
+  template <class F>
+  auto run(F body) {
+    if (GetParam() == Context::main_stack) {
+      return body();
+    }
+    return spawn(std::move(body)).get();
+  }
+
+  // A listener on an ephemeral loopback port (or a fresh Unix path).
+  static Socket listen_on(int family) {
+    switch (family) {
+      case AF_INET6:
+        return Socket::listen(Address::parse("[::1]:0"));
+      case AF_UNIX: {
+        const std::string path =
+            "/tmp/cosync-socket-test-" + std::to_string(getpid()) + ".sock";
+        unlink(path.c_str());
+        return Socket::listen(Address::parse("unix:" + path));
+      }
+      default:
+        return Socket::listen(Address::parse("127.0.0.1:0"));
+    }
+  }
+
+  // Accepts one connection and echoes it until end of stream.
+  static Request<std::size_t> echo_once(Socket& listener) {
+    return spawn([&listener] {
+      Socket connection = listener.accept(deadline_after(10s));
+      char buffer[4096];
+      std::size_t total = 0;
+      while (const std::size_t got = connection.read_some(buffer, sizeof buffer)) {
+        connection.write_all(buffer, got);
+        total += got;
+      }
+      return total;
+    });
+  }
+
+  void expect_echo(int family) {
+    Socket listener = listen_on(family);
+    auto server = echo_once(listener);
+    const Address target = listener.local_address();
+    const std::string reply = run([&target] {
+      Socket client = Socket::connect(target, deadline_after(10s));
+      client.write_all("ping over a socket");
+      std::string got(18, '\0');
+      client.read_exactly(got.data(), got.size());
+      client.shutdown();
+      char extra = 0;
+      EXPECT_EQ(client.read_some(&extra, 1), 0U) << "end of stream after shutdown";
+      return got;
+    });
+    EXPECT_EQ(reply, "ping over a socket");
+    EXPECT_EQ(server.get(), 18U);
+  }
+};
+
+// A connected pair of stream sockets.
+std::pair<Socket, Socket> socket_pair() {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) throw std::system_error(errno, std::generic_category());
+  return {Socket(fds[0]), Socket(fds[1])};
+}
+
+TEST_P(SocketTest, EchoOverTcpIpv4) { expect_echo(AF_INET); }
+TEST_P(SocketTest, EchoOverTcpIpv6) { expect_echo(AF_INET6); }
+TEST_P(SocketTest, EchoOverUnixDomain) { expect_echo(AF_UNIX); }
+
+TEST_P(SocketTest, AddressesOfBothEnds) {
+  Socket listener = listen_on(AF_INET);
+  const Address target = listener.local_address();
+  EXPECT_NE(target.port(), 0);
+  auto accepted = spawn([&listener] { return listener.accept().peer_address().to_string(); });
+  const std::string client_local = run([&target] {
+    Socket client = Socket::connect(target);
+    EXPECT_EQ(client.peer_address().to_string(), target.to_string());
+    return client.local_address().to_string();
+  });
+  EXPECT_EQ(accepted.get(), client_local);
+}
+
+TEST_P(SocketTest, AcceptTimesOut) {
+  Socket listener = listen_on(AF_INET);
+  const std::error_code error = run([&listener] {
+    std::error_code code;
+    Socket nobody = listener.accept(code, deadline_after(20ms));
+    EXPECT_FALSE(nobody.is_open());
+    return code;
+  });
+  EXPECT_EQ(error, std::errc::timed_out);
+}
+
+TEST_P(SocketTest, ConnectTimesOutWhenTheBacklogIsFull) {
+  // A listener that never accepts: once its queue is full the kernel drops
+  // further SYNs, so a connect stays in progress until its deadline.
+  Socket listener = Socket::listen(Address::parse("127.0.0.1:0"), ListenOptions{.backlog = 0});
+  const Address target = listener.local_address();
+  const bool timed_out = run([&target] {
+    std::vector<Socket> queued;
+    for (int i = 0; i < 16; ++i) {
+      std::error_code error;
+      Socket client = Socket::connect(target, error, deadline_after(100ms));
+      if (error == std::errc::timed_out) {
+        return true;
+      }
+      EXPECT_FALSE(error) << error.message();
+      queued.push_back(std::move(client));
+    }
+    return false;
+  });
+  EXPECT_TRUE(timed_out);
+}
+
+TEST_P(SocketTest, ConnectRefusedNamesThePeer) {
+  Address target;
+  {
+    Socket closed = listen_on(AF_INET);
+    target = closed.local_address();
+  }
+  try {
+    run([&target] { return Socket::connect(target).fd(); });
+    FAIL() << "connected to a closed port";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::connection_refused);
+    EXPECT_NE(std::string(error.what()).find("connect to " + target.to_string()),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST_P(SocketTest, ReadTimesOutWithTheOperationInTheMessage) {
+  auto [a, b] = socket_pair();
+  try {
+    run([&a] {
+      char byte = 0;
+      return a.read_some(&byte, 1, deadline_after(20ms));
+    });
+    FAIL() << "a read with nothing to read returned";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::timed_out);
+    EXPECT_NE(std::string(error.what()).find("read from"), std::string::npos) << error.what();
+  }
+}
+
+TEST_P(SocketTest, WriteTimesOutWhenThePeerDoesNotRead) {
+  auto [a, b] = socket_pair();
+  a.set_send_buffer(4096);
+  const std::vector<char> big(8 << 20, 'w');
+  std::error_code error;
+  const std::size_t written =
+      run([&] { return a.write_all(big.data(), big.size(), error, deadline_after(50ms)); });
+  EXPECT_EQ(error, std::errc::timed_out);
+  EXPECT_GT(written, 0U);
+  EXPECT_LT(written, big.size());
+}
+
+TEST_P(SocketTest, EndOfStreamInReadExactlyIsAnError) {
+  auto [a, b] = socket_pair();
+  b.write_all("0123456789");
+  b.shutdown();
+  try {
+    run([&a] {
+      char buffer[64];
+      a.read_exactly(buffer, sizeof buffer);
+      return 0;
+    });
+    FAIL() << "read_exactly returned a half result";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), IoErrc::end_of_stream);
+    EXPECT_NE(std::string(error.what()).find("after 10 of 64 bytes"), std::string::npos)
+        << error.what();
+  }
+}
+
+TEST_P(SocketTest, EndOfStreamInReadExactlyAsAnErrorCode) {
+  auto [a, b] = socket_pair();
+  b.write_all("0123456789");
+  b.close();
+  std::error_code error;
+  const std::size_t got = run([&] {
+    char buffer[64];
+    return a.read_exactly(buffer, sizeof buffer, error);
+  });
+  EXPECT_EQ(got, 10U);
+  EXPECT_EQ(error, IoErrc::end_of_stream);
+}
+
+TEST_P(SocketTest, PeerResetIsAnErrorNamingThePeer) {
+  Socket listener = listen_on(AF_INET);
+  const Address target = listener.local_address();
+  auto resetter = spawn([&listener] {
+    Socket connection = listener.accept();
+    const linger abort_on_close{1, 0};  // close sends RST instead of FIN
+    setsockopt(connection.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    char byte = 0;
+    connection.read_exactly(&byte, 1);
+  });
+  try {
+    run([&target] {
+      Socket client = Socket::connect(target);
+      client.write_all("x");
+      char buffer[16];
+      return client.read_some(buffer, sizeof buffer, deadline_after(10s));
+    });
+    FAIL() << "a reset connection read normally";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::connection_reset);
+    EXPECT_NE(std::string(error.what()).find(target.to_string()), std::string::npos)
+        << error.what();
+  }
+  resetter.get();
+}
+
+TEST_P(SocketTest, SixtyFourMiBThroughASmallSocketBuffer) {
+  auto [a, b] = socket_pair();
+  a.set_send_buffer(4096);
+  b.set_receive_buffer(4096);
+  const std::size_t size = 64U << 20;
+  auto reader = spawn([&b, size] {
+    std::vector<unsigned char> buffer(3000);  // odd size: reads straddle writes
+    std::size_t total = 0;
+    std::uint64_t mismatches = 0;
+    while (const std::size_t got = b.read_some(buffer.data(), buffer.size())) {
+      for (std::size_t i = 0; i < got; ++i) {
+        mismatches += buffer[i] != static_cast<unsigned char>((total + i) % 251);
+      }
+      total += got;
+    }
+    EXPECT_EQ(mismatches, 0U);
+    return total;
+  });
+  run([&a, size] {
+    std::vector<unsigned char> data(size);
+    for (std::size_t i = 0; i < size; ++i) data[i] = static_cast<unsigned char>(i % 251);
+    a.write_all(data.data(), data.size());
+    a.shutdown();
+    return 0;
+  });
+  EXPECT_EQ(reader.get(), size);
+}
+
+TEST_P(SocketTest, ClosingASocketEndsAnotherCoroutinesWait) {
+  auto [a, b] = socket_pair();
+  auto waiting = spawn([&a] {
+    char byte = 0;
+    std::error_code error;
+    a.read_some(&byte, 1, error, deadline_after(10s));
+    return error;
+  });
+  run([&a] {
+    sleep_for(5ms);  // let the reader start waiting
+    a.close();
+    return 0;
+  });
+  EXPECT_EQ(waiting.get(), std::errc::operation_canceled);
+}
+
+TEST_P(SocketTest, AClosedSocketRefusesWithEbadf) {
+  Socket socket;
+  try {
+    run([&socket] {
+      char byte = 0;
+      return socket.read_some(&byte, 1);
+    });
+    FAIL() << "read from a socket that was never opened";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code().value(), EBADF);
+    EXPECT_NE(std::string(error.what()).find("closed socket"), std::string::npos);
+  }
+}
+
+TEST_P(SocketTest, ABusyPortIsAnErrorNamingTheAddress) {
+  Socket first = listen_on(AF_INET);
+  const Address taken = first.local_address();
+  try {
+    run([&taken] { return Socket::listen(taken).fd(); });
+    FAIL() << "two listeners on one port";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::address_in_use);
+    EXPECT_NE(std::string(error.what()).find(taken.to_string()), std::string::npos);
+  }
+}
+
+TEST_P(SocketTest, ReusePortLetsTwoListenersShareAPort) {
+  Socket first = Socket::listen(Address::parse("127.0.0.1:0"), {.reuse_port = true});
+  const Address shared = first.local_address();
+  Socket second = Socket::listen(shared, {.reuse_port = true});
+  EXPECT_EQ(second.local_address().port(), shared.port());
+}
+
+TEST_P(SocketTest, OptionsReachTheKernel) {
+  Socket listener = listen_on(AF_INET);
+  auto server = spawn([&listener] { return listener.accept(); });
+  Socket client = run([&listener] { return Socket::connect(listener.local_address()); });
+  server.get();
+  auto read_option = [&client](int level, int option) {
+    int value = 0;
+    socklen_t size = sizeof value;
+    getsockopt(client.fd(), level, option, &value, &size);
+    return value;
+  };
+  client.set_nodelay(true);
+  client.set_keepalive(true);
+  EXPECT_NE(read_option(IPPROTO_TCP, TCP_NODELAY), 0);
+  EXPECT_NE(read_option(SOL_SOCKET, SO_KEEPALIVE), 0);
+  client.set_nodelay(false);
+  EXPECT_EQ(read_option(IPPROTO_TCP, TCP_NODELAY), 0);
+}
+
+TEST_P(SocketTest, ManyConcurrentConnections) {
+  Socket listener = listen_on(AF_INET);
+  const std::size_t count = test::scaled(500);
+  auto server = spawn([&listener, count] {
+    TaskGroup group;
+    for (std::size_t i = 0; i < count; ++i) {
+      group.spawn([connection = listener.accept()]() mutable {
+        std::uint32_t value = 0;
+        connection.read_exactly(&value, sizeof value);
+        value *= 3;
+        connection.write_all(&value, sizeof value);
+      });
+    }
+    group.join();
+  });
+  const Address target = listener.local_address();
+  const std::size_t correct = run([&target, count] {
+    std::vector<Request<bool>> clients;
+    for (std::size_t i = 0; i < count; ++i) {
+      clients.push_back(spawn(Options{.stack_size = 32 * 1024}, [&target, i] {
+        Socket client = Socket::connect(target);
+        auto value = static_cast<std::uint32_t>(i);
+        client.write_all(&value, sizeof value);
+        client.read_exactly(&value, sizeof value);
+        return value == i * 3;
+      }));
+    }
+    std::size_t ok = 0;
+    for (auto& client : clients) ok += client.get() ? 1 : 0;
+    return ok;
+  });
+  EXPECT_EQ(correct, count);
+  server.get();
+}
+
+INSTANTIATE_TEST_SUITE_P(Contexts, SocketTest,
+                         ::testing::Values(Context::main_stack, Context::coroutine),
+                         [](const auto& info) {
+                           return info.param == Context::main_stack ? "Main" : "Coroutine";
+                         });
+
+}  // namespace
+}  // namespace cosync
