@@ -1,5 +1,6 @@
 // cosync measured against the libraries it is judged by ("anchors"):
-// Boost.Context fibers, libpcl and glibc's ucontext. Every family runs the
+// Boost.Context fibers, libpcl and glibc's ucontext (and libcosync-pcl
+// against libpcl, in BM_SwitchRoundTrip/cosync_pcl). Every family runs the
 // same work on each library, under names that pair up:
 //
 //   BM_SwitchRoundTrip/<lib>  resume a coroutine and let it yield back
@@ -10,6 +11,7 @@
 // Every coroutine gets the same usable stack size, cosync's default 256 KiB.
 // tools/bench_ratios.py turns the JSON output into cosync/anchor ratios.
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <pcl.h>
 #include <sys/mman.h>
@@ -32,6 +34,7 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace {
@@ -256,18 +259,76 @@ void BM_SwitchRoundTrip_boost_context(benchmark::State& state) {
   }
 }
 
-void pcl_yield_forever(void* /*data*/) {
+// The pcl round trip runs the same calls against Debian's libpcl and
+// against libcosync-pcl. Both export the same names, so neither is linked
+// for it: each is dlopen'ed privately (RTLD_LOCAL; RTLD_DEEPBIND keeps its
+// own calls inside it) and both cases call through one table.
+struct PclApi {
+  coroutine_t (*create)(void (*)(void*), void*, void*, int);
+  void (*remove)(coroutine_t);
+  void (*call)(coroutine_t);
+  void (*resume)();
+};
+
+template <class Function>
+Function pcl_symbol(void* library, const char* path, const char* name) {
+  void* symbol = dlsym(library, name);
+  if (symbol == nullptr) {
+    throw std::runtime_error(std::string(path) + " has no " + name);
+  }
+  return reinterpret_cast<Function>(symbol);
+}
+
+// The library stays loaded for the whole run: its coroutines run its code.
+PclApi load_pcl_api(const char* path) {
+  void* library = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (library == nullptr) {
+    throw std::runtime_error(std::string("cannot load ") + path + ": " + dlerror());
+  }
+  return PclApi{
+      pcl_symbol<decltype(PclApi::create)>(library, path, "co_create"),
+      pcl_symbol<decltype(PclApi::remove)>(library, path, "co_delete"),
+      pcl_symbol<decltype(PclApi::call)>(library, path, "co_call"),
+      pcl_symbol<decltype(PclApi::resume)>(library, path, "co_resume"),
+  };
+}
+
+const PclApi& libpcl_api() {
+  static const PclApi api = load_pcl_api("libpcl.so.1");
+  return api;
+}
+
+const PclApi& cosync_pcl_api() {
+  static const PclApi api = load_pcl_api(COSYNC_PCL_LIBRARY);
+  return api;
+}
+
+void pcl_resume_forever(void* data) {
+  const auto* api = static_cast<const PclApi*>(data);
   for (;;) {
-    co_resume();
+    api->resume();
   }
 }
 
-void BM_SwitchRoundTrip_libpcl(benchmark::State& state) {
-  const PclCoroutine coroutine(pcl_create(pcl_yield_forever));
-  co_call(coroutine.get());
-  for (auto _ : state) {
-    co_call(coroutine.get());
+void switch_round_trip_pcl(benchmark::State& state, const PclApi& api) {
+  coroutine_t coroutine =
+      api.create(pcl_resume_forever, const_cast<PclApi*>(&api), nullptr, kPclStackSize);
+  if (coroutine == nullptr) {
+    throw std::bad_alloc();
   }
+  api.call(coroutine);
+  for (auto _ : state) {
+    api.call(coroutine);
+  }
+  api.remove(coroutine);
+}
+
+void BM_SwitchRoundTrip_libpcl(benchmark::State& state) {
+  switch_round_trip_pcl(state, libpcl_api());
+}
+
+void BM_SwitchRoundTrip_cosync_pcl(benchmark::State& state) {
+  switch_round_trip_pcl(state, cosync_pcl_api());
 }
 
 void BM_SwitchRoundTrip_ucontext(benchmark::State& state) {
@@ -411,6 +472,7 @@ void BM_Create1M_cosync(benchmark::State& state) {
 BENCHMARK(BM_SwitchRoundTrip_cosync)->Name("BM_SwitchRoundTrip/cosync");
 BENCHMARK(BM_SwitchRoundTrip_boost_context)->Name("BM_SwitchRoundTrip/boost_context");
 BENCHMARK(BM_SwitchRoundTrip_libpcl)->Name("BM_SwitchRoundTrip/libpcl");
+BENCHMARK(BM_SwitchRoundTrip_cosync_pcl)->Name("BM_SwitchRoundTrip/cosync_pcl");
 BENCHMARK(BM_SwitchRoundTrip_ucontext)->Name("BM_SwitchRoundTrip/ucontext");
 
 BENCHMARK(BM_Lifecycle_cosync)->Name("BM_Lifecycle/cosync");

@@ -1,5 +1,7 @@
-// The built-in epoll loop: immediates, timers, cross-thread posts, fd
-// readiness, signals, and the rules about where the loop may run.
+// Every loop backend (the built-in epoll loop and the tevent, libuv and
+// libevent adapters, see backend_fixture.hpp): immediates, timers,
+// cross-thread posts, fd readiness, signals, and the rules about where the
+// loop may run.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend_fixture.hpp"
 #include "cosync/cosync.hpp"
 #include "test_util.hpp"
 
@@ -17,6 +20,8 @@ namespace cosync {
 namespace {
 
 using namespace std::chrono_literals;
+
+class LoopOn : public test::BackendTest {};
 
 struct Recorder {
   std::vector<int> order;
@@ -33,7 +38,7 @@ void record_timer(Timer* timer) {
   tagged->recorder->order.push_back(tagged->tag);
 }
 
-TEST(Loop, ImmediatesRunInOrderAndCanBeCancelled) {
+TEST_P(LoopOn, ImmediatesRunInOrderAndCanBeCancelled) {
   Loop& loop = this_loop();
   std::vector<int> order;
   struct Tagged {
@@ -55,7 +60,7 @@ TEST(Loop, ImmediatesRunInOrderAndCanBeCancelled) {
   EXPECT_EQ(order, (std::vector<int>{1, 3}));
 }
 
-TEST(Loop, TimersFireInDeadlineOrderAndTiesInInsertionOrder) {
+TEST_P(LoopOn, TimersFireInDeadlineOrderAndTiesInInsertionOrder) {
   Loop& loop = this_loop();
   Recorder recorder;
   const Deadline base = Clock::now() + 5ms;
@@ -74,7 +79,7 @@ TEST(Loop, TimersFireInDeadlineOrderAndTiesInInsertionOrder) {
   EXPECT_GE(Clock::now(), base + 3ms) << "nothing fires before its deadline";
 }
 
-TEST(Loop, ZeroPastAndFarDeadlinesBehave) {
+TEST_P(LoopOn, ZeroPastAndFarDeadlinesBehave) {
   Loop& loop = this_loop();
   Recorder recorder;
   TaggedTimer past{Timer{}, 1, &recorder}, now{Timer{}, 2, &recorder}, far{Timer{}, 3, &recorder};
@@ -96,7 +101,7 @@ TEST(Loop, ZeroPastAndFarDeadlinesBehave) {
   EXPECT_EQ(deadline_after(Clock::duration::max()), no_deadline) << "saturates";
 }
 
-TEST(Loop, PostsFromEightThreadsAreNeverLost) {
+TEST_P(LoopOn, PostsFromEightThreadsAreNeverLost) {
   Loop& loop = this_loop();
   const std::size_t per_thread = test::scaled(100000);
   constexpr int kThreads = 8;
@@ -116,7 +121,7 @@ TEST(Loop, PostsFromEightThreadsAreNeverLost) {
   EXPECT_EQ(received, expected);
 }
 
-TEST(Loop, RunStopsWhenAskedFromAnotherThread) {
+TEST_P(LoopOn, RunStopsWhenAskedFromAnotherThread) {
   Loop& loop = this_loop();
   std::thread stopper([&loop] { loop.post([&loop] { loop.stop(); }); });
   loop.run();
@@ -124,9 +129,12 @@ TEST(Loop, RunStopsWhenAskedFromAnotherThread) {
   SUCCEED() << "run() returned after stop()";
 }
 
-class Pipe : public ::testing::Test {
+class PipeOn : public test::BackendTest {
  protected:
-  void SetUp() override { ASSERT_EQ(pipe2(fds_, O_NONBLOCK | O_CLOEXEC), 0); }
+  void SetUp() override {
+    BackendTest::SetUp();
+    ASSERT_EQ(pipe2(fds_, O_NONBLOCK | O_CLOEXEC), 0);
+  }
   void TearDown() override {
     for (int fd : fds_) {
       if (fd >= 0) {
@@ -134,11 +142,12 @@ class Pipe : public ::testing::Test {
         close(fd);
       }
     }
+    BackendTest::TearDown();
   }
   int fds_[2] = {-1, -1};
 };
 
-TEST_F(Pipe, ReadinessWaitFromMainAndFromACoroutine) {
+TEST_P(PipeOn, ReadinessWaitFromMainAndFromACoroutine) {
   ASSERT_EQ(write(fds_[1], "x", 1), 1);
   wait_io(fds_[0], io_readable, deadline_after(1s));  // from main: runs the loop
   char byte = 0;
@@ -154,7 +163,7 @@ TEST_F(Pipe, ReadinessWaitFromMainAndFromACoroutine) {
   EXPECT_EQ(reader.get(), 'y');
 }
 
-TEST_F(Pipe, ForgettingAnFdEndsItsWaitWithAClearError) {
+TEST_P(PipeOn, ForgettingAnFdEndsItsWaitWithAClearError) {
   auto reader = spawn([fd = fds_[0]] { wait_io(fd, io_readable); });
   this_loop().run_once(Clock::now());
   this_loop().forget_fd(fds_[0]);
@@ -167,7 +176,7 @@ TEST_F(Pipe, ForgettingAnFdEndsItsWaitWithAClearError) {
   }
 }
 
-TEST_F(Pipe, SecondReaderOnOneFdIsRefused) {
+TEST_P(PipeOn, SecondReaderOnOneFdIsRefused) {
   auto first = spawn([fd = fds_[0]] { wait_io(fd, io_readable); });
   this_loop().run_once(Clock::now());
   try {
@@ -180,7 +189,7 @@ TEST_F(Pipe, SecondReaderOnOneFdIsRefused) {
   this_loop().run_until([&] { return first.done(); });
 }
 
-TEST(Loop, WaitingOnAClosedFdIsAClearError) {
+TEST_P(LoopOn, WaitingOnAClosedFdIsAClearError) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   close(fds[0]);
@@ -188,7 +197,7 @@ TEST(Loop, WaitingOnAClosedFdIsAClearError) {
   EXPECT_THROW(wait_io(fds[0], io_readable, deadline_after(10ms)), std::system_error);
 }
 
-TEST(Loop, SignalsAreDeliveredThroughTheLoop) {
+TEST_P(LoopOn, SignalsAreDeliveredThroughTheLoop) {
   auto waiter = spawn([] {
     wait_signal(SIGUSR1, deadline_after(5s));
     return true;
@@ -200,7 +209,7 @@ TEST(Loop, SignalsAreDeliveredThroughTheLoop) {
 
 void ignore_signal(int) {}
 
-TEST(Loop, InterruptedSleepStillWakesOnTime) {
+TEST_P(LoopOn, InterruptedSleepStillWakesOnTime) {
   struct sigaction action {};
   action.sa_handler = &ignore_signal;  // no SA_RESTART: epoll_wait gets EINTR
   sigemptyset(&action.sa_mask);
@@ -224,7 +233,7 @@ TEST(Loop, InterruptedSleepStillWakesOnTime) {
   EXPECT_LT(woke, due + 1s);
 }
 
-TEST(Loop, RunningTheLoopInsideItsOwnCallbackIsRefused) {
+TEST_P(LoopOn, RunningTheLoopInsideItsOwnCallbackIsRefused) {
   Loop& loop = this_loop();
   std::string message;
   Immediate nested;
@@ -241,10 +250,13 @@ TEST(Loop, RunningTheLoopInsideItsOwnCallbackIsRefused) {
   EXPECT_NE(message.find("own callbacks"), std::string::npos) << message;
 }
 
-TEST(Loop, RunningTheLoopOnACoroutineStackIsRefused) {
+TEST_P(LoopOn, RunningTheLoopOnACoroutineStackIsRefused) {
   auto task = create([] { this_loop().run_once(); });
   EXPECT_THROW(task.join(), UsageError);
 }
+
+COSYNC_INSTANTIATE_BACKENDS(LoopOn);
+COSYNC_INSTANTIATE_BACKENDS(PipeOn);
 
 }  // namespace
 }  // namespace cosync

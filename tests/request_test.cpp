@@ -1,6 +1,7 @@
 // Requests: the one completion interface, waiting with and without
 // coroutines (R4), early resume (R8), launching (R6/R7), wait all / any,
-// deadlines, cancellation, the synchronisation primitives and task groups.
+// deadlines, cancellation, the synchronisation primitives and task groups,
+// on every loop backend (backend_fixture.hpp).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_fixture.hpp"
 #include "cosync/cosync.hpp"
 #include "test_util.hpp"
 
@@ -15,6 +17,10 @@ namespace cosync {
 namespace {
 
 using namespace std::chrono_literals;
+
+class RequestOn : public test::BackendTest {};
+class TaskGroupOn : public test::BackendTest {};
+class SyncOn : public test::BackendTest {};
 
 // A timer that completes a request with a value after `delay`: a loop
 // callback standing for any callback-shaped code.
@@ -50,13 +56,13 @@ struct Counted {
   int* live_;
 };
 
-TEST(Request, CompletedByACallbackFromMainAndFromACoroutine) {
+TEST_P(RequestOn, CompletedByACallbackFromMainAndFromACoroutine) {
   EXPECT_EQ(value_after(1ms, 5).get(), 5);
   auto inside = spawn([] { return value_after(1ms, 6).get(); });
   EXPECT_EQ(inside.get(), 6);
 }
 
-TEST(Request, SameSynchronousFunctionFromMainAndTenThousandCoroutines) {
+TEST_P(RequestOn, SameSynchronousFunctionFromMainAndTenThousandCoroutines) {
   EXPECT_EQ(fetch_double(21), 42);
   const std::size_t count = test::scaled(10000);
   std::vector<Request<int>> requests;
@@ -70,7 +76,7 @@ TEST(Request, SameSynchronousFunctionFromMainAndTenThousandCoroutines) {
   EXPECT_LT(Clock::now() - start, 30s) << "the waits overlapped";
 }
 
-TEST(Request, SpawnReturnsAtOnceAndRunsOnTheLoop) {
+TEST_P(RequestOn, SpawnReturnsAtOnceAndRunsOnTheLoop) {
   bool ran = false;
   auto request = spawn([&ran] { ran = true; });
   EXPECT_FALSE(ran) << "launch from main returns before the coroutine runs";
@@ -78,7 +84,7 @@ TEST(Request, SpawnReturnsAtOnceAndRunsOnTheLoop) {
   EXPECT_TRUE(ran);
 }
 
-TEST(Request, PlainYieldInASpawnedCoroutineLetsOthersRun) {
+TEST_P(RequestOn, PlainYieldInASpawnedCoroutineLetsOthersRun) {
   std::vector<std::string> log;
   auto a = spawn([&log] {
     for (int i = 0; i < 3; ++i) {
@@ -97,7 +103,7 @@ TEST(Request, PlainYieldInASpawnedCoroutineLetsOthersRun) {
   EXPECT_EQ(log, expected);
 }
 
-TEST(Request, ExceptionReachesTheWaiter) {
+TEST_P(RequestOn, ExceptionReachesTheWaiter) {
   auto request = spawn([]() -> int { throw std::out_of_range("index 7"); });
   try {
     request.get();
@@ -107,21 +113,21 @@ TEST(Request, ExceptionReachesTheWaiter) {
   }
 }
 
-TEST(Request, ValueIsTakenOnce) {
+TEST_P(RequestOn, ValueIsTakenOnce) {
   Request<int> request;
   request.set_value(3);
   EXPECT_EQ(request.get(), 3);
   EXPECT_THROW(request.get(), UsageError);
 }
 
-TEST(Request, CallbackDataRoundTripCompletesTheRequest) {
+TEST_P(RequestOn, CallbackDataRoundTripCompletesTheRequest) {
   Request<std::string> request;
   void* data = request.to_callback_data();  // what a C callback would carry
   Request<std::string>::from_callback_data(data).set_value("from C");
   EXPECT_EQ(request.get(), "from C");
 }
 
-TEST(Request, EarlyResumeGoesBackToWaiting) {
+TEST_P(RequestOn, EarlyResumeGoesBackToWaiting) {
   Request<int> pending;
   int result = 0;
   auto task = create([&] { result = pending.get(); });
@@ -137,7 +143,7 @@ TEST(Request, EarlyResumeGoesBackToWaiting) {
   task.join();
 }
 
-TEST(Request, SecondWaiterOnOneRequestIsAClearError) {
+TEST_P(RequestOn, SecondWaiterOnOneRequestIsAClearError) {
   Request<int> pending;
   auto first = spawn([&pending] { return pending.get(); });
   this_loop().run_once(Clock::now());
@@ -160,7 +166,7 @@ void nested_wait(int& live, int depth) {
   nested_wait(live, depth - 1);
 }
 
-TEST(Request, CancellationAtDepthRunsCleanupAndCancelsSubRequests) {
+TEST_P(RequestOn, CancellationAtDepthRunsCleanupAndCancelsSubRequests) {
   int live = 0;
   auto request = spawn([&live] { nested_wait(live, 10); });
   this_loop().run_until([&] { return live == 12; }, deadline_after(5s));
@@ -172,14 +178,14 @@ TEST(Request, CancellationAtDepthRunsCleanupAndCancelsSubRequests) {
   EXPECT_THROW(request.get(), Cancelled);
 }
 
-TEST(Request, CancellingACompletedRequestIsANoOp) {
+TEST_P(RequestOn, CancellingACompletedRequestIsANoOp) {
   auto request = spawn([] { return 4; });
   EXPECT_EQ(request.get(), 4);
   request.cancel();
   EXPECT_TRUE(request.succeeded());
 }
 
-TEST(Request, CancelledBeforeItStartsNeverRuns) {
+TEST_P(RequestOn, CancelledBeforeItStartsNeverRuns) {
   bool ran = false;
   auto request = spawn([&ran] { ran = true; });
   request.cancel();
@@ -187,7 +193,7 @@ TEST(Request, CancelledBeforeItStartsNeverRuns) {
   EXPECT_FALSE(ran);
 }
 
-TEST(Request, DroppingTheLastHandleCancels) {
+TEST_P(RequestOn, DroppingTheLastHandleCancels) {
   int live = 0;
   {
     auto request = spawn([&live] {
@@ -200,7 +206,7 @@ TEST(Request, DroppingTheLastHandleCancels) {
   EXPECT_EQ(live, 0);
 }
 
-TEST(Request, TimeoutCancelsTheAwaitedRequest) {
+TEST_P(RequestOn, TimeoutCancelsTheAwaitedRequest) {
   int live = 0;
   auto slow = spawn([&live] {
     Counted here(live);
@@ -221,13 +227,13 @@ TEST(Request, TimeoutCancelsTheAwaitedRequest) {
   EXPECT_TRUE(inside.get());
 }
 
-TEST(Request, DeadlineInThePastTimesOutAtOnce) {
+TEST_P(RequestOn, DeadlineInThePastTimesOutAtOnce) {
   Request<int> never;
   EXPECT_THROW(never.get(Clock::now() - 1s), TimedOut);
   EXPECT_TRUE(never.cancelled());
 }
 
-TEST(Request, SleepsWakeInDeadlineOrder) {
+TEST_P(RequestOn, SleepsWakeInDeadlineOrder) {
   std::vector<int> order;
   std::vector<Request<void>> sleepers;
   for (int delay : {30, 10, 20, 0}) {
@@ -240,7 +246,7 @@ TEST(Request, SleepsWakeInDeadlineOrder) {
   EXPECT_EQ(order, (std::vector<int>{0, 10, 20, 30}));
 }
 
-TEST(Request, WaitAllAndWaitAny) {
+TEST_P(RequestOn, WaitAllAndWaitAny) {
   auto slow = value_after(30ms, 1);
   auto fast = value_after(1ms, 2);
   EXPECT_EQ(wait_any(slow, fast), 1);
@@ -259,7 +265,7 @@ TEST(Request, WaitAllAndWaitAny) {
   EXPECT_EQ(wait_any({&never.core()}, deadline_after(5ms)), -1);
 }
 
-TEST(TaskGroup, JoinsAllChildren) {
+TEST_P(TaskGroupOn, JoinsAllChildren) {
   int finished = 0;
   TaskGroup group;
   for (int i = 0; i < 10; ++i) {
@@ -272,7 +278,7 @@ TEST(TaskGroup, JoinsAllChildren) {
   EXPECT_EQ(finished, 10);
 }
 
-TEST(TaskGroup, FirstFailureCancelsTheRestAndIsRethrown) {
+TEST_P(TaskGroupOn, FirstFailureCancelsTheRestAndIsRethrown) {
   int live = 0;
   auto parent = spawn([&live] {
     TaskGroup group;
@@ -297,7 +303,7 @@ TEST(TaskGroup, FirstFailureCancelsTheRestAndIsRethrown) {
   EXPECT_EQ(live, 0);
 }
 
-TEST(Sync, EventWakesAllWaiters) {
+TEST_P(SyncOn, EventWakesAllWaiters) {
   Event event;
   int woken = 0;
   std::vector<Request<void>> waiters;
@@ -316,7 +322,7 @@ TEST(Sync, EventWakesAllWaiters) {
   EXPECT_THROW(event.wait(deadline_after(5ms)), TimedOut);
 }
 
-TEST(Sync, MutexIsHandedOverInArrivalOrder) {
+TEST_P(SyncOn, MutexIsHandedOverInArrivalOrder) {
   Mutex mutex;
   std::vector<int> order;
   mutex.lock();  // from main
@@ -337,7 +343,7 @@ TEST(Sync, MutexIsHandedOverInArrivalOrder) {
   EXPECT_THROW(mutex.unlock(), UsageError);
 }
 
-TEST(Sync, MutexLockTimesOut) {
+TEST_P(SyncOn, MutexLockTimesOut) {
   Mutex mutex;
   mutex.lock();
   auto waiter = spawn([&mutex] { mutex.lock(deadline_after(5ms)); });
@@ -346,7 +352,7 @@ TEST(Sync, MutexLockTimesOut) {
   EXPECT_TRUE(mutex.try_lock());
 }
 
-TEST(Sync, SemaphoreLimitsConcurrency) {
+TEST_P(SyncOn, SemaphoreLimitsConcurrency) {
   Semaphore slots(2);
   int inside = 0, peak = 0;
   std::vector<Request<void>> workers;
@@ -364,7 +370,7 @@ TEST(Sync, SemaphoreLimitsConcurrency) {
   EXPECT_EQ(slots.available(), 2U);
 }
 
-TEST(Sync, BoundedChannelBetweenCoroutinesAndMain) {
+TEST_P(SyncOn, BoundedChannelBetweenCoroutinesAndMain) {
   Channel<int> channel(2);
   auto producer = spawn([&channel] {
     for (int i = 0; i < 100; ++i) channel.send(i);
@@ -380,12 +386,12 @@ TEST(Sync, BoundedChannelBetweenCoroutinesAndMain) {
   EXPECT_THROW(Channel<int>(0), std::invalid_argument);
 }
 
-TEST(Sync, ChannelReceiveTimesOut) {
+TEST_P(SyncOn, ChannelReceiveTimesOut) {
   Channel<int> channel(1);
   EXPECT_THROW(channel.receive(deadline_after(5ms)), TimedOut);
 }
 
-TEST(Request, WaitingInsideALoopCallbackIsAClearError) {
+TEST_P(RequestOn, WaitingInsideALoopCallbackIsAClearError) {
   std::string message;
   Immediate immediate;
   immediate.data = &message;
@@ -401,6 +407,10 @@ TEST(Request, WaitingInsideALoopCallbackIsAClearError) {
   this_loop().run_once();
   EXPECT_NE(message.find("loop's own callbacks"), std::string::npos) << message;
 }
+
+COSYNC_INSTANTIATE_BACKENDS(RequestOn);
+COSYNC_INSTANTIATE_BACKENDS(TaskGroupOn);
+COSYNC_INSTANTIATE_BACKENDS(SyncOn);
 
 }  // namespace
 }  // namespace cosync

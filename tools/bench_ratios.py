@@ -7,7 +7,8 @@ Usage:
     tools/bench_ratios.py bench.json          # or '-' for standard input
 
 Benchmarks are named <family>/<library>[/<options>]. In every family below,
-each anchor library is paired with cosync. Cost families (FAMILIES: times,
+each anchor library is paired with cosync (and libcosync-pcl, "cosync_pcl",
+with libpcl only: COMPATIBLE). Cost families (FAMILIES: times,
 memory) make the first table: both values and cosync/anchor (below 1: cosync
 is cheaper). Times are wall-clock; for them a second ratio uses CPU time,
 which a busy or virtual machine disturbs less. Throughput families
@@ -27,12 +28,20 @@ import statistics
 import sys
 
 COSYNC = "cosync"
+# cosync on a host loop through its adapter: BM_PingPong/cosync_on_libuv is
+# paired with BM_PingPong/libuv, the raw callbacks on the same host.
+HOSTED = "cosync_on_"
+
+# cosync's other faces, each compared with the one anchor it replaces
+# rather than with cosync: libcosync-pcl against Debian's libpcl.
+COMPATIBLE = {"cosync_pcl": "libpcl"}
 
 # family -> (the compared field, what it means)
 FAMILIES = {
     "BM_SwitchRoundTrip": ("real_time", "ns per round trip"),
     "BM_Lifecycle": ("real_time", "ns per coroutine"),
     "BM_IdleMemory": ("rss_per_coroutine_bytes", "RSS bytes per coroutine"),
+    "BM_EchoServerIdleMemory": ("rss_per_connection_bytes", "RSS bytes per idle connection"),
 }
 
 # family -> (the compared rate, what it means, what one iteration is); higher
@@ -40,6 +49,7 @@ FAMILIES = {
 RATE_FAMILIES = {
     "BM_PingPong": ("items_per_second", "round trips/s", "round trip"),
     "BM_Timers": ("items_per_second", "timers/s", "1M timers"),
+    "BM_EchoServer": ("msgs/s", "echoed 64-byte messages/s", "1,000 messages"),
 }
 
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -86,20 +96,31 @@ def format_number(value):
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def pairs(groups, family):
+    """(our library, anchor) pairs of `family` that are both in `groups`."""
+    found = []
+    if (family, COSYNC) in groups:
+        anchors = sorted(lib for fam, lib in groups
+                         if fam == family and lib != COSYNC and lib not in COMPATIBLE)
+        found += [(COSYNC, anchor) for anchor in anchors]
+    for ours, anchor in sorted(COMPATIBLE.items()):
+        if (family, ours) in groups and (family, anchor) in groups:
+            found.append((ours, anchor))
+    return found
+
+
 def ratio_rows(groups):
     rows = []
     for family, (field, meaning) in FAMILIES.items():
-        if (family, COSYNC) not in groups:
-            continue
-        ours = median(groups[(family, COSYNC)], field)
-        anchors = sorted(lib for fam, lib in groups if fam == family and lib != COSYNC)
-        for anchor in anchors:
+        for library, anchor in pairs(groups, family):
+            ours = median(groups[(family, library)], field)
             theirs = median(groups[(family, anchor)], field)
             cpu_ratio = "-"
             if field == "real_time":
-                cpu_ratio = ratio(median(groups[(family, COSYNC)], "cpu_time"),
+                cpu_ratio = ratio(median(groups[(family, library)], "cpu_time"),
                                   median(groups[(family, anchor)], "cpu_time"))
-            rows.append((family, anchor, meaning, format_number(ours),
+            label = anchor if library == COSYNC else f"{anchor} (vs {library})"
+            rows.append((family, label, meaning, format_number(ours),
                          format_number(theirs), ratio(ours, theirs), cpu_ratio))
     return rows
 
@@ -116,18 +137,28 @@ def format_time(nanoseconds):
     return f"{format_number(nanoseconds)} ns"
 
 
+def rate_pairs(groups, family):
+    """(cosync run, anchor) pairs of a family: built-in cosync against every
+    anchor, and cosync on a host loop ('cosync_on_<host>', the foreign-loop
+    adapters) against that host's raw callbacks."""
+    libraries = sorted(lib for fam, lib in groups if fam == family)
+    pairs = [(COSYNC, lib) for lib in libraries
+             if (family, COSYNC) in groups and not lib.startswith(COSYNC)]
+    pairs += [(lib, lib[len(HOSTED):]) for lib in libraries
+              if lib.startswith(HOSTED) and (family, lib[len(HOSTED):]) in groups]
+    return pairs
+
+
 def rate_rows(groups):
     rows = []
     for family, (field, meaning, iteration) in RATE_FAMILIES.items():
-        if (family, COSYNC) not in groups:
-            continue
-        ours = groups[(family, COSYNC)]
-        anchors = sorted(lib for fam, lib in groups if fam == family and lib != COSYNC)
-        for anchor in anchors:
+        for mine, anchor in rate_pairs(groups, family):
+            ours = groups[(family, mine)]
             theirs = groups[(family, anchor)]
             our_time = median(ours, "real_time")
             their_time = median(theirs, "real_time")
-            rows.append((family, anchor, f"{meaning}; time per {iteration}",
+            label = anchor if mine == COSYNC else f"{anchor} (as {mine})"
+            rows.append((family, label, f"{meaning}; time per {iteration}",
                          format_number(median(ours, field)), format_number(median(theirs, field)),
                          ratio(median(ours, field), median(theirs, field)),
                          ratio(their_time, our_time),

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_packages=(cmake ninja-build g++ make valgrind)
-test_packages=("${build_packages[@]}" googletest gdb)
+test_packages=("${build_packages[@]}" googletest gdb libpcl1-dev pkg-config libtevent-dev libtalloc-dev libuv1-dev libevent-dev)
 bench_packages=("${test_packages[@]}" pkg-config libbenchmark-dev libboost-context-dev libpcl1-dev
   libevent-dev libuv1-dev libtevent-dev libtalloc-dev libst-dev)
 ci_packages=("${bench_packages[@]}" g++-aarch64-linux-gnu qemu-user)

@@ -18,7 +18,7 @@ constexpr const char* kUsage =
 
 // The whole per-connection logic, written as blocking code.
 void echo(cosync::Socket connection) {
-  char buffer[16 * 1024];
+  char buffer[4096];
   std::error_code error;
   while (const std::size_t got = connection.read_some(buffer, sizeof buffer, error)) {
     connection.write_all(buffer, got, error);
@@ -26,7 +26,7 @@ void echo(cosync::Socket connection) {
   }
 }
 
-void serve(cosync::Socket& listener) {
+void serve(cosync::Socket& listener, cosync::TaskGroup& connections) {
   for (;;) {
     std::error_code error;
     cosync::Socket connection = listener.accept(error);
@@ -36,7 +36,7 @@ void serve(cosync::Socket& listener) {
       continue;
     }
     connection.set_nodelay(true);
-    cosync::spawn_detached(cosync::Options{.stack_size = 32 * 1024}, echo, std::move(connection));
+    connections.spawn(cosync::Options{.stack_size = 32 * 1024}, echo, std::move(connection));
   }
 }
 
@@ -52,9 +52,10 @@ int main(int argc, char** argv) {
         cosync::Socket::listen(cosync::Address::lookup(options.text("listen", "127.0.0.1:7000")));
     std::printf("cosync-echo: listening on %s\n", listener.local_address().to_string().c_str());
     std::fflush(stdout);
-    auto server = cosync::spawn(serve, std::ref(listener));
+    cosync::TaskGroup connections(cosync::TaskGroup::OnFailure::keep_going);
+    auto server = cosync::spawn(serve, std::ref(listener), std::ref(connections));
     demo::wait_for_stop_signal();
-    server.cancel();
+    demo::shut_down(server, connections);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "cosync-echo: %s\n", error.what());
     return 1;

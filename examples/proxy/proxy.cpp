@@ -61,25 +61,44 @@ void pump(cosync::Socket& from, cosync::Socket& to) {
   to.close();
 }
 
-// The per-connection logic, written as blocking code: connect to the
-// backend, copy both ways until both ends are done.
+// Counts a connection as open for as long as it is in scope (its
+// coroutine may also leave by unwinding, when the proxy shuts down).
+struct OpenConnection {
+  OpenConnection() {
+    ++counters.open;
+    counters.peak_open = std::max(counters.peak_open, counters.open);
+  }
+  OpenConnection(const OpenConnection&) = delete;
+  OpenConnection& operator=(const OpenConnection&) = delete;
+  ~OpenConnection() { --counters.open; }
+};
+
+// Both ends of a stream-mode connection, shared by its two directions: the
+// reply direction runs in a coroutine of its own that may outlive this
+// connection's frame while it unwinds.
+struct Ends {
+  cosync::Socket client;
+  cosync::Socket server;
+};
+
+// The per-connection logic of stream mode, written as blocking code:
+// connect to the backend, copy both ways until both ends are done.
 void proxy_connection(cosync::Socket client, const cosync::Address& backend,
-                      std::chrono::milliseconds connect_timeout) {
-  ++counters.open;
-  counters.peak_open = std::max(counters.peak_open, counters.open);
+                      std::chrono::milliseconds connect_timeout, cosync::TaskGroup& connections) {
+  const OpenConnection counted;
+  auto ends = std::make_shared<Ends>();
+  ends->client = std::move(client);
   std::error_code error;
-  cosync::Socket server =
-      cosync::Socket::connect(backend, error, cosync::deadline_after(connect_timeout));
+  ends->server = cosync::Socket::connect(backend, error, cosync::deadline_after(connect_timeout));
   if (error) {
     ++counters.failed;
-  } else {
-    server.set_nodelay(true);
-    auto replies = cosync::spawn(cosync::Options{.stack_size = 32 * 1024}, pump,
-                                 std::ref(server), std::ref(client));
-    pump(client, server);
-    replies.get();  // the reply direction uses both sockets: it ends first
+    return;
   }
-  --counters.open;
+  ends->server.set_nodelay(true);
+  auto replies = connections.spawn(cosync::Options{.stack_size = 32 * 1024},
+                                   [ends] { pump(ends->server, ends->client); });
+  pump(ends->client, ends->server);
+  replies.wait();
 }
 
 // A buffered reader of newline-terminated lines.
@@ -136,6 +155,10 @@ class BackendPool {
   // One request line in, one reply line out; false if the backend failed.
   bool round_trip(std::string_view request, std::string& reply) {
     slots_.acquire();
+    struct Slot {
+      cosync::Semaphore& slots;
+      ~Slot() { slots.release(); }
+    } slot{slots_};
     std::unique_ptr<Connection> connection = take_idle();
     std::error_code error;
     if (!connection) {
@@ -151,7 +174,6 @@ class BackendPool {
       if (!error) reply = connection->reader.read_line(error);
       if (!error && !reply.empty()) idle_.push_back(std::move(connection));
     }
-    slots_.release();
     return !error && !reply.empty();
   }
 
@@ -171,8 +193,7 @@ class BackendPool {
 
 // The per-connection logic of lines mode, written as blocking code.
 void forward_lines(cosync::Socket client, BackendPool& pool) {
-  ++counters.open;
-  counters.peak_open = std::max(counters.peak_open, counters.open);
+  const OpenConnection counted;
   LineReader requests(client);
   std::string reply;
   std::error_code error;
@@ -187,11 +208,11 @@ void forward_lines(cosync::Socket client, BackendPool& pool) {
     if (error) break;
   }
   if (error && error != std::errc::connection_reset) ++counters.failed;
-  --counters.open;
 }
 
-void serve(cosync::Socket& listener, const cosync::Address& backend,
-           std::chrono::milliseconds connect_timeout, BackendPool* pool) {
+void serve(cosync::Socket& listener, cosync::TaskGroup& connections,
+           const cosync::Address& backend, std::chrono::milliseconds connect_timeout,
+           BackendPool* pool) {
   for (;;) {
     std::error_code error;
     cosync::Socket client = listener.accept(error);
@@ -204,10 +225,10 @@ void serve(cosync::Socket& listener, const cosync::Address& backend,
     client.set_nodelay(true);
     const cosync::Options options{.stack_size = 32 * 1024};
     if (pool != nullptr) {
-      cosync::spawn_detached(options, forward_lines, std::move(client), std::ref(*pool));
+      connections.spawn(options, forward_lines, std::move(client), std::ref(*pool));
     } else {
-      cosync::spawn_detached(options, proxy_connection, std::move(client), std::cref(backend),
-                             connect_timeout);
+      connections.spawn(options, proxy_connection, std::move(client), std::cref(backend),
+                        connect_timeout, std::ref(connections));
     }
   }
 }
@@ -241,10 +262,11 @@ int main(int argc, char** argv) {
       pool = std::make_unique<BackendPool>(backend, static_cast<std::size_t>(pool_size),
                                            connect_timeout);
     }
-    auto server = cosync::spawn(serve, std::ref(listener), std::cref(backend), connect_timeout,
-                                pool.get());
+    cosync::TaskGroup connections(cosync::TaskGroup::OnFailure::keep_going);
+    auto server = cosync::spawn(serve, std::ref(listener), std::ref(connections),
+                                std::cref(backend), connect_timeout, pool.get());
     demo::wait_for_stop_signal();
-    server.cancel();
+    demo::shut_down(server, connections);
     std::printf("cosync-proxy: %zu connections served, %zu at peak, %zu ended in error\n",
                 counters.accepted, counters.peak_open, counters.failed);
   } catch (const std::exception& error) {

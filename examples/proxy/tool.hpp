@@ -111,6 +111,23 @@ inline void wait_for_stop_signal() {
   auto interrupt = cosync::spawn([] { cosync::wait_signal(SIGINT); });
   auto terminate = cosync::spawn([] { cosync::wait_signal(SIGTERM); });
   cosync::wait_any(interrupt, terminate);
+  interrupt.cancel();
+  terminate.cancel();
+  cosync::wait_all(interrupt, terminate);
+}
+
+// Stops a server: its accept loop first, then every open connection
+// (their waits throw Cancelled, so each one unwinds and closes its
+// sockets), and waits until all of them are gone.
+inline void shut_down(cosync::Request<void>& accept_loop, cosync::TaskGroup& connections) {
+  accept_loop.cancel();
+  accept_loop.wait();
+  connections.cancel();
+  try {
+    connections.join();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "a connection failed: %s\n", error.what());
+  }
 }
 
 }  // namespace demo

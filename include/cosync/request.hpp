@@ -171,6 +171,14 @@ class COSYNC_API RequestCore {
   // Removes the continuation if it is still the one registered with `data`.
   void clear_continuation(void* data) noexcept;
 
+  // A second, internal slot for the owner of a group of requests (a
+  // TaskGroup): told when the request completes, before the continuation,
+  // which stays free for whoever waits on the request itself.
+  void set_observer(Continuation fn, void* data) noexcept {
+    observer_ = fn;
+    observer_data_ = data;
+  }
+
   void cancel() noexcept;
   void fail(std::exception_ptr error) noexcept;
   void finish_cancelled() noexcept;
@@ -202,6 +210,8 @@ class COSYNC_API RequestCore {
   bool taken_ = false;
   Continuation continuation_ = nullptr;
   void* continuation_data_ = nullptr;
+  Continuation observer_ = nullptr;
+  void* observer_data_ = nullptr;
   unsigned handles_ = 0;
   unsigned refs_ = 0;
 };
@@ -411,34 +421,6 @@ template <class F, class... Args>
 requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
     Request<task_result_t<F, Args...>> spawn(F&& fn, Args&&... args) {
   return spawn(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
-}
-
-namespace detail {
-// Reports the error a detached request ended with (a cancellation is not
-// one) on stderr: nobody else will see it.
-COSYNC_API void report_detached(const RequestCore& request) noexcept;
-COSYNC_API void finish_detached(RequestCore* request, void* data) noexcept;
-}  // namespace detail
-
-// Lets a request run to its end with nobody waiting for it, as a server
-// does with the coroutine of each connection (dropping the last handle
-// would cancel it instead). An exception it ends with is reported on
-// stderr.
-template <class T>
-void detach(Request<T> request) {
-  detail::RequestCore& core = request.core();
-  if (core.done()) {
-    detail::report_detached(core);
-    return;
-  }
-  core.add_handle();  // dropped by the continuation
-  core.set_continuation(&detail::finish_detached, nullptr);
-}
-
-// spawn() and detach() in one: launches a coroutine nobody waits for.
-template <class F, class... Args>
-void spawn_detached(const Options& options, F&& fn, Args&&... args) {
-  detach(spawn(options, std::forward<F>(fn), std::forward<Args>(args)...));
 }
 
 // Suspends the calling coroutine (or runs the loop, outside coroutines)

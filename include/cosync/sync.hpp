@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <deque>
 #include <optional>
+#include <unordered_set>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -152,31 +153,55 @@ class Channel {
 };
 
 // Structured concurrency: children spawned through the group are waited
-// for by join(); the first child that fails cancels the others, and join()
-// rethrows its error once they have all finished. Destroying a group that
-// was not joined cancels the unfinished children (without waiting: a
-// destructor may run during unwinding, where suspending is refused).
+// for by join(). By default the first child that fails cancels the others,
+// and join() rethrows its error once they have all finished; a group of
+// independent children (a server's connections) keeps going instead, and
+// join() still rethrows the first error. Finished children leave the group
+// at once, so a long-lived group holds only the live ones. Destroying a
+// group that was not joined cancels the unfinished children (without
+// waiting: a destructor may run during unwinding, where suspending is
+// refused).
 class COSYNC_API TaskGroup {
  public:
-  TaskGroup() = default;
+  enum class OnFailure { cancel_siblings, keep_going };
+
+  explicit TaskGroup(OnFailure on_failure = OnFailure::cancel_siblings) noexcept
+      : on_failure_(on_failure) {}
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
   ~TaskGroup();
 
+  // Launches a child (see cosync::spawn); the returned request can be
+  // waited on as any other.
   template <class F, class... Args>
   auto spawn(F&& fn, Args&&... args) {
-    auto request = cosync::spawn(std::forward<F>(fn), std::forward<Args>(args)...);
-    request.core().add_handle();
-    children_.push_back(&request.core());
-    return request;
+    return adopt(cosync::spawn(std::forward<F>(fn), std::forward<Args>(args)...));
+  }
+  template <class F, class... Args>
+  auto spawn(const Options& options, F&& fn, Args&&... args) {
+    return adopt(cosync::spawn(options, std::forward<F>(fn), std::forward<Args>(args)...));
   }
 
+  // Waits until every child has finished; on timeout cancels them, waits
+  // for them to unwind and throws TimedOut.
   void join(Deadline deadline = no_deadline);
   void cancel() noexcept;
+  // Children not finished yet.
   std::size_t size() const noexcept { return children_.size(); }
 
  private:
-  std::vector<detail::RequestCore*> children_;  // one handle each
+  template <class T>
+  Request<T> adopt(Request<T> request) {
+    track(request.core());
+    return request;
+  }
+  void track(detail::RequestCore& child);
+  static void on_child_done(detail::RequestCore* child, void* group) noexcept;
+
+  OnFailure on_failure_;
+  std::unordered_set<detail::RequestCore*> children_;  // one handle each
+  std::exception_ptr first_error_;
+  detail::WaiterQueue joiners_;
 };
 
 }  // namespace cosync

@@ -185,13 +185,14 @@ std::string Address::to_string() const {
     case AF_INET6:
       inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
                 sizeof text);
-      return "[" + std::string(text) + "]:" + std::to_string(port());
+      return std::string("[").append(text).append("]:").append(std::to_string(port()));
     case AF_UNIX: {
       const auto* unix_address = reinterpret_cast<const sockaddr_un*>(&storage_);
       const std::size_t max = size_ > offsetof(sockaddr_un, sun_path)
                                   ? size_ - offsetof(sockaddr_un, sun_path)
                                   : 0;
-      return "unix:" + std::string(unix_address->sun_path, strnlen(unix_address->sun_path, max));
+      return std::string("unix:").append(unix_address->sun_path,
+                                         strnlen(unix_address->sun_path, max));
     }
     default:
       return size_ == 0 ? "(no address)" : "(address family " + std::to_string(family()) + ")";

@@ -1,6 +1,5 @@
 #include "cosync/request.hpp"
 
-#include <cstdio>
 #include <string>
 
 namespace cosync {
@@ -166,13 +165,20 @@ void RequestCore::clear_continuation(void* data) noexcept {
   }
 }
 
+// The observer and the continuation may drop the last handles; the extra
+// reference keeps this alive until both have run.
 void RequestCore::finish(Status status) noexcept {
   status_ = status;
+  add_ref();
+  if (const Continuation observer = std::exchange(observer_, nullptr)) {
+    observer(this, std::exchange(observer_data_, nullptr));
+  }
   const Continuation fn = std::exchange(continuation_, nullptr);
   void* data = std::exchange(continuation_data_, nullptr);
   if (fn != nullptr) {
     fn(this, data);
   }
+  drop_ref();
 }
 
 void RequestCore::cancel() noexcept {
@@ -252,24 +258,6 @@ void RequestCore::wait(Deadline deadline) {
     wait(no_deadline);
     throw TimedOut("cosync: wait for a request timed out; the request was cancelled");
   }
-}
-
-void report_detached(const RequestCore& request) noexcept {
-  if (request.status() != RequestCore::Status::failed) {
-    return;
-  }
-  try {
-    std::rethrow_exception(request.error());
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "cosync: a detached request failed: %s\n", error.what());
-  } catch (...) {
-    std::fprintf(stderr, "cosync: a detached request failed with a non-standard exception\n");
-  }
-}
-
-void finish_detached(RequestCore* request, void* /*data*/) noexcept {
-  report_detached(*request);
-  request->drop_handle();
 }
 
 }  // namespace detail

@@ -110,36 +110,63 @@ void Semaphore::release() noexcept {
 }
 
 TaskGroup::~TaskGroup() {
-  cancel();
-  for (detail::RequestCore* child : children_) {
-    child->drop_handle();
+  const std::vector<detail::RequestCore*> unfinished(children_.begin(), children_.end());
+  children_.clear();
+  for (detail::RequestCore* child : unfinished) {
+    child->set_observer(nullptr, nullptr);
+    child->drop_handle();  // cancels it: nobody waits for it any more
   }
 }
 
+void TaskGroup::track(detail::RequestCore& child) {
+  if (child.done()) {
+    if (child.status() == detail::RequestCore::Status::failed && !first_error_) {
+      first_error_ = child.error();
+    }
+    return;
+  }
+  children_.insert(&child);
+  child.add_handle();
+  child.set_observer(&TaskGroup::on_child_done, this);
+}
+
+void TaskGroup::on_child_done(detail::RequestCore* child, void* data) noexcept {
+  auto* group = static_cast<TaskGroup*>(data);
+  group->children_.erase(child);
+  if (child->status() == detail::RequestCore::Status::failed && !group->first_error_) {
+    group->first_error_ = child->error();
+    if (group->on_failure_ == OnFailure::cancel_siblings) {
+      group->cancel();
+    }
+  }
+  group->joiners_.wake_all();
+  child->drop_handle();  // the completer holds its own reference meanwhile
+}
+
+// Cancelling a child may complete it at once, which erases it from
+// children_: iterate over a copy.
 void TaskGroup::cancel() noexcept {
-  for (detail::RequestCore* child : children_) {
-    child->cancel();
+  const std::vector<detail::RequestCore*> snapshot(children_.begin(), children_.end());
+  for (detail::RequestCore* child : snapshot) {
+    if (children_.count(child) != 0) child->cancel();
   }
 }
 
 void TaskGroup::join(Deadline deadline) {
-  std::exception_ptr first_error;
-  std::vector<detail::RequestCore*> pending = children_;
-  while (!pending.empty()) {
-    const int index = wait_any(pending, deadline);
-    if (index < 0) {
-      cancel();
-      throw TimedOut("cosync: task group join timed out; its children were cancelled");
-    }
-    detail::RequestCore* child = pending[static_cast<std::size_t>(index)];
-    pending.erase(pending.begin() + index);
-    if (child->status() == detail::RequestCore::Status::failed && !first_error) {
-      first_error = child->error();
-      cancel();
-    }
+  detail::Waiter waiter;
+  joiners_.push(waiter);
+  struct Leave {
+    detail::WaiterQueue& queue;
+    detail::Waiter& waiter;
+    ~Leave() { queue.remove(waiter); }
+  } leave{joiners_, waiter};
+  if (!waiter.wait([this] { return children_.empty(); }, deadline)) {
+    cancel();
+    waiter.wait([this] { return children_.empty(); }, no_deadline);
+    throw TimedOut("cosync: task group join timed out; its children were cancelled");
   }
-  if (first_error) {
-    std::rethrow_exception(first_error);
+  if (first_error_) {
+    std::rethrow_exception(std::exchange(first_error_, nullptr));
   }
 }
 

@@ -1,0 +1,49 @@
+# Adapters that run cosync inside an application's own event loop: one
+# static library per host (cosync_tevent, cosync_libuv, cosync_libevent),
+# each built only when pkg-config finds the host's development package, so
+# the core library never links against any of them. They share the
+# host-independent half (src/loop_host/), compiled once.
+find_package(PkgConfig)
+
+set(COSYNC_ADAPTERS "" CACHE INTERNAL "The foreign-loop adapters built")
+if(NOT PKG_CONFIG_FOUND)
+  message(STATUS "cosync adapters: none (pkg-config not found)")
+  return()
+endif()
+
+pkg_check_modules(COSYNC_TEVENT IMPORTED_TARGET tevent talloc)
+pkg_check_modules(COSYNC_LIBUV IMPORTED_TARGET libuv)
+pkg_check_modules(COSYNC_LIBEVENT IMPORTED_TARGET libevent_core libevent_pthreads)
+
+if(NOT COSYNC_TEVENT_FOUND AND NOT COSYNC_LIBUV_FOUND AND NOT COSYNC_LIBEVENT_FOUND)
+  message(STATUS "cosync adapters: none (no tevent, libuv or libevent development files)")
+  return()
+endif()
+
+add_library(cosync_host_loop OBJECT src/loop_host/host_loop.cpp)
+target_include_directories(cosync_host_loop PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(cosync_host_loop PUBLIC cosync)
+
+# cosync_add_adapter(<name> <source> <pkg-config target>)
+function(cosync_add_adapter name source host)
+  add_library(${name} STATIC ${source} $<TARGET_OBJECTS:cosync_host_loop>)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC cosync ${host} ${ARGN})
+  add_library(cosync::${name} ALIAS ${name})
+  list(APPEND COSYNC_ADAPTERS ${name})
+  set(COSYNC_ADAPTERS ${COSYNC_ADAPTERS} CACHE INTERNAL "The foreign-loop adapters built")
+endfunction()
+
+if(COSYNC_TEVENT_FOUND)
+  cosync_add_adapter(cosync_tevent src/loop_tevent/tevent_loop.cpp PkgConfig::COSYNC_TEVENT)
+endif()
+if(COSYNC_LIBUV_FOUND)
+  # dladdr1 finds uv_run's extent (see libuv_loop.cpp).
+  cosync_add_adapter(cosync_libuv src/loop_libuv/libuv_loop.cpp PkgConfig::COSYNC_LIBUV
+    ${CMAKE_DL_LIBS})
+endif()
+if(COSYNC_LIBEVENT_FOUND)
+  cosync_add_adapter(cosync_libevent src/loop_libevent/libevent_loop.cpp
+    PkgConfig::COSYNC_LIBEVENT)
+endif()
+message(STATUS "cosync adapters: ${COSYNC_ADAPTERS}")

@@ -1,0 +1,187 @@
+/*
+ * cosync's C API (C11): stackful coroutines on an event loop, from C.
+ *
+ * Conventions (after libuv and libdill):
+ *   - every name starts with cosync_ (COSYNC_ for macros);
+ *   - handles are opaque pointers;
+ *   - calls that can fail return 0 (or a count/index) and a negative errno
+ *     value on failure; errno itself is not used;
+ *   - waits take absolute deadlines (cosync_deadline: nanoseconds on
+ *     CLOCK_MONOTONIC; cosync_deadline_after makes one from a timeout);
+ *   - no C++ type or exception crosses this header. An exception that
+ *     escapes a coroutine body (C++ code called from C) becomes -EIO for
+ *     whoever joins or gets it, and is reported once on stderr.
+ *
+ * Two ways to run a function `void *fn(void *arg)` as a coroutine:
+ *   - cosync_spawn: on this thread's loop (R6, R7); it starts on the loop's
+ *     next iteration, and cosync_request_get waits for its result;
+ *   - cosync_create + cosync_resume/cosync_join: a plain coroutine the
+ *     caller switches into itself.
+ * A coroutine must not be freed while suspended in C code that holds
+ * resources: freeing it unwinds its stack (C frames run no cleanup).
+ * Everything runs on the calling thread; coroutines never change threads.
+ */
+#ifndef COSYNC_H
+#define COSYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cosync/completion.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A coroutine, or a thread's main context; not owned by the holder. */
+typedef struct cosync_coroutine cosync_coroutine;
+/* An owned plain coroutine (cosync_create): resume it, join it, free it. */
+typedef struct cosync_task cosync_task;
+/* An owned request for the result of a spawned coroutine (cosync_spawn). */
+typedef struct cosync_request cosync_request;
+/* A thread's event loop. */
+typedef struct cosync_loop cosync_loop;
+
+/* The body of a coroutine: its return value is the coroutine's result. */
+typedef void *(*cosync_fn)(void *arg);
+
+/* cosync_options: how to create a coroutine. Zero-initialise it (or use
+   COSYNC_OPTIONS_INIT) and set what you need. */
+typedef struct cosync_options {
+  size_t stack_size; /* usable bytes; 0: the default (256 KiB, lazily committed) */
+  const char *name;  /* copied (31 bytes kept); NULL: none */
+  void *user_data;   /* what cosync_user_data returns */
+} cosync_options;
+#define COSYNC_OPTIONS_INIT {0, 0, 0}
+
+/* Readiness events for cosync_wait_fd and cosync_call_when_ready. */
+#define COSYNC_READABLE 1u
+#define COSYNC_WRITABLE 2u
+
+/* ---- time ---- */
+
+/* cosync_now returns the current time on CLOCK_MONOTONIC, in ns. */
+cosync_deadline cosync_now(void);
+/* cosync_deadline_after returns now + timeout_ns, saturating at
+   COSYNC_NO_DEADLINE; a negative timeout gives a deadline already past. */
+cosync_deadline cosync_deadline_after(int64_t timeout_ns);
+
+/* ---- plain coroutines ---- */
+
+/* cosync_create makes a coroutine that runs fn(arg) when first resumed.
+   `options` may be NULL. Returns 0, -EINVAL (bad stack size) or -ENOMEM. */
+int cosync_create(cosync_task **task, const cosync_options *options, cosync_fn fn, void *arg);
+/* cosync_resume switches into the task's coroutine until it yields or
+   finishes. -EINVAL if it is running or finished. */
+int cosync_resume(cosync_task *task);
+/* cosync_task_done returns 1 once the coroutine has finished, else 0. */
+int cosync_task_done(const cosync_task *task);
+/* cosync_join resumes the coroutine until it finishes, stores its result in
+   *result (may be NULL) and frees the task. Returns 0, -EIO (an exception
+   escaped), -ECANCELED, or -EINVAL (joined from inside itself; not freed). */
+int cosync_join(cosync_task *task, void **result);
+/* cosync_task_free frees a task without joining it; a suspended coroutine
+   is unwound first. */
+void cosync_task_free(cosync_task *task);
+/* cosync_task_coroutine returns the task's coroutine. */
+cosync_coroutine *cosync_task_coroutine(const cosync_task *task);
+
+/* ---- the running coroutine ---- */
+
+/* cosync_current returns the running coroutine, or the main context. */
+cosync_coroutine *cosync_current(void);
+/* cosync_main returns this thread's main context (R2). */
+cosync_coroutine *cosync_main(void);
+/* cosync_in_coroutine returns 1 inside a coroutine, 0 on the main context. */
+int cosync_in_coroutine(void);
+/* cosync_yield switches back to whoever resumed the running coroutine (a
+   spawned coroutine continues on the loop's next iteration). -EPERM on the
+   main context; -ECANCELED when the coroutine's request was cancelled. */
+int cosync_yield(void);
+/* cosync_yield_to_main switches to the main context from any depth.
+   -EPERM on the main context. */
+int cosync_yield_to_main(void);
+
+/* cosync_user_data returns the coroutine's user data. */
+void *cosync_user_data(const cosync_coroutine *coroutine);
+/* cosync_set_user_data replaces it. */
+void cosync_set_user_data(cosync_coroutine *coroutine, void *data);
+/* cosync_name returns the coroutine's name ("" when none; "main"). */
+const char *cosync_name(const cosync_coroutine *coroutine);
+/* cosync_set_name copies `name` (31 bytes kept). */
+void cosync_set_name(cosync_coroutine *coroutine, const char *name);
+/* cosync_id returns the coroutine's id, unique in the process. */
+uint64_t cosync_id(const cosync_coroutine *coroutine);
+
+/* ---- coroutines on the loop ---- */
+
+/* cosync_spawn launches fn(arg) as a coroutine on this thread's loop and
+   returns at once (it starts on the loop's next iteration). `options` may
+   be NULL. Returns 0, -EINVAL or -ENOMEM. */
+int cosync_spawn(cosync_request **request, const cosync_options *options, cosync_fn fn,
+                 void *arg);
+/* cosync_request_done returns 1 once the coroutine has finished, else 0. */
+int cosync_request_done(const cosync_request *request);
+/* cosync_request_wait waits until the coroutine has finished (R4: in a
+   coroutine it suspends; on the main context it runs the loop). Returns 0,
+   -ETIMEDOUT, or -ECANCELED when the waiting coroutine is cancelled. */
+int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
+/* cosync_request_get waits, stores the result in *result (may be NULL) and
+   frees the request. Returns 0, -EIO (an exception escaped the body),
+   -ECANCELED (the request, or the waiting coroutine, was cancelled), or
+   -ETIMEDOUT (the request is kept: wait again or free it). */
+int cosync_request_get(cosync_request *request, void **result, cosync_deadline deadline);
+/* cosync_request_cancel asks the coroutine to stop: its current or next
+   wait returns -ECANCELED, and the request ends cancelled. */
+void cosync_request_cancel(cosync_request *request);
+/* cosync_request_free drops the request; a coroutine still running goes on
+   to its end on the loop. */
+void cosync_request_free(cosync_request *request);
+/* cosync_wait_all waits until every request is done. 0 or -ETIMEDOUT. */
+int cosync_wait_all(cosync_request *const *requests, size_t count, cosync_deadline deadline);
+/* cosync_wait_any waits until one request is done; returns its index, or
+   -ETIMEDOUT. */
+int cosync_wait_any(cosync_request *const *requests, size_t count, cosync_deadline deadline);
+
+/* ---- waiting ---- */
+
+/* cosync_sleep_until suspends the running coroutine (or runs the loop) until
+   the deadline. 0, or -ECANCELED. */
+int cosync_sleep_until(cosync_deadline deadline);
+/* cosync_wait_fd waits until fd is ready for `events` (COSYNC_READABLE,
+   COSYNC_WRITABLE). 0, -ETIMEDOUT, -ECANCELED, or the loop's error. */
+int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline);
+
+/* ---- the loop ---- */
+
+/* cosync_this_loop returns this thread's loop (created on first use). */
+cosync_loop *cosync_this_loop(void);
+/* cosync_loop_run_once runs one iteration, sleeping at most until `until`.
+   -EPERM from a coroutine or from inside one of the loop's callbacks. */
+int cosync_loop_run_once(cosync_loop *loop, cosync_deadline until);
+/* cosync_loop_run runs the loop until cosync_loop_stop. */
+int cosync_loop_run(cosync_loop *loop);
+/* cosync_loop_run_until runs the loop until done(data) returns non-zero
+   (0) or the deadline passes (-ETIMEDOUT). */
+int cosync_loop_run_until(cosync_loop *loop, int (*done)(void *data), void *data,
+                          cosync_deadline until);
+/* cosync_loop_stop makes cosync_loop_run return after this iteration. */
+void cosync_loop_stop(cosync_loop *loop);
+/* cosync_loop_forget_fd must be called before closing an fd the loop has
+   waited on: its waiters end with -ECANCELED and the loop drops the fd, so
+   a new fd with the same number starts afresh. */
+void cosync_loop_forget_fd(cosync_loop *loop, int fd);
+/* cosync_call_at runs fn(data) once from the loop at `when` (a timer
+   callback). 0 or -ENOMEM. */
+int cosync_call_at(cosync_loop *loop, cosync_deadline when, void (*fn)(void *data), void *data);
+/* cosync_call_when_ready runs fn(data, status) once from the loop when fd is
+   ready for `events` (status 0), or with a negative errno when the wait
+   fails. 0, -EBUSY (someone already waits for that), or -ENOMEM. */
+int cosync_call_when_ready(cosync_loop *loop, int fd, unsigned events,
+                           void (*fn)(void *data, int status), void *data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,41 @@
+// cosync inside an application's own libevent loop (link cosync_libevent).
+//
+//   evthread_use_pthreads();                 // before creating the base
+//   event_base* base = event_base_new();
+//   std::unique_ptr<cosync::Loop> loop = cosync::make_libevent_loop(base);
+//   cosync::set_this_loop(loop.get());
+//   auto reply = cosync::spawn(handle_client, fd);  // sync-style code
+//   event_base_dispatch(base);                      // the application's loop
+//
+// The application keeps calling event_base_dispatch or event_base_loop;
+// coroutines, timers, cross-thread posts, fd waits and signals all run from
+// there. A wait outside any coroutine runs event_base_loop(EVLOOP_ONCE)
+// itself, and is refused with UsageError inside a libevent callback
+// (libevent refuses the reentrant event_base_loop and logs a warning).
+//
+// Threads: post() from other threads uses event_active, which is only safe
+// on a base created after evthread_use_pthreads(); the application must
+// call it first (libevent offers no way to check a base afterwards).
+//
+// Lifetime: `base` must outlive the returned loop. Destroying the loop
+// cancels the coroutines spawned on it (their stacks unwind) and frees
+// every event it added to `base`, which stays usable.
+//
+// Host details: signals use evsignal events, added on the first wait for a
+// signal and kept (a signal that arrives between waits is kept for the next
+// one; the event keeps event_base_dispatch from running out of events).
+#pragma once
+
+#include <memory>
+
+#include "cosync/loop.hpp"
+
+struct event_base;
+
+namespace cosync {
+
+// Creates a cosync loop that runs inside `base`. Throws std::system_error
+// when libevent refuses an event.
+std::unique_ptr<Loop> make_libevent_loop(struct event_base* base);
+
+}  // namespace cosync

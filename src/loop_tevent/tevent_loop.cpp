@@ -1,0 +1,275 @@
+// The tevent adapter: cosync's loop hooks on tevent's own events.
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <system_error>
+
+#include "cosync/loop_tevent.hpp"
+#include "loop_host/host_loop.hpp"
+
+extern "C" {  // neither header declares C linkage itself
+#include <talloc.h>
+#include <tevent.h>
+}
+
+namespace cosync {
+namespace {
+
+// The hooks cannot report failure to their caller (they run inside
+// tevent's dispatch); tevent only fails them when out of memory.
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "cosync: %s failed on the tevent loop\n", what);
+  std::abort();
+}
+
+[[noreturn]] void throw_errno(const char* what) {
+  throw std::system_error(errno, std::generic_category(), std::string("cosync: ") + what);
+}
+
+// tevent's timers run on its own clock reading: the deadline becomes an
+// offset from tevent's "now", rounded up so it never fires early, and
+// capped (the heap re-arms a far timer when the cap expires).
+timeval tevent_time_of(Deadline due) {
+  const Deadline now = Clock::now();
+  auto left = due > now ? due - now : Clock::duration::zero();
+  left = std::min<Clock::duration>(left, std::chrono::hours(24));
+  const auto micros = std::chrono::ceil<std::chrono::microseconds>(left).count();
+  return tevent_timeval_current_ofs(static_cast<uint32_t>(micros / 1000000),
+                                    static_cast<uint32_t>(micros % 1000000));
+}
+
+class TeventLoop;
+
+// What another thread's wake-up reaches. It lives under the event context,
+// not in the adapter: a wake-up scheduled just before the adapter goes away
+// still arrives later (tevent aborts if a scheduled threaded immediate is
+// freed), and must then find no adapter.
+//
+// Two immediates take turns: while the handler runs on one (tevent marks it
+// busy and aborts if it is scheduled again), the next wake-up uses the
+// other. Only one wake-up is in flight at a time (HostLoop's wake flag).
+struct WakeRelay {
+  TeventLoop* loop;  // null once the adapter is gone
+  tevent_threaded_context* threads;
+  tevent_immediate* immediates[2];
+  std::atomic<int> next;  // the immediate the next wake-up uses
+};
+
+class TeventLoop final : public host_loop::HostLoop {
+ public:
+  explicit TeventLoop(tevent_context* ev);
+  ~TeventLoop() override;
+
+ private:
+  void host_schedule_immediate(bool on) noexcept override;
+  void host_arm_timer(Deadline due) noexcept override;
+  void host_disarm_timer() noexcept override;
+  void host_wake() noexcept override;
+  void* host_add_fd(int fd) override;
+  void host_watch_fd(void* watch, unsigned events) override;
+  void host_remove_fd(void* watch) noexcept override;
+  void host_add_signal(int signo) override;
+  bool host_in_callback() const noexcept override { return handler_depth_ > 0; }
+  void host_run_once() override;
+
+  void create_wake_relay();
+  void release_wake_relay() noexcept;
+
+  static void on_immediate(tevent_context*, tevent_immediate*, void* data);
+  static void on_timer(tevent_context*, tevent_timer*, timeval, void* data);
+  static void on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* data);
+  static void on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data);
+  static void on_wake(tevent_context*, tevent_immediate* im, void* data);
+  static void on_trace(tevent_trace_point point, void* data);
+
+  tevent_context* ev_;
+  TALLOC_CTX* memory_;  // parent of every event the adapter adds to ev_
+  tevent_immediate* immediate_ = nullptr;
+  tevent_timer* timer_ = nullptr;
+  WakeRelay* relay_ = nullptr;
+  // tevent_loop_once calls in progress, from tevent's trace points: above
+  // zero, tevent is dispatching and must not be entered again.
+  int handler_depth_ = 0;
+  tevent_trace_callback_t previous_trace_ = nullptr;
+  void* previous_trace_data_ = nullptr;
+};
+
+TeventLoop::TeventLoop(tevent_context* ev)
+    : HostLoop("tevent"), ev_(ev), memory_(talloc_new(nullptr)) {
+  if (memory_ == nullptr) throw std::bad_alloc();
+  immediate_ = tevent_create_immediate(memory_);
+  if (immediate_ == nullptr) {
+    talloc_free(memory_);
+    throw std::bad_alloc();
+  }
+  try {
+    create_wake_relay();
+  } catch (...) {
+    talloc_free(memory_);
+    throw;
+  }
+  tevent_get_trace_callback(ev_, &previous_trace_, &previous_trace_data_);
+  tevent_set_trace_callback(ev_, &TeventLoop::on_trace, this);
+}
+
+TeventLoop::~TeventLoop() {
+  shut_down();
+  tevent_trace_callback_t current = nullptr;
+  void* current_data = nullptr;
+  tevent_get_trace_callback(ev_, &current, &current_data);
+  if (current == &TeventLoop::on_trace && current_data == this) {
+    tevent_set_trace_callback(ev_, previous_trace_, previous_trace_data_);
+  }
+  release_wake_relay();
+  talloc_free(memory_);  // the immediate, timer, fd and signal events
+}
+
+void TeventLoop::create_wake_relay() {
+  void* memory = talloc_size(ev_, sizeof(WakeRelay));
+  if (memory == nullptr) throw std::bad_alloc();
+  talloc_set_name_const(memory, "cosync WakeRelay");
+  relay_ = new (memory) WakeRelay{this, nullptr, {nullptr, nullptr}, {0}};
+  relay_->threads = tevent_threaded_context_create(relay_, ev_);
+  if (relay_->threads == nullptr) {
+    talloc_free(relay_);
+    throw_errno("tevent_threaded_context_create failed");
+  }
+  for (tevent_immediate*& im : relay_->immediates) {
+    im = tevent_create_immediate(relay_);
+    if (im == nullptr) {
+      talloc_free(relay_);
+      throw std::bad_alloc();
+    }
+  }
+}
+
+// Freeing the threaded context first makes later wake-ups no-ops. A
+// wake-up already in flight keeps the relay (and its immediate) until its
+// handler runs and frees them; the idle immediate can go now.
+void TeventLoop::release_wake_relay() noexcept {
+  TALLOC_FREE(relay_->threads);
+  if (!wake_in_flight()) {
+    talloc_free(relay_);
+    return;
+  }
+  const int in_flight = relay_->next.load(std::memory_order_acquire);
+  TALLOC_FREE(relay_->immediates[1 - in_flight]);
+  relay_->loop = nullptr;
+}
+
+void TeventLoop::host_schedule_immediate(bool on) noexcept {
+  if (on) {
+    tevent_schedule_immediate(immediate_, ev_, &TeventLoop::on_immediate, this);
+  } else {
+    tevent_schedule_immediate(immediate_, ev_, nullptr, nullptr);  // cancels it
+  }
+}
+
+void TeventLoop::host_arm_timer(Deadline due) noexcept {
+  const timeval when = tevent_time_of(due);
+  if (timer_ != nullptr) {
+    tevent_update_timer(timer_, when);
+    return;
+  }
+  timer_ = tevent_add_timer(ev_, memory_, when, &TeventLoop::on_timer, this);
+  if (timer_ == nullptr) fail("tevent_add_timer");
+}
+
+void TeventLoop::host_disarm_timer() noexcept { TALLOC_FREE(timer_); }
+
+void TeventLoop::host_wake() noexcept {
+  const int turn = relay_->next.load(std::memory_order_acquire);
+  tevent_threaded_schedule_immediate(relay_->threads, relay_->immediates[turn],
+                                     &TeventLoop::on_wake, relay_);
+}
+
+void* TeventLoop::host_add_fd(int fd) {
+  tevent_fd* fde = tevent_add_fd(ev_, memory_, fd, 0, &TeventLoop::on_fd, this);
+  if (fde == nullptr) throw_errno("tevent_add_fd failed");
+  tevent_fd_set_tag(fde, static_cast<uint64_t>(fd));
+  return fde;
+}
+
+void TeventLoop::host_watch_fd(void* watch, unsigned events) {
+  uint16_t flags = 0;
+  if ((events & io_readable) != 0) flags |= TEVENT_FD_READ;
+  if ((events & io_writable) != 0) flags |= TEVENT_FD_WRITE;
+  tevent_fd_set_flags(static_cast<tevent_fd*>(watch), flags);
+}
+
+void TeventLoop::host_remove_fd(void* watch) noexcept { talloc_free(watch); }
+
+void TeventLoop::host_add_signal(int signo) {
+  if (tevent_add_signal(ev_, memory_, signo, 0, &TeventLoop::on_signal, this) == nullptr) {
+    throw_errno("tevent_add_signal failed");
+  }
+}
+
+void TeventLoop::host_run_once() {
+  if (tevent_loop_once(ev_) != 0) {
+    throw_errno("tevent_loop_once failed");
+  }
+}
+
+void TeventLoop::on_immediate(tevent_context*, tevent_immediate*, void* data) {
+  static_cast<TeventLoop*>(data)->on_host_immediate(true);
+}
+
+// tevent frees a timer once its handler returns.
+void TeventLoop::on_timer(tevent_context*, tevent_timer*, timeval, void* data) {
+  auto* self = static_cast<TeventLoop*>(data);
+  self->timer_ = nullptr;
+  self->on_host_timer();
+}
+
+void TeventLoop::on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* data) {
+  unsigned events = 0;
+  if ((flags & TEVENT_FD_READ) != 0) events |= io_readable;
+  if ((flags & TEVENT_FD_WRITE) != 0) events |= io_writable;
+  static_cast<TeventLoop*>(data)->on_host_fd(static_cast<int>(tevent_fd_get_tag(fde)), events,
+                                             0);
+}
+
+void TeventLoop::on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data) {
+  static_cast<TeventLoop*>(data)->on_host_signal(signo);
+}
+
+// The other immediate takes the next wake-up before the flag that lets one
+// happen is cleared (in on_host_wake).
+void TeventLoop::on_wake(tevent_context*, tevent_immediate* im, void* data) {
+  auto* relay = static_cast<WakeRelay*>(data);
+  if (relay->loop == nullptr) {
+    // `im` is the relay's child and busy: talloc hands it to the event
+    // context and tevent frees it when this handler returns.
+    talloc_free(relay);
+    return;
+  }
+  relay->next.store(im == relay->immediates[0] ? 1 : 0, std::memory_order_release);
+  relay->loop->on_host_wake();
+}
+
+void TeventLoop::on_trace(tevent_trace_point point, void* data) {
+  auto* self = static_cast<TeventLoop*>(data);
+  if (point == TEVENT_TRACE_BEFORE_LOOP_ONCE) {
+    ++self->handler_depth_;
+  } else if (point == TEVENT_TRACE_AFTER_LOOP_ONCE && self->handler_depth_ > 0) {
+    --self->handler_depth_;
+  }
+  if (self->previous_trace_ != nullptr) {
+    self->previous_trace_(point, self->previous_trace_data_);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Loop> make_tevent_loop(tevent_context* ev) {
+  return std::make_unique<TeventLoop>(ev);
+}
+
+}  // namespace cosync
