@@ -47,3 +47,9 @@ if(COSYNC_LIBEVENT_FOUND)
     PkgConfig::COSYNC_LIBEVENT)
 endif()
 message(STATUS "cosync adapters: ${COSYNC_ADAPTERS}")
+
+# --- The tevent glue (issue 6, part 3): include/cosync/tevent.h, C ABI ----------
+if(TARGET cosync_tevent)
+  add_subdirectory(${PROJECT_SOURCE_DIR}/src/tevent_glue ${PROJECT_BINARY_DIR}/src/tevent_glue)
+endif()
+# --- end of the tevent glue -------------------------------------------------------

@@ -238,6 +238,36 @@ TEST_P(SocketTest, PeerResetIsAnErrorNamingThePeer) {
   resetter.get();
 }
 
+TEST_P(SocketTest, SmallReadsKeepWhatTheyReadAhead) {
+  auto [a, b] = socket_pair();
+  b.write_all("abcdefgh");
+  b.shutdown();
+  const std::string got = run([&a] {
+    std::string text(3, '\0');
+    a.read_exactly(text.data(), 3);
+    char rest[100];
+    const std::size_t more = a.read_some(rest, sizeof rest);
+    text.append(rest, more);
+    EXPECT_EQ(a.read_some(rest, sizeof rest), 0U) << "end of stream after the read-ahead";
+    return text;
+  });
+  EXPECT_EQ(got, "abcdefgh");
+}
+
+TEST_P(SocketTest, ReadAheadMovesWithTheSocket) {
+  auto [a, b] = socket_pair();
+  b.write_all("0123456789");
+  const std::string got = run([&a] {
+    char first = 0;
+    a.read_exactly(&first, 1);
+    Socket moved = std::move(a);
+    std::string rest(9, '\0');
+    moved.read_exactly(rest.data(), rest.size());
+    return first + rest;
+  });
+  EXPECT_EQ(got, "0123456789");
+}
+
 TEST_P(SocketTest, SixtyFourMiBThroughASmallSocketBuffer) {
   auto [a, b] = socket_pair();
   a.set_send_buffer(4096);

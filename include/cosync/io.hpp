@@ -82,6 +82,13 @@ struct ListenOptions {
 };
 
 // A non-blocking stream socket owned by this object (closed on destruction).
+//
+// A read smaller than 16 KiB receives into a per-thread scratch buffer and
+// keeps what the caller did not ask for (a read-ahead buffer that exists
+// only while it holds bytes): a receive that comes back short proves the
+// socket drained, so the next read waits for the loop instead of paying a
+// system call that answers EAGAIN. Read through this object only; bytes it
+// read ahead are invisible to a raw recv on fd().
 class COSYNC_API Socket {
  public:
   Socket() = default;
@@ -148,10 +155,16 @@ class COSYNC_API Socket {
   [[noreturn]] void fail(const char* operation, std::error_code error) const;
   std::string describe(const char* operation) const;
 
+  std::size_t take_read_ahead(void* buffer, std::size_t size) noexcept;
+  std::size_t receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
+                                  Deadline deadline);
+
   int fd_ = -1;
   // The peer of a connected socket, the local address of a listener: what
   // error messages name.
   Address name_;
+  std::string read_ahead_;  // received, not yet read; empty (no heap) when idle
+  std::size_t read_ahead_offset_ = 0;
 };
 
 // A regular file whose reads and writes run on the blocking pool (the

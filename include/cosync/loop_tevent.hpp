@@ -36,4 +36,8 @@ namespace cosync {
 // when tevent cannot give it a threaded context (tevent without pthreads).
 std::unique_ptr<Loop> make_tevent_loop(struct tevent_context* ev);
 
+// The tevent context `loop` runs inside, or nullptr when `loop` is not a
+// tevent adapter (the C glue checks a coroutine's loop with it).
+struct tevent_context* tevent_context_of(const Loop& loop) noexcept;
+
 }  // namespace cosync

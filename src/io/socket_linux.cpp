@@ -5,7 +5,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -67,6 +69,10 @@ ssize_t transfer(int fd, IoEvent event, std::size_t wanted, Deadline deadline,
   }
 }
 
+// Reads smaller than this go through the scratch buffer (see io.hpp).
+constexpr std::size_t kScratchSize = 16 * 1024;
+thread_local char t_scratch[kScratchSize];
+
 int open_socket(int family) {
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -117,13 +123,18 @@ Socket::Socket(int fd) : fd_(fd) {
 }
 
 Socket::Socket(Socket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(other.name_) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      name_(other.name_),
+      read_ahead_(std::move(other.read_ahead_)),
+      read_ahead_offset_(std::exchange(other.read_ahead_offset_, 0)) {}
 
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
     name_ = other.name_;
+    read_ahead_ = std::move(other.read_ahead_);
+    read_ahead_offset_ = std::exchange(other.read_ahead_offset_, 0);
   }
   return *this;
 }
@@ -228,9 +239,47 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
   if (size == 0) {
     return 0;
   }
+  if (read_ahead_offset_ < read_ahead_.size()) {
+    return take_read_ahead(buffer, size);
+  }
+  if (size < kScratchSize) {
+    return receive_via_scratch(buffer, size, error, deadline);
+  }
   const ssize_t got = transfer(fd, io_readable, size, deadline, error,
                                [&] { return ::recv(fd, buffer, size, 0); });
   return got < 0 ? 0 : static_cast<std::size_t>(got);
+}
+
+std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
+  const std::size_t count = std::min(size, read_ahead_.size() - read_ahead_offset_);
+  std::memcpy(buffer, read_ahead_.data() + read_ahead_offset_, count);
+  read_ahead_offset_ += count;
+  if (read_ahead_offset_ == read_ahead_.size()) {
+    std::string().swap(read_ahead_);  // an idle socket holds no heap memory
+    read_ahead_offset_ = 0;
+  }
+  return count;
+}
+
+// The scratch buffer is only used between the recv and the copies below:
+// nothing in between suspends, so coroutines of this thread cannot mix
+// their bytes.
+std::size_t Socket::receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
+                                        Deadline deadline) {
+  const int fd = fd_;
+  const ssize_t got = transfer(fd, io_readable, kScratchSize, deadline, error,
+                               [fd] { return ::recv(fd, t_scratch, kScratchSize, 0); });
+  if (got <= 0) {
+    return 0;
+  }
+  const auto received = static_cast<std::size_t>(got);
+  const std::size_t count = std::min(size, received);
+  std::memcpy(buffer, t_scratch, count);
+  if (count < received) {
+    read_ahead_.assign(t_scratch + count, received - count);
+    read_ahead_offset_ = 0;
+  }
+  return count;
 }
 
 void Socket::read_exactly(void* buffer, std::size_t size, Deadline deadline) {
@@ -306,6 +355,8 @@ void Socket::close() noexcept {
   if (fd_ >= 0) {
     close_fd(std::exchange(fd_, -1));
   }
+  std::string().swap(read_ahead_);
+  read_ahead_offset_ = 0;
 }
 
 int Socket::release() noexcept { return std::exchange(fd_, -1); }

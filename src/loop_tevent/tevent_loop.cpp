@@ -66,6 +66,8 @@ class TeventLoop final : public host_loop::HostLoop {
   explicit TeventLoop(tevent_context* ev);
   ~TeventLoop() override;
 
+  tevent_context* context() const noexcept { return ev_; }
+
  private:
   void host_schedule_immediate(bool on) noexcept override;
   void host_arm_timer(Deadline due) noexcept override;
@@ -270,6 +272,11 @@ void TeventLoop::on_trace(tevent_trace_point point, void* data) {
 
 std::unique_ptr<Loop> make_tevent_loop(tevent_context* ev) {
   return std::make_unique<TeventLoop>(ev);
+}
+
+tevent_context* tevent_context_of(const Loop& loop) noexcept {
+  const auto* adapter = dynamic_cast<const TeventLoop*>(&loop);
+  return adapter != nullptr ? adapter->context() : nullptr;
 }
 
 }  // namespace cosync
