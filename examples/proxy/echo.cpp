@@ -44,9 +44,10 @@ void serve(cosync::Socket& listener, cosync::TaskGroup& connections) {
 
 int main(int argc, char** argv) {
   const demo::Options options(argc, argv, kUsage);
-  demo::ensure_fd_limit(
-      "cosync-echo", static_cast<rlim_t>(options.number("max-connections", 10000, 1, 10000000) + 64),
-      options.has("max-connections"));
+  const long max_connections = options.number("max-connections", 10000, 1, 10000000);
+  demo::ensure_fd_limit("cosync-echo", static_cast<rlim_t>(max_connections + 64),
+                        options.has("max-connections"));
+  demo::pool_stacks_for(static_cast<std::size_t>(max_connections));
   try {
     cosync::Socket listener =
         cosync::Socket::listen(cosync::Address::lookup(options.text("listen", "127.0.0.1:7000")));

@@ -245,10 +245,11 @@ int main(int argc, char** argv) {
   const std::string mode = options.text("mode", "stream");
   if (mode != "stream" && mode != "lines") options.fail("--mode must be stream or lines");
   const long pool_size = options.number("backend-connections", 64, 1, 100000);
-  const long fds_per_client = mode == "lines" ? 1 : 2;
+  const long fds_per_client = mode == "lines" ? 1 : 2;  // also the coroutines per client
   demo::ensure_fd_limit("cosync-proxy",
                         static_cast<rlim_t>(fds_per_client * max_connections + pool_size + 64),
                         options.has("max-connections"));
+  demo::pool_stacks_for(static_cast<std::size_t>(fds_per_client * max_connections));
   try {
     const cosync::Address backend = cosync::Address::lookup(to);
     cosync::Socket listener =

@@ -96,6 +96,16 @@ inline void ensure_fd_limit(const char* tool, rlim_t needed, bool required) {
   if (required) std::exit(1);
 }
 
+// A server reuses the stack of a finished connection for the next one:
+// keeping as many as it may have connections makes churn cost no
+// mmap/munmap and leaves no holes between stacks (each hole would be one
+// more mapping). Pooled stacks keep only their top pages committed.
+inline void pool_stacks_for(std::size_t coroutines) {
+  cosync::StackConfig config;
+  config.pool_limit = coroutines;
+  cosync::configure_stacks(config);
+}
+
 // Resident set size of a process (0: this one), in bytes; 0 if unknown.
 inline std::size_t rss_bytes(long pid = 0) {
   std::ifstream statm(pid == 0 ? std::string("/proc/self/statm")
