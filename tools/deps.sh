@@ -3,10 +3,13 @@
 # Usage: tools/deps.sh build|test|bench|ci
 set -euo pipefail
 
-build_packages=(cmake ninja-build g++ make valgrind)
-test_packages=("${build_packages[@]}" googletest gdb libpcl1-dev pkg-config libtevent-dev libtalloc-dev libuv1-dev libevent-dev)
-bench_packages=("${test_packages[@]}" pkg-config libbenchmark-dev libboost-context-dev libpcl1-dev
-  libevent-dev libuv1-dev libtevent-dev libtalloc-dev libst-dev)
+# googletest (sources only) belongs to the build: the build tree configures
+# the tests even for `make demo`, so a later `make test` there finds them.
+build_packages=(cmake ninja-build g++ make valgrind googletest)
+# The adapters' host loops and libpcl are tested against the real libraries.
+test_packages=("${build_packages[@]}" gdb pkg-config libpcl1-dev libtevent-dev libtalloc-dev
+  libuv1-dev libevent-dev)
+bench_packages=("${test_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
 ci_packages=("${bench_packages[@]}" g++-aarch64-linux-gnu qemu-user)
 
 case "${1:-}" in

@@ -7,6 +7,14 @@ set -euo pipefail
 bin=$1
 connections=${2:-10000}
 seconds=${3:-10}
+# Each process holds one fd per connection (the proxy in lines mode too):
+# with a low hard limit, run fewer connections rather than fail.
+hard_limit=$(ulimit -Hn)
+if [ "$hard_limit" != unlimited ] && [ $((connections + 128)) -gt "$hard_limit" ]; then
+  echo "demo: the open-file hard limit ($hard_limit) allows $((hard_limit - 128))" \
+    "connections, not $connections; running that many (raise it with ulimit -Hn as root)"
+  connections=$((hard_limit - 128))
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
