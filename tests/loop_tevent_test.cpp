@@ -137,6 +137,18 @@ TEST_F(TeventHost, TeardownUnwindsSuspendedCoroutinesAndLeavesTevent) {
   close(fds[1]);
 }
 
+// The wake-up of a post is still scheduled from its thread when the adapter
+// and then the context go away (tevent aborts when such an immediate is
+// freed). The storm below ends like this whenever a poster schedules its
+// wake-up after its post already ran in an earlier batch.
+TEST_F(TeventHost, ContextFreedWithAWakeUpStillScheduled) {
+  Loop& loop = this_loop();
+  bool ran = false;
+  std::thread([&] { loop.post([&] { ran = true; }); }).join();
+  harness_.destroy_adapter();
+  EXPECT_FALSE(ran) << "a post left when the adapter goes away is dropped";
+}
+
 TEST_F(TeventHost, PostStormFromEightThreadsReachesACoroutine) {
   Loop& loop = this_loop();
   const std::size_t per_thread = test::scaled(20000);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <string>
 #include <system_error>
@@ -46,20 +47,46 @@ timeval tevent_time_of(Deadline due) {
 
 class TeventLoop;
 
-// What another thread's wake-up reaches. It lives under the event context,
-// not in the adapter: a wake-up scheduled just before the adapter goes away
-// still arrives later (tevent aborts if a scheduled threaded immediate is
-// freed), and must then find no adapter.
+// What another thread's wake-up reaches. Two immediates take turns: while
+// the handler runs on one (tevent marks it busy and aborts if it is
+// scheduled again), the next wake-up uses the other. Only one wake-up is in
+// flight at a time (HostLoop's wake flag).
 //
-// Two immediates take turns: while the handler runs on one (tevent marks it
-// busy and aborts if it is scheduled again), the next wake-up uses the
-// other. Only one wake-up is in flight at a time (HostLoop's wake flag).
+// tevent aborts when a threaded immediate is freed before a
+// tevent_loop_once has taken it in, and freeing the context does not take
+// it in. So a relay whose wake-up is in flight when the adapter goes away
+// (a poster may even schedule it after its post ran in an earlier batch) is
+// never freed with the adapter or the context: it becomes an orphan, freed
+// by its handler if the application runs the context again, else leaked.
 struct WakeRelay {
-  TeventLoop* loop;  // null once the adapter is gone
+  TeventLoop* loop;  // null once orphaned
   tevent_threaded_context* threads;
   tevent_immediate* immediates[2];
-  std::atomic<int> next;  // the immediate the next wake-up uses
+  std::atomic<int> next;   // the immediate the next wake-up uses
+  WakeRelay* next_orphan;  // in `orphans`
 };
+
+// The orphans, kept reachable (no leak report for the ones never run).
+// Adapters on other threads share the list.
+std::mutex orphans_mutex;
+WakeRelay* orphans = nullptr;
+
+void adopt_orphan(WakeRelay* relay) noexcept {
+  talloc_steal(nullptr, relay);
+  const std::lock_guard lock(orphans_mutex);
+  relay->next_orphan = orphans;
+  orphans = relay;
+}
+
+void free_orphan(WakeRelay* relay) noexcept {
+  {
+    const std::lock_guard lock(orphans_mutex);
+    WakeRelay** link = &orphans;
+    while (*link != relay) link = &(*link)->next_orphan;
+    *link = relay->next_orphan;
+  }
+  talloc_free(relay);
+}
 
 class TeventLoop final : public host_loop::HostLoop {
  public:
@@ -94,7 +121,7 @@ class TeventLoop final : public host_loop::HostLoop {
   TALLOC_CTX* memory_;  // parent of every event the adapter adds to ev_
   tevent_immediate* immediate_ = nullptr;
   tevent_timer* timer_ = nullptr;
-  WakeRelay* relay_ = nullptr;
+  WakeRelay* relay_ = nullptr;  // under memory_ until orphaned
   // tevent_loop_once calls in progress, from tevent's trace points: above
   // zero, tevent is dispatching and must not be entered again.
   int handler_depth_ = 0;
@@ -129,40 +156,33 @@ TeventLoop::~TeventLoop() {
     tevent_set_trace_callback(ev_, previous_trace_, previous_trace_data_);
   }
   release_wake_relay();
-  talloc_free(memory_);  // the immediate, timer, fd and signal events
+  talloc_free(memory_);  // the immediate, timer, fd and signal events, the relay
 }
 
+// Under memory_: freeing it on failure frees what was made.
 void TeventLoop::create_wake_relay() {
-  void* memory = talloc_size(ev_, sizeof(WakeRelay));
+  void* memory = talloc_size(memory_, sizeof(WakeRelay));
   if (memory == nullptr) throw std::bad_alloc();
   talloc_set_name_const(memory, "cosync WakeRelay");
-  relay_ = new (memory) WakeRelay{this, nullptr, {nullptr, nullptr}, {0}};
+  relay_ = new (memory) WakeRelay{this, nullptr, {nullptr, nullptr}, {0}, nullptr};
   relay_->threads = tevent_threaded_context_create(relay_, ev_);
-  if (relay_->threads == nullptr) {
-    talloc_free(relay_);
-    throw_errno("tevent_threaded_context_create failed");
-  }
+  if (relay_->threads == nullptr) throw_errno("tevent_threaded_context_create failed");
   for (tevent_immediate*& im : relay_->immediates) {
     im = tevent_create_immediate(relay_);
-    if (im == nullptr) {
-      talloc_free(relay_);
-      throw std::bad_alloc();
-    }
+    if (im == nullptr) throw std::bad_alloc();
   }
 }
 
-// Freeing the threaded context first makes later wake-ups no-ops. A
-// wake-up already in flight keeps the relay (and its immediate) until its
-// handler runs and frees them; the idle immediate can go now.
+// Freeing the threaded context first makes later wake-ups no-ops (posting
+// to a loop being destroyed is the caller's race). This may run while
+// talloc frees the context (the tevent glue ties the adapter to it), so it
+// asks nothing of the context.
 void TeventLoop::release_wake_relay() noexcept {
   TALLOC_FREE(relay_->threads);
-  if (!wake_in_flight()) {
-    talloc_free(relay_);
-    return;
+  if (wake_in_flight()) {
+    relay_->loop = nullptr;
+    adopt_orphan(relay_);
   }
-  const int in_flight = relay_->next.load(std::memory_order_acquire);
-  TALLOC_FREE(relay_->immediates[1 - in_flight]);
-  relay_->loop = nullptr;
 }
 
 void TeventLoop::host_schedule_immediate(bool on) noexcept {
@@ -243,13 +263,15 @@ void TeventLoop::on_signal(tevent_context*, tevent_signal*, int signo, int, void
 }
 
 // The other immediate takes the next wake-up before the flag that lets one
-// happen is cleared (in on_host_wake).
+// happen is cleared (in on_host_wake). `im` is scheduled again only after
+// the other one's handler ran, in a later tevent_loop_once: by then tevent
+// is done with it.
 void TeventLoop::on_wake(tevent_context*, tevent_immediate* im, void* data) {
   auto* relay = static_cast<WakeRelay*>(data);
   if (relay->loop == nullptr) {
-    // `im` is the relay's child and busy: talloc hands it to the event
-    // context and tevent frees it when this handler returns.
-    talloc_free(relay);
+    // `im` is busy: talloc makes it a top-level chunk and tevent frees it
+    // when this handler returns.
+    free_orphan(relay);
     return;
   }
   relay->next.store(im == relay->immediates[0] ? 1 : 0, std::memory_order_release);
