@@ -163,7 +163,7 @@ TEST_P(SocketTest, ReadTimesOutWithTheOperationInTheMessage) {
       return a.read_some(&byte, 1, deadline_after(20ms));
     });
     FAIL() << "a read with nothing to read returned";
-  } catch (const std::system_error& error) {
+  } catch (const TimedOut& error) {
     EXPECT_EQ(error.code(), std::errc::timed_out);
     EXPECT_NE(std::string(error.what()).find("read from"), std::string::npos) << error.what();
   }
@@ -310,6 +310,85 @@ TEST_P(SocketTest, ClosingASocketEndsAnotherCoroutinesWait) {
     return 0;
   });
   EXPECT_EQ(waiting.get(), std::errc::operation_canceled);
+}
+
+// The wait of `reader` has fired (its fd is readable), but before it
+// resumes a timer callback closes the socket and a new socket takes the
+// same fd number: the read must not take the newcomer's bytes.
+TEST_P(SocketTest, AReadWhoseSocketWasReplacedDuringTheWaitIsCancelled) {
+  if (GetParam() == Context::main_stack) GTEST_SKIP() << "the reader must be a coroutine";
+  auto [x, x_peer] = socket_pair();
+  const int number = x.fd();
+  auto reader = spawn([&x] {
+    char buffer[64];
+    std::error_code error;
+    const std::size_t got = x.read_some(buffer, sizeof buffer, error);
+    return std::make_pair(std::string(buffer, got), error);
+  });
+  this_loop().run_once(deadline_after(1ms));  // the reader starts waiting
+  std::pair<Socket, Socket> intruder;
+  struct Swap {
+    Timer timer;
+    Socket* x;
+    std::pair<Socket, Socket>* intruder;
+  } swap{Timer{}, &x, &intruder};
+  swap.timer.data = &swap;
+  swap.timer.due = Clock::now();
+  swap.timer.fn = [](Timer* timer) {
+    auto* self = static_cast<Swap*>(timer->data);
+    self->x->close();
+    *self->intruder = socket_pair();
+    self->intruder->second.write_all("intruder");
+  };
+  x_peer.write_all("mine");
+  this_loop().add_timer(swap.timer);
+  const auto [got, error] = reader.get();
+  ASSERT_EQ(intruder.first.fd(), number) << "the test needs the fd number reused";
+  EXPECT_EQ(error, std::errc::operation_canceled);
+  EXPECT_EQ(got, "");
+}
+
+TEST_P(SocketTest, AStreamThatIsAlwaysReadyDoesNotStarveOthers) {
+  auto [a, b] = socket_pair();
+  const std::string data(32 * 1024, 'z');
+  b.write_all(data);
+  bool other_ran = false;
+  auto other = spawn([&other_ran] { other_ran = true; });
+  const std::size_t reads_before_other = run([&a, &other_ran, size = data.size()] {
+    std::size_t reads = 0;
+    std::size_t seen_at = 0;
+    char byte = 0;
+    for (std::size_t total = 0; total < size; total += a.read_some(&byte, 1)) {
+      ++reads;
+      if (other_ran && seen_at == 0) seen_at = reads;
+    }
+    return seen_at;
+  });
+  other.get();
+  EXPECT_GT(reads_before_other, 0U) << "the other coroutine never ran while the stream was read";
+  EXPECT_LT(reads_before_other, 1000U);
+}
+
+TEST_P(SocketTest, AUnixConnectToAFullBacklogWaitsUntilItsDeadline) {
+  const std::string path = "/tmp/cosync-backlog-" + std::to_string(getpid()) + ".sock";
+  unlink(path.c_str());
+  Socket listener = Socket::listen(Address::parse("unix:" + path), ListenOptions{.backlog = 0});
+  const std::error_code last = run([&listener] {
+    std::vector<Socket> queued;
+    std::error_code error;
+    for (int i = 0; i < 16 && !error; ++i) {
+      Socket client = Socket::connect(listener.local_address(), error, deadline_after(30ms));
+      if (!error) queued.push_back(std::move(client));
+    }
+    return error;
+  });
+  unlink(path.c_str());
+  EXPECT_EQ(last, std::errc::timed_out) << last.message();
+}
+
+TEST_P(SocketTest, NodelayIsANoOpOnUnixDomainSockets) {
+  auto [a, b] = socket_pair();
+  EXPECT_NO_THROW(a.set_nodelay(true));
 }
 
 TEST_P(SocketTest, AClosedSocketRefusesWithEbadf) {

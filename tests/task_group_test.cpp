@@ -91,6 +91,28 @@ TEST(TaskGroup, AJoinThatTimesOutCancelsAndWaitsForTheChildren) {
   EXPECT_EQ(group.size(), 0U);
 }
 
+TEST(TaskGroup, AJoinThatTimesOutInACoroutineWaitsForTheChildren) {
+  int finished = 0;
+  auto parent = spawn([&finished] {
+    TaskGroup group;
+    for (int i = 0; i < 3; ++i) {
+      group.spawn([&finished] {
+        bool cancelled = false;
+        try {
+          sleep_for(1h);
+        } catch (const Cancelled&) {
+          cancelled = true;
+        }
+        if (cancelled) sleep_for(5ms);  // cleanup that waits: join must wait for it
+        ++finished;
+      });
+    }
+    EXPECT_THROW(group.join(deadline_after(10ms)), TimedOut);
+    return finished;
+  });
+  EXPECT_EQ(parent.get(), 3) << "the children finished before join returned";
+}
+
 TEST(TaskGroup, DestroyingAGroupCancelsItsChildren) {
   int unwound = 0;
   {

@@ -131,7 +131,13 @@ inline void wait_for_stop_signal() {
 // sockets), and waits until all of them are gone.
 inline void shut_down(cosync::Request<void>& accept_loop, cosync::TaskGroup& connections) {
   accept_loop.cancel();
-  accept_loop.wait();
+  try {
+    accept_loop.get();
+  } catch (const cosync::Cancelled&) {
+    // the normal end
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "the accept loop had stopped: %s\n", error.what());
+  }
   connections.cancel();
   try {
     connections.join();

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <mutex>
 
 #include "cosync/export.hpp"
 
@@ -72,6 +74,16 @@ struct SignalWait {
   SignalWait* next = nullptr;
   bool armed = false;
 };
+
+namespace detail {
+// How code on other threads that may outlive a loop (the blocking pool's
+// workers) reaches it: post only while `open`, holding `mutex`. The loop
+// closes it first thing in its destructor.
+struct PostGate {
+  std::mutex mutex;
+  bool open = true;  // guarded by mutex
+};
+}  // namespace detail
 
 // Counters a loop keeps, for tests and diagnostics.
 struct LoopStats {
@@ -142,6 +154,8 @@ class COSYNC_API Loop {
 
   // True while one of this loop's callbacks runs.
   bool in_callback() const noexcept { return callback_depth_ != 0; }
+  // See detail::PostGate.
+  const std::shared_ptr<detail::PostGate>& post_gate() const noexcept { return post_gate_; }
   const LoopStats& stats() const noexcept { return stats_; }
 
  protected:
@@ -151,12 +165,16 @@ class COSYNC_API Loop {
   // own callbacks, or on a coroutine's stack (the loop belongs to the main
   // context, which resumes the coroutines).
   void check_can_run(const char* call) const;
+  // First thing in every backend's destructor: from then on no other
+  // thread reaches this loop through its post gate.
+  void close_post_gate() noexcept;
 
   LoopStats stats_;
   bool stopped_ = false;
 
  private:
   unsigned callback_depth_ = 0;
+  std::shared_ptr<detail::PostGate> post_gate_ = std::make_shared<detail::PostGate>();
 };
 
 // This thread's loop: the one installed with set_this_loop, else a

@@ -6,11 +6,15 @@
 //
 //   std::string text = cosync::offload([&] { return slow_library_call(); });
 //
-// Cancelling the request (or its wait timing out) does not stop a function
-// that already runs (a blocking call cannot be interrupted); its result is
-// dropped when it finishes. A function still queued is never run.
+// Cancelling the request (or its wait reaching its deadline) withdraws a
+// function still queued: it never runs. One that already runs cannot be
+// interrupted, so the request ends (as cancelled) only when it returns:
+// the waiter never outlives work that may still use what it captured by
+// reference. A deadline is therefore exact for queued calls and late by
+// the rest of the call for running ones.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -29,7 +33,6 @@
 namespace cosync {
 namespace detail {
 
-struct PostGate;
 class OffloadJob;
 
 // The request side of an offloaded call; it lives on the loop's thread.
@@ -46,6 +49,8 @@ class COSYNC_API OffloadJob {
   OffloadJob& operator=(const OffloadJob&) = delete;
   virtual ~OffloadJob();
 
+  // Worker thread: claims a queued job; false when it was withdrawn.
+  bool start() noexcept;
   // Worker thread: runs the function, keeps its result or exception.
   virtual void run() noexcept = 0;
   // Loop thread, after run(): completes the request, unless it was
@@ -54,8 +59,11 @@ class COSYNC_API OffloadJob {
   // Loop thread: the pool shut down before running the function.
   void abandon() noexcept;
 
-  // Loop thread: the request was cancelled or destroyed; the job must not
-  // reach it any more.
+  // Loop thread, on cancellation: withdraws a job not started yet (true),
+  // or asks a running one to complete its request as cancelled (false).
+  bool withdraw() noexcept;
+
+  // Loop thread: the request was destroyed; the job must not reach it.
   void detach() noexcept;
 
   Loop* loop = nullptr;
@@ -66,8 +74,12 @@ class COSYNC_API OffloadJob {
   void attach(RequestCore* request, OffloadRequestBase* link) noexcept;
   RequestCore* request() const noexcept { return request_; }
   void unlink() noexcept;
+  bool cancel_requested() const noexcept { return cancel_requested_; }
 
  private:
+  enum class Phase : unsigned char { queued, running, withdrawn };
+  std::atomic<Phase> phase_{Phase::queued};
+  bool cancel_requested_ = false;  // loop thread only
   RequestCore* request_ = nullptr;
   OffloadRequestBase* link_ = nullptr;
 };
@@ -81,8 +93,12 @@ class OffloadState final : public RequestState<R>, public OffloadRequestBase {
 
  private:
   void on_cancel() noexcept override {
-    if (job != nullptr) job->detach();
-    this->finish_cancelled();
+    if (job == nullptr) {
+      this->finish_cancelled();
+    } else if (job->withdraw()) {
+      job->detach();
+      this->finish_cancelled();
+    }
   }
 };
 
@@ -113,7 +129,9 @@ class OffloadCall final : public OffloadJob {
     auto* state = static_cast<OffloadState<R>*>(request());
     if (state == nullptr) return;
     unlink();
-    if (error_) {
+    if (cancel_requested()) {
+      state->finish_cancelled();  // the result is dropped with the job
+    } else if (error_) {
       state->fail(std::move(error_));
     } else if constexpr (std::is_void_v<R>) {
       state->succeed();

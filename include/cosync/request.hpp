@@ -423,6 +423,13 @@ requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
   return spawn(Options{}, std::forward<F>(fn), std::forward<Args>(args)...);
 }
 
+// Lets the loop and the other coroutines run, then continues: in a
+// coroutine it suspends until the loop's next iterations resume it; on the
+// main context it runs the loop without sleeping. Throws Cancelled in a
+// cancelled coroutine. Code that may find its work always ready (a fast
+// stream) calls it now and then so it does not starve the rest.
+COSYNC_API void yield_to_loop();
+
 // Suspends the calling coroutine (or runs the loop, outside coroutines)
 // until the deadline. Throws Cancelled if the coroutine is cancelled.
 COSYNC_API void sleep_until(Deadline deadline);

@@ -48,8 +48,8 @@ Transfer pwrite_blocking(int fd, const std::vector<char>& data, off_t offset) {
                                  offset + static_cast<off_t>(result.count));
     if (put > 0) {
       result.count += static_cast<std::size_t>(put);
-    } else if (put < 0 && errno != EINTR) {
-      result.error = errno;
+    } else if (put == 0 || errno != EINTR) {
+      result.error = put == 0 ? EIO : errno;  // 0: the device took nothing
       return result;
     }
   }

@@ -31,29 +31,56 @@ class IoCategory final : public std::error_category {
 
 std::error_code errno_code(int value) { return {value, std::generic_category()}; }
 
+// Fairness: an fd that stays ready never makes its coroutine wait, so a
+// fast stream would starve every other coroutine, the timers and its own
+// cancellation. After this many socket calls in a row that did not wait,
+// the caller lets the loop run (yield_to_loop).
+constexpr unsigned kCallsBetweenYields = 64;
+thread_local unsigned t_calls_without_wait = 0;
+
+void spend_budget() {
+  if (++t_calls_without_wait >= kCallsBetweenYields) {
+    t_calls_without_wait = 0;
+    yield_to_loop();
+  }
+}
+
 // Waits until `fd` is ready for `event`, trusting the loop's readiness
-// cache so a drained fd waits instead of answering EAGAIN once more.
-// Returns 0, or how the wait ended (ETIMEDOUT, ECANCELED...).
-int await(Loop& loop, int fd, IoEvent event, Deadline deadline) {
-  if (loop.io_ready(fd, event)) {
+// cache so a drained fd waits instead of answering EAGAIN once more; after
+// an EAGAIN (`drained`) it always waits, whatever the cache says. Returns
+// 0, or how the wait ended (ETIMEDOUT, ECANCELED...).
+int await(const Loop& loop, int fd, IoEvent event, bool drained, Deadline deadline) {
+  if (!drained && loop.io_ready(fd, event)) {
     return 0;
   }
+  t_calls_without_wait = 0;
   return detail::wait_io_status(fd, event, deadline);
 }
 
-// One non-blocking transfer, retried across EINTR and EAGAIN: `attempt`
-// returns what recv/send/accept4 returned. A short transfer tells the loop
-// the fd is drained (edge-triggered readiness: the next wait is real).
+// One non-blocking transfer on the socket whose fd is `current`, retried
+// across EINTR and EAGAIN: `attempt` returns what recv/send/accept4
+// returned. A short transfer tells the loop the fd is drained
+// (edge-triggered readiness: the next wait is real). `current` is re-read
+// after every wait: if another coroutine closed the socket meanwhile, its
+// number may already belong to a new connection, and this call ends with
+// ECANCELED instead of reading or writing someone else's bytes.
 template <class Attempt>
-ssize_t transfer(int fd, IoEvent event, std::size_t wanted, Deadline deadline,
+ssize_t transfer(const int& current, IoEvent event, std::size_t wanted, Deadline deadline,
                  std::error_code& error, Attempt attempt) {
+  const int fd = current;
   Loop& loop = this_loop();
+  bool drained = false;
   for (;;) {
-    if (const int status = await(loop, fd, event, deadline); status != 0) {
+    if (const int status = await(loop, fd, event, drained, deadline); status != 0) {
       error = errno_code(status);
       return -1;
     }
+    if (current != fd) {
+      error = errno_code(ECANCELED);
+      return -1;
+    }
     const ssize_t done = attempt();
+    drained = false;
     if (done >= 0) {
       if (static_cast<std::size_t>(done) < wanted && done != 0) {
         loop.io_not_ready(fd, event);
@@ -62,6 +89,7 @@ ssize_t transfer(int fd, IoEvent event, std::size_t wanted, Deadline deadline,
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       loop.io_not_ready(fd, event);
+      drained = true;
     } else if (errno != EINTR) {
       error = errno_code(errno);
       return -1;
@@ -84,6 +112,27 @@ int open_socket(int family) {
 void close_fd(int fd) noexcept {
   this_loop().forget_fd(fd);
   ::close(fd);  // Linux releases the fd even when close reports EINTR
+}
+
+// connect(2) on a non-blocking socket. A Unix-domain listener whose
+// backlog is full answers EAGAIN and will send no readiness edge when room
+// appears: that is retried after a short, growing pause, until the
+// deadline.
+std::error_code start_connect(int fd, const Address& address, Deadline deadline) {
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    if (::connect(fd, address.data(), address.size()) == 0) {
+      return {};
+    }
+    if (errno != EAGAIN || address.family() != AF_UNIX) {
+      return errno_code(errno);
+    }
+    if (deadline != no_deadline && Clock::now() + pause >= deadline) {
+      return errno_code(ETIMEDOUT);
+    }
+    sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
 }
 
 // Completes a non-blocking connect: waits for writability, then reads the
@@ -168,14 +217,17 @@ Socket Socket::connect(const Address& address, Deadline deadline) {
 
 Socket Socket::connect(const Address& address, std::error_code& error, Deadline deadline) {
   error.clear();
-  Socket socket(open_socket(address.family()), address);
-  int status = ::connect(socket.fd_, address.data(), address.size());
+  const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = errno_code(errno);
+    return {};
+  }
+  Socket socket(fd, address);
+  error = start_connect(fd, address, deadline);
   // A non-blocking connect interrupted by a signal goes on in the kernel,
   // exactly as one that answered EINPROGRESS.
-  if (status != 0 && (errno == EINPROGRESS || errno == EINTR)) {
-    error = finish_connect(socket.fd_, deadline);
-  } else if (status != 0) {
-    error = errno_code(errno);
+  if (error == std::errc::operation_in_progress || error == std::errc::interrupted) {
+    error = finish_connect(fd, deadline);
   }
   if (error) {
     return {};
@@ -187,15 +239,14 @@ Socket Socket::accept(Deadline deadline) {
   std::error_code error;
   Socket connection = accept(error, deadline);
   if (error) {
-    fail("accept", error);
+    fail("accept on", error);
   }
   return connection;
 }
 
 Socket Socket::accept(std::error_code& error, Deadline deadline) {
   error.clear();
-  const int listener = fd_;
-  if (listener < 0) {
+  if (fd_ < 0) {
     error = errno_code(EBADF);
     return {};
   }
@@ -203,8 +254,8 @@ Socket Socket::accept(std::error_code& error, Deadline deadline) {
   socklen_t size = 0;
   for (;;) {
     size = sizeof peer;
-    const ssize_t fd = transfer(listener, io_readable, 1, deadline, error, [&] {
-      return ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &size,
+    const ssize_t fd = transfer(fd_, io_readable, 0, deadline, error, [&] {
+      return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     });
     // A connection that died in the backlog is the next one's business.
@@ -231,22 +282,22 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, Deadline deadline)
 std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& error,
                               Deadline deadline) {
   error.clear();
-  const int fd = fd_;
-  if (fd < 0) {
+  if (fd_ < 0) {
     error = errno_code(EBADF);
     return 0;
   }
   if (size == 0) {
     return 0;
   }
+  spend_budget();
   if (read_ahead_offset_ < read_ahead_.size()) {
     return take_read_ahead(buffer, size);
   }
   if (size < kScratchSize) {
     return receive_via_scratch(buffer, size, error, deadline);
   }
-  const ssize_t got = transfer(fd, io_readable, size, deadline, error,
-                               [&] { return ::recv(fd, buffer, size, 0); });
+  const ssize_t got = transfer(fd_, io_readable, size, deadline, error,
+                               [&] { return ::recv(fd_, buffer, size, 0); });
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
@@ -266,9 +317,8 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
 // their bytes.
 std::size_t Socket::receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
                                         Deadline deadline) {
-  const int fd = fd_;
-  const ssize_t got = transfer(fd, io_readable, kScratchSize, deadline, error,
-                               [fd] { return ::recv(fd, t_scratch, kScratchSize, 0); });
+  const ssize_t got = transfer(fd_, io_readable, kScratchSize, deadline, error,
+                               [this] { return ::recv(fd_, t_scratch, kScratchSize, 0); });
   if (got <= 0) {
     return 0;
   }
@@ -325,17 +375,17 @@ void Socket::write_all(const void* data, std::size_t size, Deadline deadline) {
 std::size_t Socket::write_all(const void* data, std::size_t size, std::error_code& error,
                               Deadline deadline) {
   error.clear();
-  const int fd = fd_;
-  if (fd < 0) {
+  if (fd_ < 0) {
     error = errno_code(EBADF);
     return 0;
   }
+  spend_budget();
   const auto* bytes = static_cast<const char*>(data);
   std::size_t total = 0;
   while (total < size) {
     const std::size_t left = size - total;
-    const ssize_t sent = transfer(fd, io_writable, left, deadline, error, [&] {
-      return ::send(fd, bytes + total, left, MSG_NOSIGNAL);
+    const ssize_t sent = transfer(fd_, io_writable, left, deadline, error, [&] {
+      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
     });
     if (sent < 0) {
       break;
@@ -381,7 +431,12 @@ Address Socket::peer_address() const {
   return {reinterpret_cast<sockaddr*>(&address), size};
 }
 
-void Socket::set_nodelay(bool on) { set_option(IPPROTO_TCP, TCP_NODELAY, on, "TCP_NODELAY"); }
+// Unix-domain sockets have no Nagle delay to turn off: a no-op there, so
+// code written for TCP also serves unix: addresses.
+void Socket::set_nodelay(bool on) {
+  if (name_.family() == AF_UNIX) return;
+  set_option(IPPROTO_TCP, TCP_NODELAY, on, "TCP_NODELAY");
+}
 void Socket::set_keepalive(bool on) { set_option(SOL_SOCKET, SO_KEEPALIVE, on, "SO_KEEPALIVE"); }
 void Socket::set_reuse_address(bool on) {
   set_option(SOL_SOCKET, SO_REUSEADDR, on, "SO_REUSEADDR");
@@ -393,8 +448,9 @@ void Socket::set_receive_buffer(int bytes) {
 }
 
 void Socket::set_option(int level, int option, int value, const char* name) {
-  if (setsockopt(check_open(name), level, option, &value, sizeof value) != 0) {
-    fail((std::string("set ") + name + " on").c_str(), errno_code(errno));
+  const std::string operation = std::string("set ") + name + " on";
+  if (setsockopt(check_open(operation.c_str()), level, option, &value, sizeof value) != 0) {
+    fail(operation.c_str(), errno_code(errno));
   }
 }
 
@@ -410,9 +466,14 @@ std::string Socket::describe(const char* operation) const {
   return std::string("cosync: ") + operation + " " + name_.to_string();
 }
 
+// A timeout is TimedOut (a system_error with errc::timed_out), as for
+// every other wait in cosync.
 void Socket::fail(const char* operation, std::error_code error) const {
   if (fd_ < 0 && error.value() == EBADF) {
     check_open(operation);
+  }
+  if (error == std::errc::timed_out) {
+    throw TimedOut(describe(operation) + ": " + error.message());
   }
   throw std::system_error(error, describe(operation));
 }

@@ -74,6 +74,7 @@ EpollLoop::EpollLoop() {
 }
 
 EpollLoop::~EpollLoop() {
+  close_post_gate();
   if (signal_fd_ >= 0) {
     close(signal_fd_);
     pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);

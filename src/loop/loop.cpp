@@ -23,7 +23,12 @@ Loop& builtin_loop() {
 
 }  // namespace
 
-Loop::~Loop() = default;
+Loop::~Loop() { close_post_gate(); }
+
+void Loop::close_post_gate() noexcept {
+  const std::lock_guard lock(post_gate_->mutex);
+  post_gate_->open = false;
+}
 
 Deadline deadline_after(Clock::duration timeout) noexcept {
   const Deadline now = Clock::now();

@@ -492,6 +492,7 @@ void HostLoop::shut_down() noexcept {
     return;
   }
   shut_down_ = true;
+  close_post_gate();
   cancel_spawned_coroutines();
   detach_all_nodes();
   release_host_resources();

@@ -9,34 +9,10 @@
 namespace cosync {
 namespace detail {
 
-// Whether a thread's loops may still be posted to. A worker finishing a
-// call for a thread that has exited (its built-in loop destroyed) must not
-// touch that loop: the gate closes at thread exit, before the loop goes.
-struct PostGate {
-  std::mutex mutex;
-  bool open = true;  // guarded by mutex
-};
-
 namespace {
 
-struct ThreadGate {
-  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
-  ThreadGate() = default;
-  ThreadGate(const ThreadGate&) = delete;
-  ThreadGate& operator=(const ThreadGate&) = delete;
-  ~ThreadGate() {
-    const std::lock_guard lock(gate->mutex);
-    gate->open = false;
-  }
-};
-
-// Constructed on a thread's first submit, after that thread's loop (see
-// ThreadPool::enqueue), so thread exit destroys it, closing the gate,
-// before the loop.
-thread_local ThreadGate t_gate;
-
-// Runs `step` on the loop that submitted the job, if that loop's thread
-// still runs; otherwise the job is simply dropped here.
+// Runs `step` on the loop that submitted the job, if that loop still
+// lives; otherwise the job is simply dropped here.
 void post_to_owner(const std::shared_ptr<OffloadJob>& job, void (*step)(OffloadJob&)) noexcept {
   const std::lock_guard lock(job->gate->mutex);
   if (!job->gate->open) {
@@ -74,14 +50,28 @@ void OffloadJob::unlink() noexcept {
 
 void OffloadJob::detach() noexcept { unlink(); }
 
+bool OffloadJob::start() noexcept {
+  Phase expected = Phase::queued;
+  return phase_.compare_exchange_strong(expected, Phase::running, std::memory_order_acq_rel);
+}
+
+bool OffloadJob::withdraw() noexcept {
+  Phase expected = Phase::queued;
+  if (phase_.compare_exchange_strong(expected, Phase::withdrawn, std::memory_order_acq_rel)) {
+    return true;
+  }
+  cancel_requested_ = true;
+  return false;
+}
+
+// The pool took the job off its queue before any worker claimed it.
 void OffloadJob::abandon() noexcept {
   RequestCore* waiting = request_;
   if (waiting == nullptr) {
     return;
   }
   unlink();
-  waiting->fail(std::make_exception_ptr(
-      Cancelled("cosync: the thread pool shut down before running the offloaded call")));
+  waiting->finish_cancelled();
 }
 
 }  // namespace detail
@@ -159,14 +149,18 @@ std::size_t ThreadPool::queued() const {
 }
 
 void ThreadPool::enqueue(std::shared_ptr<detail::OffloadJob> job) {
-  job->loop = &this_loop();
-  job->gate = detail::t_gate.gate;
+  Loop& loop = this_loop();
+  job->loop = &loop;
+  job->gate = loop.post_gate();
   {
     const std::lock_guard lock(mutex_);
-    if (stopping_) {
-      throw UsageError("cosync: submit to a thread pool that is shutting down");
+    if (!stopping_) {
+      queue_.push_back(std::move(job));
     }
-    queue_.push_back(std::move(job));
+  }
+  if (job) {  // not queued: the request must not point at it any more
+    job->detach();
+    throw UsageError("cosync: submit to a thread pool that is shutting down");
   }
   work_ready_.notify_one();
 }
@@ -182,10 +176,13 @@ std::shared_ptr<detail::OffloadJob> ThreadPool::next_job() {
   return job;
 }
 
+// A withdrawn job's request is already complete: it is dropped unrun.
 void ThreadPool::work() noexcept {
   while (auto job = next_job()) {
-    job->run();
-    detail::post_to_owner(job, &detail::deliver_job);
+    if (job->start()) {
+      job->run();
+      detail::post_to_owner(job, &detail::deliver_job);
+    }
   }
 }
 

@@ -264,6 +264,30 @@ void RequestCore::wait(Deadline deadline) {
 
 RequestStats request_stats() noexcept { return detail::t_stats; }
 
+void yield_to_loop() {
+  struct Kick {
+    Immediate immediate;
+    detail::Waiter waiter;
+    bool ran = false;
+  } kick;
+  kick.immediate.data = &kick;
+  kick.immediate.fn = [](Immediate* immediate) {
+    auto* self = static_cast<Kick*>(immediate->data);
+    self->ran = true;
+    self->waiter.wake();
+  };
+  Loop& loop = this_loop();
+  loop.post_immediate(kick.immediate);
+  struct Withdraw {
+    Loop& loop;
+    Immediate& immediate;
+    ~Withdraw() {
+      if (immediate.queued) loop.cancel_immediate(immediate);
+    }
+  } withdraw{loop, kick.immediate};
+  kick.waiter.wait([&kick] { return kick.ran; }, no_deadline);
+}
+
 void sleep_until(Deadline deadline) {
   detail::Waiter waiter;
   waiter.wait([] { return false; }, deadline);

@@ -114,7 +114,8 @@ TaskGroup::~TaskGroup() {
   children_.clear();
   for (detail::RequestCore* child : unfinished) {
     child->set_observer(nullptr, nullptr);
-    child->drop_handle();  // cancels it: nobody waits for it any more
+    child->cancel();  // even if the caller still holds a handle of its own
+    child->drop_handle();
   }
 }
 
@@ -152,6 +153,17 @@ void TaskGroup::cancel() noexcept {
   }
 }
 
+void TaskGroup::wait_for_children() {
+  detail::Waiter waiter;
+  joiners_.push(waiter);
+  struct Leave {
+    detail::WaiterQueue& queue;
+    detail::Waiter& waiter;
+    ~Leave() { queue.remove(waiter); }
+  } leave{joiners_, waiter};
+  waiter.wait([this] { return children_.empty(); }, no_deadline);
+}
+
 void TaskGroup::join(Deadline deadline) {
   detail::Waiter waiter;
   joiners_.push(waiter);
@@ -162,7 +174,7 @@ void TaskGroup::join(Deadline deadline) {
   } leave{joiners_, waiter};
   if (!waiter.wait([this] { return children_.empty(); }, deadline)) {
     cancel();
-    waiter.wait([this] { return children_.empty(); }, no_deadline);
+    wait_for_children();  // a fresh waiter: this one remembers its timeout
     throw TimedOut("cosync: task group join timed out; its children were cancelled");
   }
   if (first_error_) {
