@@ -223,15 +223,17 @@ void BM_PingPong_cosync(benchmark::State& state) {
 }
 
 // The same coroutines on an adapter over a host loop the "application"
-// created and drives itself, as the raw-callback anchor on that host does:
-// `drive(done)` runs the host's own loop until done() holds.
+// created and drives itself exactly as the raw-callback anchor on that host
+// does: `drive(ping)` runs the host's own loop until the ping side is done
+// (libevent and libuv: their run-until-stopped call, stopped from ping's
+// continuation; tevent: tevent_loop_once in a loop).
 template <class Drive>
 void run_exchange_on_host(benchmark::State& state, std::unique_ptr<cosync::Loop> adapter,
                           Drive drive) {
   const SocketPair pair;
   cosync::set_this_loop(adapter.get());
   CosyncExchange exchange = spawn_exchange(state, *adapter, pair);
-  drive([&exchange] { return exchange.ping.done(); });
+  drive(exchange.ping);
   finish_exchange(state, *adapter, pair, exchange);
   adapter.reset();  // uninstalls itself
 }
@@ -239,8 +241,8 @@ void run_exchange_on_host(benchmark::State& state, std::unique_ptr<cosync::Loop>
 void BM_PingPong_cosync_on_tevent(benchmark::State& state) {
   tevent_context* ev = tevent_context_init(nullptr);
   if (ev == nullptr) fail("tevent_context_init");
-  run_exchange_on_host(state, cosync::make_tevent_loop(ev), [ev](auto done) {
-    while (!done()) {
+  run_exchange_on_host(state, cosync::make_tevent_loop(ev), [ev](cosync::Request<void>& ping) {
+    while (!ping.done()) {
       if (tevent_loop_once(ev) != 0) fail("tevent_loop_once");
     }
   });
@@ -250,8 +252,10 @@ void BM_PingPong_cosync_on_tevent(benchmark::State& state) {
 void BM_PingPong_cosync_on_libuv(benchmark::State& state) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) fail("uv_loop_init");
-  run_exchange_on_host(state, cosync::make_libuv_loop(&loop), [&loop](auto done) {
-    while (!done()) uv_run(&loop, UV_RUN_ONCE);
+  run_exchange_on_host(state, cosync::make_libuv_loop(&loop), [&loop](cosync::Request<void>& ping) {
+    ping.on_complete([](cosync::detail::RequestCore*, void* uv) { uv_stop(static_cast<uv_loop_t*>(uv)); },
+                     &loop);
+    uv_run(&loop, UV_RUN_DEFAULT);
   });
   uv_run(&loop, UV_RUN_NOWAIT);  // the adapter's close callbacks
   if (uv_loop_close(&loop) != 0) fail("uv_loop_close");
@@ -261,8 +265,13 @@ void BM_PingPong_cosync_on_libevent(benchmark::State& state) {
   evthread_use_pthreads();  // the adapter's post() needs a lockable base
   event_base* base = event_base_new();
   if (base == nullptr) fail("event_base_new");
-  run_exchange_on_host(state, cosync::make_libevent_loop(base), [base](auto done) {
-    while (!done()) event_base_loop(base, EVLOOP_ONCE);
+  run_exchange_on_host(state, cosync::make_libevent_loop(base), [base](cosync::Request<void>& ping) {
+    ping.on_complete(
+        [](cosync::detail::RequestCore*, void* host) {
+          event_base_loopbreak(static_cast<event_base*>(host));
+        },
+        base);
+    event_base_dispatch(base);
   });
   event_base_free(base);
 }
