@@ -52,7 +52,9 @@ class COSYNC_API Address {
   // (numeric only; resolve() looks names up). Throws std::invalid_argument
   // naming the text.
   static Address parse(std::string_view text);
-  // Like parse, but the host part may be a name, looked up with resolve().
+  // Like parse, but the host part may be a name, looked up with resolve();
+  // the first address getaddrinfo returns is taken (for "localhost" that
+  // may be ::1: give a numeric address to pick the family).
   static Address lookup(std::string_view text, Deadline deadline = no_deadline);
 
   int family() const noexcept { return storage_.ss_family; }
@@ -71,7 +73,8 @@ class COSYNC_API Address {
 
 // getaddrinfo on the blocking pool: the addresses of `host` (a name or a
 // literal) for TCP `port`. Throws std::system_error naming the host when
-// the lookup fails, TimedOut at the deadline.
+// the lookup fails (its code in the "getaddrinfo" category: EAI_NONAME,
+// EAI_AGAIN...; or an errno for EAI_SYSTEM), TimedOut at the deadline.
 COSYNC_API std::vector<Address> resolve(const std::string& host, std::uint16_t port,
                                         Deadline deadline = no_deadline);
 
@@ -88,7 +91,12 @@ struct ListenOptions {
 // only while it holds bytes): a receive that comes back short proves the
 // socket drained, so the next read waits for the loop instead of paying a
 // system call that answers EAGAIN. Read through this object only; bytes it
-// read ahead are invisible to a raw recv on fd().
+// read ahead are invisible to a raw recv on fd(), and release() drops them.
+//
+// A socket belongs to the thread whose loop waits on it: close or destroy
+// it there (closing tells that loop to forget the fd; an fd closed behind a
+// loop's back leaves it a stale registration for the next fd with that
+// number).
 class COSYNC_API Socket {
  public:
   Socket() = default;

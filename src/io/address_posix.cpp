@@ -84,15 +84,27 @@ std::string_view unix_path(std::string_view text) {
   return text.starts_with(kUnixPrefix) ? text.substr(kUnixPrefix.size()) : text;
 }
 
-// The getaddrinfo error as a system_error: EAI_SYSTEM carries an errno,
-// the others have their own texts (gai_strerror).
+// getaddrinfo's own error codes (EAI_NONAME, EAI_AGAIN...), with
+// gai_strerror's texts, so a caller can tell "no such name" from "try
+// again later".
+class LookupCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "getaddrinfo"; }
+  std::string message(int status) const override { return gai_strerror(status); }
+};
+
+const std::error_category& lookup_category() noexcept {
+  static const LookupCategory category;
+  return category;
+}
+
+// The getaddrinfo error as a system_error: EAI_SYSTEM carries an errno.
 [[noreturn]] void lookup_failed(const std::string& host, int status, int saved_errno) {
   const std::string what = "cosync: resolve \"" + host + "\"";
   if (status == EAI_SYSTEM) {
     throw std::system_error(saved_errno, std::generic_category(), what);
   }
-  throw std::system_error(std::make_error_code(std::errc::host_unreachable),
-                          what + ": " + gai_strerror(status));
+  throw std::system_error(status, lookup_category(), what);
 }
 
 std::vector<Address> lookup_blocking(const std::string& host, std::uint16_t port) {
