@@ -1,5 +1,6 @@
 // The libuv adapter: cosync's loop hooks on libuv handles.
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <unwind.h>
 #include <uv.h>
@@ -106,6 +107,7 @@ struct PollWatch {
   uv_poll_t poll;
   LibuvLoop* loop;
   int fd;
+  int events;  // the UV_ events the poll was last started with (calloc'd: 0)
 };
 
 class LibuvLoop final : public host_loop::HostLoop {
@@ -209,6 +211,7 @@ void LibuvLoop::host_watch_fd(void* watch, unsigned events) {
   if (const int error = uv_poll_start(poll, uv_events, &LibuvLoop::on_poll); error != 0) {
     throw_uv(error, "uv_poll_start failed");
   }
+  static_cast<PollWatch*>(watch)->events = uv_events;
 }
 
 // uv_close stops the poll at once (libuv removes the fd from epoll there),
@@ -272,8 +275,18 @@ void LibuvLoop::on_timer(uv_timer_t* timer) { static_cast<LibuvLoop*>(timer->dat
 
 void LibuvLoop::on_wake(uv_async_t* async) { static_cast<LibuvLoop*>(async->data)->on_host_wake(); }
 
+// libuv reports an error pending on a socket (POLLERR: a refused connect,
+// a reset peer) as UV_EBADF and stops the handle. While the fd is open that
+// is no bad descriptor: it is reported ready both ways, so the operation
+// gets the real error from the kernel, and the poll restarts with the
+// events the waits asked for.
 void LibuvLoop::on_poll(uv_poll_t* poll, int status, int events) {
   auto* watch = static_cast<PollWatch*>(poll->data);
+  if (status == UV_EBADF && fcntl(watch->fd, F_GETFD) >= 0) {
+    uv_poll_start(poll, watch->events, &LibuvLoop::on_poll);
+    watch->loop->on_host_fd(watch->fd, io_readable | io_writable, 0);
+    return;
+  }
   unsigned ready = 0;
   if ((events & UV_READABLE) != 0) ready |= io_readable;
   if ((events & UV_WRITABLE) != 0) ready |= io_writable;
