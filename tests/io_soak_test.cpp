@@ -136,8 +136,8 @@ void client(Soak& soak, unsigned seed) {
         break;
       }
       case 1: {  // a read that times out: nothing was asked
-        socket.read_some(reply, sizeof reply, error, deadline_after(std::chrono::milliseconds(
-                                                          1 + random() % 20)));
+        socket.read_some(reply, sizeof reply, error,
+                         deadline_after(std::chrono::milliseconds(1 + random() % 20)));
         soak.timeouts += error == std::errc::timed_out ? 1 : 0;
         break;
       }
@@ -163,9 +163,12 @@ TEST(IoSoak, TenThousandConnectionsWithResetsAndTimeoutsLeakNothing) {
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addclose(&actions, out[0]);
   std::string max = std::to_string(connections + 100);
-  std::vector<char*> argv{const_cast<char*>(COSYNC_ECHO_BIN), const_cast<char*>("--listen"),
+  std::vector<char*> argv{const_cast<char*>(COSYNC_ECHO_BIN),
+                          const_cast<char*>("--listen"),
                           const_cast<char*>("127.0.0.1:0"),
-                          const_cast<char*>("--max-connections"), max.data(), nullptr};
+                          const_cast<char*>("--max-connections"),
+                          max.data(),
+                          nullptr};
   pid_t server_pid = 0;
   ASSERT_EQ(posix_spawn(&server_pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -210,11 +213,11 @@ TEST(IoSoak, TenThousandConnectionsWithResetsAndTimeoutsLeakNothing) {
   for (const auto& [who, idle, warm, late, end] :
        {std::tuple("client", client_idle, client_warm, client_late, client_end),
         std::tuple("server", server_idle, server_warm, server_late, server_end)}) {
-    std::printf("%s: fds %zu/%zu/%zu/%zu, mappings %zu/%zu/%zu/%zu, RSS %zu/%zu/%zu/%zu KiB "
-                "(idle/warm-up/late/after)\n",
-                who, idle.fds, warm.fds, late.fds, end.fds, idle.mappings, warm.mappings,
-                late.mappings, end.mappings, idle.rss >> 10, warm.rss >> 10, late.rss >> 10,
-                end.rss >> 10);
+    std::printf(
+        "%s: fds %zu/%zu/%zu/%zu, mappings %zu/%zu/%zu/%zu, RSS %zu/%zu/%zu/%zu KiB "
+        "(idle/warm-up/late/after)\n",
+        who, idle.fds, warm.fds, late.fds, end.fds, idle.mappings, warm.mappings, late.mappings,
+        end.mappings, idle.rss >> 10, warm.rss >> 10, late.rss >> 10, end.rss >> 10);
   }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_GT(soak.round_trips, connections);

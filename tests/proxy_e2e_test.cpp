@@ -158,8 +158,8 @@ TEST(ProxyEndToEnd, ABadAddressIsAClearError) {
 
 TEST(ProxyEndToEnd, ABusyPortIsAClearError) {
   Socket taken = Socket::listen(Address::parse("127.0.0.1:0"));
-  Child proxy({COSYNC_PROXY_BIN, "--listen", taken.local_address().to_string(), "--to",
-               "127.0.0.1:9"});
+  Child proxy(
+      {COSYNC_PROXY_BIN, "--listen", taken.local_address().to_string(), "--to", "127.0.0.1:9"});
   EXPECT_EQ(proxy.wait(), 1);
   EXPECT_NE(proxy.output().find("Address already in use"), std::string::npos) << proxy.output();
 }

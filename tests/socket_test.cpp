@@ -15,8 +15,8 @@
 #include <tuple>
 #include <vector>
 
-#include "cosync/cosync.hpp"
 #include "backend_fixture.hpp"
+#include "cosync/cosync.hpp"
 #include "test_util.hpp"
 
 namespace cosync {
@@ -49,8 +49,7 @@ class SocketTest : public ::testing::TestWithParam<std::tuple<Context, Backend>>
       case AF_INET6:
         return Socket::listen(Address::parse("[::1]:0"));
       case AF_UNIX: {
-        const std::string path =
-            "/tmp/cosync-socket-test-" + std::to_string(getpid()) + ".sock";
+        const std::string path = "/tmp/cosync-socket-test-" + std::to_string(getpid()) + ".sock";
         unlink(path.c_str());
         return Socket::listen(Address::parse("unix:" + path));
       }
@@ -95,7 +94,8 @@ class SocketTest : public ::testing::TestWithParam<std::tuple<Context, Backend>>
 // A connected pair of stream sockets.
 std::pair<Socket, Socket> socket_pair() {
   int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) throw std::system_error(errno, std::generic_category());
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+    throw std::system_error(errno, std::generic_category());
   return {Socket(fds[0]), Socket(fds[1])};
 }
 
@@ -159,8 +159,7 @@ TEST_P(SocketTest, ConnectRefusedNamesThePeer) {
     FAIL() << "connected to a closed port";
   } catch (const std::system_error& error) {
     EXPECT_EQ(error.code(), std::errc::connection_refused);
-    EXPECT_NE(std::string(error.what()).find("connect to " + target.to_string()),
-              std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("connect to " + target.to_string()), std::string::npos)
         << error.what();
   }
 }

@@ -36,9 +36,8 @@ TEST(ThreadPool, OffloadFromCoroutinesSuspendsOnlyTheCaller) {
 }
 
 TEST(ThreadPool, AnExceptionOnAWorkerReachesTheWaitingCoroutine) {
-  auto request = spawn([] {
-    return offload([]() -> int { throw std::runtime_error("disk on fire"); });
-  });
+  auto request =
+      spawn([] { return offload([]() -> int { throw std::runtime_error("disk on fire"); }); });
   try {
     request.get();
     FAIL() << "the worker's exception was lost";
@@ -142,12 +141,11 @@ TEST(ThreadPool, ACancelledCallStillRunningDropsItsResult) {
     ~Result() { ++*destroyed; }
   };
   std::atomic<bool> started{false};
-  auto request =
-      pool.submit([&results_destroyed, &started, gate = release.get_future().share()] {
-        started = true;
-        gate.wait();
-        return std::make_shared<Result>(Result{&results_destroyed});
-      });
+  auto request = pool.submit([&results_destroyed, &started, gate = release.get_future().share()] {
+    started = true;
+    gate.wait();
+    return std::make_shared<Result>(Result{&results_destroyed});
+  });
   while (!started) std::this_thread::yield();
   request.cancel();
   EXPECT_FALSE(request.done()) << "a running call ends its request only when it returns";
@@ -212,9 +210,7 @@ TEST(ThreadPoolDeathTest, SizeIsChosenBeforeFirstUseOnly) {
       ::testing::ExitedWithCode(0), "");
 }
 
-TEST(ThreadPool, AZeroThreadPoolIsRefused) {
-  EXPECT_THROW(ThreadPool(0), std::invalid_argument);
-}
+TEST(ThreadPool, AZeroThreadPoolIsRefused) { EXPECT_THROW(ThreadPool(0), std::invalid_argument); }
 
 }  // namespace
 }  // namespace cosync

@@ -125,8 +125,9 @@ void progress(Run& run, const char* phase, std::uint64_t& last_total) {
 }
 
 void report_memory(const char* who, std::size_t before, std::size_t during, std::size_t n) {
-  const double per = n == 0 ? 0 : static_cast<double>(during > before ? during - before : 0) /
-                                       static_cast<double>(n) / 1024.0;
+  const double per = n == 0 ? 0
+                            : static_cast<double>(during > before ? during - before : 0) /
+                                  static_cast<double>(n) / 1024.0;
   std::printf("  %-28s %.1f KiB\n", who, per);
 }
 
@@ -153,8 +154,8 @@ int main(int argc, char** argv) {
   std::vector<cosync::Request<void>> clients;
   clients.reserve(connections);
   for (std::size_t i = 0; i < connections; ++i) {
-    clients.push_back(cosync::spawn(cosync::Options{.stack_size = 32 * 1024}, client,
-                                    std::ref(run), i));
+    clients.push_back(
+        cosync::spawn(cosync::Options{.stack_size = 32 * 1024}, client, std::ref(run), i));
   }
   std::uint64_t last_total = 0;
   while (run.connecting > 0) {
@@ -176,8 +177,8 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(cosync::Clock::now() - start).count();
   if (isatty(1)) std::printf("\n");
 
-  std::printf("\ncosync-load: %zu connections to %s, %ld s of %zu-byte requests\n",
-              connections, run.target.to_string().c_str(), seconds, run.size);
+  std::printf("\ncosync-load: %zu connections to %s, %ld s of %zu-byte requests\n", connections,
+              run.target.to_string().c_str(), seconds, run.size);
   std::printf("  %-28s %zu\n", "connections open", run.connected);
   std::printf("  %-28s %.0f\n", "requests per second",
               static_cast<double>(run.latency.total()) / elapsed);

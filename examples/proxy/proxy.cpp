@@ -210,9 +210,8 @@ void forward_lines(cosync::Socket client, BackendPool& pool) {
   if (error && error != std::errc::connection_reset) ++counters.failed;
 }
 
-void serve(cosync::Socket& listener, cosync::TaskGroup& connections,
-           const cosync::Address& backend, std::chrono::milliseconds connect_timeout,
-           BackendPool* pool) {
+void serve(cosync::Socket& listener, cosync::TaskGroup& connections, const cosync::Address& backend,
+           std::chrono::milliseconds connect_timeout, BackendPool* pool) {
   for (;;) {
     std::error_code error;
     cosync::Socket client = listener.accept(error);

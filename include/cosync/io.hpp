@@ -195,8 +195,7 @@ class COSYNC_API File {
   std::size_t read_at(void* buffer, std::size_t size, off_t offset,
                       Deadline deadline = no_deadline);
   // Writes all of `data` at `offset`.
-  void write_at(const void* data, std::size_t size, off_t offset,
-                Deadline deadline = no_deadline);
+  void write_at(const void* data, std::size_t size, off_t offset, Deadline deadline = no_deadline);
   off_t size() const;
   void sync(Deadline deadline = no_deadline);
   void close() noexcept;

@@ -10,8 +10,8 @@
 #include <cstddef>
 #include <deque>
 #include <optional>
-#include <unordered_set>
 #include <stdexcept>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 

@@ -181,8 +181,7 @@ Address Address::with_port(std::uint16_t port) const {
       reinterpret_cast<sockaddr_in6*>(&copy.storage_)->sin6_port = htons(port);
       break;
     default:
-      throw std::invalid_argument("cosync: with_port on " + to_string() +
-                                  ", which has no port");
+      throw std::invalid_argument("cosync: with_port on " + to_string() + ", which has no port");
   }
   return copy;
 }
@@ -200,9 +199,8 @@ std::string Address::to_string() const {
       return std::string("[").append(text).append("]:").append(std::to_string(port()));
     case AF_UNIX: {
       const auto* unix_address = reinterpret_cast<const sockaddr_un*>(&storage_);
-      const std::size_t max = size_ > offsetof(sockaddr_un, sun_path)
-                                  ? size_ - offsetof(sockaddr_un, sun_path)
-                                  : 0;
+      const std::size_t max =
+          size_ > offsetof(sockaddr_un, sun_path) ? size_ - offsetof(sockaddr_un, sun_path) : 0;
       return std::string("unix:").append(unix_address->sun_path,
                                          strnlen(unix_address->sun_path, max));
     }

@@ -80,8 +80,7 @@ File File::open(const std::string& path, int flags, mode_t mode, Deadline deadli
     int fd = -1;
     int error = 0;
     Opened() = default;
-    Opened(Opened&& other) noexcept
-        : fd(std::exchange(other.fd, -1)), error(other.error) {}
+    Opened(Opened&& other) noexcept : fd(std::exchange(other.fd, -1)), error(other.error) {}
     Opened(const Opened&) = delete;
     Opened& operator=(const Opened&) = delete;
     ~Opened() {
@@ -107,8 +106,8 @@ File File::open(const std::string& path, int flags, mode_t mode, Deadline deadli
 
 std::size_t File::read_at(void* buffer, std::size_t size, off_t offset, Deadline deadline) {
   const int fd = check_open("read");
-  Transfer result = offload([fd, size, offset] { return pread_blocking(fd, size, offset); },
-                            deadline);
+  Transfer result =
+      offload([fd, size, offset] { return pread_blocking(fd, size, offset); }, deadline);
   if (result.error != 0) {
     file_error(result.error, "read", path_);
   }
@@ -121,8 +120,7 @@ void File::write_at(const void* data, std::size_t size, off_t offset, Deadline d
   const auto* bytes = static_cast<const char*>(data);
   std::vector<char> copy(bytes, bytes + size);
   const Transfer result = offload(
-      [fd, copy = std::move(copy), offset] { return pwrite_blocking(fd, copy, offset); },
-      deadline);
+      [fd, copy = std::move(copy), offset] { return pwrite_blocking(fd, copy, offset); }, deadline);
   if (result.error != 0) {
     file_error(result.error, "write", path_);
   }

@@ -342,9 +342,8 @@ void Socket::read_exactly(void* buffer, std::size_t size, Deadline deadline) {
   std::error_code error;
   const std::size_t got = read_exactly(buffer, size, error, deadline);
   if (error == IoErrc::end_of_stream) {
-    throw std::system_error(error, describe("read_exactly from") + " after " +
-                                       std::to_string(got) + " of " + std::to_string(size) +
-                                       " bytes");
+    throw std::system_error(error, describe("read_exactly from") + " after " + std::to_string(got) +
+                                       " of " + std::to_string(size) + " bytes");
   }
   if (error) {
     fail("read_exactly from", error);
@@ -390,9 +389,8 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
   std::size_t total = 0;
   while (total < size) {
     const std::size_t left = size - total;
-    const ssize_t sent = transfer(fd_, io_writable, left, deadline, error, [&] {
-      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
-    });
+    const ssize_t sent = transfer(fd_, io_writable, left, deadline, error,
+                                  [&] { return ::send(fd_, bytes + total, left, MSG_NOSIGNAL); });
     if (sent < 0) {
       break;
     }
@@ -420,8 +418,8 @@ int Socket::release() noexcept { return std::exchange(fd_, -1); }
 Address Socket::local_address() const {
   sockaddr_storage address{};
   socklen_t size = sizeof address;
-  if (getsockname(check_open("local_address of"), reinterpret_cast<sockaddr*>(&address),
-                  &size) != 0) {
+  if (getsockname(check_open("local_address of"), reinterpret_cast<sockaddr*>(&address), &size) !=
+      0) {
     fail("local_address of", errno_code(errno));
   }
   return {reinterpret_cast<sockaddr*>(&address), size};

@@ -95,7 +95,8 @@ std::uint64_t uv_timeout_for(uv_loop_t* uv, Deadline due) {
   const Deadline now = Clock::now();
   auto left = due > now ? due - now : Clock::duration::zero();
   left = std::min<Clock::duration>(left, std::chrono::hours(24));
-  const auto ms = static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+  const auto ms =
+      static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
   const std::uint64_t lag = uv_hrtime() / 1000000 - uv_now(uv);
   return ms + lag;
 }
@@ -271,7 +272,9 @@ void LibuvLoop::on_idle(uv_idle_t* idle) {
   static_cast<LibuvLoop*>(idle->data)->on_host_immediate(false);
 }
 
-void LibuvLoop::on_timer(uv_timer_t* timer) { static_cast<LibuvLoop*>(timer->data)->on_host_timer(); }
+void LibuvLoop::on_timer(uv_timer_t* timer) {
+  static_cast<LibuvLoop*>(timer->data)->on_host_timer();
+}
 
 void LibuvLoop::on_wake(uv_async_t* async) { static_cast<LibuvLoop*>(async->data)->on_host_wake(); }
 

@@ -1,10 +1,10 @@
-#include "cosync/pool.hpp"
-
 #include <signal.h>
 
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+
+#include "cosync/pool.hpp"
 
 namespace cosync {
 namespace detail {
