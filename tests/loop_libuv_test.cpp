@@ -43,21 +43,37 @@ class LibuvHost : public ::testing::Test {
   }
 
   // A raw one-shot libuv timer, due in a millisecond; closed at teardown.
+  // After `callback` it stops uv_run: UV_RUN_ONCE runs due timers before
+  // it polls, so a timer already due when the run starts would otherwise
+  // be followed by a poll with no timeout (the adapter's uv_async keeps
+  // the loop alive) and run_host_until would never see the result.
   void start_raw_timer(uv_timer_cb callback, void* data) {
-    uv_timer_init(uv(), &raw_timer_);
-    raw_timer_.data = data;
-    uv_timer_start(&raw_timer_, callback, 1, 0);
+    uv_timer_init(uv(), &raw_timer_.timer);
+    raw_timer_.timer.data = data;
+    raw_timer_.callback = callback;
+    uv_timer_start(
+        &raw_timer_.timer,
+        [](uv_timer_t* timer) {
+          reinterpret_cast<RawTimer*>(timer)->callback(timer);
+          uv_stop(timer->loop);
+        },
+        1, 0);
   }
 
   void TearDown() override {
-    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&raw_timer_)) ||
-        raw_timer_.loop != nullptr) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&raw_timer_), nullptr);
+    auto* handle = reinterpret_cast<uv_handle_t*>(&raw_timer_.timer);
+    if (uv_is_active(handle) || raw_timer_.timer.loop != nullptr) {
+      uv_close(handle, nullptr);
     }
   }
 
+  struct RawTimer {
+    uv_timer_t timer;  // first: the callback finds the rest from it
+    uv_timer_cb callback;
+  };
+
   test::BackendHarness harness_{test::Backend::libuv};
-  uv_timer_t raw_timer_{};
+  RawTimer raw_timer_{};
 };
 
 TEST_F(LibuvHost, RawCallbackCompletesARequestACoroutineWaitsFor) {
