@@ -196,7 +196,7 @@ class COSYNC_API TaskGroup {
     return request;
   }
   void track(detail::RequestCore& child);
-  void wait_for_children();
+  bool wait_for_children(Deadline deadline);
   static void on_child_done(detail::RequestCore* child, void* group) noexcept;
 
   OnFailure on_failure_;

@@ -153,7 +153,9 @@ void TaskGroup::cancel() noexcept {
   }
 }
 
-void TaskGroup::wait_for_children() {
+// Each call waits with a fresh waiter: a waiter that timed out stays
+// timed out.
+bool TaskGroup::wait_for_children(Deadline deadline) {
   detail::Waiter waiter;
   joiners_.push(waiter);
   struct Leave {
@@ -161,20 +163,13 @@ void TaskGroup::wait_for_children() {
     detail::Waiter& waiter;
     ~Leave() { queue.remove(waiter); }
   } leave{joiners_, waiter};
-  waiter.wait([this] { return children_.empty(); }, no_deadline);
+  return waiter.wait([this] { return children_.empty(); }, deadline);
 }
 
 void TaskGroup::join(Deadline deadline) {
-  detail::Waiter waiter;
-  joiners_.push(waiter);
-  struct Leave {
-    detail::WaiterQueue& queue;
-    detail::Waiter& waiter;
-    ~Leave() { queue.remove(waiter); }
-  } leave{joiners_, waiter};
-  if (!waiter.wait([this] { return children_.empty(); }, deadline)) {
+  if (!wait_for_children(deadline)) {
     cancel();
-    wait_for_children();  // a fresh waiter: this one remembers its timeout
+    wait_for_children(no_deadline);
     throw TimedOut("cosync: task group join timed out; its children were cancelled");
   }
   if (first_error_) {
