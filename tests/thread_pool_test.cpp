@@ -118,17 +118,17 @@ TEST(ThreadPool, ACancelledQueuedCallNeverRuns) {
 }
 
 TEST(ThreadPool, ATimedOutCallThatRunsIsWaitedForBeforeTimedOut) {
+  ThreadPool pool(1);
+  std::atomic<bool> started{false};
   std::atomic<bool> finished{false};
-  auto request = spawn([&finished] {
-    return offload(
-        [&finished] {  // captures by reference: it must not outlive the wait
-          std::this_thread::sleep_for(50ms);
-          finished = true;
-          return 1;
-        },
-        deadline_after(5ms));
+  auto call = pool.submit([&started, &finished] {  // by reference: must not outlive the wait
+    started = true;
+    std::this_thread::sleep_for(50ms);
+    finished = true;
+    return 1;
   });
-  EXPECT_THROW(request.get(), TimedOut);
+  while (!started) std::this_thread::yield();  // running, not queued, at the deadline
+  EXPECT_THROW(call.get(deadline_after(1ms)), TimedOut);
   EXPECT_TRUE(finished.load()) << "TimedOut came while the call still ran";
 }
 
