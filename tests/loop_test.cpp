@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -174,6 +175,75 @@ TEST_P(PipeOn, ForgettingAnFdEndsItsWaitWithAClearError) {
     EXPECT_EQ(error.code().value(), ECANCELED);
     EXPECT_NE(std::string(error.what()).find("fd " + std::to_string(fds_[0])), std::string::npos);
   }
+}
+
+// A spawned coroutine's fd wait without a deadline takes the short path
+// (the loop's callback schedules the coroutine itself): it must still
+// deliver a cancel at the wait and give the fd's reader slot back.
+TEST_P(PipeOn, CancellingAnFdWaitWithoutDeadlineUnwindsAndFreesTheFd) {
+  int unwound = 0;
+  struct Counter {
+    int& count;
+    ~Counter() { ++count; }
+  };
+  auto reader = spawn([&unwound, fd = fds_[0]] {
+    const Counter counter{unwound};
+    wait_io(fd, io_readable);
+  });
+  this_loop().run_once(Clock::now());
+  reader.cancel();
+  EXPECT_THROW(reader.get(deadline_after(5s)), Cancelled);
+  EXPECT_EQ(unwound, 1);
+  ASSERT_EQ(write(fds_[1], "z", 1), 1);
+  auto next = spawn([fd = fds_[0]] { wait_io(fd, io_readable); });
+  EXPECT_NO_THROW(next.get(deadline_after(5s)));
+}
+
+// wait_io is level triggered on every backend, the edge-triggered epoll
+// loop included: bytes left after a partial read make the next wait return
+// at once, and once they are read the wait is real again.
+TEST_P(PipeOn, WaitIoReturnsAtOnceWhileBytesAreLeft) {
+  ASSERT_EQ(write(fds_[1], "ab", 2), 2);
+  auto reader = spawn([fd = fds_[0]] {
+    std::string got;
+    char byte = 0;
+    for (int i = 0; i < 2; ++i) {
+      wait_io(fd, io_readable, deadline_after(5s));
+      if (read(fd, &byte, 1) == 1) got += byte;
+    }
+    try {
+      wait_io(fd, io_readable, deadline_after(20ms));
+      got += " not drained";
+    } catch (const TimedOut&) {
+      got += " drained";
+    }
+    return got;
+  });
+  EXPECT_EQ(reader.get(deadline_after(10s)), "ab drained");
+  ASSERT_EQ(write(fds_[1], "c", 1), 1);
+  auto next = spawn([fd = fds_[0]] {
+    wait_io(fd, io_readable, deadline_after(5s));
+    char byte = 0;
+    return read(fd, &byte, 1) == 1 ? byte : '?';
+  });
+  EXPECT_EQ(next.get(deadline_after(5s)), 'c');
+}
+
+TEST_P(PipeOn, AStrayResumeOfAnFdWaitGoesBackToWaiting) {
+  detail::Scheduling* scheduling = nullptr;
+  auto reader = spawn([&scheduling, fd = fds_[0]] {
+    scheduling = detail::scheduling_of(current());
+    wait_io(fd, io_readable);
+  });
+  this_loop().run_once(Clock::now());
+  ASSERT_NE(scheduling, nullptr);
+  const std::size_t before = request_stats().early_resumes;
+  this_loop().post_immediate(scheduling->step);  // a wake-up nobody sent
+  this_loop().run_once(Clock::now());
+  EXPECT_FALSE(reader.done());
+  EXPECT_EQ(request_stats().early_resumes, before + 1);
+  ASSERT_EQ(write(fds_[1], "w", 1), 1);
+  EXPECT_NO_THROW(reader.get(deadline_after(5s)));
 }
 
 TEST_P(PipeOn, SecondReaderOnOneFdIsRefused) {

@@ -84,12 +84,14 @@ class Condition {
 // spawned coroutine, a step that also finishes its request) and whether it
 // was asked to cancel. `loop` and `request` name the loop that resumes a
 // spawned coroutine and the request it produces, so a loop that goes away
-// can cancel the coroutines it would have resumed.
+// can cancel the coroutines it would have resumed. `waiting` tells a
+// suspension inside a wait (a wake posts `step`) from a plain yield (the
+// step posts itself again).
 struct Scheduling {
   Immediate step;
   bool cancel_requested = false;
   bool cancel_delivered = false;
-  Waiter* waiting = nullptr;
+  bool waiting = false;
   Loop* loop = nullptr;
   RequestCore* request = nullptr;
 };
@@ -365,7 +367,7 @@ class SpawnState final : public RequestState<R> {
     }
     if (task_.done()) {
       complete_from_task();
-    } else if (scheduling_.waiting == nullptr) {
+    } else if (!scheduling_.waiting) {
       loop_.post_immediate(scheduling_.step);
     }
   }
@@ -391,8 +393,8 @@ class SpawnState final : public RequestState<R> {
     if (task_.coroutine().state() == CoroutineState::created) {
       task_.cancel();  // never started: it never runs
       loop_.post_immediate(scheduling_.step);
-    } else if (scheduling_.waiting != nullptr) {
-      scheduling_.waiting->wake();
+    } else if (scheduling_.waiting) {
+      loop_.post_immediate(scheduling_.step);
     }
   }
 
@@ -436,7 +438,8 @@ COSYNC_API void sleep_until(Deadline deadline);
 inline void sleep_for(Clock::duration duration) { sleep_until(deadline_after(duration)); }
 
 // Waits until `fd` is ready for `events` (io_readable, io_writable, or
-// both) on this thread's loop. Throws std::system_error naming the fd when
+// both) on this thread's loop; returns at once when it already is (level
+// triggered, on every backend). Throws std::system_error naming the fd when
 // the wait ends in error (ECANCELED: the fd was forgotten or closed through
 // the loop), TimedOut at the deadline, Cancelled in a cancelled coroutine.
 COSYNC_API void wait_io(int fd, unsigned events, Deadline deadline = no_deadline);
@@ -446,6 +449,11 @@ namespace detail {
 // when the fd is ready, ETIMEDOUT at the deadline, else the error the wait
 // ended with (ECANCELED: forgotten or closed). Throws only Cancelled.
 COSYNC_API int wait_io_status(int fd, unsigned events, Deadline deadline);
+// Level-triggered wait_io_status: when the loop's cache says the fd may be
+// ready, the kernel is asked first. wait_io_status itself trusts the
+// caller to have found the fd drained (EAGAIN) before waiting, as the
+// socket operations do.
+COSYNC_API int wait_ready_status(int fd, unsigned events, Deadline deadline);
 }  // namespace detail
 
 // Waits for the POSIX signal `signo`, delivered through the loop; the loop

@@ -276,7 +276,7 @@ int cosync_sleep_until(cosync_deadline deadline) {
 
 int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline) {
   return guarded([&] {
-    return -cosync::detail::wait_io_status(fd, events, cosync::capi::to_deadline(deadline));
+    return -cosync::detail::wait_ready_status(fd, events, cosync::capi::to_deadline(deadline));
   });
 }
 

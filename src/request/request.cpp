@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "loop/fd_poll.hpp"
+
 namespace cosync {
 namespace detail {
 namespace {
@@ -35,6 +37,39 @@ class ContinuationSet {
   Waiter& waiter_;
 };
 
+void count_early_resume() noexcept { ++t_stats.early_resumes; }
+
+bool cancel_pending(const Scheduling* scheduling) noexcept {
+  return scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered;
+}
+
+// A cancel is delivered once, at the first wait after it was requested.
+void throw_if_cancel_pending(Scheduling* scheduling) {
+  if (cancel_pending(scheduling)) [[unlikely]] {
+    scheduling->cancel_delivered = true;
+    ++t_stats.cancellations_delivered;
+    throw Cancelled("cosync: " + label(current()) + " was cancelled while waiting");
+  }
+}
+
+// Suspends the current coroutine inside a wait: while `waiting` is set, a
+// spawned coroutine's step does not schedule itself again, and a cancel
+// schedules it. Reset also when the suspension throws (forced unwinding).
+void suspend_in_wait(Scheduling* scheduling) {
+  if (scheduling == nullptr) {
+    yield_to_main();
+    return;
+  }
+  struct Waiting {
+    Scheduling& scheduling;
+    explicit Waiting(Scheduling& s) noexcept : scheduling(s) { scheduling.waiting = true; }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+    ~Waiting() { scheduling.waiting = false; }
+  } waiting(*scheduling);
+  yield_to_main();
+}
+
 }  // namespace
 
 Waiter::Waiter() noexcept {
@@ -48,12 +83,6 @@ Waiter::~Waiter() {
   if (loop_ != nullptr) {
     if (resume_.queued) loop_->cancel_immediate(resume_);
     if (timer_.armed()) loop_->cancel_timer(timer_);
-  }
-  if (coroutine_ != nullptr) {
-    Scheduling* scheduling = scheduling_of(*coroutine_);
-    if (scheduling != nullptr && scheduling->waiting == this) {
-      scheduling->waiting = nullptr;
-    }
   }
 }
 
@@ -93,28 +122,16 @@ bool Waiter::wait_in_coroutine(Condition ready, Deadline deadline) {
     loop_->add_timer(timer_);
   }
   for (;;) {
-    if (scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered) {
-      scheduling->cancel_delivered = true;
-      ++t_stats.cancellations_delivered;
-      throw Cancelled("cosync: " + label(current()) + " was cancelled while waiting");
-    }
+    throw_if_cancel_pending(scheduling);
     if (ready()) {
       return true;
     }
     if (timed_out_ || (deadline != no_deadline && Clock::now() >= deadline)) {
       return false;
     }
-    if (scheduling != nullptr) {
-      scheduling->waiting = this;
-    }
-    yield_to_main();
-    if (scheduling != nullptr) {
-      scheduling->waiting = nullptr;
-    }
-    const bool cancelling =
-        scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered;
-    if (!cancelling && !timed_out_ && !ready()) {
-      ++t_stats.early_resumes;
+    suspend_in_wait(scheduling);
+    if (!cancel_pending(scheduling) && !timed_out_ && !ready()) {
+      count_early_resume();
     }
   }
 }
@@ -299,6 +316,25 @@ std::string describe_wait(const char* kind, int number) {
   return std::string("wait for ") + kind + " " + std::to_string(number);
 }
 
+// Takes an armed loop node back from the loop, however its wait ends.
+template <class Node>
+class DisarmOnExit {
+ public:
+  using Disarm = void (Loop::*)(Node&) noexcept;
+  DisarmOnExit(Loop& loop, Node& node, Disarm disarm) noexcept
+      : loop_(loop), node_(node), disarm_(disarm) {}
+  DisarmOnExit(const DisarmOnExit&) = delete;
+  DisarmOnExit& operator=(const DisarmOnExit&) = delete;
+  ~DisarmOnExit() {
+    if (node_.armed) (loop_.*disarm_)(node_);
+  }
+
+ private:
+  Loop& loop_;
+  Node& node_;
+  Disarm disarm_;
+};
+
 // Arms one loop node (IoWait, SignalWait), waits for its callback, and
 // disarms it however the wait ends. Returns false at the deadline.
 template <class Node>
@@ -316,15 +352,33 @@ bool wait_for_node(Node& node, void (Loop::*arm)(Node&), void (Loop::*disarm)(No
   };
   Loop& loop = this_loop();
   (loop.*arm)(node);
-  struct Disarm {
-    Loop& loop;
-    Node& node;
-    void (Loop::*disarm)(Node&) noexcept;
-    ~Disarm() {
-      if (node.armed) (loop.*disarm)(node);
-    }
-  } guard{loop, node, disarm};
+  const DisarmOnExit<Node> guard(loop, node, disarm);
   return state.waiter.wait([&state] { return state.fired; }, deadline);
+}
+
+// The fd wait every blocking socket operation of a spawned coroutine makes
+// when it has no deadline: the loop's callback schedules the coroutine's
+// step itself, with no Waiter, timer or condition in between. Same
+// semantics as wait_for_node: a pending cancel is delivered first, and a
+// resume before the fd fired is an early resume.
+int wait_io_scheduled(Loop& loop, detail::Scheduling& scheduling, IoWait& io) {
+  io.data = &scheduling;
+  io.fn = [](IoWait* fired) {
+    auto* owner = static_cast<detail::Scheduling*>(fired->data);
+    owner->loop->post_immediate(owner->step);
+  };
+  loop.wait_io(io);
+  const DisarmOnExit<IoWait> guard(loop, io, &Loop::cancel_io);
+  for (;;) {
+    detail::throw_if_cancel_pending(&scheduling);
+    if (!io.armed) {
+      return io.error;
+    }
+    detail::suspend_in_wait(&scheduling);
+    if (io.armed && !detail::cancel_pending(&scheduling)) {
+      detail::count_early_resume();
+    }
+  }
 }
 
 }  // namespace
@@ -335,16 +389,47 @@ int wait_io_status(int fd, unsigned events, Deadline deadline) {
   IoWait io;
   io.fd = fd;
   io.events = events;
+  Loop& loop = this_loop();
+  Scheduling* scheduling = in_coroutine() ? scheduling_of(current()) : nullptr;
+  if (deadline == no_deadline && scheduling != nullptr && scheduling->loop == &loop) {
+    return wait_io_scheduled(loop, *scheduling, io);
+  }
   if (!wait_for_node(io, &Loop::wait_io, &Loop::cancel_io, deadline)) {
     return ETIMEDOUT;
   }
   return io.error;
 }
 
+namespace {
+
+bool cached_ready(const Loop& loop, int fd, unsigned events) noexcept {
+  return ((events & io_readable) != 0 && loop.io_ready(fd, io_readable)) ||
+         ((events & io_writable) != 0 && loop.io_ready(fd, io_writable));
+}
+
+}  // namespace
+
+// The loop's cache is edge-triggered: a direction stays marked ready until
+// an operation reports EAGAIN. A caller of the raw wait need not follow
+// that protocol (it may read part of what is there, or all of it), so the
+// kernel decides: ready now returns at once, else the stale marks go and
+// the wait is real.
+int wait_ready_status(int fd, unsigned events, Deadline deadline) {
+  Loop& loop = this_loop();
+  if (cached_ready(loop, fd, events)) {
+    if (loop_detail::poll_ready_now(fd, events) != 0) {
+      return 0;
+    }
+    if ((events & io_readable) != 0) loop.io_not_ready(fd, io_readable);
+    if ((events & io_writable) != 0) loop.io_not_ready(fd, io_writable);
+  }
+  return wait_io_status(fd, events, deadline);
+}
+
 }  // namespace detail
 
 void wait_io(int fd, unsigned events, Deadline deadline) {
-  const int status = detail::wait_io_status(fd, events, deadline);
+  const int status = detail::wait_ready_status(fd, events, deadline);
   if (status == ETIMEDOUT) {
     throw TimedOut("cosync: " + describe_wait("fd", fd) + " timed out");
   }

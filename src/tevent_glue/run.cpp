@@ -78,7 +78,7 @@ class RunCoroutine {
     task_.resume();
     if (task_.done()) {
       complete();
-    } else if (scheduling_.waiting == nullptr) {
+    } else if (!scheduling_.waiting) {
       loop_.post_immediate(scheduling_.step);  // a plain yield: run again next iteration
     }
   }
