@@ -198,14 +198,7 @@ void HostLoop::run_posts() noexcept {
 
 // --- File descriptors. ----------------------------------------------------
 
-HostLoop::FdEntry* HostLoop::entry(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) {
-    return nullptr;
-  }
-  return &fds_[static_cast<std::size_t>(fd)];
-}
-
-HostLoop::FdEntry& HostLoop::known_entry(int fd) {
+HostLoop::FdEntry& HostLoop::add_entry(int fd) {
   if (fd < 0) {
     throw_errno(EBADF, "cannot wait on fd " + std::to_string(fd));
   }
@@ -213,10 +206,8 @@ HostLoop::FdEntry& HostLoop::known_entry(int fd) {
     fds_.resize(static_cast<std::size_t>(fd) + 1);
   }
   FdEntry& slot = fds_[static_cast<std::size_t>(fd)];
-  if (!slot.known) {
-    slot.known = true;
-    slot.ready = io_writable;  // assumed until a write says otherwise
-  }
+  slot.known = true;
+  slot.ready = io_writable;  // assumed until a write says otherwise
   return slot;
 }
 
@@ -251,7 +242,7 @@ void HostLoop::wait_io(IoWait& wait) {
   const unsigned wanted = slot.watching | (wait.events & (io_readable | io_writable));
   if (wanted != slot.watching) {
     host_watch_fd(slot.watch, wanted);
-    slot.watching = wanted;
+    slot.watching = static_cast<std::uint8_t>(wanted);
   }
 }
 
@@ -280,7 +271,7 @@ void HostLoop::io_not_ready(int fd, IoEvent event) noexcept {
     return;
   }
   try {
-    known_entry(fd).ready &= ~static_cast<unsigned>(event);
+    known_entry(fd).ready &= static_cast<std::uint8_t>(~static_cast<unsigned>(event));
   } catch (...) {
     // Growing the table failed: the caller's wait will report the error.
   }
@@ -366,7 +357,7 @@ void HostLoop::update_watch(int fd) noexcept {
   }
   try {
     host_watch_fd(slot->watch, wanted);
-    slot->watching = wanted;
+    slot->watching = static_cast<std::uint8_t>(wanted);
   } catch (const std::system_error&) {
     // Only a new direction can be refused, and this wants none that the
     // waits did not already get: keep the watch as it was.
@@ -458,8 +449,10 @@ void HostLoop::on_host_signal(int signo) noexcept {
 
 void HostLoop::refuse_nested_run() const {
   throw UsageError(std::string("cosync: run_once from inside a callback of the host loop (") +
-                   host_name_ + "), which cannot run nested; wait from a coroutine instead, "
-                   "or complete the work from the callback and return to " + host_name_);
+                   host_name_ +
+                   "), which cannot run nested; wait from a coroutine instead, "
+                   "or complete the work from the callback and return to " +
+                   host_name_);
 }
 
 // A deadline becomes a timer of our own, so the host's one-iteration call
@@ -510,8 +503,7 @@ void HostLoop::cancel_spawned_coroutines() noexcept {
   for_each_coroutine([this, &spawned](const Coroutine& coroutine) {
     // for_each_coroutine hands out const references to coroutines that
     // are not const objects; cancelling needs the scheduling record.
-    const detail::Scheduling* scheduling =
-        detail::scheduling_of(const_cast<Coroutine&>(coroutine));
+    const detail::Scheduling* scheduling = detail::scheduling_of(const_cast<Coroutine&>(coroutine));
     if (scheduling != nullptr && scheduling->loop == this && scheduling->request != nullptr &&
         !scheduling->request->done()) {
       scheduling->request->add_ref();

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <bitset>
 #include <csignal>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -116,17 +117,26 @@ class HostLoop : public Loop {
   // What the loop knows about one fd, indexed by the fd number. An entry is
   // `known` once an operation reported on it (io_not_ready) or a wait armed
   // it; the host watch exists from the first wait to forget_fd.
+  // 32 bytes, so indexing the table is a shift: it is on every wait's path.
   struct FdEntry {
     bool known = false;
-    unsigned ready = 0;     // IoEvent bits seen and not yet consumed
-    unsigned watching = 0;  // IoEvent bits the host watch asks for
-    void* watch = nullptr;  // the host's watch, owned through the hooks
+    std::uint8_t ready = 0;     // IoEvent bits seen and not yet consumed
+    std::uint8_t watching = 0;  // IoEvent bits the host watch asks for
+    void* watch = nullptr;      // the host's watch, owned through the hooks
     IoWait* reader = nullptr;
     IoWait* writer = nullptr;
   };
 
-  FdEntry* entry(int fd) noexcept;
-  FdEntry& known_entry(int fd);
+  FdEntry* entry(int fd) noexcept {
+    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()
+               ? &fds_[static_cast<std::size_t>(fd)]
+               : nullptr;
+  }
+  FdEntry& known_entry(int fd) {
+    FdEntry* slot = entry(fd);
+    return slot != nullptr && slot->known ? *slot : add_entry(fd);
+  }
+  FdEntry& add_entry(int fd);
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
   void fire_io(IoWait*& slot, int error) noexcept;

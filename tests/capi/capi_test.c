@@ -10,17 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-
-#define CHECK(condition)                                                         \
-  do {                                                                           \
-    if (!(condition)) {                                                          \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                                \
-    }                                                                            \
-  } while (0)
-
-#define MS (INT64_C(1000000))
+#include "../c_check.h"
 
 /* ---- plain coroutines ---- */
 
@@ -199,7 +189,8 @@ static void test_wait_fd(void) {
   CHECK(pipe(fds) == 0);
   cosync_request *request = NULL;
   CHECK(cosync_spawn(&request, NULL, reads_pipe, &fds[0]) == 0);
-  CHECK(cosync_call_at(cosync_this_loop(), cosync_deadline_after(5 * MS), write_byte, &fds[1]) == 0);
+  CHECK(cosync_call_at(cosync_this_loop(), cosync_deadline_after(5 * MS), write_byte, &fds[1]) ==
+        0);
   void *result = NULL;
   CHECK(cosync_request_get(request, &result, COSYNC_NO_DEADLINE) == 0);
   CHECK((intptr_t)result == 'x');
@@ -318,12 +309,7 @@ static void test_completion_by_fd_callback_on_main(void) {
 
 /* ---- the runner ---- */
 
-struct test_case {
-  const char *name;
-  void (*run)(void);
-};
-
-static const struct test_case cases[] = {
+static const struct c_check_case cases[] = {
     {"create_resume_join", test_create_resume_join},
     {"names_user_data_options", test_names_user_data_options},
     {"errors", test_errors},
@@ -338,12 +324,5 @@ static const struct test_case cases[] = {
 };
 
 int main(int argc, char **argv) {
-  const size_t count = sizeof cases / sizeof cases[0];
-  for (size_t i = 0; i < count; ++i) {
-    if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-      cases[i].run();
-      printf("%s: %s\n", cases[i].name, failures == 0 ? "ok" : "FAILED");
-    }
-  }
-  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return c_check_run(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

@@ -15,19 +15,9 @@
 #include <talloc.h>
 #include <tevent.h>
 
+#include "../c_check.h"
 #include "samba_style.h"
 
-static int failures;
-
-#define CHECK(condition)                                                            \
-  do {                                                                              \
-    if (!(condition)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                                   \
-    }                                                                               \
-  } while (0)
-
-#define MS (INT64_C(1000000))
 #define US_PER_MS 1000u
 
 void *throwing_body(void *arg); /* throwing_body.cpp */
@@ -489,10 +479,7 @@ static void test_callback_waits_on_run(void) {
   fixture_end(&f);
 }
 
-static const struct {
-  const char *name;
-  void (*run)(void);
-} cases[] = {
+static const struct c_check_case cases[] = {
     {"poll_outside_coroutine", test_poll_outside_coroutine},
     {"poll_in_coroutine", test_poll_in_coroutine},
     {"error_both_ways", test_error_both_ways},
@@ -521,12 +508,5 @@ static void register_tevent_backends(void) {
 int main(int argc, char **argv) {
   talloc_enable_null_tracking();
   register_tevent_backends();
-  const size_t count = sizeof cases / sizeof cases[0];
-  for (size_t i = 0; i < count; ++i) {
-    if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-      cases[i].run();
-      printf("%s: %s\n", cases[i].name, failures == 0 ? "ok" : "FAILED");
-    }
-  }
-  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return c_check_run(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
