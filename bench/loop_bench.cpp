@@ -102,7 +102,9 @@ void send_message(int fd) {
 // Synchronous-style I/O on cosync's loop, as an application would write it.
 // The loop's readiness bits let an operation skip the wait when the fd is
 // known ready; EAGAIN or a short transfer tells the loop the fd drained, so
-// no operation is issued that is known to fail.
+// no operation is issued that is known to fail. Since the helpers keep the
+// cache themselves, they wait with wait_io_edge (wait_io would ask the
+// kernel first whenever the cache says ready).
 //
 // After EAGAIN the helper waits at once instead of asking io_ready again: for
 // an fd the loop never waited on, io_ready answers true and io_not_ready
@@ -111,7 +113,7 @@ void send_message(int fd) {
 std::size_t read_some(cosync::Loop& loop, int fd, void* buffer, std::size_t length) {
   for (;;) {
     if (!loop.io_ready(fd, cosync::io_readable)) {
-      cosync::wait_io(fd, cosync::io_readable);
+      cosync::wait_io_edge(fd, cosync::io_readable);
     }
     const ssize_t n = read(fd, buffer, length);
     if (n >= 0) {
@@ -122,7 +124,7 @@ std::size_t read_some(cosync::Loop& loop, int fd, void* buffer, std::size_t leng
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       loop.io_not_ready(fd, cosync::io_readable);
-      cosync::wait_io(fd, cosync::io_readable);
+      cosync::wait_io_edge(fd, cosync::io_readable);
       continue;
     }
     if (errno != EINTR) {
@@ -134,7 +136,7 @@ std::size_t read_some(cosync::Loop& loop, int fd, void* buffer, std::size_t leng
 std::size_t write_some(cosync::Loop& loop, int fd, const void* data, std::size_t length) {
   for (;;) {
     if (!loop.io_ready(fd, cosync::io_writable)) {
-      cosync::wait_io(fd, cosync::io_writable);
+      cosync::wait_io_edge(fd, cosync::io_writable);
     }
     const ssize_t n = write(fd, data, length);
     if (n >= 0) {
@@ -145,7 +147,7 @@ std::size_t write_some(cosync::Loop& loop, int fd, const void* data, std::size_t
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       loop.io_not_ready(fd, cosync::io_writable);
-      cosync::wait_io(fd, cosync::io_writable);
+      cosync::wait_io_edge(fd, cosync::io_writable);
       continue;
     }
     if (errno != EINTR) {

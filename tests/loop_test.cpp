@@ -229,6 +229,24 @@ TEST_P(PipeOn, WaitIoReturnsAtOnceWhileBytesAreLeft) {
   EXPECT_EQ(next.get(deadline_after(5s)), 'c');
 }
 
+// wait_io_edge trusts the caller's cache keeping: after EAGAIN and
+// io_not_ready it waits for the next report, which new bytes bring.
+TEST_P(PipeOn, WaitIoEdgeWaitsForTheReportAfterADrain) {
+  ASSERT_EQ(fcntl(fds_[0], F_SETFL, O_NONBLOCK), 0);
+  auto reader = spawn([fd = fds_[0]] {
+    char byte = 0;
+    EXPECT_EQ(read(fd, &byte, 1), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    this_loop().io_not_ready(fd, io_readable);
+    wait_io_edge(fd, io_readable, deadline_after(5s));
+    return read(fd, &byte, 1) == 1 ? byte : '?';
+  });
+  this_loop().run_once(Clock::now());
+  EXPECT_FALSE(reader.done());
+  ASSERT_EQ(write(fds_[1], "e", 1), 1);
+  EXPECT_EQ(reader.get(deadline_after(5s)), 'e');
+}
+
 TEST_P(PipeOn, AStrayResumeOfAnFdWaitGoesBackToWaiting) {
   detail::Scheduling* scheduling = nullptr;
   auto reader = spawn([&scheduling, fd = fds_[0]] {

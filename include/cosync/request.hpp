@@ -443,6 +443,13 @@ inline void sleep_for(Clock::duration duration) { sleep_until(deadline_after(dur
 // the wait ends in error (ECANCELED: the fd was forgotten or closed through
 // the loop), TimedOut at the deadline, Cancelled in a cancelled coroutine.
 COSYNC_API void wait_io(int fd, unsigned events, Deadline deadline = no_deadline);
+// wait_io for code that keeps the loop's readiness cache itself
+// (Loop::io_ready / io_not_ready, as cosync's sockets do): waits for the
+// next readiness report without asking the kernel first. Call it only
+// after an operation answered EAGAIN (or came up short) and io_not_ready
+// was called, or when io_ready answers false; otherwise it may wait for a
+// report that already came.
+COSYNC_API void wait_io_edge(int fd, unsigned events, Deadline deadline = no_deadline);
 
 namespace detail {
 // wait_io for callers that want no exceptions for I/O outcomes: returns 0

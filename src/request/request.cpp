@@ -428,8 +428,9 @@ int wait_ready_status(int fd, unsigned events, Deadline deadline) {
 
 }  // namespace detail
 
-void wait_io(int fd, unsigned events, Deadline deadline) {
-  const int status = detail::wait_ready_status(fd, events, deadline);
+namespace {
+
+void throw_unless_ready(int status, int fd) {
   if (status == ETIMEDOUT) {
     throw TimedOut("cosync: " + describe_wait("fd", fd) + " timed out");
   }
@@ -437,6 +438,16 @@ void wait_io(int fd, unsigned events, Deadline deadline) {
     throw std::system_error(status, std::generic_category(),
                             "cosync: " + describe_wait("fd", fd) + " ended");
   }
+}
+
+}  // namespace
+
+void wait_io(int fd, unsigned events, Deadline deadline) {
+  throw_unless_ready(detail::wait_ready_status(fd, events, deadline), fd);
+}
+
+void wait_io_edge(int fd, unsigned events, Deadline deadline) {
+  throw_unless_ready(detail::wait_io_status(fd, events, deadline), fd);
 }
 
 void wait_signal(int signo, Deadline deadline) {
