@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 
+#include "cosync/coroutine.hpp"
 #include "cosync/export.hpp"
 
 namespace cosync {
@@ -164,10 +165,15 @@ class COSYNC_API Loop {
   // Throws UsageError when the loop may not run here: inside one of its
   // own callbacks, or on a coroutine's stack (the loop belongs to the main
   // context, which resumes the coroutines).
-  void check_can_run(const char* call) const;
+  void check_can_run(const char* call) const {
+    if (callback_depth_ != 0 || in_coroutine()) [[unlikely]] {
+      refuse_to_run(call);
+    }
+  }
   // First thing in every backend's destructor: from then on no other
   // thread reaches this loop through its post gate.
   void close_post_gate() noexcept;
+  [[noreturn]] void refuse_to_run(const char* call) const;
 
   LoopStats stats_;
   bool stopped_ = false;
@@ -179,7 +185,16 @@ class COSYNC_API Loop {
 
 // This thread's loop: the one installed with set_this_loop, else a
 // built-in epoll loop created on first use.
-COSYNC_API Loop& this_loop();
+namespace detail {
+// The loop this_loop() answers (initial-exec TLS: one load); null until the
+// thread's first use installs the built-in loop.
+COSYNC_API extern thread_local constinit Loop* t_loop __attribute__((tls_model("initial-exec")));
+COSYNC_API Loop& install_builtin_loop();
+}  // namespace detail
+inline Loop& this_loop() {
+  Loop* loop = detail::t_loop;
+  return loop != nullptr ? *loop : detail::install_builtin_loop();
+}
 // Makes `loop` this thread's loop (adapters use this); nullptr restores the
 // built-in one. The caller keeps `loop` alive while it is installed.
 COSYNC_API void set_this_loop(Loop* loop) noexcept;

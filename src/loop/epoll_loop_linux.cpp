@@ -123,14 +123,7 @@ void EpollLoop::post(std::function<void()> fn) {
   }
 }
 
-EpollLoop::FdEntry* EpollLoop::entry(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) {
-    return nullptr;
-  }
-  return &fds_[static_cast<std::size_t>(fd)];
-}
-
-EpollLoop::FdEntry& EpollLoop::register_fd(int fd) {
+EpollLoop::FdEntry& EpollLoop::add_registration(int fd) {
   if (fd < 0) {
     throw_errno(EBADF, "cannot wait on fd " + std::to_string(fd));
   }
@@ -138,9 +131,6 @@ EpollLoop::FdEntry& EpollLoop::register_fd(int fd) {
     fds_.resize(static_cast<std::size_t>(fd) + 1);
   }
   FdEntry& slot = fds_[static_cast<std::size_t>(fd)];
-  if (slot.registered) {
-    return slot;
-  }
   epoll_event event{};
   event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   event.data.u64 = static_cast<std::uint64_t>(fd);

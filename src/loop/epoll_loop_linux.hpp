@@ -52,8 +52,17 @@ class EpollLoop final : public Loop {
     IoWait* writer = nullptr;
   };
 
-  FdEntry* entry(int fd) noexcept;
-  FdEntry& register_fd(int fd);
+  FdEntry* entry(int fd) noexcept {
+    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()
+               ? &fds_[static_cast<std::size_t>(fd)]
+               : nullptr;
+  }
+  // Every wait passes here: the fd is almost always registered already.
+  FdEntry& register_fd(int fd) {
+    FdEntry* slot = entry(fd);
+    return slot != nullptr && slot->registered ? *slot : add_registration(fd);
+  }
+  FdEntry& add_registration(int fd);
   void watch_writable(int fd, FdEntry& slot);
   int wait_for_events(Deadline until);
   Deadline next_wake(Deadline until) const noexcept;

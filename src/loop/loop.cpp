@@ -9,9 +9,7 @@
 namespace cosync {
 namespace {
 
-// The loop this_loop() answers: a trivially initialised pointer, so the
-// common call is one TLS load. The built-in loop is owned separately.
-thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) = nullptr;
+// Owns the built-in loop; detail::t_loop only points at the loop in use.
 thread_local std::unique_ptr<Loop> t_builtin_loop;
 
 Loop& builtin_loop() {
@@ -22,6 +20,17 @@ Loop& builtin_loop() {
 }
 
 }  // namespace
+
+namespace detail {
+
+constinit thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) = nullptr;
+
+Loop& install_builtin_loop() {
+  t_loop = &builtin_loop();
+  return *t_loop;
+}
+
+}  // namespace detail
 
 Loop::~Loop() { close_post_gate(); }
 
@@ -46,26 +55,16 @@ void Loop::run() {
   stopped_ = false;
 }
 
-void Loop::check_can_run(const char* call) const {
+void Loop::refuse_to_run(const char* call) const {
   if (in_callback()) {
     throw UsageError(std::string("cosync: ") + call +
                      " from inside one of the loop's own callbacks; the loop cannot "
                      "run nested. Wait from a coroutine instead");
   }
-  if (in_coroutine()) {
-    throw UsageError(std::string("cosync: ") + call + " on the stack of " +
-                     "a coroutine; only the main context runs the loop");
-  }
+  throw UsageError(std::string("cosync: ") + call + " on the stack of " +
+                   "a coroutine; only the main context runs the loop");
 }
 
-Loop& this_loop() {
-  if (t_loop != nullptr) [[likely]] {
-    return *t_loop;
-  }
-  t_loop = &builtin_loop();
-  return *t_loop;
-}
-
-void set_this_loop(Loop* loop) noexcept { t_loop = loop; }
+void set_this_loop(Loop* loop) noexcept { detail::t_loop = loop; }
 
 }  // namespace cosync
