@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -36,7 +37,9 @@ std::error_code errno_code(int value) { return {value, std::generic_category()};
 // cancellation. After this many socket calls in a row that did not wait,
 // the caller lets the loop run (yield_to_loop).
 constexpr unsigned kCallsBetweenYields = 64;
-thread_local unsigned t_calls_without_wait = 0;
+// Initial-exec: a plain TLS load in the shared library too (no
+// __tls_get_addr on every socket call).
+constinit thread_local unsigned t_calls_without_wait __attribute__((tls_model("initial-exec"))) = 0;
 
 void spend_budget() {
   if (++t_calls_without_wait >= kCallsBetweenYields) {
@@ -99,7 +102,19 @@ ssize_t transfer(const int& current, IoEvent event, std::size_t wanted, Deadline
 
 // Reads smaller than this go through the scratch buffer (see io.hpp).
 constexpr std::size_t kScratchSize = 16 * 1024;
-thread_local char t_scratch[kScratchSize];
+
+// The buffer lives on the heap, reached through an initial-exec pointer:
+// 16 KiB of static TLS would make the shared library fail to dlopen, and a
+// dynamic-TLS array costs a __tls_get_addr call on every small read.
+constinit thread_local char* t_scratch __attribute__((tls_model("initial-exec"))) = nullptr;
+
+char* scratch() {
+  if (t_scratch == nullptr) [[unlikely]] {
+    thread_local const std::unique_ptr<char[]> owner(new char[kScratchSize]);
+    t_scratch = owner.get();
+  }
+  return t_scratch;
+}
 
 int open_socket(int family) {
   const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -323,16 +338,17 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
 // their bytes.
 std::size_t Socket::receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
                                         Deadline deadline) {
+  char* const buffered = scratch();
   const ssize_t got = transfer(fd_, io_readable, kScratchSize, deadline, error,
-                               [this] { return ::recv(fd_, t_scratch, kScratchSize, 0); });
+                               [this, buffered] { return ::recv(fd_, buffered, kScratchSize, 0); });
   if (got <= 0) {
     return 0;
   }
   const auto received = static_cast<std::size_t>(got);
   const std::size_t count = std::min(size, received);
-  std::memcpy(buffer, t_scratch, count);
+  std::memcpy(buffer, buffered, count);
   if (count < received) {
-    read_ahead_.assign(t_scratch + count, received - count);
+    read_ahead_.assign(buffered + count, received - count);
     read_ahead_offset_ = 0;
   }
   return count;

@@ -8,7 +8,7 @@ namespace cosync {
 namespace detail {
 namespace {
 
-thread_local RequestStats t_stats;
+constinit thread_local RequestStats t_stats __attribute__((tls_model("initial-exec")));
 
 void wake_waiter(RequestCore* /*request*/, void* data) { static_cast<Waiter*>(data)->wake(); }
 
