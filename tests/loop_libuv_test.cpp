@@ -1,187 +1,113 @@
 // cosync inside an application's own libuv loop: raw libuv callbacks and
-// coroutines on one uv_loop_t, driven by the application's uv_run.
-#include <fcntl.h>
+// coroutines on one uv_loop_t, driven by the application's uv_run. The
+// scenarios every adapter shares are in host_loop_suite.hpp; this file has
+// libuv's side of them.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <string>
-#include <thread>
-#include <vector>
 
 #include "backend_fixture.hpp"
 #include "cosync/cosync.hpp"
-#include "test_util.hpp"
+#include "host_loop_suite.hpp"
 
 namespace cosync {
 namespace {
 
-using namespace std::chrono_literals;
-
-struct Counted {
-  explicit Counted(int& live) : live_(&live) { ++*live_; }
-  Counted(const Counted&) = delete;
-  Counted& operator=(const Counted&) = delete;
-  ~Counted() { --*live_; }
-
- private:
-  int* live_;
-};
+namespace scenario = test::host_loop;
 
 class LibuvHost : public ::testing::Test {
- protected:
-  uv_loop_t* uv() { return harness_.uv(); }
+ public:
+  static constexpr const char* kName = "libuv";
 
-  // The application's own loop, until `done` holds (false after 30 s).
-  template <class Predicate>
-  bool run_host_until(Predicate done) {
-    const Deadline give_up = Clock::now() + 30s;
-    while (!done()) {
-      if (Clock::now() > give_up) return false;
-      uv_run(uv(), UV_RUN_ONCE);
-    }
-    return true;
-  }
+  uv_loop_t* uv() { return harness_.uv(); }
+  test::BackendHarness& harness() { return harness_; }
+
+  // One iteration of the application's own loop.
+  void run_once() { uv_run(uv(), UV_RUN_ONCE); }
 
   // A raw one-shot libuv timer, due in a millisecond; closed at teardown.
   // After `callback` it stops uv_run: UV_RUN_ONCE runs due timers before
   // it polls, so a timer already due when the run starts would otherwise
   // be followed by a poll with no timeout (the adapter's uv_async keeps
   // the loop alive) and run_host_until would never see the result.
-  void start_raw_timer(uv_timer_cb callback, void* data) {
+  void add_raw_timer(void (*callback)(void* data), void* data) {
     uv_timer_init(uv(), &raw_timer_.timer);
-    raw_timer_.timer.data = data;
+    raw_timer_.timer.data = &raw_timer_;
     raw_timer_.callback = callback;
+    raw_timer_.data = data;
     uv_timer_start(
         &raw_timer_.timer,
         [](uv_timer_t* timer) {
-          reinterpret_cast<RawTimer*>(timer)->callback(timer);
+          auto* raw = static_cast<RawTimer*>(timer->data);
+          raw->callback(raw->data);
           uv_stop(timer->loop);
         },
         1, 0);
   }
 
+  // A raw libuv poll handle, called while `fd` is readable.
+  void watch_readable(int fd, void (*callback)(void* data), void* data) {
+    ASSERT_EQ(uv_poll_init(uv(), &raw_reader_.poll, fd), 0);
+    raw_reader_.poll.data = &raw_reader_;
+    raw_reader_.callback = callback;
+    raw_reader_.data = data;
+    uv_poll_start(&raw_reader_.poll, UV_READABLE, [](uv_poll_t* poll, int status, int) {
+      EXPECT_EQ(status, 0);
+      auto* raw = static_cast<RawReader*>(poll->data);
+      raw->callback(raw->data);
+    });
+  }
+
+  void stop_watching() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&raw_reader_.poll), nullptr);
+    uv_run(uv(), UV_RUN_NOWAIT);
+  }
+
   void TearDown() override {
-    auto* handle = reinterpret_cast<uv_handle_t*>(&raw_timer_.timer);
-    if (uv_is_active(handle) || raw_timer_.timer.loop != nullptr) {
-      uv_close(handle, nullptr);
+    auto* timer = reinterpret_cast<uv_handle_t*>(&raw_timer_.timer);
+    if (uv_is_active(timer) || raw_timer_.timer.loop != nullptr) {
+      uv_close(timer, nullptr);
+    }
+    auto* reader = reinterpret_cast<uv_handle_t*>(&raw_reader_.poll);
+    if (reader->loop != nullptr && !uv_is_closing(reader)) {
+      uv_close(reader, nullptr);  // a scenario that stopped early
     }
   }
 
+ private:
   struct RawTimer {
-    uv_timer_t timer;  // first: the callback finds the rest from it
-    uv_timer_cb callback;
+    uv_timer_t timer;
+    void (*callback)(void* data);
+    void* data;
+  };
+  struct RawReader {
+    uv_poll_t poll;
+    void (*callback)(void* data);
+    void* data;
   };
 
-  test::BackendHarness harness_{test::Backend::libuv};
   RawTimer raw_timer_{};
+  RawReader raw_reader_{};
+  // Last: destroyed first (closing the loop), while the handles still stand.
+  test::BackendHarness harness_{test::Backend::libuv};
 };
 
 TEST_F(LibuvHost, RawCallbackCompletesARequestACoroutineWaitsFor) {
-  Request<int> request;
-  auto doubled = spawn([request]() mutable { return 2 * request.get(); });
-  start_raw_timer(
-      [](uv_timer_t* timer) { Request<int>::from_callback_data(timer->data).set_value(21); },
-      request.to_callback_data());
-  ASSERT_TRUE(run_host_until([&] { return doubled.done(); }));
-  EXPECT_EQ(doubled.get(), 42);
+  scenario::raw_callback_completes_a_request_a_coroutine_waits_for(*this);
 }
 
 TEST_F(LibuvHost, CoroutineCompletesWorkARawCallbackWaitsFor) {
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
-  struct Received {
-    int fd;
-    char byte = 0;
-  } received{fds[0]};
-  uv_poll_t raw;
-  ASSERT_EQ(uv_poll_init(uv(), &raw, fds[0]), 0);
-  raw.data = &received;
-  uv_poll_start(&raw, UV_READABLE, [](uv_poll_t* poll, int status, int) {
-    auto* out = static_cast<Received*>(poll->data);
-    EXPECT_EQ(status, 0);
-    EXPECT_EQ(read(out->fd, &out->byte, 1), 1);
-  });
-  auto writer = spawn([fd = fds[1]] {
-    sleep_for(1ms);
-    return write(fd, "c", 1);
-  });
-  ASSERT_TRUE(run_host_until([&] { return received.byte == 'c'; }));
-  EXPECT_EQ(writer.get(), 1);
-  uv_close(reinterpret_cast<uv_handle_t*>(&raw), nullptr);
-  uv_run(uv(), UV_RUN_NOWAIT);
-  close(fds[0]);
-  close(fds[1]);
+  scenario::coroutine_completes_work_a_raw_callback_waits_for(*this);
 }
 
 TEST_F(LibuvHost, SyncWaitInsideARawCallbackIsAClearError) {
-  std::string message;
-  start_raw_timer(
-      [](uv_timer_t* timer) {
-        try {
-          Request<int> never;
-          never.get();
-        } catch (const UsageError& error) {
-          *static_cast<std::string*>(timer->data) = error.what();
-        }
-      },
-      &message);
-  ASSERT_TRUE(run_host_until([&] { return !message.empty(); }));
-  EXPECT_NE(message.find("host loop (libuv)"), std::string::npos) << message;
-  EXPECT_EQ(spawn([] { return 7; }).get(), 7) << "the loop still works";
+  scenario::sync_wait_inside_a_raw_callback_is_a_clear_error(*this);
 }
 
 TEST_F(LibuvHost, TeardownUnwindsSuspendedCoroutinesAndLeavesLibuv) {
-  int live = 0;
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
-  Request<int> never;
-  auto sleeper = spawn([&live] {
-    Counted here(live);
-    sleep_for(1h);
-  });
-  auto reader = spawn([&live, fd = fds[0]] {
-    Counted here(live);
-    wait_io(fd, io_readable);
-  });
-  auto blocked = spawn([&live, never]() mutable {
-    Counted here(live);
-    return never.get();
-  });
-  ASSERT_TRUE(run_host_until([&] { return live == 3; }));
-  harness_.destroy_adapter();
-  EXPECT_EQ(live, 0) << "every suspended stack unwound";
-  EXPECT_TRUE(sleeper.cancelled() && reader.cancelled() && blocked.cancelled());
-  bool fired = false;
-  start_raw_timer([](uv_timer_t* timer) { *static_cast<bool*>(timer->data) = true; }, &fired);
-  EXPECT_TRUE(run_host_until([&] { return fired; })) << "libuv still runs its own handles";
-  close(fds[0]);
-  close(fds[1]);
+  scenario::teardown_unwinds_suspended_coroutines_and_leaves_the_host(*this);
 }
 
 TEST_F(LibuvHost, PostStormFromEightThreadsReachesACoroutine) {
-  Loop& loop = this_loop();
-  const std::size_t per_thread = test::scaled(20000);
-  constexpr int kThreads = 8;
-  const std::size_t expected = per_thread * kThreads;
-  std::size_t received = 0;
-  Event all_in;
-  auto counter = spawn([&] {
-    all_in.wait();
-    return received;
-  });
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (std::size_t i = 0; i < per_thread; ++i) {
-        loop.post([&] {
-          if (++received == expected) all_in.set();
-        });
-      }
-    });
-  }
-  EXPECT_TRUE(run_host_until([&] { return counter.done(); }));
-  for (auto& thread : threads) thread.join();
-  EXPECT_EQ(counter.get(), expected);
+  scenario::post_storm_from_eight_threads_reaches_a_coroutine(*this);
 }
 
 }  // namespace
