@@ -164,6 +164,58 @@ TEST_P(SocketTest, ConnectRefusedNamesThePeer) {
   }
 }
 
+// A refused first address is skipped: the second one connects.
+TEST_P(SocketTest, ConnectToSeveralAddressesTakesTheFirstThatAnswers) {
+  Address closed_port;
+  {
+    Socket closed = listen_on(AF_INET);
+    closed_port = closed.local_address();
+  }
+  Socket listener = listen_on(AF_INET);
+  const std::vector<Address> candidates = {closed_port, listener.local_address()};
+  auto accepted = spawn([&listener] { return listener.accept(deadline_after(10s)).is_open(); });
+  const Address peer = run(
+      [&candidates] { return Socket::connect(candidates, deadline_after(10s)).peer_address(); });
+  EXPECT_EQ(peer.to_string(), listener.local_address().to_string());
+  EXPECT_TRUE(accepted.get(deadline_after(10s)));
+}
+
+TEST_P(SocketTest, ConnectToSeveralAddressesNamesEveryOneTried) {
+  std::vector<Address> candidates;
+  for (int i = 0; i < 2; ++i) {
+    Socket closed = listen_on(AF_INET);
+    candidates.push_back(closed.local_address());
+  }
+  try {
+    run([&candidates] { return Socket::connect(candidates).fd(); });
+    FAIL() << "connected to closed ports";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::connection_refused);
+    const std::string what = error.what();
+    EXPECT_NE(what.find(candidates[0].to_string() + ", " + candidates[1].to_string()),
+              std::string::npos)
+        << what;
+  }
+  std::error_code error;
+  EXPECT_FALSE(run([&error] { return Socket::connect(std::vector<Address>{}, error).is_open(); }));
+  EXPECT_EQ(error, std::errc::invalid_argument);
+}
+
+// By name: every address "localhost" has is tried (::1 and 127.0.0.1 on
+// many machines, in either order); the listener is on 127.0.0.1 only.
+TEST_P(SocketTest, ConnectByNameReachesAListenerOnAnyOfItsAddresses) {
+  Socket listener = listen_on(AF_INET);
+  const std::string text = "localhost:" + std::to_string(listener.local_address().port());
+  auto accepted = spawn([&listener] { return listener.accept(deadline_after(10s)).is_open(); });
+  EXPECT_TRUE(run([&text] { return Socket::connect(text, deadline_after(10s)).is_open(); }));
+  EXPECT_TRUE(accepted.get(deadline_after(10s)));
+  std::error_code error;
+  EXPECT_FALSE(run([&error] {
+    return Socket::connect("no-such-host.invalid:80", error, deadline_after(10s)).is_open();
+  }));
+  EXPECT_TRUE(error);
+}
+
 TEST_P(SocketTest, ReadTimesOutWithTheOperationInTheMessage) {
   auto [a, b] = socket_pair();
   try {

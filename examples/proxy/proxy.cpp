@@ -28,7 +28,8 @@ constexpr const char* kUsage =
     "  --backend-connections N  the pool size in lines mode (64)\n"
     "  --listen ADDR          host:port, [v6]:port or unix:/path (127.0.0.1:7001);\n"
     "                         port 0 picks a free port, printed on stdout\n"
-    "  --to ADDR              the backend, same forms; host names are resolved\n"
+    "  --to ADDR              the backend, same forms; a host name is resolved\n"
+    "                         once, and each of its addresses tried in turn\n"
     "  --max-connections N    client connections to make room for (10000)\n"
     "  --connect-timeout MS   backend connect timeout (5000)\n"
     "  Stops on SIGINT or SIGTERM and prints what it served.\n";
@@ -40,6 +41,17 @@ struct Counters {
   std::size_t failed = 0;
 };
 Counters counters;
+
+// Every address the backend name resolved to, tried in order per connect.
+using Backend = std::vector<cosync::Address>;
+
+std::string describe(const Backend& backend) {
+  std::string text;
+  for (const cosync::Address& address : backend) {
+    text += (text.empty() ? "" : " or ") + address.to_string();
+  }
+  return text;
+}
 
 // Copies one direction until end of stream, then passes the end on. On
 // an error it closes both sockets, which ends the other direction's wait
@@ -83,7 +95,7 @@ struct Ends {
 
 // The per-connection logic of stream mode, written as blocking code:
 // connect to the backend, copy both ways until both ends are done.
-void proxy_connection(cosync::Socket client, const cosync::Address& backend,
+void proxy_connection(cosync::Socket client, const Backend& backend,
                       std::chrono::milliseconds connect_timeout, cosync::TaskGroup& connections) {
   const OpenConnection counted;
   auto ends = std::make_shared<Ends>();
@@ -148,8 +160,7 @@ class BackendPool {
     explicit Connection(cosync::Socket connected) : socket(std::move(connected)) {}
   };
 
-  BackendPool(const cosync::Address& backend, std::size_t size,
-              std::chrono::milliseconds connect_timeout)
+  BackendPool(const Backend& backend, std::size_t size, std::chrono::milliseconds connect_timeout)
       : backend_(backend), slots_(size), connect_timeout_(connect_timeout) {}
 
   // One request line in, one reply line out; false if the backend failed.
@@ -185,7 +196,7 @@ class BackendPool {
     return connection;
   }
 
-  cosync::Address backend_;
+  Backend backend_;
   cosync::Semaphore slots_;
   std::chrono::milliseconds connect_timeout_;
   std::vector<std::unique_ptr<Connection>> idle_;
@@ -210,7 +221,7 @@ void forward_lines(cosync::Socket client, BackendPool& pool) {
   if (error && error != std::errc::connection_reset) ++counters.failed;
 }
 
-void serve(cosync::Socket& listener, cosync::TaskGroup& connections, const cosync::Address& backend,
+void serve(cosync::Socket& listener, cosync::TaskGroup& connections, const Backend& backend,
            std::chrono::milliseconds connect_timeout, BackendPool* pool) {
   for (;;) {
     std::error_code error;
@@ -250,12 +261,12 @@ int main(int argc, char** argv) {
                         options.has("max-connections"));
   demo::pool_stacks_for(static_cast<std::size_t>(fds_per_client * max_connections));
   try {
-    const cosync::Address backend = cosync::Address::lookup(to);
+    const Backend backend = cosync::Address::lookup_all(to);
     cosync::Socket listener =
         cosync::Socket::listen(cosync::Address::lookup(options.text("listen", "127.0.0.1:7001")));
     std::printf("cosync-proxy: listening on %s, forwarding %s to %s\n",
                 listener.local_address().to_string().c_str(), mode.c_str(),
-                backend.to_string().c_str());
+                describe(backend).c_str());
     std::fflush(stdout);
     std::unique_ptr<BackendPool> pool;
     if (mode == "lines") {

@@ -54,8 +54,12 @@ class COSYNC_API Address {
   static Address parse(std::string_view text);
   // Like parse, but the host part may be a name, looked up with resolve();
   // the first address getaddrinfo returns is taken (for "localhost" that
-  // may be ::1: give a numeric address to pick the family).
+  // may be ::1: give a numeric address to pick the family, or connect with
+  // Socket::connect(text), which tries them all).
   static Address lookup(std::string_view text, Deadline deadline = no_deadline);
+  // Every address `text` names, in getaddrinfo's order (one for a numeric
+  // or Unix-domain address).
+  static std::vector<Address> lookup_all(std::string_view text, Deadline deadline = no_deadline);
 
   int family() const noexcept { return storage_.ss_family; }
   bool empty() const noexcept { return size_ == 0; }
@@ -111,6 +115,18 @@ class COSYNC_API Socket {
   static Socket listen(const Address& address, const ListenOptions& options = {});
   static Socket connect(const Address& address, Deadline deadline = no_deadline);
   static Socket connect(const Address& address, std::error_code& error,
+                        Deadline deadline = no_deadline);
+  // Tries `candidates` in order, all within the one deadline, until one
+  // connects. The error is the last address's (EINVAL for an empty list);
+  // the exception's message names every address tried.
+  static Socket connect(const std::vector<Address>& candidates, Deadline deadline = no_deadline);
+  static Socket connect(const std::vector<Address>& candidates, std::error_code& error,
+                        Deadline deadline = no_deadline);
+  // Connects to "host:port" (a name or a literal, or a Unix-domain path):
+  // the addresses Address::lookup_all finds, tried as above ("localhost"
+  // may be ::1 then 127.0.0.1). A failed lookup is its getaddrinfo error.
+  static Socket connect(std::string_view text, Deadline deadline = no_deadline);
+  static Socket connect(std::string_view text, std::error_code& error,
                         Deadline deadline = no_deadline);
 
   Socket accept(Deadline deadline = no_deadline);

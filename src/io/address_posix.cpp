@@ -149,15 +149,19 @@ Address Address::parse(std::string_view text) {
 }
 
 Address Address::lookup(std::string_view text, Deadline deadline) {
+  return lookup_all(text, deadline).front();
+}
+
+std::vector<Address> Address::lookup_all(std::string_view text, Deadline deadline) {
   if (is_unix(text)) {
-    return parse_unix(text, unix_path(text));
+    return {parse_unix(text, unix_path(text))};
   }
   const HostPort parts = split_host_port(text);
   Address address;
   if (parse_numeric(parts, address)) {
-    return address;
+    return {address};
   }
-  return resolve(parts.host, parts.port, deadline).front();
+  return resolve(parts.host, parts.port, deadline);
 }
 
 std::uint16_t Address::port() const noexcept {

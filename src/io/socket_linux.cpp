@@ -256,6 +256,69 @@ Socket Socket::connect(const Address& address, std::error_code& error, Deadline 
   return socket;
 }
 
+namespace {
+
+std::string list_addresses(const std::vector<Address>& addresses) {
+  std::string text;
+  for (const Address& address : addresses) {
+    text += (text.empty() ? "" : ", ") + address.to_string();
+  }
+  return text;
+}
+
+[[noreturn]] void throw_connect_failure(std::error_code error, const std::string& what) {
+  if (error == std::errc::timed_out) {
+    throw TimedOut(what + " timed out");
+  }
+  throw std::system_error(error, what);
+}
+
+}  // namespace
+
+Socket Socket::connect(const std::vector<Address>& candidates, Deadline deadline) {
+  std::error_code error;
+  Socket socket = connect(candidates, error, deadline);
+  if (error) {
+    throw_connect_failure(error, "cosync: connect to any of " + list_addresses(candidates));
+  }
+  return socket;
+}
+
+Socket Socket::connect(const std::vector<Address>& candidates, std::error_code& error,
+                       Deadline deadline) {
+  error = errno_code(EINVAL);
+  for (const Address& address : candidates) {
+    Socket socket = connect(address, error, deadline);
+    if (!error) {
+      return socket;
+    }
+  }
+  return {};
+}
+
+Socket Socket::connect(std::string_view text, Deadline deadline) {
+  const std::vector<Address> candidates = Address::lookup_all(text, deadline);
+  std::error_code error;
+  Socket socket = connect(candidates, error, deadline);
+  if (error) {
+    throw_connect_failure(error, "cosync: connect to " + std::string(text) + " (tried " +
+                                     list_addresses(candidates) + ")");
+  }
+  return socket;
+}
+
+Socket Socket::connect(std::string_view text, std::error_code& error, Deadline deadline) {
+  error.clear();
+  std::vector<Address> candidates;
+  try {
+    candidates = Address::lookup_all(text, deadline);
+  } catch (const std::system_error& failure) {  // the lookup's error, or TimedOut
+    error = failure.code();
+    return {};
+  }
+  return connect(candidates, error, deadline);
+}
+
 Socket Socket::accept(Deadline deadline) {
   std::error_code error;
   Socket connection = accept(error, deadline);
