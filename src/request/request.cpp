@@ -385,6 +385,20 @@ int wait_io_scheduled(Loop& loop, detail::Scheduling& scheduling, IoWait& io) {
 
 namespace detail {
 
+namespace {
+
+// Out of line, so the common path's frame does not carry a Waiter: the
+// frame stays on the suspended coroutine's stack, and a smaller one is
+// fewer cold cache lines when a thousand coroutines take turns.
+[[gnu::noinline]] int wait_io_with_waiter(IoWait& io, Deadline deadline) {
+  if (!wait_for_node(io, &Loop::wait_io, &Loop::cancel_io, deadline)) {
+    return ETIMEDOUT;
+  }
+  return io.error;
+}
+
+}  // namespace
+
 int wait_io_status(int fd, unsigned events, Deadline deadline) {
   IoWait io;
   io.fd = fd;
@@ -394,10 +408,7 @@ int wait_io_status(int fd, unsigned events, Deadline deadline) {
   if (deadline == no_deadline && scheduling != nullptr && scheduling->loop == &loop) {
     return wait_io_scheduled(loop, *scheduling, io);
   }
-  if (!wait_for_node(io, &Loop::wait_io, &Loop::cancel_io, deadline)) {
-    return ETIMEDOUT;
-  }
-  return io.error;
+  return wait_io_with_waiter(io, deadline);
 }
 
 namespace {
