@@ -179,6 +179,7 @@ class COSYNC_API Socket {
   [[noreturn]] void fail(const char* operation, std::error_code error) const;
   std::string describe(const char* operation) const;
 
+  std::size_t read_step(void* buffer, std::size_t size, std::error_code& error, Deadline deadline);
   std::size_t take_read_ahead(void* buffer, std::size_t size) noexcept;
   std::size_t receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
                                   Deadline deadline);

@@ -67,9 +67,12 @@ int await(const Loop& loop, int fd, IoEvent event, bool drained, Deadline deadli
 // after every wait: if another coroutine closed the socket meanwhile, its
 // number may already belong to a new connection, and this call ends with
 // ECANCELED instead of reading or writing someone else's bytes.
+// Always inlined, like Socket::read_step (see there): one frame fewer on
+// the stack of every coroutine suspended in a transfer.
 template <class Attempt>
-ssize_t transfer(const int& current, IoEvent event, std::size_t wanted, Deadline deadline,
-                 std::error_code& error, Attempt attempt) {
+[[gnu::always_inline]] inline ssize_t transfer(const int& current, IoEvent event,
+                                               std::size_t wanted, Deadline deadline,
+                                               std::error_code& error, Attempt attempt) {
   const int fd = current;
   Loop& loop = this_loop();
   bool drained = false;
@@ -373,6 +376,16 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
   if (size == 0) {
     return 0;
   }
+  return read_step(buffer, size, error, deadline);
+}
+
+// Inlined into read_some and read_exactly (with receive_via_scratch): the
+// frames of a read stay on the stack of every coroutine suspended in it,
+// and each frame fewer is a cache line fewer to bring back per wake when
+// thousands of connections take turns.
+[[gnu::always_inline]] inline std::size_t Socket::read_step(void* buffer, std::size_t size,
+                                                            std::error_code& error,
+                                                            Deadline deadline) {
   spend_budget();
   if (read_ahead_offset_ < read_ahead_.size()) {
     return take_read_ahead(buffer, size);
@@ -399,8 +412,10 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
 // The scratch buffer is only used between the recv and the copies below:
 // nothing in between suspends, so coroutines of this thread cannot mix
 // their bytes.
-std::size_t Socket::receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
-                                        Deadline deadline) {
+[[gnu::always_inline]] inline std::size_t Socket::receive_via_scratch(void* buffer,
+                                                                      std::size_t size,
+                                                                      std::error_code& error,
+                                                                      Deadline deadline) {
   char* const buffered = scratch();
   const ssize_t got = transfer(fd_, io_readable, kScratchSize, deadline, error,
                                [this, buffered] { return ::recv(fd_, buffered, kScratchSize, 0); });
@@ -435,7 +450,11 @@ std::size_t Socket::read_exactly(void* buffer, std::size_t size, std::error_code
   auto* bytes = static_cast<char*>(buffer);
   std::size_t total = 0;
   while (total < size) {
-    const std::size_t got = read_some(bytes + total, size - total, error, deadline);
+    if (fd_ < 0) {  // closed by another coroutine between two reads
+      error = errno_code(EBADF);
+      break;
+    }
+    const std::size_t got = read_step(bytes + total, size - total, error, deadline);
     if (error) {
       break;
     }
