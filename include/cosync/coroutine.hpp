@@ -156,33 +156,23 @@ class COSYNC_API Coroutine {
   // Destroys the whole control block (the result slot included).
   virtual void destroy() noexcept = 0;
 
-  std::exception_ptr error_;
-  bool cancelled_ = false;
-
  private:
   friend struct detail::Runtime;
   friend struct detail::Switch;
   friend void detail::activate(Coroutine& coroutine) noexcept;
   friend detail::Scheduling*& detail::scheduling_of(Coroutine& coroutine) noexcept;
 
+  // What a switch and a wait touch comes first, in the block's first cache
+  // line (the block is 64-byte aligned at its stack's top): with thousands
+  // of coroutines taking turns, each resume then brings back one line of
+  // it, not three.
   void* context_ = nullptr;       // token of the suspended context
   Coroutine* resumer_ = nullptr;  // yield() target
   void* thread_ = nullptr;        // owning thread's runtime state
-  Coroutine* registry_prev_ = nullptr;
-  Coroutine* registry_next_ = nullptr;
-  Stack stack_;
-  std::uint64_t id_ = 0;
-  void* user_data_ = nullptr;
-  // ASan bookkeeping for the switch (unused without ASan).
-  void* asan_fake_stack_ = nullptr;
-  const void* asan_bottom_ = nullptr;
-  std::size_t asan_size_ = 0;
   // The C++ runtime's exception state when this context last left by
   // resuming another one; a context that switches back must leave it so.
   void* eh_caught_ = nullptr;
   unsigned eh_uncaught_ = 0;
-  // How many coroutines name this one as their resumer_.
-  std::size_t resumer_refs_ = 0;
   // Reasons a switch involving this context leaves the inline fast path.
   static constexpr std::uint8_t kCanaryStack = 1;      // check it when leaving
   static constexpr std::uint8_t kUnwindRequested = 2;  // destroyed or cancelled
@@ -194,6 +184,23 @@ class COSYNC_API Coroutine {
   // How the request layer resumes and cancels this coroutine (null for a
   // coroutine it never waited in).
   detail::Scheduling* scheduling_ = nullptr;
+  // How many coroutines name this one as their resumer_.
+  std::size_t resumer_refs_ = 0;
+
+ protected:
+  std::exception_ptr error_;
+  bool cancelled_ = false;
+
+ private:
+  Coroutine* registry_prev_ = nullptr;
+  Coroutine* registry_next_ = nullptr;
+  Stack stack_;
+  std::uint64_t id_ = 0;
+  void* user_data_ = nullptr;
+  // ASan bookkeeping for the switch (unused without ASan).
+  void* asan_fake_stack_ = nullptr;
+  const void* asan_bottom_ = nullptr;
+  std::size_t asan_size_ = 0;
   char name_[32] = {};
 };
 

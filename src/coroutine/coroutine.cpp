@@ -577,16 +577,16 @@ void throw_join_misuse(bool joined) {
 
 Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
     : context_(frame.body),
+      slow_path_(frame.stack.guard == StackGuard::canary ? kCanaryStack : 0),
       stack_(frame.stack),
-      user_data_(options.user_data),
-      slow_path_(frame.stack.guard == StackGuard::canary ? kCanaryStack : 0) {
+      user_data_(options.user_data) {
   if (!options.name.empty()) {
     set_name(options.name);
   }
 }
 
 Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
-    : id_(id), state_(CoroutineState::running) {
+    : state_(CoroutineState::running), id_(id) {
   // The thread's own stack: the kernel guards it, so no canary is checked.
   stack_.guard = StackGuard::guard_page;
   set_name("main");
