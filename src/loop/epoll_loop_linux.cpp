@@ -161,28 +161,16 @@ void EpollLoop::watch_writable(int fd, FdEntry& slot) {
 
 void EpollLoop::wait_io(IoWait& wait) {
   FdEntry& slot = register_fd(wait.fd);
-  wait.error = 0;
-  if ((wait.events & io_readable) != 0 && slot.reader != nullptr && slot.reader != &wait) {
-    throw_errno(EBUSY, "fd " + std::to_string(wait.fd) + " already has a reader waiting");
-  }
-  if ((wait.events & io_writable) != 0 && slot.writer != nullptr && slot.writer != &wait) {
-    throw_errno(EBUSY, "fd " + std::to_string(wait.fd) + " already has a writer waiting");
-  }
-  if ((wait.events & io_readable) != 0) {
-    slot.reader = &wait;
-  }
+  slot.check_free(wait);
   if ((wait.events & io_writable) != 0) {
     watch_writable(wait.fd, slot);
-    slot.writer = &wait;
   }
-  wait.armed = true;
+  slot.hold(wait);
 }
 
 void EpollLoop::cancel_io(IoWait& wait) noexcept {
-  FdEntry* slot = entry(wait.fd);
-  if (slot != nullptr) {
-    if (slot->reader == &wait) slot->reader = nullptr;
-    if (slot->writer == &wait) slot->writer = nullptr;
+  if (FdEntry* slot = entry(wait.fd)) {
+    slot->release(wait);
   }
   wait.armed = false;
 }
@@ -224,25 +212,16 @@ void EpollLoop::forget_fd(int fd) noexcept {
   slot->registered = false;
   slot->ready = 0;
   slot->ready_for_good = 0;
-  fire_io(slot->reader, ECANCELED);
+  fire_io(*slot, &FdEntry::reader, ECANCELED);
   slot = entry(fd);  // the callback may have grown fds_
-  fire_io(slot->writer, ECANCELED);
+  fire_io(*slot, &FdEntry::writer, ECANCELED);
 }
 
-void EpollLoop::fire_io(IoWait*& slot, int error) {
-  IoWait* wait = slot;
+void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error) {
+  IoWait* wait = slot.take(direction, error);
   if (wait == nullptr) {
     return;
   }
-  FdEntry* entry_for_wait = entry(wait->fd);
-  if (entry_for_wait != nullptr) {
-    // A wait for both directions sits in both slots: clear both.
-    if (entry_for_wait->reader == wait) entry_for_wait->reader = nullptr;
-    if (entry_for_wait->writer == wait) entry_for_wait->writer = nullptr;
-  }
-  slot = nullptr;
-  wait->armed = false;
-  wait->error = error;
   const CallbackScope scope(callback_depth());
   wait->fn(wait);
 }
@@ -262,12 +241,12 @@ void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
   }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_readable;
-    fire_io(slot->reader, 0);
+    fire_io(*slot, &FdEntry::reader, 0);
   }
   slot = entry(fd);  // a callback may have grown fds_
   if (slot != nullptr && slot->registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_writable;
-    fire_io(slot->writer, 0);
+    fire_io(*slot, &FdEntry::writer, 0);
   }
 }
 

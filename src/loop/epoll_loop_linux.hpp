@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cosync/loop.hpp"
+#include "loop/io_waiters.hpp"
 #include "loop/timer_heap.hpp"
 
 namespace cosync {
@@ -41,15 +42,13 @@ class EpollLoop final : public Loop {
 
  private:
   // What the loop knows about one fd, indexed by the fd number.
-  struct FdEntry {
+  struct FdEntry : loop_detail::IoWaiters {
     bool registered = false;
     bool watching_writable = false;  // EPOLLOUT is in the registration
     unsigned ready = 0;              // IoEvent bits seen and not yet consumed
     // Directions that stay ready for good: after a hang-up or an error the
     // kernel sends no further edge, so io_not_ready must not clear them.
     unsigned ready_for_good = 0;
-    IoWait* reader = nullptr;
-    IoWait* writer = nullptr;
   };
 
   FdEntry* entry(int fd) noexcept {
@@ -67,7 +66,7 @@ class EpollLoop final : public Loop {
   int wait_for_events(Deadline until);
   Deadline next_wake(Deadline until) const noexcept;
   void dispatch_fd(int fd, std::uint32_t events);
-  void fire_io(IoWait*& slot, int error);
+  void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error);
   void drain_wakeups();
   void dispatch_signals();
   void run_expired_timers();

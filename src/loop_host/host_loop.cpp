@@ -226,19 +226,9 @@ void HostLoop::ensure_watch(int fd, FdEntry& slot) {
 
 void HostLoop::wait_io(IoWait& wait) {
   FdEntry& slot = known_entry(wait.fd);
-  const bool reads = (wait.events & io_readable) != 0;
-  const bool writes = (wait.events & io_writable) != 0;
-  if (reads && slot.reader != nullptr && slot.reader != &wait) {
-    throw_errno(EBUSY, "fd " + std::to_string(wait.fd) + " already has a reader waiting");
-  }
-  if (writes && slot.writer != nullptr && slot.writer != &wait) {
-    throw_errno(EBUSY, "fd " + std::to_string(wait.fd) + " already has a writer waiting");
-  }
+  slot.check_free(wait);
   ensure_watch(wait.fd, slot);
-  wait.error = 0;
-  if (reads) slot.reader = &wait;
-  if (writes) slot.writer = &wait;
-  wait.armed = true;
+  slot.hold(wait);
   const unsigned wanted = slot.watching | (wait.events & (io_readable | io_writable));
   if (wanted != slot.watching) {
     host_watch_fd(slot.watch, wanted);
@@ -250,10 +240,8 @@ void HostLoop::wait_io(IoWait& wait) {
 // turns it off (update_watch), which costs less than re-arming for a
 // coroutine that waits again at once.
 void HostLoop::cancel_io(IoWait& wait) noexcept {
-  FdEntry* slot = entry(wait.fd);
-  if (slot != nullptr) {
-    if (slot->reader == &wait) slot->reader = nullptr;
-    if (slot->writer == &wait) slot->writer = nullptr;
+  if (FdEntry* slot = entry(wait.fd)) {
+    slot->release(wait);
   }
   wait.armed = false;
 }
@@ -289,25 +277,17 @@ void HostLoop::forget_fd(int fd) noexcept {
   slot->watching = 0;
   slot->known = false;
   slot->ready = 0;
-  fire_io(slot->reader, ECANCELED);
+  fire_io(*slot, &FdEntry::reader, ECANCELED);
   slot = entry(fd);  // the callback may have grown fds_
-  fire_io(slot->writer, ECANCELED);
+  fire_io(*slot, &FdEntry::writer, ECANCELED);
 }
 
-void HostLoop::fire_io(IoWait*& slot, int error) noexcept {
-  IoWait* wait = slot;
+void HostLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction,
+                       int error) noexcept {
+  IoWait* wait = slot.take(direction, error);
   if (wait == nullptr) {
     return;
   }
-  FdEntry* owner = entry(wait->fd);
-  if (owner != nullptr) {
-    // A wait for both directions sits in both slots: clear both.
-    if (owner->reader == wait) owner->reader = nullptr;
-    if (owner->writer == wait) owner->writer = nullptr;
-  }
-  slot = nullptr;
-  wait->armed = false;
-  wait->error = error;
   const CallbackScope scope(callback_depth());
   wait->fn(wait);
 }
@@ -318,19 +298,19 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
     return;
   }
   if (error != 0) {
-    fire_io(slot->reader, error);
+    fire_io(*slot, &FdEntry::reader, error);
     slot = entry(fd);
-    fire_io(slot->writer, error);
+    fire_io(*slot, &FdEntry::writer, error);
     return;
   }
   if ((events & io_readable) != 0) {
     slot->ready |= io_readable;
-    fire_io(slot->reader, 0);
+    fire_io(*slot, &FdEntry::reader, 0);
   }
   slot = entry(fd);
   if (slot->watch != nullptr && (events & io_writable) != 0) {
     slot->ready |= io_writable;
-    fire_io(slot->writer, 0);
+    fire_io(*slot, &FdEntry::writer, 0);
   }
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cosync/loop.hpp"
+#include "loop/io_waiters.hpp"
 #include "loop/timer_heap.hpp"
 
 namespace cosync::host_loop {
@@ -118,13 +119,11 @@ class HostLoop : public Loop {
   // `known` once an operation reported on it (io_not_ready) or a wait armed
   // it; the host watch exists from the first wait to forget_fd.
   // 32 bytes, so indexing the table is a shift: it is on every wait's path.
-  struct FdEntry {
+  struct FdEntry : loop_detail::IoWaiters {
     bool known = false;
     std::uint8_t ready = 0;     // IoEvent bits seen and not yet consumed
     std::uint8_t watching = 0;  // IoEvent bits the host watch asks for
     void* watch = nullptr;      // the host's watch, owned through the hooks
-    IoWait* reader = nullptr;
-    IoWait* writer = nullptr;
   };
 
   FdEntry* entry(int fd) noexcept {
@@ -139,7 +138,7 @@ class HostLoop : public Loop {
   FdEntry& add_entry(int fd);
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
-  void fire_io(IoWait*& slot, int error) noexcept;
+  void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error) noexcept;
   void dispatch_fd(int fd, unsigned events, int error) noexcept;
 
   void finish_dispatch() noexcept;

@@ -1,0 +1,62 @@
+// The waits on one fd, as every loop's fd table keeps them (the built-in
+// epoll loop and the host adapters): one reader and one writer at a time,
+// and a wait for both directions holds both slots.
+#pragma once
+
+#include <cerrno>
+#include <string>
+#include <system_error>
+
+#include "cosync/loop.hpp"
+
+namespace cosync::loop_detail {
+
+struct IoWaiters {
+  IoWait* reader = nullptr;
+  IoWait* writer = nullptr;
+
+  // Refuses (EBUSY, naming the fd) a direction another wait holds.
+  void check_free(const IoWait& wait) const {
+    if (reads(wait) && reader != nullptr && reader != &wait) refuse(wait, "reader");
+    if (writes(wait) && writer != nullptr && writer != &wait) refuse(wait, "writer");
+  }
+
+  // Puts `wait` in the slots of the directions it asks for, armed.
+  void hold(IoWait& wait) noexcept {
+    if (reads(wait)) reader = &wait;
+    if (writes(wait)) writer = &wait;
+    wait.error = 0;
+    wait.armed = true;
+  }
+
+  // Takes `wait` out of every slot it holds (a cancel).
+  void release(IoWait& wait) noexcept {
+    if (reader == &wait) reader = nullptr;
+    if (writer == &wait) writer = nullptr;
+    wait.armed = false;
+  }
+
+  // Takes the wait in `direction` (&IoWaiters::reader or ::writer) out of
+  // both slots and marks it ended with `error`; the caller runs its
+  // callback. Null when nobody waits that way.
+  IoWait* take(IoWait* IoWaiters::*direction, int error) noexcept {
+    IoWait* wait = this->*direction;
+    if (wait != nullptr) {
+      release(*wait);
+      wait->error = error;
+    }
+    return wait;
+  }
+
+ private:
+  static bool reads(const IoWait& wait) noexcept { return (wait.events & io_readable) != 0; }
+  static bool writes(const IoWait& wait) noexcept { return (wait.events & io_writable) != 0; }
+
+  [[noreturn]] static void refuse(const IoWait& wait, const char* role) {
+    throw std::system_error(
+        EBUSY, std::generic_category(),
+        "cosync: fd " + std::to_string(wait.fd) + " already has a " + role + " waiting");
+  }
+};
+
+}  // namespace cosync::loop_detail
