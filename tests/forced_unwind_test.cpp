@@ -11,21 +11,12 @@
 #include <vector>
 
 #include "cosync/coroutine.hpp"
+#include "test_util.hpp"
 
 namespace cosync {
 namespace {
 
-// Counts constructions and destructions; a destructor that runs twice or
-// never shows up in the balance.
-struct Tracked {
-  explicit Tracked(int& live) : live_(&live) { ++*live_; }
-  Tracked(const Tracked&) = delete;
-  Tracked& operator=(const Tracked&) = delete;
-  ~Tracked() { --*live_; }
-
- private:
-  int* live_;
-};
+using Tracked = test::Counted;
 
 void hold_and_suspend(int depth, int& live) {
   Tracked here(live);

@@ -39,16 +39,7 @@
 
 namespace cosync::test::host_loop {
 
-// Counts the live instances in `live`: which coroutine stacks still stand.
-struct Counted {
-  explicit Counted(int& live) : live_(&live) { ++*live_; }
-  Counted(const Counted&) = delete;
-  Counted& operator=(const Counted&) = delete;
-  ~Counted() { --*live_; }
-
- private:
-  int* live_;
-};
+using test::Counted;
 
 // The application's own loop, until `done` holds (false after 30 s).
 template <class Host, class Predicate>

@@ -46,15 +46,7 @@ Request<int> value_after(Clock::duration delay, int value) {
 // cares whether it runs in a coroutine.
 int fetch_double(int x) { return value_after(5ms, x * 2).get(); }
 
-struct Counted {
-  explicit Counted(int& live) : live_(&live) { ++*live_; }
-  Counted(const Counted&) = delete;
-  Counted& operator=(const Counted&) = delete;
-  ~Counted() { --*live_; }
-
- private:
-  int* live_;
-};
+using test::Counted;
 
 TEST_P(RequestOn, CompletedByACallbackFromMainAndFromACoroutine) {
   EXPECT_EQ(value_after(1ms, 5).get(), 5);

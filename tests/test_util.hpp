@@ -50,4 +50,16 @@ inline bool running_on_valgrind() {
   return preload != nullptr && std::string(preload).find("valgrind") != std::string::npos;
 }
 
+// Counts the live instances in `live`: which stacks still stand after a
+// coroutine unwinds (a destructor that runs twice or never shows in it).
+struct Counted {
+  explicit Counted(int& live) : live_(&live) { ++*live_; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  ~Counted() { --*live_; }
+
+ private:
+  int* live_;
+};
+
 }  // namespace cosync::test

@@ -124,13 +124,7 @@ void EpollLoop::post(std::function<void()> fn) {
 }
 
 EpollLoop::FdEntry& EpollLoop::add_registration(int fd) {
-  if (fd < 0) {
-    throw_errno(EBADF, "cannot wait on fd " + std::to_string(fd));
-  }
-  if (static_cast<std::size_t>(fd) >= fds_.size()) {
-    fds_.resize(static_cast<std::size_t>(fd) + 1);
-  }
-  FdEntry& slot = fds_[static_cast<std::size_t>(fd)];
+  FdEntry& slot = fds_.grow_to(fd);
   epoll_event event{};
   event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   event.data.u64 = static_cast<std::uint64_t>(fd);
@@ -176,11 +170,11 @@ void EpollLoop::cancel_io(IoWait& wait) noexcept {
 }
 
 bool EpollLoop::io_ready(int fd, IoEvent event) const noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size() ||
-      !fds_[static_cast<std::size_t>(fd)].registered) {
+  const FdEntry* slot = fds_.find(fd);
+  if (slot == nullptr || !slot->registered) {
     return true;  // never waited on: nothing known, so try the operation
   }
-  return (fds_[static_cast<std::size_t>(fd)].ready & event) != 0;
+  return (slot->ready & event) != 0;
 }
 
 // Registers an fd seen for the first time, so io_ready answers false until

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cosync/loop.hpp"
+#include "loop/fd_table.hpp"
 #include "loop/io_waiters.hpp"
 #include "loop/timer_heap.hpp"
 
@@ -51,14 +52,10 @@ class EpollLoop final : public Loop {
     unsigned ready_for_good = 0;
   };
 
-  FdEntry* entry(int fd) noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()
-               ? &fds_[static_cast<std::size_t>(fd)]
-               : nullptr;
-  }
+  FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   // Every wait passes here: the fd is almost always registered already.
   FdEntry& register_fd(int fd) {
-    FdEntry* slot = entry(fd);
+    FdEntry* slot = fds_.find(fd);
     return slot != nullptr && slot->registered ? *slot : add_registration(fd);
   }
   FdEntry& add_registration(int fd);
@@ -78,7 +75,7 @@ class EpollLoop final : public Loop {
   int wake_fd_ = -1;
   int signal_fd_ = -1;
   bool have_pwait2_ = true;
-  std::vector<FdEntry> fds_;
+  loop_detail::FdTable<FdEntry> fds_;
   loop_detail::TimerHeap timers_;
   loop_detail::ImmediateQueue immediates_;
 

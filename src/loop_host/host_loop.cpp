@@ -199,13 +199,7 @@ void HostLoop::run_posts() noexcept {
 // --- File descriptors. ----------------------------------------------------
 
 HostLoop::FdEntry& HostLoop::add_entry(int fd) {
-  if (fd < 0) {
-    throw_errno(EBADF, "cannot wait on fd " + std::to_string(fd));
-  }
-  if (static_cast<std::size_t>(fd) >= fds_.size()) {
-    fds_.resize(static_cast<std::size_t>(fd) + 1);
-  }
-  FdEntry& slot = fds_[static_cast<std::size_t>(fd)];
+  FdEntry& slot = fds_.grow_to(fd);
   slot.known = true;
   slot.ready = io_writable;  // assumed until a write says otherwise
   return slot;
@@ -247,11 +241,11 @@ void HostLoop::cancel_io(IoWait& wait) noexcept {
 }
 
 bool HostLoop::io_ready(int fd, IoEvent event) const noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size() ||
-      !fds_[static_cast<std::size_t>(fd)].known) {
+  const FdEntry* slot = fds_.find(fd);
+  if (slot == nullptr || !slot->known) {
     return true;  // never waited on: nothing known, so try the operation
   }
-  return (fds_[static_cast<std::size_t>(fd)].ready & event) != 0;
+  return (slot->ready & event) != 0;
 }
 
 void HostLoop::io_not_ready(int fd, IoEvent event) noexcept {

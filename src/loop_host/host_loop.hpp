@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cosync/loop.hpp"
+#include "loop/fd_table.hpp"
 #include "loop/io_waiters.hpp"
 #include "loop/timer_heap.hpp"
 
@@ -126,13 +127,9 @@ class HostLoop : public Loop {
     void* watch = nullptr;      // the host's watch, owned through the hooks
   };
 
-  FdEntry* entry(int fd) noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()
-               ? &fds_[static_cast<std::size_t>(fd)]
-               : nullptr;
-  }
+  FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   FdEntry& known_entry(int fd) {
-    FdEntry* slot = entry(fd);
+    FdEntry* slot = fds_.find(fd);
     return slot != nullptr && slot->known ? *slot : add_entry(fd);
   }
   FdEntry& add_entry(int fd);
@@ -166,7 +163,7 @@ class HostLoop : public Loop {
   Immediate end_marker_;  // queued behind the batch being run
   bool host_immediate_scheduled_ = false;
 
-  std::vector<FdEntry> fds_;
+  loop_detail::FdTable<FdEntry> fds_;
 
   std::mutex post_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
