@@ -23,12 +23,17 @@ endif()
 add_library(cosync_host_loop OBJECT src/loop_host/host_loop.cpp)
 target_include_directories(cosync_host_loop PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(cosync_host_loop PUBLIC cosync)
+# Hidden, as the core is: under -fPIC a default-visibility function may be
+# interposed, so the compiler would not inline the dispatch path's pieces.
+set_target_properties(cosync_host_loop PROPERTIES
+  CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 
 # cosync_add_adapter(<name> <source> <pkg-config target>)
 function(cosync_add_adapter name source host)
   add_library(${name} STATIC ${source} $<TARGET_OBJECTS:cosync_host_loop>)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC cosync ${host} ${ARGN})
+  set_target_properties(${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   add_library(cosync::${name} ALIAS ${name})
   list(APPEND COSYNC_ADAPTERS ${name})
   set(COSYNC_ADAPTERS ${COSYNC_ADAPTERS} CACHE INTERNAL "The foreign-loop adapters built")

@@ -308,7 +308,12 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
   }
 }
 
-void HostLoop::on_host_fd(int fd, unsigned events, int error) noexcept {
+// Flattened: after a coroutine switches back, every return on the way out
+// to the host is mispredicted (the return-stack buffer holds the
+// coroutine's calls, not ours), at about 10 ns each on this kind of machine,
+// so the dispatch path keeps as few frames as it can between the host and
+// the coroutine's step.
+[[gnu::flatten]] void HostLoop::on_host_fd(int fd, unsigned events, int error) noexcept {
   dispatch_fd(fd, events, error);
   finish_dispatch();
   update_watch(fd);
