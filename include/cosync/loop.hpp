@@ -35,6 +35,9 @@ COSYNC_API Deadline deadline_after(Clock::duration timeout) noexcept;
 struct Immediate {
   void (*fn)(Immediate* self) = nullptr;
   void* data = nullptr;  // the owner's, for the callback
+  // A coroutine's step: the loop switches into `resume` (unless it has
+  // finished) and then calls fn. Null for a plain callback.
+  Coroutine* resume = nullptr;
   Immediate* prev = nullptr;
   Immediate* next = nullptr;
   bool queued = false;

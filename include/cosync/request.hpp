@@ -348,8 +348,9 @@ class SpawnState final : public RequestState<R> {
   SpawnState(Loop& loop, const Options& options, F&& fn, A&&... args)
       : loop_(loop), task_(create(options, std::forward<F>(fn), std::forward<A>(args)...)) {
     scheduling_of(task_.coroutine()) = &scheduling_;
-    scheduling_.step.fn = &SpawnState::on_step;
+    scheduling_.step.fn = &SpawnState::after_step;
     scheduling_.step.data = this;
+    scheduling_.step.resume = &task_.coroutine();
     scheduling_.loop = &loop_;
     scheduling_.request = this;
     this->add_ref();  // held while the coroutine lives
@@ -357,14 +358,14 @@ class SpawnState final : public RequestState<R> {
   }
 
  private:
-  static void on_step(Immediate* step) noexcept { static_cast<SpawnState*>(step->data)->step(); }
+  // The loop has just resumed the coroutine (see Immediate::resume). One
+  // that suspended outside any wait (plain yield()) only let the loop run:
+  // it is scheduled again for the next iteration.
+  static void after_step(Immediate* step) noexcept {
+    static_cast<SpawnState*>(step->data)->after_resume();
+  }
 
-  // A spawned coroutine that suspended outside any wait (plain yield())
-  // only let the loop run: it is scheduled again for the next iteration.
-  void step() noexcept {
-    if (!task_.done()) {
-      task_.resume();
-    }
+  void after_resume() noexcept {
     if (task_.done()) {
       complete_from_task();
     } else if (!scheduling_.waiting) {

@@ -411,7 +411,7 @@ void EpollLoop::run_immediates() {
        immediate = immediates_.pop()) {
     ++stats_.immediates_run;
     const CallbackScope scope(callback_depth());
-    immediate->fn(immediate);
+    loop_detail::run_immediate(*immediate);
   }
 }
 

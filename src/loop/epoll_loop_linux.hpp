@@ -17,6 +17,7 @@
 
 #include "cosync/loop.hpp"
 #include "loop/fd_table.hpp"
+#include "loop/immediate_queue.hpp"
 #include "loop/io_waiters.hpp"
 #include "loop/timer_heap.hpp"
 

@@ -82,37 +82,4 @@ class TimerHeap {
   std::uint64_t next_sequence_ = 0;
 };
 
-// Immediates waiting for the next iteration, in posting order.
-class ImmediateQueue {
- public:
-  bool empty() const noexcept { return head_ == nullptr; }
-
-  void push(Immediate& immediate) noexcept {
-    immediate.prev = tail_;
-    immediate.next = nullptr;
-    (tail_ != nullptr ? tail_->next : head_) = &immediate;
-    tail_ = &immediate;
-    immediate.queued = true;
-  }
-
-  void remove(Immediate& immediate) noexcept {
-    (immediate.prev != nullptr ? immediate.prev->next : head_) = immediate.next;
-    (immediate.next != nullptr ? immediate.next->prev : tail_) = immediate.prev;
-    immediate.prev = immediate.next = nullptr;
-    immediate.queued = false;
-  }
-
-  Immediate* pop() noexcept {
-    Immediate* first = head_;
-    if (first != nullptr) {
-      remove(*first);
-    }
-    return first;
-  }
-
- private:
-  Immediate* head_ = nullptr;
-  Immediate* tail_ = nullptr;
-};
-
 }  // namespace cosync::loop_detail

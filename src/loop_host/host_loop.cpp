@@ -149,7 +149,7 @@ void HostLoop::run_immediates() noexcept {
        immediate = immediates_.pop()) {
     ++stats_.immediates_run;
     const CallbackScope scope(callback_depth());
-    immediate->fn(immediate);
+    loop_detail::run_immediate(*immediate);
   }
 }
 
