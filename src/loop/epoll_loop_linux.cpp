@@ -206,18 +206,19 @@ void EpollLoop::forget_fd(int fd) noexcept {
   slot->registered = false;
   slot->ready = 0;
   slot->ready_for_good = 0;
-  fire_io(*slot, &FdEntry::reader, ECANCELED);
+  fire_io(*slot, &FdEntry::reader, ECANCELED, loop_detail::EndedFrom::elsewhere);
   slot = entry(fd);  // the callback may have grown fds_
-  fire_io(*slot, &FdEntry::writer, ECANCELED);
+  fire_io(*slot, &FdEntry::writer, ECANCELED, loop_detail::EndedFrom::elsewhere);
 }
 
-void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error) {
+void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
+                       loop_detail::EndedFrom from) {
   IoWait* wait = slot.take(direction, error);
   if (wait == nullptr) {
     return;
   }
   const CallbackScope scope(callback_depth());
-  wait->fn(wait);
+  loop_detail::run_io_callback(*wait, from);
 }
 
 void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
@@ -235,12 +236,12 @@ void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
   }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_readable;
-    fire_io(*slot, &FdEntry::reader, 0);
+    fire_io(*slot, &FdEntry::reader, 0, loop_detail::EndedFrom::dispatch);
   }
   slot = entry(fd);  // a callback may have grown fds_
   if (slot != nullptr && slot->registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_writable;
-    fire_io(*slot, &FdEntry::writer, 0);
+    fire_io(*slot, &FdEntry::writer, 0, loop_detail::EndedFrom::dispatch);
   }
 }
 

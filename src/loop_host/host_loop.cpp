@@ -271,19 +271,19 @@ void HostLoop::forget_fd(int fd) noexcept {
   slot->watching = 0;
   slot->known = false;
   slot->ready = 0;
-  fire_io(*slot, &FdEntry::reader, ECANCELED);
+  fire_io(*slot, &FdEntry::reader, ECANCELED, loop_detail::EndedFrom::elsewhere);
   slot = entry(fd);  // the callback may have grown fds_
-  fire_io(*slot, &FdEntry::writer, ECANCELED);
+  fire_io(*slot, &FdEntry::writer, ECANCELED, loop_detail::EndedFrom::elsewhere);
 }
 
-void HostLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction,
-                       int error) noexcept {
+void HostLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
+                       loop_detail::EndedFrom from) noexcept {
   IoWait* wait = slot.take(direction, error);
   if (wait == nullptr) {
     return;
   }
   const CallbackScope scope(callback_depth());
-  wait->fn(wait);
+  loop_detail::run_io_callback(*wait, from);
 }
 
 void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
@@ -292,19 +292,19 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
     return;
   }
   if (error != 0) {
-    fire_io(*slot, &FdEntry::reader, error);
+    fire_io(*slot, &FdEntry::reader, error, loop_detail::EndedFrom::dispatch);
     slot = entry(fd);
-    fire_io(*slot, &FdEntry::writer, error);
+    fire_io(*slot, &FdEntry::writer, error, loop_detail::EndedFrom::dispatch);
     return;
   }
   if ((events & io_readable) != 0) {
     slot->ready |= io_readable;
-    fire_io(*slot, &FdEntry::reader, 0);
+    fire_io(*slot, &FdEntry::reader, 0, loop_detail::EndedFrom::dispatch);
   }
   slot = entry(fd);
   if (slot->watch != nullptr && (events & io_writable) != 0) {
     slot->ready |= io_writable;
-    fire_io(*slot, &FdEntry::writer, 0);
+    fire_io(*slot, &FdEntry::writer, 0, loop_detail::EndedFrom::dispatch);
   }
 }
 

@@ -136,7 +136,8 @@ class HostLoop : public Loop {
   FdEntry& add_entry(int fd);
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
-  void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error) noexcept;
+  void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
+               loop_detail::EndedFrom from) noexcept;
   void dispatch_fd(int fd, unsigned events, int error) noexcept;
 
   void finish_dispatch() noexcept;

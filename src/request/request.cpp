@@ -367,6 +367,7 @@ int wait_io_scheduled(Loop& loop, detail::Scheduling& scheduling, IoWait& io) {
     auto* owner = static_cast<detail::Scheduling*>(fired->data);
     owner->loop->post_immediate(owner->step);
   };
+  io.step = &scheduling.step;
   loop.wait_io(io);
   const DisarmOnExit<IoWait> guard(loop, io, &Loop::cancel_io);
   for (;;) {
