@@ -63,9 +63,8 @@ enum IoEvent : unsigned { io_readable = 1U, io_writable = 2U };
 struct IoWait {
   void (*fn)(IoWait* self) = nullptr;
   void* data = nullptr;  // the owner's, for the callback
-  // A coroutine's step (see Immediate::resume) that the loop's own fd
-  // dispatch may run in place of fn, right away. fn must then schedule that
-  // step: a loop calls fn when it ends the wait from anywhere else.
+  // A coroutine's step (see Immediate::resume) that the loop may queue or
+  // run in place of calling fn; fn must then do the same as queueing it.
   Immediate* step = nullptr;
   int fd = -1;
   unsigned events = 0;

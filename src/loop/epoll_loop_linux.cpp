@@ -206,19 +206,25 @@ void EpollLoop::forget_fd(int fd) noexcept {
   slot->registered = false;
   slot->ready = 0;
   slot->ready_for_good = 0;
-  fire_io(*slot, &FdEntry::reader, ECANCELED, loop_detail::EndedFrom::elsewhere);
+  fire_io(*slot, &FdEntry::reader, ECANCELED);
   slot = entry(fd);  // the callback may have grown fds_
-  fire_io(*slot, &FdEntry::writer, ECANCELED, loop_detail::EndedFrom::elsewhere);
+  fire_io(*slot, &FdEntry::writer, ECANCELED);
 }
 
-void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
-                       loop_detail::EndedFrom from) {
+void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error) {
   IoWait* wait = slot.take(direction, error);
   if (wait == nullptr) {
     return;
   }
+  // A coroutine's step is queued, not run here: the batch's dispatch first
+  // touches every woken coroutine's records, so their cache misses overlap,
+  // and the immediates then switch into coroutines whose data is in cache.
+  if (wait->step != nullptr) {
+    EpollLoop::post_immediate(*wait->step);
+    return;
+  }
   const CallbackScope scope(callback_depth());
-  loop_detail::run_io_callback(*wait, from);
+  wait->fn(wait);
 }
 
 void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
@@ -236,12 +242,12 @@ void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
   }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_readable;
-    fire_io(*slot, &FdEntry::reader, 0, loop_detail::EndedFrom::dispatch);
+    fire_io(*slot, &FdEntry::reader, 0);
   }
   slot = entry(fd);  // a callback may have grown fds_
   if (slot != nullptr && slot->registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
     slot->ready |= io_writable;
-    fire_io(*slot, &FdEntry::writer, 0, loop_detail::EndedFrom::dispatch);
+    fire_io(*slot, &FdEntry::writer, 0);
   }
 }
 

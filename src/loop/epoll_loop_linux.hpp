@@ -64,8 +64,7 @@ class EpollLoop final : public Loop {
   int wait_for_events(Deadline until);
   Deadline next_wake(Deadline until) const noexcept;
   void dispatch_fd(int fd, std::uint32_t events);
-  void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
-               loop_detail::EndedFrom from);
+  void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error);
   void drain_wakeups();
   void dispatch_signals();
   void run_expired_timers();

@@ -52,25 +52,4 @@ inline void run_immediate(Immediate& immediate) noexcept {
   immediate.fn(&immediate);
 }
 
-// Where a loop ends an fd wait from: its own dispatch, on the main context
-// at the top of an iteration, or anywhere else (forget_fd, called by
-// whoever closes the fd, perhaps from a coroutine).
-enum class EndedFrom { dispatch, elsewhere };
-
-// Ends an fd wait the loop took out of its table. From the dispatch, a
-// coroutine's step runs here, in the dispatching frame, for the same reason
-// as in run_immediate (a step already queued, say by a cancel, runs from
-// the queue instead). From elsewhere it is only scheduled: a coroutine
-// never runs on the stack of the code that ended its wait.
-inline void run_io_callback(IoWait& wait, EndedFrom from) noexcept {
-  Immediate* step = wait.step;
-  if (step != nullptr && from == EndedFrom::dispatch) {
-    if (!step->queued) {
-      run_immediate(*step);
-    }
-    return;
-  }
-  wait.fn(&wait);
-}
-
 }  // namespace cosync::loop_detail

@@ -271,19 +271,30 @@ void HostLoop::forget_fd(int fd) noexcept {
   slot->watching = 0;
   slot->known = false;
   slot->ready = 0;
-  fire_io(*slot, &FdEntry::reader, ECANCELED, loop_detail::EndedFrom::elsewhere);
+  fire_io(*slot, &FdEntry::reader, ECANCELED, EndedFrom::elsewhere);
   slot = entry(fd);  // the callback may have grown fds_
-  fire_io(*slot, &FdEntry::writer, ECANCELED, loop_detail::EndedFrom::elsewhere);
+  fire_io(*slot, &FdEntry::writer, ECANCELED, EndedFrom::elsewhere);
 }
 
 void HostLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
-                       loop_detail::EndedFrom from) noexcept {
+                       EndedFrom from) noexcept {
   IoWait* wait = slot.take(direction, error);
   if (wait == nullptr) {
     return;
   }
   const CallbackScope scope(callback_depth());
-  loop_detail::run_io_callback(*wait, from);
+  // The host calls back once per fd, so a coroutine's step runs right here
+  // (a step already queued, say by a cancel, runs from the queue). From
+  // elsewhere it is only scheduled: a coroutine never runs on the stack of
+  // the code that ended its wait.
+  Immediate* step = wait->step;
+  if (step != nullptr && from == EndedFrom::dispatch) {
+    if (!step->queued) {
+      loop_detail::run_immediate(*step);
+    }
+    return;
+  }
+  wait->fn(wait);
 }
 
 void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
@@ -292,19 +303,19 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
     return;
   }
   if (error != 0) {
-    fire_io(*slot, &FdEntry::reader, error, loop_detail::EndedFrom::dispatch);
+    fire_io(*slot, &FdEntry::reader, error, EndedFrom::dispatch);
     slot = entry(fd);
-    fire_io(*slot, &FdEntry::writer, error, loop_detail::EndedFrom::dispatch);
+    fire_io(*slot, &FdEntry::writer, error, EndedFrom::dispatch);
     return;
   }
   if ((events & io_readable) != 0) {
     slot->ready |= io_readable;
-    fire_io(*slot, &FdEntry::reader, 0, loop_detail::EndedFrom::dispatch);
+    fire_io(*slot, &FdEntry::reader, 0, EndedFrom::dispatch);
   }
   slot = entry(fd);
   if (slot->watch != nullptr && (events & io_writable) != 0) {
     slot->ready |= io_writable;
-    fire_io(*slot, &FdEntry::writer, 0, loop_detail::EndedFrom::dispatch);
+    fire_io(*slot, &FdEntry::writer, 0, EndedFrom::dispatch);
   }
 }
 

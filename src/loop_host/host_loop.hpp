@@ -136,8 +136,12 @@ class HostLoop : public Loop {
   FdEntry& add_entry(int fd);
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
+  // Where a wait is ended from: the host's fd callback, on the main
+  // context, or anywhere else (forget_fd, called by whoever closes the fd,
+  // perhaps from a coroutine).
+  enum class EndedFrom { dispatch, elsewhere };
   void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
-               loop_detail::EndedFrom from) noexcept;
+               EndedFrom from) noexcept;
   void dispatch_fd(int fd, unsigned events, int error) noexcept;
 
   void finish_dispatch() noexcept;
