@@ -373,7 +373,9 @@ class SpawnState final : public RequestState<R> {
     }
   }
 
-  void complete_from_task() noexcept {
+  // Out of line: once per coroutine, and inlined it would make every step
+  // save and restore the registers its exception handling needs.
+  [[gnu::noinline]] void complete_from_task() noexcept {
     try {
       if constexpr (std::is_void_v<R>) {
         task_.join();

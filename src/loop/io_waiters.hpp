@@ -15,6 +15,11 @@ struct IoWaiters {
   IoWait* reader = nullptr;
   IoWait* writer = nullptr;
 
+  // True when no other wait holds a direction `wait` asks for.
+  bool is_free_for(const IoWait& wait) const noexcept {
+    return !(reads(wait) && reader != nullptr && reader != &wait) &&
+           !(writes(wait) && writer != nullptr && writer != &wait);
+  }
   // Refuses (EBUSY, naming the fd) a direction another wait holds.
   void check_free(const IoWait& wait) const {
     if (reads(wait) && reader != nullptr && reader != &wait) refuse(wait, "reader");

@@ -218,7 +218,20 @@ void HostLoop::ensure_watch(int fd, FdEntry& slot) {
   slot.watching = 0;
 }
 
+// The common case, a coroutine waiting again on an fd whose watch already
+// asks for that direction, takes no call; anything else takes add_wait.
 void HostLoop::wait_io(IoWait& wait) {
+  FdEntry* slot = fds_.find(wait.fd);
+  const unsigned wanted = wait.events & (io_readable | io_writable);
+  if (slot != nullptr && slot->watch != nullptr && (slot->watching & wanted) == wanted &&
+      slot->is_free_for(wait)) [[likely]] {
+    slot->hold(wait);
+    return;
+  }
+  add_wait(wait);
+}
+
+void HostLoop::add_wait(IoWait& wait) {
   FdEntry& slot = known_entry(wait.fd);
   slot.check_free(wait);
   ensure_watch(wait.fd, slot);

@@ -134,6 +134,7 @@ class HostLoop : public Loop {
     return slot != nullptr && slot->known ? *slot : add_entry(fd);
   }
   FdEntry& add_entry(int fd);
+  void add_wait(IoWait& wait);
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
   // Where a wait is ended from: the host's fd callback, on the main

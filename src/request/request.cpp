@@ -43,12 +43,16 @@ bool cancel_pending(const Scheduling* scheduling) noexcept {
   return scheduling != nullptr && scheduling->cancel_requested && !scheduling->cancel_delivered;
 }
 
+[[noreturn, gnu::noinline]] void deliver_cancel(Scheduling* scheduling) {
+  scheduling->cancel_delivered = true;
+  ++t_stats.cancellations_delivered;
+  throw Cancelled("cosync: " + label(current()) + " was cancelled while waiting");
+}
+
 // A cancel is delivered once, at the first wait after it was requested.
-void throw_if_cancel_pending(Scheduling* scheduling) {
+inline void throw_if_cancel_pending(Scheduling* scheduling) {
   if (cancel_pending(scheduling)) [[unlikely]] {
-    scheduling->cancel_delivered = true;
-    ++t_stats.cancellations_delivered;
-    throw Cancelled("cosync: " + label(current()) + " was cancelled while waiting");
+    deliver_cancel(scheduling);
   }
 }
 
