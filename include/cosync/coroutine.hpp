@@ -137,6 +137,16 @@ class COSYNC_API Coroutine {
   // The coroutine's stack (empty for a main context).
   const Stack& stack() const noexcept { return stack_; }
 
+  // Starts loading what a resume reads first, the registers saved at the
+  // top of the suspended stack and the frames they return to, for a caller
+  // that resumes this coroutine soon (a loop working through a batch).
+  void prefetch_resume() const noexcept {
+    const char* top = static_cast<const char*>(context_);
+    for (int line = 0; line < 4; ++line) {
+      __builtin_prefetch(top + 64 * line);
+    }
+  }
+
   // Switches into this coroutine. Throws UsageError when it is running,
   // finished, or owned by another thread. Called on the main context from a
   // coroutine, it is yield_to_main().

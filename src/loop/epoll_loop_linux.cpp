@@ -220,6 +220,7 @@ void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*directio
   // touches every woken coroutine's records, so their cache misses overlap,
   // and the immediates then switch into coroutines whose data is in cache.
   if (wait->step != nullptr) {
+    __builtin_prefetch(wait->step->resume);
     EpollLoop::post_immediate(*wait->step);
     return;
   }
@@ -416,6 +417,9 @@ void EpollLoop::run_immediates() {
   } remove_marker{immediates_, end_marker_};
   for (Immediate* immediate = immediates_.pop(); immediate != &end_marker_;
        immediate = immediates_.pop()) {
+    if (const Immediate* next = immediates_.front(); next != nullptr && next->resume != nullptr) {
+      next->resume->prefetch_resume();
+    }
     ++stats_.immediates_run;
     const CallbackScope scope(callback_depth());
     loop_detail::run_immediate(*immediate);

@@ -10,6 +10,7 @@ namespace cosync::loop_detail {
 class ImmediateQueue {
  public:
   bool empty() const noexcept { return head_ == nullptr; }
+  Immediate* front() const noexcept { return head_; }
 
   void push(Immediate& immediate) noexcept {
     immediate.prev = tail_;
