@@ -362,7 +362,7 @@ TEST_P(SocketTest, ClosingASocketEndsAnotherCoroutinesWait) {
   auto waiting = spawn([&a] {
     char byte = 0;
     std::error_code error;
-    a.read_some(&byte, 1, error, deadline_after(10s));
+    a.read_some(&byte, 1, error, deadline_after(60s));
     return error;
   });
   run([&a] {
@@ -370,7 +370,31 @@ TEST_P(SocketTest, ClosingASocketEndsAnotherCoroutinesWait) {
     a.close();
     return 0;
   });
+  // No deadline of its own: a timer would flush a lost wake-up, which then
+  // hangs here until the test's timeout instead.
   EXPECT_EQ(waiting.get(), std::errc::operation_canceled);
+}
+
+// The short wait (no deadline) of a spawned coroutine: the close schedules
+// the reader, which must not run inside close() on the closer's stack.
+TEST_P(SocketTest, ClosingASocketEndsAWaitWithoutDeadlineAfterTheCloserMovesOn) {
+  auto [a, b] = socket_pair();
+  bool close_returned = false;
+  auto waiting = spawn([&a, &close_returned] {
+    char byte = 0;
+    std::error_code error;
+    a.read_some(&byte, 1, error);
+    return std::make_pair(error, close_returned);
+  });
+  run([&a, &close_returned] {
+    sleep_for(5ms);  // let the reader start waiting
+    a.close();
+    close_returned = true;
+    return 0;
+  });
+  const auto [error, reader_saw_close_return] = waiting.get();  // no timer: see above
+  EXPECT_EQ(error, std::errc::operation_canceled);
+  EXPECT_TRUE(reader_saw_close_return) << "the reader ran inside close()";
 }
 
 // The wait of `reader` has fired (its fd is readable), but before it

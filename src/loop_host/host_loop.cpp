@@ -287,6 +287,13 @@ void HostLoop::forget_fd(int fd) noexcept {
   fire_io(*slot, &FdEntry::reader, ECANCELED, EndedFrom::elsewhere);
   slot = entry(fd);  // the callback may have grown fds_
   fire_io(*slot, &FdEntry::writer, ECANCELED, EndedFrom::elsewhere);
+  // The callbacks ran in a callback scope, where posting an immediate
+  // leaves the host's immediate to the end of the dispatch. Outside one
+  // there is no such end: without this the woken waits would sleep until
+  // some other host event.
+  if (!in_callback()) {
+    sync_host_immediate();
+  }
 }
 
 void HostLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error,
