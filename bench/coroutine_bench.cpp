@@ -4,6 +4,7 @@
 // same work on each library, under names that pair up:
 //
 //   BM_SwitchRoundTrip/<lib>  resume a coroutine and let it yield back
+//   BM_SwitchFrames/cosync/N  the same, each side N calls deep (no anchor)
 //   BM_Lifecycle/<lib>        create a coroutine, run it to completion, free it
 //   BM_IdleMemory/<lib>       RSS added per suspended coroutine, 100,000 of them
 //   BM_Create1M/cosync        1,000,000 suspended coroutines, default settings
@@ -259,6 +260,44 @@ void BM_SwitchRoundTrip_boost_context(benchmark::State& state) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// BM_SwitchFrames: BM_SwitchRoundTrip's resume and yield, each made from
+// the bottom of `frames` ordinary calls that return after the switch, as an
+// event loop's dispatch and a sync-style read do. Every such return goes to
+// an address the return-stack buffer lost to the other stack's calls; the
+// rows price that per frame (the reason cosync keeps its wait path flat).
+
+[[gnu::noinline]] void yield_below(int frames) {
+  if (frames > 1) {
+    yield_below(frames - 1);
+    benchmark::ClobberMemory();  // keeps the call a real call, not a tail call
+    return;
+  }
+  cosync::yield();
+}
+
+[[gnu::noinline]] void resume_below(cosync::Task<void>& task, int frames) {
+  if (frames > 1) {
+    resume_below(task, frames - 1);
+    benchmark::ClobberMemory();
+    return;
+  }
+  task.resume();
+}
+
+void BM_SwitchFrames_cosync(benchmark::State& state) {
+  const auto frames = static_cast<int>(state.range(0));
+  cosync::Task<void> task = cosync::create([frames] {
+    for (;;) {
+      yield_below(frames);
+    }
+  });
+  task.resume();
+  for (auto _ : state) {
+    resume_below(task, frames);
+  }
+}
+
 // The pcl round trip runs the same calls against Debian's libpcl and
 // against libcosync-pcl. Both export the same names, so neither is linked
 // for it: each is dlopen'ed privately (RTLD_LOCAL; RTLD_DEEPBIND keeps its
@@ -474,6 +513,7 @@ BENCHMARK(BM_SwitchRoundTrip_boost_context)->Name("BM_SwitchRoundTrip/boost_cont
 BENCHMARK(BM_SwitchRoundTrip_libpcl)->Name("BM_SwitchRoundTrip/libpcl");
 BENCHMARK(BM_SwitchRoundTrip_cosync_pcl)->Name("BM_SwitchRoundTrip/cosync_pcl");
 BENCHMARK(BM_SwitchRoundTrip_ucontext)->Name("BM_SwitchRoundTrip/ucontext");
+BENCHMARK(BM_SwitchFrames_cosync)->Name("BM_SwitchFrames/cosync")->Arg(1)->Arg(2)->Arg(4)->Arg(8);
 
 BENCHMARK(BM_Lifecycle_cosync)->Name("BM_Lifecycle/cosync");
 BENCHMARK(BM_Lifecycle_boost_context_pooled)->Name("BM_Lifecycle/boost_context_pooled");
