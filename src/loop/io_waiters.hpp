@@ -17,13 +17,12 @@ struct IoWaiters {
 
   // True when no other wait holds a direction `wait` asks for.
   bool is_free_for(const IoWait& wait) const noexcept {
-    return !(reads(wait) && reader != nullptr && reader != &wait) &&
-           !(writes(wait) && writer != nullptr && writer != &wait);
+    return !reader_taken_for(wait) && !writer_taken_for(wait);
   }
   // Refuses (EBUSY, naming the fd) a direction another wait holds.
   void check_free(const IoWait& wait) const {
-    if (reads(wait) && reader != nullptr && reader != &wait) refuse(wait, "reader");
-    if (writes(wait) && writer != nullptr && writer != &wait) refuse(wait, "writer");
+    if (reader_taken_for(wait)) refuse(wait, "reader");
+    if (writer_taken_for(wait)) refuse(wait, "writer");
   }
 
   // Puts `wait` in the slots of the directions it asks for, armed.
@@ -54,6 +53,12 @@ struct IoWaiters {
   }
 
  private:
+  bool reader_taken_for(const IoWait& wait) const noexcept {
+    return reads(wait) && reader != nullptr && reader != &wait;
+  }
+  bool writer_taken_for(const IoWait& wait) const noexcept {
+    return writes(wait) && writer != nullptr && writer != &wait;
+  }
   static bool reads(const IoWait& wait) noexcept { return (wait.events & io_readable) != 0; }
   static bool writes(const IoWait& wait) noexcept { return (wait.events & io_writable) != 0; }
 
