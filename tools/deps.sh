@@ -10,7 +10,7 @@ build_packages=(cmake ninja-build g++ make valgrind googletest)
 test_packages=("${build_packages[@]}" gdb pkg-config libpcl1-dev libtevent-dev libtalloc-dev
   libuv1-dev libevent-dev)
 bench_packages=("${test_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
-ci_packages=("${bench_packages[@]}" g++-aarch64-linux-gnu qemu-user)
+ci_packages=("${bench_packages[@]}" g++-aarch64-linux-gnu qemu-user clang)
 
 case "${1:-}" in
   build) wanted=("${build_packages[@]}") ;;

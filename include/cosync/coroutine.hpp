@@ -116,7 +116,7 @@ COSYNC_API void drive_to_completion(Coroutine& coroutine);
 COSYNC_API void unwind_for_destruction(Coroutine& coroutine) noexcept;
 COSYNC_API void unwind_for_cancel(Coroutine& coroutine);
 COSYNC_API void release(Coroutine& coroutine) noexcept;
-COSYNC_API [[noreturn]] void throw_join_misuse(bool joined);
+[[noreturn]] COSYNC_API void throw_join_misuse(bool joined);
 }  // namespace detail
 
 // The control block of a coroutine, or of a thread's main context.
