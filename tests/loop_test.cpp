@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -283,6 +284,49 @@ TEST_P(LoopOn, WaitingOnAClosedFdIsAClearError) {
   close(fds[0]);
   close(fds[1]);
   EXPECT_THROW(wait_io(fds[0], io_readable, deadline_after(10ms)), std::system_error);
+}
+
+// One readiness report says "readable and writable" for fd `a`. The reader
+// runs first (a host adapter runs it inside the report's dispatch), closes
+// `a` and gets the same fd number for a new socket whose send buffer is
+// full: the report's "writable" must not reach a wait on the new socket.
+TEST_P(LoopOn, AReportForAClosedFdDoesNotReachItsReusedNumber) {
+  int a[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, a), 0);
+  ASSERT_EQ(write(a[1], "x", 1), 1);
+  int b[2] = {-1, -1};
+  auto writer = spawn([fd = a[0]] {
+    try {
+      wait_io_edge(fd, io_writable);
+    } catch (const std::system_error&) {
+      // ECANCELED when the reader closed the fd first: either is fine.
+    }
+  });
+  auto reader = spawn([&a, &b] {
+    wait_io_edge(a[0], io_readable);
+    const int number = a[0];
+    this_loop().forget_fd(a[0]);
+    close(a[0]);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, b) != 0 ||
+        b[0] != number) {
+      return std::string("the test needs the fd number reused");
+    }
+    const std::string chunk(4096, 'z');
+    while (write(b[0], chunk.data(), chunk.size()) > 0) {
+    }
+    try {
+      wait_io(b[0], io_writable, deadline_after(100ms));
+      return std::string("a wait on the new socket ended as writable");
+    } catch (const TimedOut&) {
+      return std::string("timed out");
+    }
+  });
+  EXPECT_EQ(reader.get(deadline_after(10s)), "timed out");
+  writer.get(deadline_after(10s));
+  this_loop().forget_fd(b[0]);
+  for (int fd : {a[1], b[0], b[1]}) {
+    if (fd >= 0) close(fd);
+  }
 }
 
 TEST_P(LoopOn, SignalsAreDeliveredThroughTheLoop) {

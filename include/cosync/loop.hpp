@@ -111,6 +111,9 @@ class COSYNC_API Loop {
   virtual void add_timer(Timer& timer) = 0;
   virtual void cancel_timer(Timer& timer) noexcept = 0;
 
+  // Runs `immediate` on the next iteration. A loop must honour
+  // Immediate::resume (switch into that coroutine first, as
+  // loop_detail::run_immediate does): a spawned coroutine's step relies on it.
   virtual void post_immediate(Immediate& immediate) noexcept = 0;
   virtual void cancel_immediate(Immediate& immediate) noexcept = 0;
 

@@ -36,6 +36,6 @@ namespace cosync {
 
 // Creates a cosync loop that runs inside `base`. Throws std::system_error
 // when libevent refuses an event.
-std::unique_ptr<Loop> make_libevent_loop(struct event_base* base);
+COSYNC_API std::unique_ptr<Loop> make_libevent_loop(struct event_base* base);
 
 }  // namespace cosync

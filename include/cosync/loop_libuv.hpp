@@ -40,6 +40,6 @@ namespace cosync {
 
 // Creates a cosync loop that runs inside `uv`. Throws std::system_error
 // when libuv refuses a handle.
-std::unique_ptr<Loop> make_libuv_loop(uv_loop_t* uv);
+COSYNC_API std::unique_ptr<Loop> make_libuv_loop(uv_loop_t* uv);
 
 }  // namespace cosync

@@ -34,10 +34,10 @@ namespace cosync {
 
 // Creates a cosync loop that runs inside `ev`. Throws std::system_error
 // when tevent cannot give it a threaded context (tevent without pthreads).
-std::unique_ptr<Loop> make_tevent_loop(struct tevent_context* ev);
+COSYNC_API std::unique_ptr<Loop> make_tevent_loop(struct tevent_context* ev);
 
 // The tevent context `loop` runs inside, or nullptr when `loop` is not a
 // tevent adapter (the C glue checks a coroutine's loop with it).
-struct tevent_context* tevent_context_of(const Loop& loop) noexcept;
+COSYNC_API struct tevent_context* tevent_context_of(const Loop& loop) noexcept;
 
 }  // namespace cosync

@@ -376,6 +376,7 @@ class SpawnState final : public RequestState<R> {
   // Out of line: once per coroutine, and inlined it would make every step
   // save and restore the registers its exception handling needs.
   [[gnu::noinline]] void complete_from_task() noexcept {
+    scheduling_.step.resume = nullptr;  // join() frees the control block
     try {
       if constexpr (std::is_void_v<R>) {
         task_.join();

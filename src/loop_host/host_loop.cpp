@@ -284,6 +284,7 @@ void HostLoop::forget_fd(int fd) noexcept {
   slot->watching = 0;
   slot->known = false;
   slot->ready = 0;
+  ++slot->generation;
   fire_io(*slot, &FdEntry::reader, ECANCELED, EndedFrom::elsewhere);
   slot = entry(fd);  // the callback may have grown fds_
   fire_io(*slot, &FdEntry::writer, ECANCELED, EndedFrom::elsewhere);
@@ -317,25 +318,30 @@ void HostLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction
   wait->fn(wait);
 }
 
+// The reader's coroutine may run in place (see fire_io) and close the fd,
+// or close it and open another under the same number: the second direction
+// of the report then belongs to an fd that is gone, and is dropped.
 void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
   FdEntry* slot = entry(fd);
   if (slot == nullptr || slot->watch == nullptr) {
     return;
   }
-  if (error != 0) {
+  const std::uint32_t generation = slot->generation;
+  if (error != 0 || (events & io_readable) != 0) {
+    if (error == 0) {
+      slot->ready |= io_readable;
+    }
     fire_io(*slot, &FdEntry::reader, error, EndedFrom::dispatch);
     slot = entry(fd);
+    if (slot->watch == nullptr || slot->generation != generation) {
+      return;
+    }
+  }
+  if (error != 0 || (events & io_writable) != 0) {
+    if (error == 0) {
+      slot->ready |= io_writable;
+    }
     fire_io(*slot, &FdEntry::writer, error, EndedFrom::dispatch);
-    return;
-  }
-  if ((events & io_readable) != 0) {
-    slot->ready |= io_readable;
-    fire_io(*slot, &FdEntry::reader, 0, EndedFrom::dispatch);
-  }
-  slot = entry(fd);
-  if (slot->watch != nullptr && (events & io_writable) != 0) {
-    slot->ready |= io_writable;
-    fire_io(*slot, &FdEntry::writer, 0, EndedFrom::dispatch);
   }
 }
 

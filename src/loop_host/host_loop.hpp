@@ -15,9 +15,10 @@
 //
 // Every host callback of ours ends like an iteration of the built-in loop:
 // the immediates queued so far run (the coroutines the callback woke resume
-// from the top of the host's dispatch), then the host's timer, immediate and
-// fd watch are brought up to date. Immediates queued while those run wait
-// for the host's next iteration.
+// from the top of the host's dispatch; a coroutine woken by the fd callback
+// itself resumes right there, see fire_io), then the host's timer, immediate
+// and fd watch are brought up to date. Immediates queued while those run
+// wait for the host's next iteration.
 #pragma once
 
 #include <atomic>
@@ -123,10 +124,12 @@ class HostLoop : public Loop {
   // 32 bytes, so indexing the table is a shift: it is on every wait's path.
   struct FdEntry : loop_detail::IoWaiters {
     bool known = false;
-    std::uint8_t ready = 0;     // IoEvent bits seen and not yet consumed
-    std::uint8_t watching = 0;  // IoEvent bits the host watch asks for
-    void* watch = nullptr;      // the host's watch, owned through the hooks
+    std::uint8_t ready = 0;        // IoEvent bits seen and not yet consumed
+    std::uint8_t watching = 0;     // IoEvent bits the host watch asks for
+    std::uint32_t generation = 0;  // counts forget_fd: tells a reused fd number
+    void* watch = nullptr;         // the host's watch, owned through the hooks
   };
+  static_assert(sizeof(FdEntry) == 32);
 
   FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   FdEntry& known_entry(int fd) {
