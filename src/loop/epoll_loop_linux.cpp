@@ -182,14 +182,20 @@ bool EpollLoop::io_ready(int fd, IoEvent event) const noexcept {
 // spins on EAGAIN).
 void EpollLoop::io_not_ready(int fd, IoEvent event) noexcept {
   FdEntry* slot = entry(fd);
-  if (slot == nullptr || !slot->registered) {
-    try {
-      slot = &register_fd(fd);
-    } catch (...) {
-      return;  // not pollable (closed, a regular file): the caller's wait will say so
-    }
+  if (slot != nullptr && slot->registered) [[likely]] {
+    clear_ready(*slot, event);
+    return;
   }
-  slot->ready &= ~(static_cast<unsigned>(event) & ~slot->ready_for_good);
+  note_not_ready(fd, event);
+}
+
+// Out of line: the common call finds a registered entry and needs no frame.
+void EpollLoop::note_not_ready(int fd, IoEvent event) noexcept {
+  try {
+    clear_ready(register_fd(fd), event);
+  } catch (...) {
+    // Not pollable (closed, a regular file): the caller's wait will say so.
+  }
 }
 
 void EpollLoop::forget_fd(int fd) noexcept {

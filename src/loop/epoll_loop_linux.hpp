@@ -60,6 +60,10 @@ class EpollLoop final : public Loop {
     return slot != nullptr && slot->registered ? *slot : add_registration(fd);
   }
   FdEntry& add_registration(int fd);
+  [[gnu::noinline]] void note_not_ready(int fd, IoEvent event) noexcept;
+  static void clear_ready(FdEntry& slot, IoEvent event) noexcept {
+    slot.ready &= ~(static_cast<unsigned>(event) & ~slot.ready_for_good);
+  }
   void watch_writable(int fd, FdEntry& slot);
   int wait_for_events(Deadline until);
   Deadline next_wake(Deadline until) const noexcept;

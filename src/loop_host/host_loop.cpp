@@ -262,6 +262,16 @@ bool HostLoop::io_ready(int fd, IoEvent event) const noexcept {
 }
 
 void HostLoop::io_not_ready(int fd, IoEvent event) noexcept {
+  FdEntry* slot = fds_.find(fd);
+  if (slot != nullptr && slot->known) [[likely]] {
+    slot->ready &= static_cast<std::uint8_t>(~static_cast<unsigned>(event));
+    return;
+  }
+  note_not_ready(fd, event);
+}
+
+// Out of line: the common call finds a known entry and needs no frame.
+void HostLoop::note_not_ready(int fd, IoEvent event) noexcept {
   if (fd < 0) {
     return;
   }

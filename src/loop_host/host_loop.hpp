@@ -138,6 +138,7 @@ class HostLoop : public Loop {
   }
   FdEntry& add_entry(int fd);
   void add_wait(IoWait& wait);
+  [[gnu::noinline]] void note_not_ready(int fd, IoEvent event) noexcept;
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
   // Where a wait is ended from: the host's fd callback, on the main

@@ -446,13 +446,18 @@ int wait_ready_status(int fd, unsigned events, Deadline deadline) {
 
 namespace {
 
-void throw_unless_ready(int status, int fd) {
+[[noreturn, gnu::noinline]] void throw_wait_failed(int status, int fd) {
   if (status == ETIMEDOUT) {
     throw TimedOut("cosync: " + describe_wait("fd", fd) + " timed out");
   }
-  if (status != 0) {
-    throw std::system_error(status, std::generic_category(),
-                            "cosync: " + describe_wait("fd", fd) + " ended");
+  throw std::system_error(status, std::generic_category(),
+                          "cosync: " + describe_wait("fd", fd) + " ended");
+}
+
+// Inline, so a wait that ended well costs one compare and no call.
+inline void throw_unless_ready(int status, int fd) {
+  if (status != 0) [[unlikely]] {
+    throw_wait_failed(status, fd);
   }
 }
 
