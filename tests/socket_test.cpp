@@ -299,6 +299,54 @@ TEST_P(SocketTest, PeerResetIsAnErrorNamingThePeer) {
   resetter.get();
 }
 
+// A writer blocked on a full buffer learns of the peer's reset though
+// nobody reads its socket. tevent before TEVENT_FD_ERROR reports errors to
+// readers only, so its adapter watches for them on a lone writer's behalf.
+TEST_P(SocketTest, AWriterBlockedByAPeerThatResetsEndsWithAnError) {
+  Socket listener = listen_on(AF_INET);
+  const Address target = listener.local_address();
+  auto resetter = spawn([&listener] {
+    Socket connection = listener.accept(deadline_after(10s));
+    const linger abort_on_close{1, 0};  // close sends RST instead of FIN
+    setsockopt(connection.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    sleep_for(100ms);  // the writer fills both buffers and blocks meanwhile
+  });
+  const std::vector<char> big(64 << 20, 'w');
+  std::error_code error;
+  const std::size_t written = run([&] {
+    Socket client = Socket::connect(target, deadline_after(10s));
+    client.set_send_buffer(4096);
+    return client.write_all(big.data(), big.size(), error, deadline_after(10s));
+  });
+  EXPECT_TRUE(error == std::errc::connection_reset || error == std::errc::broken_pipe)
+      << error.message();
+  EXPECT_LT(written, big.size());
+  resetter.get();
+}
+
+// The other half of the above: bytes nobody reads yet, beside a blocked
+// writer, are no error, and must not make the loop spin while it waits.
+TEST_P(SocketTest, AWriterBlockedBesideUnreadBytesWaitsWithoutSpinning) {
+  auto [a, b] = socket_pair();
+  a.set_send_buffer(4096);
+  b.write_all("unread");
+  const std::vector<char> big(256 << 10, 'w');
+  auto drainer = spawn([&b, &big] {
+    sleep_for(100ms);
+    std::vector<char> sink(big.size());
+    b.read_exactly(sink.data(), sink.size());
+  });
+  const std::size_t polls_before = this_loop().stats().polls;
+  run([&] {
+    a.write_all(big.data(), big.size());
+    return 0;
+  });
+  drainer.get();
+  EXPECT_LT(this_loop().stats().polls - polls_before, 5000U);
+  char got[8] = {};
+  EXPECT_EQ(a.read_some(got, sizeof got), 6U) << "the bytes are still there";
+}
+
 TEST_P(SocketTest, SmallReadsKeepWhatTheyReadAhead) {
   auto [a, b] = socket_pair();
   b.write_all("abcdefgh");

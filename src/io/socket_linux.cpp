@@ -154,16 +154,12 @@ std::error_code start_connect(int fd, const Address& address, Deadline deadline)
 }
 
 // Completes a non-blocking connect: waits for writability, then reads the
-// outcome from SO_ERROR.
-//
-// It waits for readability too: a refused connect is an error condition,
-// which some hosts report to readers only (tevent before TEVENT_FD_ERROR,
-// like select()), and a connecting socket is never readable before it is
-// connected or failed.
+// outcome from SO_ERROR. A refused connect is an error condition, which
+// every loop reports to a lone writer (the tevent adapter sees to it).
 std::error_code finish_connect(int fd, Deadline deadline) {
   Loop& loop = this_loop();
   loop.io_not_ready(fd, io_writable);
-  if (const int status = detail::wait_io_status(fd, io_readable | io_writable, deadline);
+  if (const int status = detail::wait_io_status(fd, io_writable, deadline);
       status != 0) {
     return errno_code(status);
   }

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "cosync/loop_tevent.hpp"
+#include "loop/fd_poll.hpp"
 #include "loop_host/host_loop.hpp"
 
 extern "C" {  // neither header declares C linkage itself
@@ -44,6 +45,14 @@ timeval tevent_time_of(Deadline due) {
   return tevent_timeval_current_ofs(static_cast<uint32_t>(micros / 1000000),
                                     static_cast<uint32_t>(micros % 1000000));
 }
+
+// tevent (before TEVENT_FD_ERROR, as in Debian 12's 0.14) reports an error
+// or hang-up only to a watch that asks for READ: one that asks for WRITE
+// alone is dropped from epoll without a call, and its waiting writer would
+// hang. So a lone writer's watch asks for READ too, marked in the watch's
+// tag beside the fd number; see TeventLoop::on_fd.
+constexpr uint64_t kFdMask = 0xffffffffU;
+constexpr uint64_t kReadForErrors = uint64_t{1} << 32;
 
 class TeventLoop;
 
@@ -113,6 +122,7 @@ class TeventLoop final : public host_loop::HostLoop {
   static void on_immediate(tevent_context*, tevent_immediate*, void* data);
   static void on_timer(tevent_context*, tevent_timer*, timeval, void* data);
   static void on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* data);
+  static unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
   static void on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data);
   static void on_wake(tevent_context*, tevent_immediate* im, void* data);
   static void on_trace(tevent_trace_point point, void* data);
@@ -219,10 +229,17 @@ void* TeventLoop::host_add_fd(int fd) {
 }
 
 void TeventLoop::host_watch_fd(void* watch, unsigned events) {
+  auto* fde = static_cast<tevent_fd*>(watch);
   uint16_t flags = 0;
   if ((events & io_readable) != 0) flags |= TEVENT_FD_READ;
   if ((events & io_writable) != 0) flags |= TEVENT_FD_WRITE;
-  tevent_fd_set_flags(static_cast<tevent_fd*>(watch), flags);
+  uint64_t tag = tevent_fd_get_tag(fde) & kFdMask;
+  if (flags == TEVENT_FD_WRITE) {
+    flags |= TEVENT_FD_READ;
+    tag |= kReadForErrors;
+  }
+  tevent_fd_set_tag(fde, tag);
+  tevent_fd_set_flags(fde, flags);
 }
 
 void TeventLoop::host_remove_fd(void* watch) noexcept { talloc_free(watch); }
@@ -251,11 +268,29 @@ void TeventLoop::on_timer(tevent_context*, tevent_timer*, timeval, void* data) {
 }
 
 void TeventLoop::on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* data) {
+  const uint64_t tag = tevent_fd_get_tag(fde);
+  const int fd = static_cast<int>(tag & kFdMask);
   unsigned events = 0;
-  if ((flags & TEVENT_FD_READ) != 0) events |= io_readable;
   if ((flags & TEVENT_FD_WRITE) != 0) events |= io_writable;
-  static_cast<TeventLoop*>(data)->on_host_fd(static_cast<int>(tevent_fd_get_tag(fde)), events,
-                                             0);
+  if ((flags & TEVENT_FD_READ) != 0) {
+    events |= (tag & kReadForErrors) != 0 ? lone_writer_report(fde, fd) : io_readable;
+  }
+  static_cast<TeventLoop*>(data)->on_host_fd(fd, events, 0);
+}
+
+// READ fired on a lone writer's watch: an error or hang-up (tevent then
+// reports READ, for as long as it lasts), or data nobody waits for yet. An
+// error wakes the writer, whose write then fails with the kernel's own
+// errno. Data is only recorded as readable, and the watch stops asking for
+// READ, which would otherwise fire on every iteration; until a reader
+// waits, the writer is not told of errors, as with plain tevent.
+unsigned TeventLoop::lone_writer_report(tevent_fd* fde, int fd) noexcept {
+  if (loop_detail::poll_ready_now(fd, io_writable) != 0) {
+    return io_writable;
+  }
+  tevent_fd_set_tag(fde, tevent_fd_get_tag(fde) & kFdMask);
+  tevent_fd_set_flags(fde, TEVENT_FD_WRITE);
+  return io_readable;
 }
 
 void TeventLoop::on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data) {
