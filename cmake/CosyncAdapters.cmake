@@ -20,7 +20,8 @@ if(NOT COSYNC_TEVENT_FOUND AND NOT COSYNC_LIBUV_FOUND AND NOT COSYNC_LIBEVENT_FO
   return()
 endif()
 
-add_library(cosync_host_loop OBJECT src/loop_host/host_loop.cpp)
+add_library(cosync_host_loop OBJECT src/loop_host/host_loop.cpp
+  src/loop_host/caller_search_glibc.cpp)
 target_include_directories(cosync_host_loop PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(cosync_host_loop PUBLIC cosync)
 # Hidden, as the core is: under -fPIC a default-visibility function may be
@@ -32,7 +33,8 @@ set_target_properties(cosync_host_loop PROPERTIES
 function(cosync_add_adapter name source host)
   add_library(${name} STATIC ${source} $<TARGET_OBJECTS:cosync_host_loop>)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_link_libraries(${name} PUBLIC cosync ${host} ${ARGN})
+  # dladdr1, for the caller search (src/loop_host/caller_search_glibc.cpp).
+  target_link_libraries(${name} PUBLIC cosync ${host} ${CMAKE_DL_LIBS} ${ARGN})
   set_target_properties(${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   add_library(cosync::${name} ALIAS ${name})
   list(APPEND COSYNC_ADAPTERS ${name})
@@ -43,9 +45,7 @@ if(COSYNC_TEVENT_FOUND)
   cosync_add_adapter(cosync_tevent src/loop_tevent/tevent_loop.cpp PkgConfig::COSYNC_TEVENT)
 endif()
 if(COSYNC_LIBUV_FOUND)
-  # dladdr1 finds uv_run's extent (see libuv_loop.cpp).
-  cosync_add_adapter(cosync_libuv src/loop_libuv/libuv_loop.cpp PkgConfig::COSYNC_LIBUV
-    ${CMAKE_DL_LIBS})
+  cosync_add_adapter(cosync_libuv src/loop_libuv/libuv_loop.cpp PkgConfig::COSYNC_LIBUV)
 endif()
 if(COSYNC_LIBEVENT_FOUND)
   cosync_add_adapter(cosync_libevent src/loop_libevent/libevent_loop.cpp

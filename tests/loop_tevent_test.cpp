@@ -81,6 +81,23 @@ TEST_F(TeventHost, SyncWaitInsideARawHandlerIsAClearError) {
   scenario::sync_wait_inside_a_raw_callback_is_a_clear_error(*this);
 }
 
+// The application owns tevent's trace callback (Samba's smbd installs one
+// for its profiling): the adapter neither takes it nor depends on it, and
+// still refuses a nested run when the application set its own after the
+// adapter came.
+TEST_F(TeventHost, TheApplicationsTraceCallbackIsLeftToIt) {
+  int traced = 0;
+  tevent_set_trace_callback(
+      ev(), [](tevent_trace_point, void* count) { ++*static_cast<int*>(count); }, &traced);
+  scenario::sync_wait_inside_a_raw_callback_is_a_clear_error(*this);
+  tevent_trace_callback_t callback = nullptr;
+  void* data = nullptr;
+  tevent_get_trace_callback(ev(), &callback, &data);
+  EXPECT_EQ(data, &traced);
+  EXPECT_GT(traced, 0);
+  tevent_set_trace_callback(ev(), nullptr, nullptr);
+}
+
 TEST_F(TeventHost, TeardownUnwindsSuspendedCoroutinesAndLeavesTevent) {
   scenario::teardown_unwinds_suspended_coroutines_and_leaves_the_host(*this);
 }

@@ -1,8 +1,5 @@
 // The libuv adapter: cosync's loop hooks on libuv handles.
-#include <dlfcn.h>
 #include <fcntl.h>
-#include <link.h>
-#include <unwind.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -15,6 +12,7 @@
 #include <vector>
 
 #include "cosync/loop_libuv.hpp"
+#include "loop_host/caller_search.hpp"
 #include "loop_host/host_loop.hpp"
 
 namespace cosync {
@@ -40,51 +38,12 @@ void close_and_free(Handle* handle) {
   uv_close(reinterpret_cast<uv_handle_t*>(handle), [](uv_handle_t* closed) { std::free(closed); });
 }
 
-// The address range of libuv's uv_run, for finding it among the callers.
-// It is looked up in libuv's own image: a non-PIE executable may give
-// &uv_run the address of its PLT stub instead.
-struct CodeRange {
-  std::uintptr_t begin = 0;
-  std::uintptr_t end = 0;
-};
-
-CodeRange find_uv_run() {
-  void* address = reinterpret_cast<void*>(&uv_run);
-  void* library = dlopen("libuv.so.1", RTLD_LAZY | RTLD_NOLOAD);
-  if (library != nullptr) {
-    if (void* own = dlsym(library, "uv_run"); own != nullptr) address = own;
-    dlclose(library);
-  }
-  Dl_info info{};
-  void* symbol = nullptr;  // dladdr1 stores a const ElfW(Sym)* here
-  if (dladdr1(address, &info, &symbol, RTLD_DL_SYMENT) == 0 || symbol == nullptr ||
-      info.dli_saddr == nullptr) {
-    return {};
-  }
-  const auto begin = reinterpret_cast<std::uintptr_t>(info.dli_saddr);
-  return {begin, begin + static_cast<const ElfW(Sym)*>(symbol)->st_size};
-}
-
 // True when uv_run is one of the callers: a libuv callback is running on
-// this stack. Only a wait outside coroutines pays for the stack walk.
+// this stack (libuv has no query for it).
 bool uv_run_is_running() {
-  static const CodeRange uv_run_code = find_uv_run();
-  struct Search {
-    CodeRange range;
-    bool found = false;
-  } search{uv_run_code};
-  _Unwind_Backtrace(
-      [](_Unwind_Context* context, void* data) {
-        auto* state = static_cast<Search*>(data);
-        const std::uintptr_t return_address = _Unwind_GetIP(context);
-        if (return_address > state->range.begin && return_address <= state->range.end) {
-          state->found = true;
-          return _URC_END_OF_STACK;
-        }
-        return _URC_NO_REASON;
-      },
-      &search);
-  return search.found;
+  static const host_loop::CodeRange uv_run_code =
+      host_loop::find_function("libuv.so.1", "uv_run", reinterpret_cast<void*>(&uv_run));
+  return host_loop::on_call_stack(uv_run_code);
 }
 
 // libuv's timeouts count from its cached loop time, which lags the clock by

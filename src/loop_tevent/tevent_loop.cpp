@@ -13,6 +13,7 @@
 
 #include "cosync/loop_tevent.hpp"
 #include "loop/fd_poll.hpp"
+#include "loop_host/caller_search.hpp"
 #include "loop_host/host_loop.hpp"
 
 extern "C" {  // neither header declares C linkage itself
@@ -113,7 +114,7 @@ class TeventLoop final : public host_loop::HostLoop {
   void host_watch_fd(void* watch, unsigned events) override;
   void host_remove_fd(void* watch) noexcept override;
   void host_add_signal(int signo) override;
-  bool host_in_callback() const noexcept override { return handler_depth_ > 0; }
+  bool host_in_callback() const noexcept override;
   void host_run_once() override;
 
   void create_wake_relay();
@@ -125,18 +126,12 @@ class TeventLoop final : public host_loop::HostLoop {
   static unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
   static void on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data);
   static void on_wake(tevent_context*, tevent_immediate* im, void* data);
-  static void on_trace(tevent_trace_point point, void* data);
 
   tevent_context* ev_;
   TALLOC_CTX* memory_;  // parent of every event the adapter adds to ev_
   tevent_immediate* immediate_ = nullptr;
   tevent_timer* timer_ = nullptr;
   WakeRelay* relay_ = nullptr;  // under memory_ until orphaned
-  // tevent_loop_once calls in progress, from tevent's trace points: above
-  // zero, tevent is dispatching and must not be entered again.
-  int handler_depth_ = 0;
-  tevent_trace_callback_t previous_trace_ = nullptr;
-  void* previous_trace_data_ = nullptr;
 };
 
 TeventLoop::TeventLoop(tevent_context* ev)
@@ -153,18 +148,10 @@ TeventLoop::TeventLoop(tevent_context* ev)
     talloc_free(memory_);
     throw;
   }
-  tevent_get_trace_callback(ev_, &previous_trace_, &previous_trace_data_);
-  tevent_set_trace_callback(ev_, &TeventLoop::on_trace, this);
 }
 
 TeventLoop::~TeventLoop() {
   shut_down();
-  tevent_trace_callback_t current = nullptr;
-  void* current_data = nullptr;
-  tevent_get_trace_callback(ev_, &current, &current_data);
-  if (current == &TeventLoop::on_trace && current_data == this) {
-    tevent_set_trace_callback(ev_, previous_trace_, previous_trace_data_);
-  }
   release_wake_relay();
   talloc_free(memory_);  // the immediate, timer, fd and signal events, the relay
 }
@@ -250,6 +237,16 @@ void TeventLoop::host_add_signal(int signo) {
   }
 }
 
+// Every way into tevent's dispatch (tevent_loop_once, tevent_loop_wait,
+// tevent_req_poll) passes through _tevent_loop_once, which aborts when
+// entered again for the same context. Any context's dispatch on the stack
+// counts: the walk cannot tell which one it is.
+bool TeventLoop::host_in_callback() const noexcept {
+  static const host_loop::CodeRange loop_once_code = host_loop::find_function(
+      "libtevent.so.0", "_tevent_loop_once", reinterpret_cast<void*>(&_tevent_loop_once));
+  return host_loop::on_call_stack(loop_once_code);
+}
+
 void TeventLoop::host_run_once() {
   if (tevent_loop_once(ev_) != 0) {
     throw_errno("tevent_loop_once failed");
@@ -311,18 +308,6 @@ void TeventLoop::on_wake(tevent_context*, tevent_immediate* im, void* data) {
   }
   relay->next.store(im == relay->immediates[0] ? 1 : 0, std::memory_order_release);
   relay->loop->on_host_wake();
-}
-
-void TeventLoop::on_trace(tevent_trace_point point, void* data) {
-  auto* self = static_cast<TeventLoop*>(data);
-  if (point == TEVENT_TRACE_BEFORE_LOOP_ONCE) {
-    ++self->handler_depth_;
-  } else if (point == TEVENT_TRACE_AFTER_LOOP_ONCE && self->handler_depth_ > 0) {
-    --self->handler_depth_;
-  }
-  if (self->previous_trace_ != nullptr) {
-    self->previous_trace_(point, self->previous_trace_data_);
-  }
 }
 
 }  // namespace
