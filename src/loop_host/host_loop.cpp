@@ -336,18 +336,23 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
   if (slot == nullptr || slot->watch == nullptr) {
     return;
   }
-  const std::uint32_t generation = slot->generation;
-  if (error != 0 || (events & io_readable) != 0) {
+  const bool readable = error != 0 || (events & io_readable) != 0;
+  const bool writable = error != 0 || (events & io_writable) != 0;
+  if (readable) {
     if (error == 0) {
       slot->ready |= io_readable;
     }
+    const std::uint32_t generation = slot->generation;
     fire_io(*slot, &FdEntry::reader, error, EndedFrom::dispatch);
+    if (!writable) {
+      return;
+    }
     slot = entry(fd);
     if (slot->watch == nullptr || slot->generation != generation) {
       return;
     }
   }
-  if (error != 0 || (events & io_writable) != 0) {
+  if (writable) {
     if (error == 0) {
       slot->ready |= io_writable;
     }

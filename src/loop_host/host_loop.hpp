@@ -137,7 +137,8 @@ class HostLoop : public Loop {
     return slot != nullptr && slot->known ? *slot : add_entry(fd);
   }
   FdEntry& add_entry(int fd);
-  void add_wait(IoWait& wait);
+  // Out of line, so that wait_io's common path needs no frame.
+  [[gnu::noinline]] void add_wait(IoWait& wait);
   [[gnu::noinline]] void note_not_ready(int fd, IoEvent event) noexcept;
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
