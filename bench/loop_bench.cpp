@@ -9,6 +9,8 @@
 //                              through cosync's adapter for that host
 //   BM_PingPong/libevent_threads  the libevent callbacks on a base with
 //                              locking, as the libevent adapter needs it
+//   BM_PingPong/tevent_threaded   the tevent callbacks on a context with a
+//                              threaded context, as the tevent adapter has
 //   BM_Timers/<lib>            1,000,000 one-shot timers due within a second
 //   BM_RequestOverhead/ready     get() of a request that is already done
 //   BM_RequestOverhead/callback  a coroutine waits for a request that a loop
@@ -385,11 +387,14 @@ void BM_PingPong_libuv(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
-void BM_PingPong_tevent(benchmark::State& state) {
+void ping_pong_tevent(benchmark::State& state, bool threaded) {
   const SocketPair pair;
   CallbackExchange exchange{&state, pair.ping(), pair.pong()};
   tevent_context* ev = tevent_context_init(nullptr);
   if (ev == nullptr) fail("tevent_context_init");
+  if (threaded && tevent_threaded_context_create(ev, ev) == nullptr) {
+    fail("tevent_threaded_context_create");
+  }
   tevent_fd* ping = tevent_add_fd(
       ev, ev, pair.ping(), TEVENT_FD_READ,
       [](tevent_context*, tevent_fd*, std::uint16_t, void* data) {
@@ -408,9 +413,16 @@ void BM_PingPong_tevent(benchmark::State& state) {
       if (tevent_loop_once(ev) != 0) fail("tevent_loop_once");
     }
   }
-  talloc_free(ev);  // frees the fd events with it
+  talloc_free(ev);  // frees the fd events (and the threaded context) with it
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
+
+void BM_PingPong_tevent(benchmark::State& state) { ping_pong_tevent(state, false); }
+
+// The same callbacks on a context with a threaded context, which the tevent
+// adapter creates for posts from other threads: every tevent_loop_once then
+// takes a mutex. What that costs the raw code.
+void BM_PingPong_tevent_threaded(benchmark::State& state) { ping_pong_tevent(state, true); }
 
 // State Threads initialises once per process, on its epoll backend.
 void init_state_threads() {
@@ -610,6 +622,7 @@ BENCHMARK(BM_PingPong_cosync)->Name("BM_PingPong/cosync");
 BENCHMARK(BM_PingPong_libevent)->Name("BM_PingPong/libevent");
 BENCHMARK(BM_PingPong_libuv)->Name("BM_PingPong/libuv");
 BENCHMARK(BM_PingPong_tevent)->Name("BM_PingPong/tevent");
+BENCHMARK(BM_PingPong_tevent_threaded)->Name("BM_PingPong/tevent_threaded");
 BENCHMARK(BM_PingPong_state_threads)->Name("BM_PingPong/state_threads");
 BENCHMARK(BM_PingPong_cosync_on_tevent)->Name("BM_PingPong/cosync_on_tevent");
 BENCHMARK(BM_PingPong_cosync_on_libuv)->Name("BM_PingPong/cosync_on_libuv");

@@ -140,12 +140,15 @@ def format_time(nanoseconds):
 def rate_pairs(groups, family):
     """(cosync run, anchor) pairs of a family: built-in cosync against every
     anchor, and cosync on a host loop ('cosync_on_<host>', the foreign-loop
-    adapters) against that host's raw callbacks."""
+    adapters) against that host's raw callbacks, plain ('<host>') and
+    configured as the adapter needs the host ('<host>_threads' ...)."""
     libraries = sorted(lib for fam, lib in groups if fam == family)
     pairs = [(COSYNC, lib) for lib in libraries
              if (family, COSYNC) in groups and not lib.startswith(COSYNC)]
-    pairs += [(lib, lib[len(HOSTED):]) for lib in libraries
-              if lib.startswith(HOSTED) and (family, lib[len(HOSTED):]) in groups]
+    for hosted in (lib for lib in libraries if lib.startswith(HOSTED)):
+        host = hosted[len(HOSTED):]
+        pairs += [(hosted, lib) for lib in libraries
+                  if lib == host or lib.startswith(host + "_")]
     return pairs
 
 
