@@ -2,27 +2,27 @@
 // dense): the built-in epoll loop and the host adapters keep one each.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <system_error>
-#include <vector>
+#include <utility>
 
 namespace cosync::loop_detail {
 
+// An array and its length, nothing else: the lookup on every wait is one
+// unsigned compare (a negative fd fails it too) and an index, and the table
+// costs the loop 16 bytes of its hot fields. Records past the highest fd
+// seen are default ones, which every loop reads as "nothing known".
 template <class Entry>
 class FdTable {
  public:
-  FdTable() = default;
-  FdTable(const FdTable&) = delete;  // find() points into the vector
-  FdTable& operator=(const FdTable&) = delete;
-
   // The record of `fd`, or null when the table never grew that far. Growing
   // moves the records: callbacks may open fds, so look up again after one.
-  // One unsigned compare covers a negative fd too; the count is kept
-  // apart from the vector so the lookup on every wait needs no division.
   Entry* find(int fd) noexcept {
-    return static_cast<unsigned>(fd) < count_ ? data_ + fd : nullptr;
+    return static_cast<unsigned>(fd) < count_ ? &entries_[static_cast<unsigned>(fd)] : nullptr;
   }
   const Entry* find(int fd) const noexcept { return const_cast<FdTable*>(this)->find(fd); }
 
@@ -32,20 +32,26 @@ class FdTable {
       throw std::system_error(EBADF, std::generic_category(),
                               "cosync: cannot wait on fd " + std::to_string(fd));
     }
-    if (static_cast<std::size_t>(fd) >= entries_.size()) {
-      entries_.resize(static_cast<std::size_t>(fd) + 1);
-      data_ = entries_.data();
-      count_ = static_cast<unsigned>(entries_.size());
+    if (static_cast<unsigned>(fd) >= count_) {
+      grow(std::max({static_cast<unsigned>(fd) + 1, count_ * 2, kInitialCount}));
     }
-    return entries_[static_cast<std::size_t>(fd)];
+    return entries_[static_cast<unsigned>(fd)];
   }
 
-  auto begin() noexcept { return entries_.begin(); }
-  auto end() noexcept { return entries_.end(); }
+  Entry* begin() noexcept { return entries_.get(); }
+  Entry* end() noexcept { return entries_.get() + count_; }
 
  private:
-  std::vector<Entry> entries_;
-  Entry* data_ = nullptr;  // entries_.data() and size(), for find
+  static constexpr unsigned kInitialCount = 64;
+
+  void grow(unsigned count) {
+    auto grown = std::make_unique<Entry[]>(count);
+    std::move(begin(), end(), grown.get());
+    entries_ = std::move(grown);
+    count_ = count;
+  }
+
+  std::unique_ptr<Entry[]> entries_;
   unsigned count_ = 0;
 };
 
