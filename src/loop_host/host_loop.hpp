@@ -125,7 +125,7 @@ class HostLoop : public Loop {
   struct FdEntry : loop_detail::IoWaiters {
     bool known = false;
     std::uint8_t ready = 0;        // IoEvent bits seen and not yet consumed
-    std::uint8_t watching = 0;     // IoEvent bits the host watch asks for
+    std::uint8_t watching = 0;     // IoEvent bits last passed to host_watch_fd
     std::uint32_t generation = 0;  // counts forget_fd: tells a reused fd number
     void* watch = nullptr;         // the host's watch, owned through the hooks
   };

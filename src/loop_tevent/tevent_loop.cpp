@@ -240,7 +240,9 @@ void TeventLoop::host_add_signal(int signo) {
 // Every way into tevent's dispatch (tevent_loop_once, tevent_loop_wait,
 // tevent_req_poll) passes through _tevent_loop_once, which aborts when
 // entered again for the same context. Any context's dispatch on the stack
-// counts: the walk cannot tell which one it is.
+// counts: the walk cannot tell which one it is. A miss (no unwind info on
+// the way, a libtevent whose symbol is not found) answers false, and
+// tevent's own nesting check then aborts.
 bool TeventLoop::host_in_callback() const noexcept {
   static const host_loop::CodeRange loop_once_code = host_loop::find_function(
       "libtevent.so.0", "_tevent_loop_once", reinterpret_cast<void*>(&_tevent_loop_once));
