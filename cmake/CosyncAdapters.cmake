@@ -43,6 +43,8 @@ endfunction()
 
 if(COSYNC_TEVENT_FOUND)
   cosync_add_adapter(cosync_tevent src/loop_tevent/tevent_loop.cpp PkgConfig::COSYNC_TEVENT)
+  # The errors tevent 0.14 does not report to a writer (src/loop_tevent/error_watch.hpp).
+  target_sources(cosync_tevent PRIVATE src/loop_tevent/error_watch_linux.cpp)
 endif()
 if(COSYNC_LIBUV_FOUND)
   cosync_add_adapter(cosync_libuv src/loop_libuv/libuv_loop.cpp PkgConfig::COSYNC_LIBUV)

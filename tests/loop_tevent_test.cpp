@@ -4,11 +4,14 @@
 // host_loop_suite.hpp; this file has tevent's side of them.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <string>
 #include <thread>
 
 #include "backend_fixture.hpp"
 #include "cosync/cosync.hpp"
 #include "host_loop_suite.hpp"
+#include "loop_host/caller_search.hpp"
 
 namespace cosync {
 namespace {
@@ -96,6 +99,59 @@ TEST_F(TeventHost, TheApplicationsTraceCallbackIsLeftToIt) {
   EXPECT_EQ(data, &traced);
   EXPECT_GT(traced, 0);
   tevent_set_trace_callback(ev(), nullptr, nullptr);
+}
+
+// Samba's synchronous wrappers run tevent through tevent_req_poll: a wait
+// outside coroutines inside a raw handler is refused there too.
+TEST_F(TeventHost, SyncWaitInsideARawHandlerUnderTeventReqPollIsAClearError) {
+  struct Probe {
+    tevent_req* req;
+    std::string message;
+  };
+  void* state = nullptr;
+  Probe probe{tevent_req_create(ev(), &state, char), {}};
+  ASSERT_NE(probe.req, nullptr);
+  add_raw_timer(
+      [](void* data) {
+        auto* self = static_cast<Probe*>(data);
+        try {
+          Request<int> never;
+          never.get();
+        } catch (const UsageError& error) {
+          self->message = error.what();
+        }
+        tevent_req_done(self->req);
+      },
+      &probe);
+  EXPECT_TRUE(tevent_req_poll(probe.req, ev()));
+  EXPECT_NE(probe.message.find("host loop (tevent)"), std::string::npos) << probe.message;
+  talloc_free(probe.req);
+}
+
+// The nesting check walks the stack once for several of tevent's functions:
+// any of them among the callers counts, and one that was not found (an
+// empty range) matches nothing.
+TEST_F(TeventHost, TheStackWalkFindsAnyOfSeveralFunctions) {
+  struct Probe {
+    std::array<cosync::host_loop::CodeRange, 2> code;
+    bool ran = false;
+    bool found = false;
+  };
+  Probe probe{{cosync::host_loop::CodeRange{},
+               cosync::host_loop::find_function("libtevent.so.0", "_tevent_loop_once", nullptr)}};
+  ASSERT_FALSE(probe.code[1].empty());
+  EXPECT_FALSE(cosync::host_loop::on_call_stack(probe.code)) << "outside tevent's dispatch";
+  add_raw_timer(
+      [](void* data) {
+        auto* self = static_cast<Probe*>(data);
+        self->found = cosync::host_loop::on_call_stack(self->code);
+        self->ran = true;
+      },
+      &probe);
+  ASSERT_TRUE(scenario::run_host_until(*this, [&] { return probe.ran; }));
+  EXPECT_TRUE(probe.found);
+  const std::array<cosync::host_loop::CodeRange, 2> none_found{};
+  EXPECT_FALSE(cosync::host_loop::on_call_stack(none_found));
 }
 
 TEST_F(TeventHost, TeardownUnwindsSuspendedCoroutinesAndLeavesTevent) {

@@ -7,22 +7,32 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace cosync::host_loop {
 
-// The code of one function: [begin, end).
+// The code of one function: [begin, end). An empty range (begin == end)
+// stands for a function that was not found: it contains no address, so it
+// matches no caller.
 struct CodeRange {
   std::uintptr_t begin = 0;
   std::uintptr_t end = 0;
+
+  bool empty() const noexcept { return begin == end; }
 };
 
 // The extent of `symbol` as the shared library `soname` defines it, or else
 // of the function at `fallback` (the caller's own reference to it, which a
 // non-PIE executable may resolve to its PLT stub). Empty when neither is
-// known: on_call_stack then answers false.
+// known.
 CodeRange find_function(const char* soname, const char* symbol, void* fallback) noexcept;
 
-// True when a return address on the current stack lies in `code`.
-bool on_call_stack(const CodeRange& code) noexcept;
+// True when a return address on the current stack lies in any of `code`;
+// one walk of the stack serves them all. False when every range is empty.
+bool on_call_stack(std::span<const CodeRange> code) noexcept;
+
+inline bool on_call_stack(const CodeRange& code) noexcept {
+  return on_call_stack(std::span<const CodeRange>(&code, 1));
+}
 
 }  // namespace cosync::host_loop

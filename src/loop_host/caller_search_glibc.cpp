@@ -3,6 +3,8 @@
 #include <link.h>
 #include <unwind.h>
 
+#include <algorithm>
+
 #include "loop_host/caller_search.hpp"
 
 namespace cosync::host_loop {
@@ -25,21 +27,23 @@ CodeRange find_function(const char* soname, const char* symbol, void* fallback) 
 
 // A return address points just past its call, so it may equal `end` when
 // the call is the function's last instruction, never `begin`.
-bool on_call_stack(const CodeRange& code) noexcept {
+bool on_call_stack(std::span<const CodeRange> code) noexcept {
   struct Search {
-    CodeRange code;
+    std::span<const CodeRange> code;
     bool found = false;
   } search{code};
-  if (code.begin == code.end) {
+  if (std::all_of(code.begin(), code.end(), [](const CodeRange& range) { return range.empty(); })) {
     return false;
   }
   _Unwind_Backtrace(
       [](_Unwind_Context* context, void* data) {
         auto* state = static_cast<Search*>(data);
         const std::uintptr_t return_address = _Unwind_GetIP(context);
-        if (return_address > state->code.begin && return_address <= state->code.end) {
-          state->found = true;
-          return _URC_END_OF_STACK;
+        for (const CodeRange& range : state->code) {
+          if (return_address > range.begin && return_address <= range.end) {
+            state->found = true;
+            return _URC_END_OF_STACK;
+          }
         }
         return _URC_NO_REASON;
       },

@@ -1,5 +1,6 @@
 // The tevent adapter: cosync's loop hooks on tevent's own events.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "loop/fd_poll.hpp"
 #include "loop_host/caller_search.hpp"
 #include "loop_host/host_loop.hpp"
+#include "loop_tevent/error_watch.hpp"
 
 extern "C" {  // neither header declares C linkage itself
 #include <talloc.h>
@@ -50,10 +52,39 @@ timeval tevent_time_of(Deadline due) {
 // tevent (before TEVENT_FD_ERROR, as in Debian 12's 0.14) reports an error
 // or hang-up only to a watch that asks for READ: one that asks for WRITE
 // alone is dropped from epoll without a call, and its waiting writer would
-// hang. So a lone writer's watch asks for READ too, marked in the watch's
-// tag beside the fd number; see TeventLoop::on_fd.
+// hang. So a lone writer's watch asks for READ too (kReadForErrors), until
+// READ fires for unread bytes; from then on its fd is in the adapter's own
+// ErrorWatch instead (kErrorWatched), until the watch changes again. Both
+// marks are in the watch's tag beside the fd number; see
+// TeventLoop::lone_writer_report.
 constexpr uint64_t kFdMask = 0xffffffffU;
 constexpr uint64_t kReadForErrors = uint64_t{1} << 32;
+constexpr uint64_t kErrorWatched = uint64_t{1} << 33;
+
+// tevent's ways into its dispatch: tevent_loop_once, tevent_loop_wait,
+// tevent_loop_until and tevent_req_poll all run _tevent_loop_once. The
+// others are searched too for a libtevent built with LTO, which may inline
+// _tevent_loop_once into them.
+using DispatchCode = std::array<host_loop::CodeRange, 4>;
+
+DispatchCode find_dispatch_code() noexcept {
+  const auto find = [](const char* symbol, void* fallback) {
+    return host_loop::find_function("libtevent.so.0", symbol, fallback);
+  };
+  const DispatchCode code = {find("_tevent_loop_once", reinterpret_cast<void*>(&_tevent_loop_once)),
+                             find("_tevent_loop_wait", reinterpret_cast<void*>(&_tevent_loop_wait)),
+                             // Declared only under TEVENT_DEPRECATED: found by its name alone.
+                             find("_tevent_loop_until", nullptr),
+                             find("tevent_req_poll", reinterpret_cast<void*>(&tevent_req_poll))};
+  if (std::all_of(code.begin(), code.end(), [](const auto& range) { return range.empty(); })) {
+    std::fputs(
+        "cosync: tevent's dispatch functions were not found; a wait outside coroutines "
+        "from inside a tevent callback will make tevent abort instead of throwing "
+        "cosync::UsageError\n",
+        stderr);
+  }
+  return code;
+}
 
 class TeventLoop;
 
@@ -123,7 +154,10 @@ class TeventLoop final : public host_loop::HostLoop {
   static void on_immediate(tevent_context*, tevent_immediate*, void* data);
   static void on_timer(tevent_context*, tevent_timer*, timeval, void* data);
   static void on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* data);
-  static unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
+  unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
+  bool watch_errors_of(int fd) noexcept;
+  int leave_error_watch(tevent_fd* fde) noexcept;
+  static void on_error_watch(tevent_context*, tevent_fd*, uint16_t, void* data);
   static void on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data);
   static void on_wake(tevent_context*, tevent_immediate* im, void* data);
 
@@ -132,6 +166,10 @@ class TeventLoop final : public host_loop::HostLoop {
   tevent_immediate* immediate_ = nullptr;
   tevent_timer* timer_ = nullptr;
   WakeRelay* relay_ = nullptr;  // under memory_ until orphaned
+  // Both made on first use. The set closes after the destructor's body,
+  // which frees its watch with memory_.
+  tevent_adapter::ErrorWatch error_watch_;
+  tevent_fd* error_watch_fde_ = nullptr;  // under memory_
 };
 
 TeventLoop::TeventLoop(tevent_context* ev)
@@ -220,7 +258,7 @@ void TeventLoop::host_watch_fd(void* watch, unsigned events) {
   uint16_t flags = 0;
   if ((events & io_readable) != 0) flags |= TEVENT_FD_READ;
   if ((events & io_writable) != 0) flags |= TEVENT_FD_WRITE;
-  uint64_t tag = tevent_fd_get_tag(fde) & kFdMask;
+  auto tag = static_cast<uint64_t>(leave_error_watch(fde));
   if (flags == TEVENT_FD_WRITE) {
     flags |= TEVENT_FD_READ;
     tag |= kReadForErrors;
@@ -229,7 +267,12 @@ void TeventLoop::host_watch_fd(void* watch, unsigned events) {
   tevent_fd_set_flags(fde, flags);
 }
 
-void TeventLoop::host_remove_fd(void* watch) noexcept { talloc_free(watch); }
+// cosync removes a watch before it closes the fd, so the fd can still
+// leave the error watch.
+void TeventLoop::host_remove_fd(void* watch) noexcept {
+  leave_error_watch(static_cast<tevent_fd*>(watch));
+  talloc_free(watch);
+}
 
 void TeventLoop::host_add_signal(int signo) {
   if (tevent_add_signal(ev_, memory_, signo, 0, &TeventLoop::on_signal, this) == nullptr) {
@@ -237,16 +280,15 @@ void TeventLoop::host_add_signal(int signo) {
   }
 }
 
-// Every way into tevent's dispatch (tevent_loop_once, tevent_loop_wait,
-// tevent_req_poll) passes through _tevent_loop_once, which aborts when
-// entered again for the same context. Any context's dispatch on the stack
-// counts: the walk cannot tell which one it is. A miss (no unwind info on
-// the way, a libtevent whose symbol is not found) answers false, and
-// tevent's own nesting check then aborts.
+// _tevent_loop_once aborts when entered again for the same context; any of
+// tevent's dispatch functions on the stack (find_dispatch_code) means it is
+// running. Any context's dispatch counts: the walk cannot tell which one it
+// is. A miss (no unwind info on the way, a libtevent whose symbols are not
+// found, which find_dispatch_code warns of) answers false, and tevent's own
+// nesting check then aborts.
 bool TeventLoop::host_in_callback() const noexcept {
-  static const host_loop::CodeRange loop_once_code = host_loop::find_function(
-      "libtevent.so.0", "_tevent_loop_once", reinterpret_cast<void*>(&_tevent_loop_once));
-  return host_loop::on_call_stack(loop_once_code);
+  static const DispatchCode dispatch_code = find_dispatch_code();
+  return host_loop::on_call_stack(dispatch_code);
 }
 
 void TeventLoop::host_run_once() {
@@ -271,25 +313,59 @@ void TeventLoop::on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* da
   const int fd = static_cast<int>(tag & kFdMask);
   unsigned events = 0;
   if ((flags & TEVENT_FD_WRITE) != 0) events |= io_writable;
+  auto* self = static_cast<TeventLoop*>(data);
   if ((flags & TEVENT_FD_READ) != 0) {
-    events |= (tag & kReadForErrors) != 0 ? lone_writer_report(fde, fd) : io_readable;
+    events |= (tag & kReadForErrors) != 0 ? self->lone_writer_report(fde, fd) : io_readable;
   }
-  static_cast<TeventLoop*>(data)->on_host_fd(fd, events, 0);
+  self->on_host_fd(fd, events, 0);
 }
 
 // READ fired on a lone writer's watch: an error or hang-up (tevent then
 // reports READ, for as long as it lasts), or data nobody waits for yet. An
 // error wakes the writer, whose write then fails with the kernel's own
 // errno. Data is only recorded as readable, and the watch stops asking for
-// READ, which would otherwise fire on every iteration; until a reader
-// waits, the writer is not told of errors, as with plain tevent.
+// READ, which would otherwise fire on every iteration: the error watch
+// takes over. (When the kernel refuses the error watch the fd, the writer
+// is not told of errors until a reader waits, as with plain tevent.)
 unsigned TeventLoop::lone_writer_report(tevent_fd* fde, int fd) noexcept {
   if (loop_detail::poll_ready_now(fd, io_writable) != 0) {
     return io_writable;
   }
-  tevent_fd_set_tag(fde, tevent_fd_get_tag(fde) & kFdMask);
+  const uint64_t tag = static_cast<uint64_t>(fd) | (watch_errors_of(fd) ? kErrorWatched : 0);
+  tevent_fd_set_tag(fde, tag);
   tevent_fd_set_flags(fde, TEVENT_FD_WRITE);
   return io_readable;
+}
+
+// Opens the error watch and has tevent watch it, on first use.
+bool TeventLoop::watch_errors_of(int fd) noexcept {
+  if (error_watch_fde_ == nullptr) {
+    if (!error_watch_.open()) return false;
+    error_watch_fde_ = tevent_add_fd(ev_, memory_, error_watch_.fd(), TEVENT_FD_READ,
+                                     &TeventLoop::on_error_watch, this);
+    if (error_watch_fde_ == nullptr) return false;
+  }
+  return error_watch_.add(fd);
+}
+
+// The fd of `fde`, out of the error watch if it was in it.
+int TeventLoop::leave_error_watch(tevent_fd* fde) noexcept {
+  const uint64_t tag = tevent_fd_get_tag(fde);
+  const int fd = static_cast<int>(tag & kFdMask);
+  if ((tag & kErrorWatched) != 0) error_watch_.remove(fd);
+  return fd;
+}
+
+// A watched fd is in error: its writer wakes, and its write fails with the
+// kernel's errno. One fd per call keeps the report from outliving the fd
+// (the writer may close it, and another fd take its number); tevent calls
+// again for the rest, the error watch's fd being readable until then. The
+// fd stays marked in its tag, quiet (ErrorWatch::take_failed), until its
+// watch changes.
+void TeventLoop::on_error_watch(tevent_context*, tevent_fd*, uint16_t, void* data) {
+  auto* self = static_cast<TeventLoop*>(data);
+  const int fd = self->error_watch_.take_failed();
+  if (fd >= 0) self->on_host_fd(fd, io_writable, 0);
 }
 
 void TeventLoop::on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data) {

@@ -1,0 +1,42 @@
+// The error watch over an epoll set: epoll reports EPOLLERR and EPOLLHUP
+// whatever a member asks for, so the members ask for nothing else.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "loop_tevent/error_watch.hpp"
+
+namespace cosync::tevent_adapter {
+
+ErrorWatch::~ErrorWatch() {
+  if (set_fd_ >= 0) close(set_fd_);
+}
+
+bool ErrorWatch::open() noexcept {
+  if (set_fd_ < 0) set_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  return set_fd_ >= 0;
+}
+
+// One-shot, so that a member reports once. That also bounds a member whose
+// fd number was closed while a duplicate keeps its file open: epoll keeps
+// the registration for as long as the file lives, and no fd number can
+// remove it any more; unbounded, it would be reported on every iteration.
+bool ErrorWatch::add(int fd) noexcept {
+  epoll_event event{};
+  event.events = EPOLLONESHOT;
+  event.data.fd = fd;
+  return epoll_ctl(set_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
+}
+
+// Failure is no error here: ENOENT for an fd number that names another
+// file than the one added, EBADF for one already closed.
+void ErrorWatch::remove(int fd) noexcept {
+  epoll_event ignored{};  // Linux before 2.6.9 wants it non-null
+  epoll_ctl(set_fd_, EPOLL_CTL_DEL, fd, &ignored);
+}
+
+int ErrorWatch::take_failed() noexcept {
+  epoll_event event{};
+  return epoll_wait(set_fd_, &event, 1, 0) == 1 ? event.data.fd : -1;
+}
+
+}  // namespace cosync::tevent_adapter
