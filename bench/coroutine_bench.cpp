@@ -545,8 +545,6 @@ BENCHMARK(BM_Create1M_cosync)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
-void register_locked_libevent_benchmarks();  // loop_bench.cpp
-
 int main(int argc, char** argv) {
   // glibc serves a 256 KiB malloc with a private mmap until the first such
   // block is freed and from the heap afterwards (its dynamic mmap
@@ -560,7 +558,6 @@ int main(int argc, char** argv) {
   // freed stack back to the kernel, and fault it in again, every time.
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
-  register_locked_libevent_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 1;

@@ -7,8 +7,6 @@
 //   BM_PingPong/cosync_on_<host>  the cosync exchange on a tevent, libuv or
 //                              libevent loop the benchmark drives itself,
 //                              through cosync's adapter for that host
-//   BM_PingPong/libevent_threads  the libevent callbacks on a base with
-//                              locking, as the libevent adapter needs it
 //   BM_PingPong/tevent_threaded   the tevent callbacks on a context with a
 //                              threaded context, as the tevent adapter has
 //   BM_Timers/<lib>            1,000,000 one-shot timers due within a second
@@ -23,7 +21,6 @@
 #include <benchmark/benchmark.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/thread.h>
 #include <st.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -269,7 +266,6 @@ void BM_PingPong_cosync_on_libuv(benchmark::State& state) {
 }
 
 void BM_PingPong_cosync_on_libevent(benchmark::State& state) {
-  evthread_use_pthreads();  // the adapter's post() needs a lockable base
   event_base* base = event_base_new();
   if (base == nullptr) fail("event_base_new");
   run_exchange_on_host(
@@ -347,13 +343,6 @@ void ping_pong_libevent(benchmark::State& state) {
 }
 
 void BM_PingPong_libevent(benchmark::State& state) { ping_pong_libevent(state); }
-
-// The same callbacks on a base with locking, the configuration cosync's
-// adapter needs for posts from other threads: what that costs the raw code.
-void BM_PingPong_libevent_threads(benchmark::State& state) {
-  evthread_use_pthreads();
-  ping_pong_libevent(state);
-}
 
 void BM_PingPong_libuv(benchmark::State& state) {
   const SocketPair pair;
@@ -626,6 +615,7 @@ BENCHMARK(BM_PingPong_tevent_threaded)->Name("BM_PingPong/tevent_threaded");
 BENCHMARK(BM_PingPong_state_threads)->Name("BM_PingPong/state_threads");
 BENCHMARK(BM_PingPong_cosync_on_tevent)->Name("BM_PingPong/cosync_on_tevent");
 BENCHMARK(BM_PingPong_cosync_on_libuv)->Name("BM_PingPong/cosync_on_libuv");
+BENCHMARK(BM_PingPong_cosync_on_libevent)->Name("BM_PingPong/cosync_on_libevent");
 
 // One iteration is a million timers and about a second: repeat with
 // --benchmark_repetitions rather than iterate.
@@ -638,12 +628,3 @@ BENCHMARK(BM_Timers_libuv)->Name("BM_Timers/libuv")->Iterations(1)->Unit(benchma
 
 BENCHMARK(BM_RequestOverhead_ready)->Name("BM_RequestOverhead/ready");
 BENCHMARK(BM_RequestOverhead_callback)->Name("BM_RequestOverhead/callback");
-
-// evthread_use_pthreads() gives every libevent base created afterwards
-// locking, for the rest of the process: the two benchmarks that need it
-// are registered from main, after all the others, so every other libevent
-// figure is measured on an unlocked base.
-void register_locked_libevent_benchmarks() {
-  benchmark::RegisterBenchmark("BM_PingPong/cosync_on_libevent", BM_PingPong_cosync_on_libevent);
-  benchmark::RegisterBenchmark("BM_PingPong/libevent_threads", BM_PingPong_libevent_threads);
-}

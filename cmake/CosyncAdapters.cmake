@@ -13,7 +13,7 @@ endif()
 
 pkg_check_modules(COSYNC_TEVENT IMPORTED_TARGET tevent talloc)
 pkg_check_modules(COSYNC_LIBUV IMPORTED_TARGET libuv)
-pkg_check_modules(COSYNC_LIBEVENT IMPORTED_TARGET libevent_core libevent_pthreads)
+pkg_check_modules(COSYNC_LIBEVENT IMPORTED_TARGET libevent_core)
 
 if(NOT COSYNC_TEVENT_FOUND AND NOT COSYNC_LIBUV_FOUND AND NOT COSYNC_LIBEVENT_FOUND)
   message(STATUS "cosync adapters: none (no tevent, libuv or libevent development files)")

@@ -2,14 +2,12 @@
 // sync-style coroutines inside: a raw libevent timer completes a request a
 // coroutine waits for, and the coroutine ends the application's dispatch.
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include <cosync/cosync.hpp>
 #include <cosync/loop_libevent.hpp>
 #include <cstdio>
 
 int main() {
-  evthread_use_pthreads();  // before the base: post() may come from any thread
   event_base* base = event_base_new();
   std::unique_ptr<cosync::Loop> loop = cosync::make_libevent_loop(base);
   cosync::set_this_loop(loop.get());

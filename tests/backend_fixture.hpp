@@ -37,7 +37,6 @@ extern "C" {  // neither header declares C linkage itself
 #endif
 #if COSYNC_TEST_LIBEVENT
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include "cosync/loop_libevent.hpp"
 #endif
@@ -134,7 +133,6 @@ class BackendHarness {
         break;
       case Backend::libevent:
 #if COSYNC_TEST_LIBEVENT
-        enable_libevent_threads();
         base_ = event_base_new();
         ASSERT_NE(base_, nullptr);
         adapter_ = make_libevent_loop(base_);
@@ -165,14 +163,6 @@ class BackendHarness {
   }
 #endif
 
-#if COSYNC_TEST_LIBEVENT
-  // libevent's threading must be on before the first base is created.
-  static void enable_libevent_threads() {
-    static const int enabled = evthread_use_pthreads();
-    ASSERT_EQ(enabled, 0);
-  }
-#endif
-
   Backend backend_;
   std::unique_ptr<Loop> adapter_;
 #if COSYNC_TEST_TEVENT
@@ -200,7 +190,6 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
 }  // namespace cosync::test
 
 // Registers `suite` (a BackendTest) once per built backend.
-#define COSYNC_INSTANTIATE_BACKENDS(suite)                                             \
-  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                            \
-                           ::testing::ValuesIn(::cosync::test::built_backends()), \
+#define COSYNC_INSTANTIATE_BACKENDS(suite)                                                         \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::ValuesIn(::cosync::test::built_backends()), \
                            ::cosync::test::backend_param_name)

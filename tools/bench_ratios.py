@@ -141,7 +141,7 @@ def rate_pairs(groups, family):
     """(cosync run, anchor) pairs of a family: built-in cosync against every
     anchor, and cosync on a host loop ('cosync_on_<host>', the foreign-loop
     adapters) against that host's raw callbacks, plain ('<host>') and
-    configured as the adapter needs the host ('<host>_threads' ...)."""
+    configured as the adapter needs the host ('<host>_threaded')."""
     libraries = sorted(lib for fam, lib in groups if fam == family)
     pairs = [(COSYNC, lib) for lib in libraries
              if (family, COSYNC) in groups and not lib.startswith(COSYNC)]

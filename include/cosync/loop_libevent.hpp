@@ -1,6 +1,5 @@
 // cosync inside an application's own libevent loop (link cosync_libevent).
 //
-//   evthread_use_pthreads();                 // before creating the base
 //   event_base* base = event_base_new();
 //   std::unique_ptr<cosync::Loop> loop = cosync::make_libevent_loop(base);
 //   cosync::set_this_loop(loop.get());
@@ -13,9 +12,14 @@
 // itself, and is refused with UsageError inside a libevent callback
 // (libevent refuses the reentrant event_base_loop and logs a warning).
 //
-// Threads: post() from other threads uses event_active, which is only safe
-// on a base created after evthread_use_pthreads(); the application must
-// call it first (libevent offers no way to check a base afterwards).
+// Threads: post() may be called from any thread, on any base, with or
+// without evthread_use_pthreads(): it wakes the base through an eventfd the
+// adapter watches with a persistent read event (event_active from another
+// thread would need a base with locking, which the application would have
+// to set up and cosync could not check). Like libuv's uv_async, that event
+// keeps event_base_dispatch running until event_base_loopbreak or
+// loopexit, or until the adapter is destroyed: a coroutine waiting for
+// another thread (a thread-pool job) must not find the loop gone.
 //
 // Lifetime: `base` must outlive the returned loop. Destroying the loop
 // cancels the coroutines spawned on it (their stacks unwind) and frees

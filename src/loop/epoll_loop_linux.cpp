@@ -1,6 +1,5 @@
 #include "loop/epoll_loop_linux.hpp"
 
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -59,16 +58,10 @@ EpollLoop::EpollLoop() {
   if (epoll_fd_ < 0) {
     throw_errno(errno, "epoll_create1 failed");
   }
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) {
-    const int error = errno;
-    close(epoll_fd_);
-    throw_errno(error, "eventfd failed");
-  }
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = kWakeTag;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_.fd(), &event);
   sigemptyset(&watched_signals_);
   pthread_sigmask(SIG_BLOCK, nullptr, &original_mask_);
 }
@@ -79,7 +72,6 @@ EpollLoop::~EpollLoop() {
     close(signal_fd_);
     pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
   }
-  close(wake_fd_);
   close(epoll_fd_);
 }
 
@@ -114,12 +106,10 @@ void EpollLoop::post(std::function<void()> fn) {
     posted_.push_back(std::move(fn));
   }
   have_posts_.store(true, std::memory_order_release);
-  // One eventfd write per batch of posts: later posters see the flag set
-  // until the loop drains the eventfd and clears it.
+  // One wake-up per batch of posts: later posters see the flag set until
+  // the loop drains the wake fd and clears it.
   if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
-    const std::uint64_t one = 1;
-    while (write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    wake_.send();
   }
 }
 
@@ -314,9 +304,7 @@ void EpollLoop::dispatch_signals() {
 }
 
 void EpollLoop::drain_wakeups() {
-  std::uint64_t count = 0;
-  while (read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
-  }
+  wake_.drain();
   wake_pending_.store(false, std::memory_order_release);
 }
 

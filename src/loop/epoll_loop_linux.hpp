@@ -20,6 +20,7 @@
 #include "loop/immediate_queue.hpp"
 #include "loop/io_waiters.hpp"
 #include "loop/timer_heap.hpp"
+#include "loop/wake_fd.hpp"
 
 namespace cosync {
 
@@ -77,7 +78,7 @@ class EpollLoop final : public Loop {
   void update_signal_mask();
 
   int epoll_fd_ = -1;
-  int wake_fd_ = -1;
+  loop_detail::WakeFd wake_;
   int signal_fd_ = -1;
   bool have_pwait2_ = true;
   loop_detail::FdTable<FdEntry> fds_;

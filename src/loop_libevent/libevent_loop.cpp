@@ -1,6 +1,5 @@
 // The libevent adapter: cosync's loop hooks on libevent events.
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "cosync/loop_libevent.hpp"
+#include "loop/wake_fd.hpp"
 #include "loop_host/host_loop.hpp"
 
 namespace cosync {
@@ -28,8 +28,7 @@ void check(int result, const char* what) {
 }
 
 [[noreturn]] void throw_errno(const std::string& what) {
-  throw std::system_error(errno != 0 ? errno : EINVAL, std::generic_category(),
-                          "cosync: " + what);
+  throw std::system_error(errno != 0 ? errno : EINVAL, std::generic_category(), "cosync: " + what);
 }
 
 // A relative timeout, rounded up so the timer never fires early, and capped
@@ -61,7 +60,7 @@ class LibeventLoop final : public host_loop::HostLoop {
   void host_schedule_immediate(bool on) noexcept override;
   void host_arm_timer(Deadline due) noexcept override;
   void host_disarm_timer() noexcept override;
-  void host_wake() noexcept override { event_active(wake_, EV_READ, 0); }
+  void host_wake() noexcept override { wake_fd_.send(); }
   void* host_add_fd(int fd) override;
   void host_watch_fd(void* watch, unsigned events) override;
   void host_remove_fd(void* watch) noexcept override;
@@ -78,22 +77,30 @@ class LibeventLoop final : public host_loop::HostLoop {
   static void on_signal(evutil_socket_t signo, short, void* data);
 
   event_base* base_;
+  loop_detail::WakeFd wake_fd_;
   event* immediate_ = nullptr;
   event* timer_ = nullptr;
-  event* wake_ = nullptr;
+  event* wake_ = nullptr;        // reads wake_fd_
   std::vector<event*> signals_;  // by signal number
   // True while the immediate's own callback runs; see host_schedule_immediate.
   bool in_immediate_ = false;
 };
 
+// Other threads wake the loop through an eventfd the base watches, not
+// event_active: event_active from another thread is only safe on a base
+// created after evthread_use_pthreads(), which cosync cannot check, and
+// which the application would have to change its start-up for (most
+// libevent programs never enable threading; multi-threaded ones such as
+// memcached wake their bases through a pipe they watch, as this does). The
+// wake event is persistent, so, like libuv's uv_async, it keeps
+// event_base_dispatch running while the adapter exists: a coroutine waiting
+// for another thread must not find the loop gone.
 LibeventLoop::LibeventLoop(event_base* base) : HostLoop("libevent"), base_(base), signals_(NSIG) {
-  if (evthread_make_base_notifiable(base_) != 0) {
-    throw_errno("the event_base cannot be woken from other threads");
-  }
   try {
     immediate_ = new_event(-1, 0, &LibeventLoop::on_immediate);
     timer_ = new_event(-1, 0, &LibeventLoop::on_timer);
-    wake_ = new_event(-1, 0, &LibeventLoop::on_wake);
+    wake_ = new_event(wake_fd_.fd(), EV_READ | EV_PERSIST, &LibeventLoop::on_wake);
+    if (event_add(wake_, nullptr) != 0) throw_errno("cannot watch the wake-up eventfd");
   } catch (...) {
     for (event* created : {immediate_, timer_, wake_}) {
       if (created != nullptr) event_free(created);
@@ -210,7 +217,9 @@ void LibeventLoop::on_timer(evutil_socket_t, short, void* data) {
 }
 
 void LibeventLoop::on_wake(evutil_socket_t, short, void* data) {
-  static_cast<LibeventLoop*>(data)->on_host_wake();
+  auto* self = static_cast<LibeventLoop*>(data);
+  self->wake_fd_.drain();
+  self->on_host_wake();
 }
 
 void LibeventLoop::on_fd(evutil_socket_t fd, short what, void* data) {
