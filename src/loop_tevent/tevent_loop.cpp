@@ -154,7 +154,9 @@ class TeventLoop final : public host_loop::HostLoop {
   static void on_immediate(tevent_context*, tevent_immediate*, void* data);
   static void on_timer(tevent_context*, tevent_timer*, timeval, void* data);
   static void on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* data);
-  unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
+  // Out of line: inlined, its calls would give on_fd's common path the
+  // frame (six saved registers) that only this rare path needs.
+  [[gnu::noinline]] unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
   bool watch_errors_of(int fd) noexcept;
   int leave_error_watch(tevent_fd* fde) noexcept;
   static void on_error_watch(tevent_context*, tevent_fd*, uint16_t, void* data);
