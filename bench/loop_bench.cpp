@@ -311,7 +311,7 @@ void pong_readable(const CallbackExchange& exchange) {
   send_message(exchange.pong_fd);
 }
 
-void ping_pong_libevent(benchmark::State& state) {
+void BM_PingPong_libevent(benchmark::State& state) {
   const SocketPair pair;
   CallbackExchange exchange{&state, pair.ping(), pair.pong()};
   event_base* base = event_base_new();
@@ -341,8 +341,6 @@ void ping_pong_libevent(benchmark::State& state) {
   event_base_free(base);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
-
-void BM_PingPong_libevent(benchmark::State& state) { ping_pong_libevent(state); }
 
 void BM_PingPong_libuv(benchmark::State& state) {
   const SocketPair pair;

@@ -3,7 +3,6 @@
 // event_base_loop. The scenarios every adapter shares are in
 // host_loop_suite.hpp; this file has libevent's side of them.
 #include <event2/event_struct.h>
-#include <event2/thread.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,6 +11,10 @@
 #include "backend_fixture.hpp"
 #include "cosync/cosync.hpp"
 #include "host_loop_suite.hpp"
+
+#if COSYNC_TEST_LIBEVENT_PTHREADS
+#include <event2/thread.h>
+#endif
 
 namespace cosync {
 namespace {
@@ -113,6 +116,7 @@ TEST_F(LibeventHost, DispatchKeepsRunningWhileACoroutineWaitsForAnotherThread) {
   EXPECT_EQ(job.get(), 42);
 }
 
+#if COSYNC_TEST_LIBEVENT_PTHREADS
 // The fixture's bases have no locking; an application that enabled
 // libevent's threading keeps its locked base, and the adapter works there
 // too. (Each ctest case is its own process, so the global switch stays
@@ -139,6 +143,7 @@ TEST(LibeventLockedBase, APostFromAnotherThreadReachesACoroutine) {
   }
   event_base_free(base);
 }
+#endif
 
 }  // namespace
 }  // namespace cosync

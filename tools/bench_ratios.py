@@ -140,8 +140,9 @@ def format_time(nanoseconds):
 def rate_pairs(groups, family):
     """(cosync run, anchor) pairs of a family: built-in cosync against every
     anchor, and cosync on a host loop ('cosync_on_<host>', the foreign-loop
-    adapters) against that host's raw callbacks, plain ('<host>') and
-    configured as the adapter needs the host ('<host>_threaded')."""
+    adapters) against that host's raw callbacks, plain ('<host>') and in
+    any configured variant ('<host>_<variant>', e.g. 'tevent_threaded', the
+    host as the adapter sets it up)."""
     libraries = sorted(lib for fam, lib in groups if fam == family)
     pairs = [(COSYNC, lib) for lib in libraries
              if (family, COSYNC) in groups and not lib.startswith(COSYNC)]

@@ -19,7 +19,9 @@
 // to set up and cosync could not check). Like libuv's uv_async, that event
 // keeps event_base_dispatch running until event_base_loopbreak or
 // loopexit, or until the adapter is destroyed: a coroutine waiting for
-// another thread (a thread-pool job) must not find the loop gone.
+// another thread (a thread-pool job) must not find the loop gone. As with
+// any cosync loop, post() must not race with destroying the loop (the
+// blocking pool's workers reach it through its post gate, which is safe).
 //
 // Lifetime: `base` must outlive the returned loop. Destroying the loop
 // cancels the coroutines spawned on it (their stacks unwind) and frees
@@ -27,7 +29,7 @@
 //
 // Host details: signals use evsignal events, added on the first wait for a
 // signal and kept (a signal that arrives between waits is kept for the next
-// one; the event keeps event_base_dispatch from running out of events).
+// one).
 #pragma once
 
 #include <memory>
@@ -39,7 +41,7 @@ struct event_base;
 namespace cosync {
 
 // Creates a cosync loop that runs inside `base`. Throws std::system_error
-// when libevent refuses an event.
+// when libevent refuses an event or the kernel an eventfd.
 COSYNC_API std::unique_ptr<Loop> make_libevent_loop(struct event_base* base);
 
 }  // namespace cosync

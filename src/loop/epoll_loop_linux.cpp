@@ -61,7 +61,11 @@ EpollLoop::EpollLoop() {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = kWakeTag;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_.fd(), &event);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_.fd(), &event) != 0) {
+    const int error = errno;
+    close(epoll_fd_);
+    throw_errno(error, "cannot watch the wake-up eventfd");
+  }
   sigemptyset(&watched_signals_);
   pthread_sigmask(SIG_BLOCK, nullptr, &original_mask_);
 }

@@ -22,7 +22,7 @@ class WakeFd {
   void drain() const noexcept;
 
  private:
-  int fd_;
+  int fd_ = -1;
 };
 
 }  // namespace cosync::loop_detail

@@ -73,7 +73,9 @@ class HostLoop : public Loop {
   // Have the host call on_host_timer once, at `due`; re-arming replaces.
   virtual void host_arm_timer(Deadline due) noexcept = 0;
   virtual void host_disarm_timer() noexcept = 0;
-  // Thread-safe: have the host call on_host_wake on its own thread.
+  // Thread-safe: have the host call on_host_wake on its own thread. A host
+  // that wakes through an fd drains it before calling on_host_wake, which
+  // clears the flag that lets the next wake-up be sent.
   virtual void host_wake() noexcept = 0;
   // Creates the host's watch for `fd` (watching nothing yet); throws
   // std::system_error when the host refuses the fd.

@@ -27,6 +27,14 @@ void check(int result, const char* what) {
   }
 }
 
+// event_add fails without setting errno itself: a refused fd leaves
+// epoll_ctl's, running out of memory may leave none (throw_errno then
+// reports EINVAL rather than a stale value).
+bool add_event(event* added) {
+  errno = 0;
+  return event_add(added, nullptr) == 0;
+}
+
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno != 0 ? errno : EINVAL, std::generic_category(), "cosync: " + what);
 }
@@ -100,7 +108,7 @@ LibeventLoop::LibeventLoop(event_base* base) : HostLoop("libevent"), base_(base)
     immediate_ = new_event(-1, 0, &LibeventLoop::on_immediate);
     timer_ = new_event(-1, 0, &LibeventLoop::on_timer);
     wake_ = new_event(wake_fd_.fd(), EV_READ | EV_PERSIST, &LibeventLoop::on_wake);
-    if (event_add(wake_, nullptr) != 0) throw_errno("cannot watch the wake-up eventfd");
+    if (!add_event(wake_)) throw_errno("cannot watch the wake-up eventfd");
   } catch (...) {
     for (event* created : {immediate_, timer_, wake_}) {
       if (created != nullptr) event_free(created);
@@ -164,10 +172,10 @@ void LibeventLoop::host_watch_fd(void* watch, unsigned events) {
   auto* fd_events = static_cast<FdEvents*>(watch);
   const unsigned added = events & ~fd_events->watching;
   const unsigned removed = fd_events->watching & ~events;
-  if ((added & io_readable) != 0 && event_add(fd_events->read, nullptr) != 0) {
+  if ((added & io_readable) != 0 && !add_event(fd_events->read)) {
     throw_errno("cannot watch fd " + std::to_string(event_get_fd(fd_events->read)));
   }
-  if ((added & io_writable) != 0 && event_add(fd_events->write, nullptr) != 0) {
+  if ((added & io_writable) != 0 && !add_event(fd_events->write)) {
     throw_errno("cannot watch fd " + std::to_string(event_get_fd(fd_events->write)));
   }
   if ((removed & io_readable) != 0) event_del(fd_events->read);
@@ -185,7 +193,7 @@ void LibeventLoop::host_remove_fd(void* watch) noexcept {
 
 void LibeventLoop::host_add_signal(int signo) {
   event* signal = new_event(signo, EV_SIGNAL | EV_PERSIST, &LibeventLoop::on_signal);
-  if (event_add(signal, nullptr) != 0) {
+  if (!add_event(signal)) {
     event_free(signal);
     throw_errno("cannot watch signal " + std::to_string(signo));
   }
@@ -216,6 +224,9 @@ void LibeventLoop::on_timer(evutil_socket_t, short, void* data) {
   static_cast<LibeventLoop*>(data)->on_host_timer();
 }
 
+// Drained before the posts run, never after: a send made once run_posts
+// has cleared the wake flag must stay readable, or its post would wait for
+// some other event.
 void LibeventLoop::on_wake(evutil_socket_t, short, void* data) {
   auto* self = static_cast<LibeventLoop*>(data);
   self->wake_fd_.drain();
