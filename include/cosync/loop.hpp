@@ -83,6 +83,32 @@ struct SignalWait {
 };
 
 namespace detail {
+// The loop's readiness cache as Loop's inline io_ready and io_not_ready read
+// it (they run around every read and write, so they are not virtual calls):
+// one byte per fd, kept in the backend's own per-fd records, kStride bytes
+// apart, from `first` on for `count` fds (loop_detail::FdTable keeps them
+// up to date as it grows). A loop that keeps no cache leaves it empty:
+// every fd then reads as ready, and io_not_ready goes to note_not_ready.
+struct Readiness {
+  static constexpr unsigned kStride = 32;
+  // Bits 0-1: the IoEvent directions seen ready and not consumed since.
+  // Bits 2-3: directions that stay ready for good (after a hang-up or an
+  // error no further edge comes).
+  static constexpr unsigned kForGoodShift = 2;
+  // Set while the loop keeps a record of the fd. An fd without one reads
+  // as ready both ways, so an operation on an fd never waited on is tried.
+  static constexpr std::uint8_t kKnown = 0x80;
+  static constexpr std::uint8_t kUnknown = io_readable | io_writable;
+
+  // Clears `event` unless it is ready for good.
+  static void clear(std::uint8_t& bits, IoEvent event) noexcept {
+    bits &= static_cast<std::uint8_t>(~(event & ~(static_cast<unsigned>(bits) >> kForGoodShift)));
+  }
+
+  std::uint8_t* first = nullptr;
+  unsigned count = 0;
+};
+
 // How code on other threads that may outlive a loop (the blocking pool's
 // workers) reaches it: post only while `open`, holding `mutex`. The loop
 // closes it first thing in its destructor.
@@ -130,8 +156,22 @@ class COSYNC_API Loop {
   // call io_not_ready when the kernel answers EAGAIN or a short transfer
   // shows the fd drained. A direction the loop saw hung up or in error
   // stays ready (no further edge will come): io_not_ready leaves it set.
-  virtual bool io_ready(int fd, IoEvent event) const noexcept = 0;
-  virtual void io_not_ready(int fd, IoEvent event) noexcept = 0;
+  bool io_ready(int fd, IoEvent event) const noexcept {
+    const auto index = static_cast<unsigned>(fd);  // a negative fd is out of range
+    return index >= readiness_.count ||
+           (readiness_.first[index * detail::Readiness::kStride] & event) != 0;
+  }
+  void io_not_ready(int fd, IoEvent event) noexcept {
+    const auto index = static_cast<unsigned>(fd);
+    if (index < readiness_.count) [[likely]] {
+      std::uint8_t& bits = readiness_.first[index * detail::Readiness::kStride];
+      if ((bits & detail::Readiness::kKnown) != 0) [[likely]] {
+        detail::Readiness::clear(bits, event);
+        return;
+      }
+    }
+    note_not_ready(fd, event);
+  }
   // Call before closing an fd the loop has seen: its waiters end with
   // ECANCELED and the loop drops its registration.
   virtual void forget_fd(int fd) noexcept = 0;
@@ -182,6 +222,14 @@ class COSYNC_API Loop {
   // First thing in every backend's destructor: from then on no other
   // thread reaches this loop through its post gate.
   void close_post_gate() noexcept;
+  // io_not_ready on an fd the loop keeps no record of yet: the backend
+  // makes one (so io_ready answers false until the kernel reports the fd
+  // ready, and a caller that retries on io_ready never spins on EAGAIN),
+  // or ignores an fd it cannot watch (the caller's wait reports that).
+  virtual void note_not_ready(int fd, IoEvent event) noexcept = 0;
+
+  // The backend's readiness bytes; see detail::Readiness.
+  detail::Readiness readiness_;
   [[noreturn]] void refuse_to_run(const char* call) const;
 
   LoopStats stats_;

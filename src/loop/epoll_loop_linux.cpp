@@ -125,12 +125,10 @@ EpollLoop::FdEntry& EpollLoop::add_registration(int fd) {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     throw_errno(errno, "cannot wait on fd " + std::to_string(fd));
   }
-  slot.registered = true;
   slot.watching_writable = false;
   // Readability comes as an edge right after registering; writability is
   // assumed until a write says otherwise (see watch_writable).
-  slot.ready = io_writable;
-  slot.ready_for_good = 0;
+  slot.readiness = detail::Readiness::kKnown | io_writable;
   return slot;
 }
 
@@ -163,30 +161,9 @@ void EpollLoop::cancel_io(IoWait& wait) noexcept {
   wait.armed = false;
 }
 
-bool EpollLoop::io_ready(int fd, IoEvent event) const noexcept {
-  const FdEntry* slot = fds_.find(fd);
-  if (slot == nullptr || !slot->registered) {
-    return true;  // never waited on: nothing known, so try the operation
-  }
-  return (slot->ready & event) != 0;
-}
-
-// Registers an fd seen for the first time, so io_ready answers false until
-// the kernel reports it ready (a caller that retries on io_ready never
-// spins on EAGAIN).
-void EpollLoop::io_not_ready(int fd, IoEvent event) noexcept {
-  FdEntry* slot = entry(fd);
-  if (slot != nullptr && slot->registered) [[likely]] {
-    clear_ready(*slot, event);
-    return;
-  }
-  note_not_ready(fd, event);
-}
-
-// Out of line: the common call finds a registered entry and needs no frame.
 void EpollLoop::note_not_ready(int fd, IoEvent event) noexcept {
   try {
-    clear_ready(register_fd(fd), event);
+    detail::Readiness::clear(register_fd(fd).readiness, event);
   } catch (...) {
     // Not pollable (closed, a regular file): the caller's wait will say so.
   }
@@ -194,7 +171,7 @@ void EpollLoop::note_not_ready(int fd, IoEvent event) noexcept {
 
 void EpollLoop::forget_fd(int fd) noexcept {
   FdEntry* slot = entry(fd);
-  if (slot == nullptr || !slot->registered) {
+  if (slot == nullptr || !registered(*slot)) {
     return;
   }
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);  // EBADF/ENOENT: already gone
@@ -203,9 +180,7 @@ void EpollLoop::forget_fd(int fd) noexcept {
       batch_[i].data.u64 = kIgnoredTag;
     }
   }
-  slot->registered = false;
-  slot->ready = 0;
-  slot->ready_for_good = 0;
+  slot->readiness = detail::Readiness::kUnknown;
   fire_io(*slot, &FdEntry::reader, ECANCELED);
   slot = entry(fd);  // the callback may have grown fds_
   fire_io(*slot, &FdEntry::writer, ECANCELED);
@@ -230,24 +205,26 @@ void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*directio
 
 void EpollLoop::dispatch_fd(int fd, std::uint32_t events) {
   FdEntry* slot = entry(fd);
-  if (slot == nullptr || !slot->registered) {
+  if (slot == nullptr || !registered(*slot)) {
     return;
   }
-  // Errors and hang-ups make both directions "ready": the operation then
-  // gets the error or the end of file from the kernel itself.
+  // Errors and hang-ups make both directions "ready", for good: the
+  // operation then gets the error or the end of file from the kernel
+  // itself, and no further edge would come to set them again.
+  constexpr unsigned kForGood = detail::Readiness::kForGoodShift;
   if ((events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
-    slot->ready_for_good |= io_readable;
+    slot->readiness |= io_readable << kForGood;
   }
   if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
-    slot->ready_for_good |= io_writable;
+    slot->readiness |= io_writable << kForGood;
   }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) {
-    slot->ready |= io_readable;
+    slot->readiness |= io_readable;
     fire_io(*slot, &FdEntry::reader, 0);
   }
   slot = entry(fd);  // a callback may have grown fds_
-  if (slot != nullptr && slot->registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
-    slot->ready |= io_writable;
+  if (slot != nullptr && registered(*slot) && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+    slot->readiness |= io_writable;
     fire_io(*slot, &FdEntry::writer, 0);
   }
 }

@@ -36,35 +36,31 @@ class EpollLoop final : public Loop {
   void post(std::function<void()> fn) override;
   void wait_io(IoWait& wait) override;
   void cancel_io(IoWait& wait) noexcept override;
-  bool io_ready(int fd, IoEvent event) const noexcept override;
-  void io_not_ready(int fd, IoEvent event) noexcept override;
   void forget_fd(int fd) noexcept override;
   void watch_signal(SignalWait& wait) override;
   void cancel_signal(SignalWait& wait) noexcept override;
   void run_once(Deadline until) override;
 
  private:
-  // What the loop knows about one fd, indexed by the fd number.
-  struct FdEntry : loop_detail::IoWaiters {
-    bool registered = false;
-    bool watching_writable = false;  // EPOLLOUT is in the registration
-    unsigned ready = 0;              // IoEvent bits seen and not yet consumed
-    // Directions that stay ready for good: after a hang-up or an error the
-    // kernel sends no further edge, so io_not_ready must not clear them.
-    unsigned ready_for_good = 0;
+  // What the loop knows about one fd, indexed by the fd number. It is
+  // registered with epoll while known (detail::Readiness::kKnown). Padded
+  // to the stride the Loop's readiness view steps by.
+  struct alignas(detail::Readiness::kStride) FdEntry : loop_detail::IoWaiters {
+    std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
+    bool watching_writable = false;                        // EPOLLOUT is in the registration
   };
 
+  static bool registered(const FdEntry& slot) noexcept {
+    return (slot.readiness & detail::Readiness::kKnown) != 0;
+  }
   FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   // Every wait passes here: the fd is almost always registered already.
   FdEntry& register_fd(int fd) {
     FdEntry* slot = fds_.find(fd);
-    return slot != nullptr && slot->registered ? *slot : add_registration(fd);
+    return slot != nullptr && registered(*slot) ? *slot : add_registration(fd);
   }
   FdEntry& add_registration(int fd);
-  [[gnu::noinline]] void note_not_ready(int fd, IoEvent event) noexcept;
-  static void clear_ready(FdEntry& slot, IoEvent event) noexcept {
-    slot.ready &= ~(static_cast<unsigned>(event) & ~slot.ready_for_good);
-  }
+  void note_not_ready(int fd, IoEvent event) noexcept override;
   void watch_writable(int fd, FdEntry& slot);
   int wait_for_events(Deadline until);
   Deadline next_wake(Deadline until) const noexcept;
@@ -81,7 +77,7 @@ class EpollLoop final : public Loop {
   loop_detail::WakeFd wake_;
   int signal_fd_ = -1;
   bool have_pwait2_ = true;
-  loop_detail::FdTable<FdEntry> fds_;
+  loop_detail::FdTable<FdEntry> fds_{readiness_};
   loop_detail::TimerHeap timers_;
   loop_detail::ImmediateQueue immediates_;
 

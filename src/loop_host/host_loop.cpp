@@ -200,8 +200,8 @@ void HostLoop::run_posts() noexcept {
 
 HostLoop::FdEntry& HostLoop::add_entry(int fd) {
   FdEntry& slot = fds_.grow_to(fd);
-  slot.known = true;
-  slot.ready = io_writable;  // assumed until a write says otherwise
+  // Writability is assumed until a write says otherwise.
+  slot.readiness = detail::Readiness::kKnown | io_writable;
   return slot;
 }
 
@@ -253,30 +253,12 @@ void HostLoop::cancel_io(IoWait& wait) noexcept {
   wait.armed = false;
 }
 
-bool HostLoop::io_ready(int fd, IoEvent event) const noexcept {
-  const FdEntry* slot = fds_.find(fd);
-  if (slot == nullptr || !slot->known) {
-    return true;  // never waited on: nothing known, so try the operation
-  }
-  return (slot->ready & event) != 0;
-}
-
-void HostLoop::io_not_ready(int fd, IoEvent event) noexcept {
-  FdEntry* slot = fds_.find(fd);
-  if (slot != nullptr && slot->known) [[likely]] {
-    slot->ready &= static_cast<std::uint8_t>(~static_cast<unsigned>(event));
-    return;
-  }
-  note_not_ready(fd, event);
-}
-
-// Out of line: the common call finds a known entry and needs no frame.
 void HostLoop::note_not_ready(int fd, IoEvent event) noexcept {
   if (fd < 0) {
     return;
   }
   try {
-    known_entry(fd).ready &= static_cast<std::uint8_t>(~static_cast<unsigned>(event));
+    detail::Readiness::clear(known_entry(fd).readiness, event);
   } catch (...) {
     // Growing the table failed: the caller's wait will report the error.
   }
@@ -284,7 +266,7 @@ void HostLoop::note_not_ready(int fd, IoEvent event) noexcept {
 
 void HostLoop::forget_fd(int fd) noexcept {
   FdEntry* slot = entry(fd);
-  if (slot == nullptr || !slot->known) {
+  if (slot == nullptr || !known(*slot)) {
     return;
   }
   if (slot->watch != nullptr) {
@@ -292,8 +274,7 @@ void HostLoop::forget_fd(int fd) noexcept {
   }
   slot->watch = nullptr;
   slot->watching = 0;
-  slot->known = false;
-  slot->ready = 0;
+  slot->readiness = detail::Readiness::kUnknown;
   ++slot->generation;
   fire_io(*slot, &FdEntry::reader, ECANCELED, EndedFrom::elsewhere);
   slot = entry(fd);  // the callback may have grown fds_
@@ -340,7 +321,7 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
   const bool writable = error != 0 || (events & io_writable) != 0;
   if (readable) {
     if (error == 0) {
-      slot->ready |= io_readable;
+      slot->readiness |= io_readable;
     }
     const std::uint32_t generation = slot->generation;
     fire_io(*slot, &FdEntry::reader, error, EndedFrom::dispatch);
@@ -354,7 +335,7 @@ void HostLoop::dispatch_fd(int fd, unsigned events, int error) noexcept {
   }
   if (writable) {
     if (error == 0) {
-      slot->ready |= io_writable;
+      slot->readiness |= io_writable;
     }
     fire_io(*slot, &FdEntry::writer, error, EndedFrom::dispatch);
   }

@@ -48,8 +48,6 @@ class HostLoop : public Loop {
   void post(std::function<void()> fn) override;
   void wait_io(IoWait& wait) override;
   void cancel_io(IoWait& wait) noexcept override;
-  bool io_ready(int fd, IoEvent event) const noexcept override;
-  void io_not_ready(int fd, IoEvent event) noexcept override;
   void forget_fd(int fd) noexcept override;
   void watch_signal(SignalWait& wait) override;
   void cancel_signal(SignalWait& wait) noexcept override;
@@ -121,27 +119,30 @@ class HostLoop : public Loop {
 
  private:
   // What the loop knows about one fd, indexed by the fd number. An entry is
-  // `known` once an operation reported on it (io_not_ready) or a wait armed
-  // it; the host watch exists from the first wait to forget_fd.
-  // 32 bytes, so indexing the table is a shift: it is on every wait's path.
+  // known (detail::Readiness::kKnown) once an operation reported on it
+  // (io_not_ready) or a wait armed it; the host watch exists from the first
+  // wait to forget_fd. 32 bytes, so indexing the table is a shift: it is on
+  // every wait's path (and the Loop's readiness view relies on it).
   struct FdEntry : loop_detail::IoWaiters {
-    bool known = false;
-    std::uint8_t ready = 0;        // IoEvent bits seen and not yet consumed
+    std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
     std::uint8_t watching = 0;     // IoEvent bits last passed to host_watch_fd
     std::uint32_t generation = 0;  // counts forget_fd: tells a reused fd number
     void* watch = nullptr;         // the host's watch, owned through the hooks
   };
   static_assert(sizeof(FdEntry) == 32);
 
+  static bool known(const FdEntry& slot) noexcept {
+    return (slot.readiness & detail::Readiness::kKnown) != 0;
+  }
   FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   FdEntry& known_entry(int fd) {
     FdEntry* slot = fds_.find(fd);
-    return slot != nullptr && slot->known ? *slot : add_entry(fd);
+    return slot != nullptr && known(*slot) ? *slot : add_entry(fd);
   }
   FdEntry& add_entry(int fd);
   // Out of line, so that wait_io's common path needs no frame.
   [[gnu::noinline]] void add_wait(IoWait& wait);
-  [[gnu::noinline]] void note_not_ready(int fd, IoEvent event) noexcept;
+  void note_not_ready(int fd, IoEvent event) noexcept override;
   void ensure_watch(int fd, FdEntry& slot);
   void update_watch(int fd) noexcept;
   // Where a wait is ended from: the host's fd callback, on the main
@@ -177,7 +178,7 @@ class HostLoop : public Loop {
   Immediate end_marker_;  // queued behind the batch being run
   bool host_immediate_scheduled_ = false;
 
-  loop_detail::FdTable<FdEntry> fds_;
+  loop_detail::FdTable<FdEntry> fds_{readiness_};
 
   std::mutex post_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
