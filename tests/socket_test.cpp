@@ -89,6 +89,34 @@ class SocketTest : public ::testing::TestWithParam<std::tuple<Context, Backend>>
     EXPECT_EQ(reply, "ping over a socket");
     EXPECT_EQ(server.get(), 18U);
   }
+
+  // A writer fills both socket buffers and blocks, and the peer, which
+  // reads nothing, resets the connection; when `unread_bytes_first`, the
+  // peer first sends bytes the writer never reads. The write must end with
+  // the reset's error; its deadline makes a missed reset fail the test
+  // (timed out) rather than hang it.
+  void expect_blocked_writer_ends_on_reset(bool unread_bytes_first) {
+    Socket listener = listen_on(AF_INET);
+    const Address target = listener.local_address();
+    auto resetter = spawn([&listener, unread_bytes_first] {
+      Socket connection = listener.accept(deadline_after(10s));
+      if (unread_bytes_first) connection.write_all("unread");
+      const linger abort_on_close{1, 0};  // close sends RST instead of FIN
+      setsockopt(connection.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+      sleep_for(100ms);  // the writer fills both buffers and blocks meanwhile
+    });
+    const std::vector<char> big(64 << 20, 'w');
+    std::error_code error;
+    const std::size_t written = run([&] {
+      Socket client = Socket::connect(target, deadline_after(10s));
+      client.set_send_buffer(4096);
+      return client.write_all(big.data(), big.size(), error, deadline_after(10s));
+    });
+    EXPECT_TRUE(error == std::errc::connection_reset || error == std::errc::broken_pipe)
+        << error.message();
+    EXPECT_LT(written, big.size());
+    resetter.get();
+  }
 };
 
 // A connected pair of stream sockets.
@@ -303,25 +331,7 @@ TEST_P(SocketTest, PeerResetIsAnErrorNamingThePeer) {
 // nobody reads its socket. tevent before TEVENT_FD_ERROR reports errors to
 // readers only, so its adapter watches for them on a lone writer's behalf.
 TEST_P(SocketTest, AWriterBlockedByAPeerThatResetsEndsWithAnError) {
-  Socket listener = listen_on(AF_INET);
-  const Address target = listener.local_address();
-  auto resetter = spawn([&listener] {
-    Socket connection = listener.accept(deadline_after(10s));
-    const linger abort_on_close{1, 0};  // close sends RST instead of FIN
-    setsockopt(connection.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-    sleep_for(100ms);  // the writer fills both buffers and blocks meanwhile
-  });
-  const std::vector<char> big(64 << 20, 'w');
-  std::error_code error;
-  const std::size_t written = run([&] {
-    Socket client = Socket::connect(target, deadline_after(10s));
-    client.set_send_buffer(4096);
-    return client.write_all(big.data(), big.size(), error, deadline_after(10s));
-  });
-  EXPECT_TRUE(error == std::errc::connection_reset || error == std::errc::broken_pipe)
-      << error.message();
-  EXPECT_LT(written, big.size());
-  resetter.get();
+  expect_blocked_writer_ends_on_reset(false);
 }
 
 // The other half of the above: bytes nobody reads yet, beside a blocked
@@ -355,29 +365,9 @@ TEST_P(SocketTest, AWriterBlockedBesideUnreadBytesWaitsWithoutSpinning) {
 
 // Both of the above at once: the unread bytes come first, so by the time
 // the peer resets, tevent's adapter no longer asks for READ on the writer's
-// behalf (its error watch must catch the reset). The write's deadline makes
-// a missed reset fail the test (timed out) rather than hang it.
+// behalf (its error watch must catch the reset).
 TEST_P(SocketTest, AWriterBlockedBesideUnreadBytesEndsWithAnErrorWhenThePeerResets) {
-  Socket listener = listen_on(AF_INET);
-  const Address target = listener.local_address();
-  auto resetter = spawn([&listener] {
-    Socket connection = listener.accept(deadline_after(10s));
-    connection.write_all("unread");
-    const linger abort_on_close{1, 0};  // close sends RST instead of FIN
-    setsockopt(connection.fd(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-    sleep_for(100ms);  // the writer fills both buffers and blocks meanwhile
-  });
-  const std::vector<char> big(64 << 20, 'w');
-  std::error_code error;
-  const std::size_t written = run([&] {
-    Socket client = Socket::connect(target, deadline_after(10s));
-    client.set_send_buffer(4096);
-    return client.write_all(big.data(), big.size(), error, deadline_after(10s));
-  });
-  EXPECT_TRUE(error == std::errc::connection_reset || error == std::errc::broken_pipe)
-      << error.message();
-  EXPECT_LT(written, big.size());
-  resetter.get();
+  expect_blocked_writer_ends_on_reset(true);
 }
 
 TEST_P(SocketTest, SmallReadsKeepWhatTheyReadAhead) {

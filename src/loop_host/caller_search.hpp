@@ -6,6 +6,7 @@
 // slow path pays for the stack walk.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 
@@ -27,8 +28,13 @@ struct CodeRange {
 // known.
 CodeRange find_function(const char* soname, const char* symbol, void* fallback) noexcept;
 
+// True when every range in `code` is empty: none of its functions was found.
+inline bool none_found(std::span<const CodeRange> code) noexcept {
+  return std::ranges::all_of(code, &CodeRange::empty);
+}
+
 // True when a return address on the current stack lies in any of `code`;
-// one walk of the stack serves them all. False when every range is empty.
+// one walk of the stack serves them all. False when none_found(code).
 bool on_call_stack(std::span<const CodeRange> code) noexcept;
 
 inline bool on_call_stack(const CodeRange& code) noexcept {

@@ -3,8 +3,6 @@
 #include <link.h>
 #include <unwind.h>
 
-#include <algorithm>
-
 #include "loop_host/caller_search.hpp"
 
 namespace cosync::host_loop {
@@ -32,7 +30,7 @@ bool on_call_stack(std::span<const CodeRange> code) noexcept {
     std::span<const CodeRange> code;
     bool found = false;
   } search{code};
-  if (std::all_of(code.begin(), code.end(), [](const CodeRange& range) { return range.empty(); })) {
+  if (none_found(code)) {
     return false;
   }
   _Unwind_Backtrace(

@@ -3,28 +3,32 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "loop_tevent/error_watch.hpp"
 
 namespace cosync::tevent_adapter {
 
-ErrorWatch::~ErrorWatch() {
-  if (set_fd_ >= 0) close(set_fd_);
-}
-
 bool ErrorWatch::open() noexcept {
-  if (set_fd_ < 0) set_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  set_fd_ = epoll_create1(EPOLL_CLOEXEC);
   return set_fd_ >= 0;
 }
 
-// One-shot, so that a member reports once. That also bounds a member whose
-// fd number was closed while a duplicate keeps its file open: epoll keeps
-// the registration for as long as the file lives, and no fd number can
-// remove it any more; unbounded, it would be reported on every iteration.
+void ErrorWatch::close() noexcept {
+  if (set_fd_ >= 0) ::close(set_fd_);
+  set_fd_ = -1;
+}
+
+// One-shot, so that a member reports once (which bounds the stray members
+// remove() tells of). EEXIST: this file is in already under this number, a
+// stray member whose number names its file again (a dup2 from the
+// duplicate, say); re-arming it makes it a member like the others.
 bool ErrorWatch::add(int fd) noexcept {
   epoll_event event{};
   event.events = EPOLLONESHOT;
   event.data.fd = fd;
-  return epoll_ctl(set_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
+  if (epoll_ctl(set_fd_, EPOLL_CTL_ADD, fd, &event) == 0) return true;
+  return errno == EEXIST && epoll_ctl(set_fd_, EPOLL_CTL_MOD, fd, &event) == 0;
 }
 
 // Failure is no error here: ENOENT for an fd number that names another

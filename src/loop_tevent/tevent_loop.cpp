@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -61,22 +62,29 @@ constexpr uint64_t kFdMask = 0xffffffffU;
 constexpr uint64_t kReadForErrors = uint64_t{1} << 32;
 constexpr uint64_t kErrorWatched = uint64_t{1} << 33;
 
-// tevent's ways into its dispatch: tevent_loop_once, tevent_loop_wait,
-// tevent_loop_until and tevent_req_poll all run _tevent_loop_once. The
-// others are searched too for a libtevent built with LTO, which may inline
-// _tevent_loop_once into them.
-using DispatchCode = std::array<host_loop::CodeRange, 4>;
+// The fd number a watch's tag carries beside its marks.
+int fd_of(const tevent_fd* fde) noexcept {
+  return static_cast<int>(tevent_fd_get_tag(fde) & kFdMask);
+}
+
+// The functions whose frames mean tevent is dispatching, as libtevent
+// 0.14.1 (x86-64) has them. tevent_loop_once and tevent_req_poll call
+// _tevent_loop_once, and so does tevent_loop_wait: _tevent_loop_wait only
+// tail-jumps to the backend's loop_wait (tevent_common_loop_wait), so it is
+// never a caller itself. _tevent_loop_until calls the backend's loop_once
+// directly, under a nesting check of its own that aborts as
+// _tevent_loop_once's does. (loop_tevent_test checks tevent_req_poll and
+// tevent_loop_until.)
+using DispatchCode = std::array<host_loop::CodeRange, 2>;
 
 DispatchCode find_dispatch_code() noexcept {
   const auto find = [](const char* symbol, void* fallback) {
     return host_loop::find_function("libtevent.so.0", symbol, fallback);
   };
   const DispatchCode code = {find("_tevent_loop_once", reinterpret_cast<void*>(&_tevent_loop_once)),
-                             find("_tevent_loop_wait", reinterpret_cast<void*>(&_tevent_loop_wait)),
                              // Declared only under TEVENT_DEPRECATED: found by its name alone.
-                             find("_tevent_loop_until", nullptr),
-                             find("tevent_req_poll", reinterpret_cast<void*>(&tevent_req_poll))};
-  if (std::all_of(code.begin(), code.end(), [](const auto& range) { return range.empty(); })) {
+                             find("_tevent_loop_until", nullptr)};
+  if (host_loop::none_found(code)) {
     std::fputs(
         "cosync: tevent's dispatch functions were not found; a wait outside coroutines "
         "from inside a tevent callback will make tevent abort instead of throwing "
@@ -158,7 +166,9 @@ class TeventLoop final : public host_loop::HostLoop {
   // frame (six saved registers) that only this rare path needs.
   [[gnu::noinline]] unsigned lone_writer_report(tevent_fd* fde, int fd) noexcept;
   bool watch_errors_of(int fd) noexcept;
-  int leave_error_watch(tevent_fd* fde) noexcept;
+  void leave_error_watch(tevent_fd* fde) noexcept;
+  bool open_error_watch() noexcept;
+  void close_error_watch() noexcept;
   static void on_error_watch(tevent_context*, tevent_fd*, uint16_t, void* data);
   static void on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data);
   static void on_wake(tevent_context*, tevent_immediate* im, void* data);
@@ -168,10 +178,11 @@ class TeventLoop final : public host_loop::HostLoop {
   tevent_immediate* immediate_ = nullptr;
   tevent_timer* timer_ = nullptr;
   WakeRelay* relay_ = nullptr;  // under memory_ until orphaned
-  // Both made on first use. The set closes after the destructor's body,
-  // which frees its watch with memory_.
+  // The set and tevent's watch of it exist while it has members: the
+  // watches whose tag is marked kErrorWatched, counted here.
   tevent_adapter::ErrorWatch error_watch_;
   tevent_fd* error_watch_fde_ = nullptr;  // under memory_
+  std::size_t error_watch_members_ = 0;
 };
 
 TeventLoop::TeventLoop(tevent_context* ev)
@@ -260,7 +271,8 @@ void TeventLoop::host_watch_fd(void* watch, unsigned events) {
   uint16_t flags = 0;
   if ((events & io_readable) != 0) flags |= TEVENT_FD_READ;
   if ((events & io_writable) != 0) flags |= TEVENT_FD_WRITE;
-  auto tag = static_cast<uint64_t>(leave_error_watch(fde));
+  leave_error_watch(fde);
+  auto tag = static_cast<uint64_t>(fd_of(fde));
   if (flags == TEVENT_FD_WRITE) {
     flags |= TEVENT_FD_READ;
     tag |= kReadForErrors;
@@ -282,12 +294,12 @@ void TeventLoop::host_add_signal(int signo) {
   }
 }
 
-// _tevent_loop_once aborts when entered again for the same context; any of
-// tevent's dispatch functions on the stack (find_dispatch_code) means it is
-// running. Any context's dispatch counts: the walk cannot tell which one it
-// is. A miss (no unwind info on the way, a libtevent whose symbols are not
-// found, which find_dispatch_code warns of) answers false, and tevent's own
-// nesting check then aborts.
+// tevent aborts when its dispatch is entered again for the same context;
+// either of its dispatch functions on the stack (find_dispatch_code) means
+// it is running. Any context's dispatch counts: the walk cannot tell which
+// one it is. A miss (no unwind info on the way, a libtevent whose symbols
+// are not found, which find_dispatch_code warns of) answers false, and
+// tevent's own nesting check then aborts.
 bool TeventLoop::host_in_callback() const noexcept {
   static const DispatchCode dispatch_code = find_dispatch_code();
   return host_loop::on_call_stack(dispatch_code);
@@ -339,35 +351,65 @@ unsigned TeventLoop::lone_writer_report(tevent_fd* fde, int fd) noexcept {
   return io_readable;
 }
 
-// Opens the error watch and has tevent watch it, on first use.
+// The first member opens the error watch, the last one out closes it
+// (leave_error_watch): tevent_loop_wait runs for as long as any fd event
+// exists, one that watches nothing too, so tevent's watch of the set must
+// go with the last member. The set goes with it rather than staying open
+// for the next member: that costs two system calls on a rare path, and the
+// stray members ErrorWatch::remove tells of go with the set instead of
+// piling up for the adapter's lifetime.
 bool TeventLoop::watch_errors_of(int fd) noexcept {
-  if (error_watch_fde_ == nullptr) {
-    if (!error_watch_.open()) return false;
-    error_watch_fde_ = tevent_add_fd(ev_, memory_, error_watch_.fd(), TEVENT_FD_READ,
-                                     &TeventLoop::on_error_watch, this);
-    if (error_watch_fde_ == nullptr) return false;
+  if (error_watch_members_ == 0 && !open_error_watch()) return false;
+  if (!error_watch_.add(fd)) {
+    if (error_watch_members_ == 0) close_error_watch();
+    return false;
   }
-  return error_watch_.add(fd);
+  ++error_watch_members_;
+  return true;
 }
 
-// The fd of `fde`, out of the error watch if it was in it.
-int TeventLoop::leave_error_watch(tevent_fd* fde) noexcept {
+// Takes the fd of `fde` out of the error watch if it is in it. The mark
+// goes too, so that the count stays true whoever calls this next.
+void TeventLoop::leave_error_watch(tevent_fd* fde) noexcept {
   const uint64_t tag = tevent_fd_get_tag(fde);
-  const int fd = static_cast<int>(tag & kFdMask);
-  if ((tag & kErrorWatched) != 0) error_watch_.remove(fd);
-  return fd;
+  if ((tag & kErrorWatched) == 0) return;
+  error_watch_.remove(fd_of(fde));
+  tevent_fd_set_tag(fde, tag & ~kErrorWatched);
+  if (--error_watch_members_ == 0) close_error_watch();
 }
 
-// A watched fd is in error: its writer wakes, and its write fails with the
+bool TeventLoop::open_error_watch() noexcept {
+  if (!error_watch_.open()) return false;
+  error_watch_fde_ = tevent_add_fd(ev_, memory_, error_watch_.fd(), TEVENT_FD_READ,
+                                   &TeventLoop::on_error_watch, this);
+  if (error_watch_fde_ == nullptr) error_watch_.close();
+  return error_watch_fde_ != nullptr;
+}
+
+// tevent's watch first: freeing it takes the set's fd out of tevent's own
+// epoll set, which needs the fd still open. tevent allows the free from
+// inside on_error_watch itself (a writer woken there may close its socket).
+void TeventLoop::close_error_watch() noexcept {
+  TALLOC_FREE(error_watch_fde_);
+  error_watch_.close();
+}
+
+// A member is in error: its writer wakes, and its write fails with the
 // kernel's errno. One fd per call keeps the report from outliving the fd
 // (the writer may close it, and another fd take its number); tevent calls
 // again for the rest, the error watch's fd being readable until then. The
 // fd stays marked in its tag, quiet (ErrorWatch::take_failed), until its
-// watch changes.
+// watch changes. The report names an fd number, which may name another
+// file by now (ErrorWatch::remove): it is passed on only when the fd that
+// number names now is in error or writable itself. Otherwise a connect in
+// progress on that other file would wake, read 0 from its SO_ERROR and
+// report success.
 void TeventLoop::on_error_watch(tevent_context*, tevent_fd*, uint16_t, void* data) {
   auto* self = static_cast<TeventLoop*>(data);
   const int fd = self->error_watch_.take_failed();
-  if (fd >= 0) self->on_host_fd(fd, io_writable, 0);
+  if (fd >= 0 && loop_detail::poll_ready_now(fd, io_writable) != 0) {
+    self->on_host_fd(fd, io_writable, 0);
+  }
 }
 
 void TeventLoop::on_signal(tevent_context*, tevent_signal*, int signo, int, void*, void* data) {
