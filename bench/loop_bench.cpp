@@ -107,9 +107,10 @@ void send_message(int fd) {
 // cache themselves, they wait with wait_io_edge (wait_io would ask the
 // kernel first whenever the cache says ready).
 //
-// After EAGAIN the helper waits at once instead of asking io_ready again: for
-// an fd the loop never waited on, io_ready answers true and io_not_ready
-// records nothing, so asking again would retry the failing call forever.
+// After EAGAIN the helper waits at once instead of asking io_ready again: a
+// loop without a readiness cache, or an fd it cannot watch, reads as ready
+// whatever io_not_ready was told, so asking again could retry the failing
+// call forever.
 
 std::size_t read_some(cosync::Loop& loop, int fd, void* buffer, std::size_t length) {
   for (;;) {

@@ -278,6 +278,32 @@ TEST_P(PipeOn, SecondReaderOnOneFdIsRefused) {
   this_loop().run_until([&] { return first.done(); });
 }
 
+// The readiness cache lives in the backend's fd records, which move when
+// the table grows: what io_ready answers must move with them.
+TEST_P(LoopOn, TheReadinessCacheFollowsTheFdTableAsItGrows) {
+  Loop& loop = this_loop();
+  int low[2];
+  ASSERT_EQ(pipe2(low, O_NONBLOCK | O_CLOEXEC), 0);
+  EXPECT_TRUE(loop.io_ready(low[0], io_readable)) << "never waited on: try the operation";
+  loop.io_not_ready(low[0], io_readable);
+  EXPECT_FALSE(loop.io_ready(low[0], io_readable));
+  const int high = fcntl(low[0], F_DUPFD_CLOEXEC, 700);  // far past the table's first records
+  ASSERT_GE(high, 700);
+  EXPECT_TRUE(loop.io_ready(high, io_readable));
+  loop.io_not_ready(high, io_readable);
+  EXPECT_FALSE(loop.io_ready(high, io_readable));
+  EXPECT_FALSE(loop.io_ready(low[0], io_readable)) << "the low fd's record lost in the move";
+  ASSERT_EQ(write(low[1], "r", 1), 1);
+  wait_io_edge(low[0], io_readable, deadline_after(5s));
+  EXPECT_TRUE(loop.io_ready(low[0], io_readable)) << "a report sets it again";
+  loop.forget_fd(high);
+  close(high);
+  loop.forget_fd(low[0]);
+  EXPECT_TRUE(loop.io_ready(low[0], io_readable)) << "forgotten: nothing known";
+  close(low[0]);
+  close(low[1]);
+}
+
 TEST_P(LoopOn, WaitingOnAClosedFdIsAClearError) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);

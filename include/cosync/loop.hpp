@@ -87,26 +87,33 @@ namespace detail {
 // it (they run around every read and write, so they are not virtual calls):
 // one byte per fd, kept in the backend's own per-fd records, kStride bytes
 // apart, from `first` on for `count` fds (loop_detail::FdTable keeps them
-// up to date as it grows). A loop that keeps no cache leaves it empty:
-// every fd then reads as ready, and io_not_ready goes to note_not_ready.
+// up to date as it grows). The layout is compiled into the programs that
+// call io_ready: changing it changes the library's binary interface.
 struct Readiness {
   static constexpr unsigned kStride = 32;
   // Bits 0-1: the IoEvent directions seen ready and not consumed since.
-  // Bits 2-3: directions that stay ready for good (after a hang-up or an
-  // error no further edge comes).
+  // Bits 2-3: directions that stay ready for good (the built-in loop sets
+  // them after a hang-up or an error, when no further edge will come; the
+  // host adapters' hosts report readiness for as long as it lasts).
   static constexpr unsigned kForGoodShift = 2;
   // Set while the loop keeps a record of the fd. An fd without one reads
   // as ready both ways, so an operation on an fd never waited on is tried.
   static constexpr std::uint8_t kKnown = 0x80;
   static constexpr std::uint8_t kUnknown = io_readable | io_writable;
 
-  // Clears `event` unless it is ready for good.
+  // Clears `event` unless it is ready for good; bits beyond the two
+  // directions are never touched, whatever `event` holds.
   static void clear(std::uint8_t& bits, IoEvent event) noexcept {
-    bits &= static_cast<std::uint8_t>(~(event & ~(static_cast<unsigned>(bits) >> kForGoodShift)));
+    const unsigned cleared = event & kUnknown & ~(static_cast<unsigned>(bits) >> kForGoodShift);
+    bits &= static_cast<std::uint8_t>(~cleared);
   }
 
   std::uint8_t* first = nullptr;
   unsigned count = 0;
+
+  // The byte of fd number `index` (< count); std::size_t, so that no fd
+  // number wraps the offset.
+  std::uint8_t& at(unsigned index) const noexcept { return first[std::size_t{index} * kStride]; }
 };
 
 // How code on other threads that may outlive a loop (the blocking pool's
@@ -154,17 +161,18 @@ class COSYNC_API Loop {
   // The readiness the loop last saw for `fd` and has not been told is
   // gone: an operation that finds `event` set may skip the wait, and must
   // call io_not_ready when the kernel answers EAGAIN or a short transfer
-  // shows the fd drained. A direction the loop saw hung up or in error
-  // stays ready (no further edge will come): io_not_ready leaves it set.
+  // shows the fd drained. On the built-in loop a direction it saw hung up
+  // or in error stays ready (no further edge will come): io_not_ready
+  // leaves it set.
   bool io_ready(int fd, IoEvent event) const noexcept {
     const auto index = static_cast<unsigned>(fd);  // a negative fd is out of range
     return index >= readiness_.count ||
-           (readiness_.first[index * detail::Readiness::kStride] & event) != 0;
+           (readiness_.at(index) & event & detail::Readiness::kUnknown) != 0;
   }
   void io_not_ready(int fd, IoEvent event) noexcept {
     const auto index = static_cast<unsigned>(fd);
     if (index < readiness_.count) [[likely]] {
-      std::uint8_t& bits = readiness_.first[index * detail::Readiness::kStride];
+      std::uint8_t& bits = readiness_.at(index);
       if ((bits & detail::Readiness::kKnown) != 0) [[likely]] {
         detail::Readiness::clear(bits, event);
         return;
@@ -225,15 +233,17 @@ class COSYNC_API Loop {
   // io_not_ready on an fd the loop keeps no record of yet: the backend
   // makes one (so io_ready answers false until the kernel reports the fd
   // ready, and a caller that retries on io_ready never spins on EAGAIN),
-  // or ignores an fd it cannot watch (the caller's wait reports that).
+  // or ignores an fd it cannot watch (the caller's wait reports that). A
+  // loop that keeps no readiness cache leaves readiness_ empty and may do
+  // nothing here: every fd then reads as ready, and cosync's operations
+  // wait after EAGAIN.
   virtual void note_not_ready(int fd, IoEvent event) noexcept = 0;
-
-  // The backend's readiness bytes; see detail::Readiness.
-  detail::Readiness readiness_;
   [[noreturn]] void refuse_to_run(const char* call) const;
 
   LoopStats stats_;
   bool stopped_ = false;
+  // The backend's readiness bytes; see detail::Readiness.
+  detail::Readiness readiness_;
 
  private:
   unsigned callback_depth_ = 0;

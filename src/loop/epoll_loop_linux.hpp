@@ -49,6 +49,7 @@ class EpollLoop final : public Loop {
     std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
     bool watching_writable = false;                        // EPOLLOUT is in the registration
   };
+  static_assert(sizeof(FdEntry) == detail::Readiness::kStride);
 
   static bool registered(const FdEntry& slot) noexcept {
     return (slot.readiness & detail::Readiness::kKnown) != 0;

@@ -15,18 +15,22 @@
 
 namespace cosync::loop_detail {
 
-// An array and its length, nothing else: the lookup on every wait is one
-// unsigned compare (a negative fd fails it too) and an index, and the table
-// costs the loop 16 bytes of its hot fields. Records past the highest fd
+// An array and its length: the lookup on every wait is one unsigned compare
+// (a negative fd fails it too) and an index. Records past the highest fd
 // seen are default ones, which every loop reads as "nothing known".
 //
-// Each record keeps its fd's readiness byte (`Entry::readiness`) where the
-// loop's inline io_ready reads it: the table keeps the Loop's
-// detail::Readiness pointing at them as it grows.
+// Each record keeps its fd's readiness byte (`Entry::readiness`, a
+// std::uint8_t) where the loop's inline io_ready reads it: the table keeps
+// the Loop's detail::Readiness pointing at them as it grows, and empties it
+// when it goes, so that a late io_ready reads "ready" rather than freed
+// memory.
 template <class Entry>
 class FdTable {
  public:
   explicit FdTable(detail::Readiness& readiness) noexcept : readiness_(readiness) {}
+  FdTable(const FdTable&) = delete;
+  FdTable& operator=(const FdTable&) = delete;
+  ~FdTable() { readiness_ = {}; }
 
   // The record of `fd`, or null when the table never grew that far. Growing
   // moves the records: callbacks may open fds, so look up again after one.
@@ -59,10 +63,9 @@ class FdTable {
     std::move(begin(), end(), grown.get());
     entries_ = std::move(grown);
     count_ = count;
-    // The records' bytes, from the start of the array, so that byte i *
-    // kStride of the view lies in record i.
-    auto* bytes = reinterpret_cast<std::uint8_t*>(entries_.get());
-    readiness_.first = bytes + (&entries_[0].readiness - bytes);
+    // Record i's byte lies i * kStride bytes on: the records are kStride
+    // bytes each (asserted above).
+    readiness_.first = &entries_[0].readiness;
     readiness_.count = count_;
   }
 

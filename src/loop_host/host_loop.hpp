@@ -122,14 +122,15 @@ class HostLoop : public Loop {
   // known (detail::Readiness::kKnown) once an operation reported on it
   // (io_not_ready) or a wait armed it; the host watch exists from the first
   // wait to forget_fd. 32 bytes, so indexing the table is a shift: it is on
-  // every wait's path (and the Loop's readiness view relies on it).
-  struct FdEntry : loop_detail::IoWaiters {
+  // every wait's path (and the Loop's readiness view relies on it); aligned
+  // to it, so that no record straddles two cache lines.
+  struct alignas(detail::Readiness::kStride) FdEntry : loop_detail::IoWaiters {
     std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
     std::uint8_t watching = 0;     // IoEvent bits last passed to host_watch_fd
     std::uint32_t generation = 0;  // counts forget_fd: tells a reused fd number
     void* watch = nullptr;         // the host's watch, owned through the hooks
   };
-  static_assert(sizeof(FdEntry) == 32);
+  static_assert(sizeof(FdEntry) == detail::Readiness::kStride);
 
   static bool known(const FdEntry& slot) noexcept {
     return (slot.readiness & detail::Readiness::kKnown) != 0;
