@@ -101,6 +101,8 @@ struct Readiness {
   static constexpr std::uint8_t kKnown = 0x80;
   static constexpr std::uint8_t kUnknown = io_readable | io_writable;
 
+  static bool known(std::uint8_t bits) noexcept { return (bits & kKnown) != 0; }
+
   // Clears `event` unless it is ready for good; bits beyond the two
   // directions are never touched, whatever `event` holds.
   static void clear(std::uint8_t& bits, IoEvent event) noexcept {
@@ -173,7 +175,7 @@ class COSYNC_API Loop {
     const auto index = static_cast<unsigned>(fd);
     if (index < readiness_.count) [[likely]] {
       std::uint8_t& bits = readiness_.at(index);
-      if ((bits & detail::Readiness::kKnown) != 0) [[likely]] {
+      if (detail::Readiness::known(bits)) [[likely]] {
         detail::Readiness::clear(bits, event);
         return;
       }

@@ -52,7 +52,7 @@ class EpollLoop final : public Loop {
   static_assert(sizeof(FdEntry) == detail::Readiness::kStride);
 
   static bool registered(const FdEntry& slot) noexcept {
-    return (slot.readiness & detail::Readiness::kKnown) != 0;
+    return detail::Readiness::known(slot.readiness);
   }
   FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   // Every wait passes here: the fd is almost always registered already.

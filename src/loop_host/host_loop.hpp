@@ -133,7 +133,7 @@ class HostLoop : public Loop {
   static_assert(sizeof(FdEntry) == detail::Readiness::kStride);
 
   static bool known(const FdEntry& slot) noexcept {
-    return (slot.readiness & detail::Readiness::kKnown) != 0;
+    return detail::Readiness::known(slot.readiness);
   }
   FdEntry* entry(int fd) noexcept { return fds_.find(fd); }
   FdEntry& known_entry(int fd) {
