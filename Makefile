@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: demo interleave test bench deps-build deps-test deps-bench clean
+.PHONY: demo interleave test bench docs deps-build deps-test deps-bench clean
 
 deps-build:
 	@tools/deps.sh build
@@ -43,6 +43,13 @@ bench: deps-bench
 	  --benchmark_report_aggregates_only=true \
 	  --benchmark_out=$(BUILD)-bench/bench.json --benchmark_out_format=json
 	python3 tools/bench_ratios.py $(BUILD)-bench/bench.json
+
+# The HTML API reference of the public headers (Doxygen), in $(BUILD)/docs/html.
+docs:
+	@mkdir -p $(BUILD)/docs
+	COSYNC_VERSION=$$(sed -n 's/^project(cosync VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt) \
+	  COSYNC_DOCS_OUT=$(BUILD)/docs doxygen docs/Doxyfile
+	@echo "API reference: $(BUILD)/docs/html/index.html"
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-bench

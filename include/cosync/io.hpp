@@ -29,8 +29,12 @@
 namespace cosync {
 
 // Outcomes of cosync's own that have no errno.
-enum class IoErrc { end_of_stream = 1 };
+enum class IoErrc {
+  end_of_stream = 1  // the peer ended the stream before the bytes asked for came
+};
+// io_category is the error category of IoErrc codes (name "cosync.io").
 COSYNC_API const std::error_category& io_category() noexcept;
+// make_error_code makes an IoErrc a std::error_code (io_category()).
 inline std::error_code make_error_code(IoErrc e) noexcept {
   return {static_cast<int>(e), io_category()};
 }
@@ -45,7 +49,11 @@ namespace cosync {
 // An IPv4, IPv6 or Unix-domain stream socket address.
 class COSYNC_API Address {
  public:
+  // An empty address (empty() is true).
   Address() = default;
+  // Copies `size` bytes of a sockaddr (sockaddr_in, sockaddr_in6 or
+  // sockaddr_un); throws std::invalid_argument when `size` exceeds
+  // sockaddr_storage.
   Address(const sockaddr* address, socklen_t size);
 
   // "127.0.0.1:80", "[::1]:80", "unix:/run/app.sock" or "/run/app.sock"
@@ -61,13 +69,22 @@ class COSYNC_API Address {
   // or Unix-domain address).
   static std::vector<Address> lookup_all(std::string_view text, Deadline deadline = no_deadline);
 
+  // family is AF_INET, AF_INET6 or AF_UNIX (AF_UNSPEC when empty).
   int family() const noexcept { return storage_.ss_family; }
+  // empty is true for a default-constructed address.
   bool empty() const noexcept { return size_ == 0; }
-  std::uint16_t port() const noexcept;  // 0 for Unix-domain addresses
+  // port is the TCP port in host byte order; 0 for Unix-domain addresses.
+  std::uint16_t port() const noexcept;
+  // with_port returns a copy with another port; std::invalid_argument for
+  // a Unix-domain address, which has none.
   Address with_port(std::uint16_t port) const;
+  // to_string gives the text parse() reads: "10.0.0.2:80", "[::1]:80",
+  // "unix:/run/app.sock"; "(no address)" when empty.
   std::string to_string() const;
 
+  // data is the sockaddr, for bind(2), connect(2) and friends.
   const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  // size is the length of the sockaddr at data().
   socklen_t size() const noexcept { return size_; }
 
  private:
@@ -82,8 +99,9 @@ class COSYNC_API Address {
 COSYNC_API std::vector<Address> resolve(const std::string& host, std::uint16_t port,
                                         Deadline deadline = no_deadline);
 
+// How Socket::listen sets up a listening socket.
 struct ListenOptions {
-  int backlog = SOMAXCONN;
+  int backlog = SOMAXCONN;    // listen(2)'s backlog
   bool reuse_address = true;  // restart on a port with connections in TIME_WAIT
   bool reuse_port = false;    // several listeners sharing one port
 };
@@ -103,51 +121,74 @@ struct ListenOptions {
 // number).
 class COSYNC_API Socket {
  public:
+  // A socket that holds no fd (is_open() is false).
   Socket() = default;
   // Adopts a connected stream socket; makes it non-blocking.
   explicit Socket(int fd);
+  // Takes over `other`'s fd and read-ahead bytes; `other` holds no fd after.
   Socket(Socket&& other) noexcept;
+  // Closes this socket's fd, then takes over `other`'s.
   Socket& operator=(Socket&& other) noexcept;
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
+  // Closes the fd (see close()).
   ~Socket();
 
+  // listen binds a new socket to `address` (port 0: the kernel picks one,
+  // local_address() tells which) and listens. Throws std::system_error
+  // naming the address when bind or listen fails.
   static Socket listen(const Address& address, const ListenOptions& options = {});
+  // connect connects to `address` within the deadline. Throws
+  // std::system_error naming the address (ECONNREFUSED...), TimedOut at the
+  // deadline.
   static Socket connect(const Address& address, Deadline deadline = no_deadline);
+  // connect, reporting a failure in `error` and returning a closed socket.
   static Socket connect(const Address& address, std::error_code& error,
                         Deadline deadline = no_deadline);
   // Tries `candidates` in order, all within the one deadline, until one
   // connects. The error is the last address's (EINVAL for an empty list);
   // the exception's message names every address tried.
   static Socket connect(const std::vector<Address>& candidates, Deadline deadline = no_deadline);
+  // connect to the first of `candidates` that answers, reporting a failure
+  // in `error` and returning a closed socket.
   static Socket connect(const std::vector<Address>& candidates, std::error_code& error,
                         Deadline deadline = no_deadline);
   // Connects to "host:port" (a name or a literal, or a Unix-domain path):
   // the addresses Address::lookup_all finds, tried as above ("localhost"
   // may be ::1 then 127.0.0.1). A failed lookup is its getaddrinfo error.
   static Socket connect(std::string_view text, Deadline deadline = no_deadline);
+  // connect to "host:port", reporting a failure in `error` and returning a
+  // closed socket.
   static Socket connect(std::string_view text, std::error_code& error,
                         Deadline deadline = no_deadline);
 
+  // accept waits for the next connection on a listening socket and returns
+  // it. Throws std::system_error naming the listener, TimedOut at the
+  // deadline.
   Socket accept(Deadline deadline = no_deadline);
+  // accept, reporting a failure in `error` and returning a closed socket.
   Socket accept(std::error_code& error, Deadline deadline = no_deadline);
 
   // Reads what is there (waiting until something is); 0 at end of stream.
   std::size_t read_some(void* buffer, std::size_t size, Deadline deadline = no_deadline);
+  // read_some, reporting a failure in `error` (and returning 0).
   std::size_t read_some(void* buffer, std::size_t size, std::error_code& error,
                         Deadline deadline = no_deadline);
   // Reads exactly `size` bytes; end of stream first is an error
   // (IoErrc::end_of_stream). The error_code form returns the bytes read.
   void read_exactly(void* buffer, std::size_t size, Deadline deadline = no_deadline);
+  // read_exactly, reporting a failure in `error`; returns the bytes read.
   std::size_t read_exactly(void* buffer, std::size_t size, std::error_code& error,
                            Deadline deadline = no_deadline);
   // Writes everything, waiting while the socket buffer is full. Never
   // raises SIGPIPE: a closed peer is EPIPE. The error_code form returns the
   // bytes written.
   void write_all(const void* data, std::size_t size, Deadline deadline = no_deadline);
+  // write_all of the bytes of `data`.
   void write_all(std::string_view data, Deadline deadline = no_deadline) {
     write_all(data.data(), data.size(), deadline);
   }
+  // write_all, reporting a failure in `error`; returns the bytes written.
   std::size_t write_all(const void* data, std::size_t size, std::error_code& error,
                         Deadline deadline = no_deadline);
 
@@ -156,18 +197,31 @@ class COSYNC_API Socket {
   // Ends any wait on this socket (with ECANCELED) and closes it.
   void close() noexcept;
 
+  // local_address is getsockname(2)'s answer; throws std::system_error.
   Address local_address() const;
+  // peer_address is getpeername(2)'s answer; throws std::system_error.
   Address peer_address() const;
 
+  // set_nodelay sets TCP_NODELAY (no Nagle delay for small writes).
   void set_nodelay(bool on);
+  // set_keepalive sets SO_KEEPALIVE.
   void set_keepalive(bool on);
+  // set_reuse_address sets SO_REUSEADDR.
   void set_reuse_address(bool on);
+  // set_reuse_port sets SO_REUSEPORT.
   void set_reuse_port(bool on);
+  // set_send_buffer sets SO_SNDBUF to `bytes`.
   void set_send_buffer(int bytes);
+  // set_receive_buffer sets SO_RCVBUF to `bytes`.
   void set_receive_buffer(int bytes);
+  // Each set_ call throws std::system_error naming the option when the
+  // kernel refuses it.
 
+  // fd is the socket's file descriptor, or -1.
   int fd() const noexcept { return fd_; }
+  // is_open is true while the socket holds an fd.
   bool is_open() const noexcept { return fd_ >= 0; }
+  // True while the socket holds an fd (is_open()).
   explicit operator bool() const noexcept { return is_open(); }
   // Gives up ownership: the caller closes the fd (after Loop::forget_fd).
   int release() noexcept;
@@ -197,11 +251,15 @@ class COSYNC_API Socket {
 // the call, so a wait that times out leaves nothing writing into them.
 class COSYNC_API File {
  public:
+  // A file that holds no fd.
   File() = default;
+  // Takes over `other`'s fd; `other` holds none after.
   File(File&& other) noexcept;
+  // Closes this file's fd, then takes over `other`'s.
   File& operator=(File&& other) noexcept;
   File(const File&) = delete;
   File& operator=(const File&) = delete;
+  // Closes the fd.
   ~File();
 
   // open(2) flags (O_RDONLY, O_WRONLY | O_CREAT | O_TRUNC, ...).
@@ -213,11 +271,16 @@ class COSYNC_API File {
                       Deadline deadline = no_deadline);
   // Writes all of `data` at `offset`.
   void write_at(const void* data, std::size_t size, off_t offset, Deadline deadline = no_deadline);
+  // size is the file's size (fstat(2)), read on the calling thread.
   off_t size() const;
+  // sync runs fsync(2) on the pool; throws std::system_error naming the path.
   void sync(Deadline deadline = no_deadline);
+  // close closes the fd at once; a closed File's calls throw EBADF.
   void close() noexcept;
 
+  // fd is the file's descriptor, or -1.
   int fd() const noexcept { return fd_; }
+  // path is the path the file was opened with.
   const std::string& path() const noexcept { return path_; }
 
  private:
@@ -227,8 +290,10 @@ class COSYNC_API File {
   std::string path_;
 };
 
-// Whole-file helpers over File.
+// read_file returns the whole content of `path` (File, on the pool).
 COSYNC_API std::string read_file(const std::string& path, Deadline deadline = no_deadline);
+// write_file replaces the content of `path` with `data`, creating it (0644)
+// if needed (File, on the pool).
 COSYNC_API void write_file(const std::string& path, std::string_view data,
                            Deadline deadline = no_deadline);
 

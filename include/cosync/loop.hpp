@@ -22,9 +22,11 @@
 
 namespace cosync {
 
+// Clock is the monotonic clock every cosync deadline is measured on.
 using Clock = std::chrono::steady_clock;
 // Absolute time on the monotonic clock; every wait in cosync takes one.
 using Deadline = Clock::time_point;
+// no_deadline is a deadline that never passes: wait as long as it takes.
 inline constexpr Deadline no_deadline = Deadline::max();
 
 // Converts a timeout into a deadline, saturating instead of overflowing.
@@ -33,53 +35,59 @@ COSYNC_API Deadline deadline_after(Clock::duration timeout) noexcept;
 // A callback for the next loop iteration. Immediates run in the order they
 // were posted; one posted while immediates run waits for the next iteration.
 struct Immediate {
-  void (*fn)(Immediate* self) = nullptr;
-  void* data = nullptr;  // the owner's, for the callback
+  void (*fn)(Immediate* self) = nullptr;  // the callback, given this node
+  void* data = nullptr;                   // the owner's, for the callback
   // A coroutine's step: the loop switches into `resume` (unless it has
   // finished) and then calls fn. Null for a plain callback.
   Coroutine* resume = nullptr;
-  Immediate* prev = nullptr;
-  Immediate* next = nullptr;
-  bool queued = false;
+  Immediate* prev = nullptr;  // the loop's queue links; not the owner's
+  Immediate* next = nullptr;  // the loop's queue links; not the owner's
+  bool queued = false;        // true from post_immediate until it runs or is cancelled
 };
 
 // A one-shot timer on the monotonic clock. Timers with equal deadlines fire
 // in the order they were added.
 struct Timer {
+  // not_armed is heap_index's value while the timer is not armed.
   static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
-  void (*fn)(Timer* self) = nullptr;
-  void* data = nullptr;  // the owner's, for the callback
-  Deadline due{};
-  std::uint64_t sequence = 0;
-  std::size_t heap_index = not_armed;
+  void (*fn)(Timer* self) = nullptr;   // the callback, given this node
+  void* data = nullptr;                // the owner's, for the callback
+  Deadline due{};                      // when it fires; set before add_timer
+  std::uint64_t sequence = 0;          // the loop's, orders equal deadlines
+  std::size_t heap_index = not_armed;  // the loop's, its place in the timer heap
+  // armed is true from add_timer until it fires or is cancelled.
   bool armed() const noexcept { return heap_index != not_armed; }
 };
 
-enum IoEvent : unsigned { io_readable = 1U, io_writable = 2U };
+// IoEvent names the directions of fd readiness; combine them with |.
+enum IoEvent : unsigned {
+  io_readable = 1U,  // data (or end of stream, or an error) can be read
+  io_writable = 2U   // a write would not block (or an error is pending)
+};
 
 // One waiter for readiness of an fd. `fn` runs once, when the fd is ready
 // for `events`, or with `error` set (ECANCELED when the fd was forgotten or
 // closed through the loop, or the error the loop got from the kernel).
 struct IoWait {
-  void (*fn)(IoWait* self) = nullptr;
+  void (*fn)(IoWait* self) = nullptr;  // the callback, given this node
   void* data = nullptr;  // the owner's, for the callback
   // A coroutine's step (see Immediate::resume) that the loop may queue or
   // run in place of calling fn; fn must then do the same as queueing it.
   Immediate* step = nullptr;
-  int fd = -1;
-  unsigned events = 0;
-  int error = 0;
-  bool armed = false;
+  int fd = -1;          // the fd to watch
+  unsigned events = 0;  // io_readable, io_writable, or both
+  int error = 0;        // 0, or the errno the wait ended with (set before fn runs)
+  bool armed = false;   // true from wait_io until fn runs or cancel_io
 };
 
 // A waiter for a POSIX signal, delivered through the loop (signalfd on
 // Linux). The loop blocks the signal in its thread while anyone waits.
 struct SignalWait {
-  void (*fn)(SignalWait* self) = nullptr;
-  void* data = nullptr;  // the owner's, for the callback
-  int signo = 0;
-  SignalWait* next = nullptr;
-  bool armed = false;
+  void (*fn)(SignalWait* self) = nullptr;  // the callback, given this node
+  void* data = nullptr;                    // the owner's, for the callback
+  int signo = 0;                           // the signal to wait for
+  SignalWait* next = nullptr;              // the loop's list link; not the owner's
+  bool armed = false;                      // true from watch_signal until fn runs or cancel
 };
 
 namespace detail {
@@ -129,27 +137,36 @@ struct PostGate {
 
 // Counters a loop keeps, for tests and diagnostics.
 struct LoopStats {
-  std::size_t iterations = 0;
-  std::size_t polls = 0;  // calls into the kernel's wait
-  std::size_t timers_fired = 0;
-  std::size_t immediates_run = 0;
-  std::size_t posts_run = 0;  // cross-thread callbacks run
+  std::size_t iterations = 0;      // run_once calls that ran
+  std::size_t polls = 0;           // calls into the kernel's wait
+  std::size_t timers_fired = 0;    // timer callbacks run
+  std::size_t immediates_run = 0;  // immediates run (coroutine steps included)
+  std::size_t posts_run = 0;       // cross-thread callbacks run
 };
 
+// An event loop: the built-in epoll loop, or an adapter over a loop the
+// application owns (make_tevent_loop, make_libuv_loop, make_libevent_loop).
+// Every call but post() is made on the loop's own thread.
 class COSYNC_API Loop {
  public:
   Loop() = default;
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
+  // Closes the post gate; backends cancel the coroutines spawned on the
+  // loop and release what they registered.
   virtual ~Loop();
 
+  // add_timer arms `timer` to call timer.fn at timer.due.
   virtual void add_timer(Timer& timer) = 0;
+  // cancel_timer disarms `timer`; nothing happens when it is not armed.
   virtual void cancel_timer(Timer& timer) noexcept = 0;
 
   // Runs `immediate` on the next iteration. A loop must honour
   // Immediate::resume (switch into that coroutine first, as
   // loop_detail::run_immediate does): a spawned coroutine's step relies on it.
   virtual void post_immediate(Immediate& immediate) noexcept = 0;
+  // cancel_immediate takes a queued immediate off the queue; nothing
+  // happens when it is not queued.
   virtual void cancel_immediate(Immediate& immediate) noexcept = 0;
 
   // Runs `fn` on the loop's thread. The only call that is safe from any
@@ -159,18 +176,24 @@ class COSYNC_API Loop {
   // Arms a one-shot readiness wait. One reader and one writer may wait on
   // an fd at a time; a second one is refused with std::system_error(EBUSY).
   virtual void wait_io(IoWait& wait) = 0;
+  // cancel_io disarms `wait` without calling it; nothing happens when it is
+  // not armed.
   virtual void cancel_io(IoWait& wait) noexcept = 0;
   // The readiness the loop last saw for `fd` and has not been told is
   // gone: an operation that finds `event` set may skip the wait, and must
   // call io_not_ready when the kernel answers EAGAIN or a short transfer
   // shows the fd drained. On the built-in loop a direction it saw hung up
   // or in error stays ready (no further edge will come): io_not_ready
-  // leaves it set.
+  // leaves it set. io_ready answers true for an fd the loop keeps no
+  // record of, so an operation on an fd never waited on is tried first.
   bool io_ready(int fd, IoEvent event) const noexcept {
     const auto index = static_cast<unsigned>(fd);  // a negative fd is out of range
     return index >= readiness_.count ||
            (readiness_.at(index) & event & detail::Readiness::kUnknown) != 0;
   }
+  // io_not_ready records that `event` is gone for `fd` (the kernel answered
+  // EAGAIN, or a transfer came up short), so io_ready answers false until
+  // the loop sees the fd ready again.
   void io_not_ready(int fd, IoEvent event) noexcept {
     const auto index = static_cast<unsigned>(fd);
     if (index < readiness_.count) [[likely]] {
@@ -186,7 +209,11 @@ class COSYNC_API Loop {
   // ECANCELED and the loop drops its registration.
   virtual void forget_fd(int fd) noexcept = 0;
 
+  // watch_signal arms a one-shot wait for wait.signo; the loop blocks the
+  // signal in its thread while anyone waits (signalfd on the built-in loop,
+  // the host's signal events on an adapter).
   virtual void watch_signal(SignalWait& wait) = 0;
+  // cancel_signal disarms `wait`; nothing happens when it is not armed.
   virtual void cancel_signal(SignalWait& wait) noexcept = 0;
 
   // Runs one iteration: expired timers, ready fds, signals, posted and
@@ -198,6 +225,7 @@ class COSYNC_API Loop {
   // Runs until stop() is called (from a callback or, via post, another
   // thread).
   void run();
+  // stop makes run() return after the current iteration.
   void stop() noexcept { stopped_ = true; }
 
   // Runs until `done()` holds, or the deadline passes; returns done().
@@ -216,6 +244,7 @@ class COSYNC_API Loop {
   bool in_callback() const noexcept { return callback_depth_ != 0; }
   // See detail::PostGate.
   const std::shared_ptr<detail::PostGate>& post_gate() const noexcept { return post_gate_; }
+  // stats are this loop's counters.
   const LoopStats& stats() const noexcept { return stats_; }
 
  protected:
@@ -240,10 +269,11 @@ class COSYNC_API Loop {
   // nothing here: every fd then reads as ready, and cosync's operations
   // wait after EAGAIN.
   virtual void note_not_ready(int fd, IoEvent event) noexcept = 0;
+  // refuse_to_run throws the UsageError of check_can_run, naming `call`.
   [[noreturn]] void refuse_to_run(const char* call) const;
 
-  LoopStats stats_;
-  bool stopped_ = false;
+  LoopStats stats_;       // backends count into it; stats() reads it
+  bool stopped_ = false;  // set by stop(); run() clears it when it returns
   // The backend's readiness bytes; see detail::Readiness.
   detail::Readiness readiness_;
 
@@ -252,14 +282,14 @@ class COSYNC_API Loop {
   std::shared_ptr<detail::PostGate> post_gate_ = std::make_shared<detail::PostGate>();
 };
 
-// This thread's loop: the one installed with set_this_loop, else a
-// built-in epoll loop created on first use.
 namespace detail {
 // The loop this_loop() answers (initial-exec TLS: one load); null until the
 // thread's first use installs the built-in loop.
 COSYNC_API extern thread_local constinit Loop* t_loop __attribute__((tls_model("initial-exec")));
 COSYNC_API Loop& install_builtin_loop();
 }  // namespace detail
+// This thread's loop: the one installed with set_this_loop, else a
+// built-in epoll loop created on first use.
 inline Loop& this_loop() {
   Loop* loop = detail::t_loop;
   return loop != nullptr ? *loop : detail::install_builtin_loop();

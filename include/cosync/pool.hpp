@@ -157,6 +157,8 @@ class OffloadCall final : public OffloadJob {
 
 }  // namespace detail
 
+// A pool of worker threads for blocking calls; blocking_pool() is the
+// process's own, used by offload(), File and resolve().
 class COSYNC_API ThreadPool {
  public:
   // Starts `threads` workers (at least one); they block every signal, so
@@ -179,6 +181,7 @@ class COSYNC_API ThreadPool {
     return request;
   }
 
+  // threads is the number of workers.
   std::size_t threads() const noexcept { return workers_.size(); }
   // Calls queued and not yet started.
   std::size_t queued() const;
@@ -203,6 +206,8 @@ COSYNC_API ThreadPool& blocking_pool();
 // variable COSYNC_POOL_THREADS, else 4 (libuv's default). Setting it after
 // the pool started throws UsageError; 0 is refused with invalid_argument.
 COSYNC_API void set_blocking_pool_size(std::size_t threads);
+// blocking_pool_size is the size blocking_pool() has, or will have when it
+// starts.
 COSYNC_API std::size_t blocking_pool_size();
 
 // Runs fn() on the blocking pool and waits for its result (a coroutine
