@@ -176,9 +176,8 @@ int cosync_sleep_until(cosync_deadline deadline);
    COSYNC_WRITABLE, or both). 0, -ETIMEDOUT, -ECANCELED (the waiter was
    cancelled, or the fd forgotten), -EINVAL (no event, or an unknown bit),
    -EPERM, -EBUSY (another coroutine waits on fd that way), -EBADF, or
-   another error the kernel gave for the fd. On the built-in loop an fd
-   closed without cosync_loop_forget_fd whose number was reused is noticed
-   and the new fd waited on (see cosync_loop_forget_fd). */
+   another error the kernel gave for the fd (see cosync_loop_forget_fd for
+   an fd closed underneath a wait). */
 int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline);
 
 /* ---- the loop ---- */
@@ -203,9 +202,11 @@ int cosync_loop_run_until(cosync_loop *loop, int (*done)(void *data), void *data
 void cosync_loop_stop(cosync_loop *loop);
 /* cosync_loop_forget_fd must be called before closing an fd the loop has
    waited on: its waiters end with -ECANCELED and the loop drops the fd, so
-   a new fd with the same number starts afresh. (The built-in loop also
-   notices a forgotten call when the number is next waited on, and reports
-   it once on stderr; the host-loop adapters do not.) NULL does nothing. */
+   a new fd with the same number starts afresh. NULL does nothing. The
+   built-in loop checks the fd of a wait still pending 100 ms after it was
+   armed: closed, the wait ends with -EBADF; closed and its number reused,
+   the loop watches the new fd from then on and says so on stderr, naming
+   the fd (the host-loop adapters do not check). */
 void cosync_loop_forget_fd(cosync_loop *loop, int fd);
 /* cosync_call_at runs fn(data) once from the loop at `when` (a timer
    callback). 0, -EINVAL (loop or fn NULL) or -ENOMEM. */

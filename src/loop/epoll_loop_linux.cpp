@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 #include <string>
 #include <system_error>
+
+#include "loop/internal_fd.hpp"
 
 namespace cosync {
 namespace {
@@ -54,7 +58,7 @@ int relative_milliseconds(Deadline deadline) noexcept {
 }  // namespace
 
 EpollLoop::EpollLoop() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  epoll_fd_ = loop_detail::move_above_user_fds(epoll_create1(EPOLL_CLOEXEC));
   if (epoll_fd_ < 0) {
     throw_errno(errno, "epoll_create1 failed");
   }
@@ -117,13 +121,18 @@ void EpollLoop::post(std::function<void()> fn) {
   }
 }
 
+// 0 or the errno of the registration.
+int EpollLoop::epoll_add(int fd, bool writable) noexcept {
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (writable ? EPOLLOUT : 0U);
+  event.data.u64 = static_cast<std::uint64_t>(fd);
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
+}
+
 EpollLoop::FdEntry& EpollLoop::add_registration(int fd) {
   FdEntry& slot = fds_.grow_to(fd);
-  epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-  event.data.u64 = static_cast<std::uint64_t>(fd);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    throw_errno(errno, "cannot wait on fd " + std::to_string(fd));
+  if (const int error = epoll_add(fd, false); error != 0) {
+    throw_errno(error, "cannot wait on fd " + std::to_string(fd));
   }
   slot.watching_writable = false;
   // Readability comes as an edge right after registering; writability is
@@ -146,12 +155,65 @@ void EpollLoop::watch_writable(int fd, FdEntry& slot) {
 }
 
 void EpollLoop::wait_io(IoWait& wait) {
+  if ((wait.events & (io_readable | io_writable)) == 0) [[unlikely]] {
+    throw std::invalid_argument("cosync: a wait on fd " + std::to_string(wait.fd) +
+                                " for no event could never end");
+  }
   FdEntry& slot = register_fd(wait.fd);
   slot.check_free(wait);
   if ((wait.events & io_writable) != 0) {
     watch_writable(wait.fd, slot);
   }
   slot.hold(wait);
+  queue_audit(wait.fd, slot);
+}
+
+void EpollLoop::queue_audit(int fd, FdEntry& slot) {
+  if (slot.audit_queued) {
+    return;
+  }
+  if (unaudited_.empty()) {
+    audit_due_ = Clock::now() + kAuditDelay;
+  }
+  unaudited_.push_back(fd);
+  slot.audit_queued = true;
+}
+
+void EpollLoop::audit_registrations() {
+  auditing_.swap(unaudited_);
+  for (const int fd : auditing_) {
+    FdEntry* slot = entry(fd);  // callbacks of earlier fds may grow fds_
+    slot->audit_queued = false;
+    if (registered(*slot) && (slot->reader != nullptr || slot->writer != nullptr)) {
+      audit_registration(fd, *slot);
+    }
+  }
+  auditing_.clear();
+}
+
+// EEXIST: the registration is still there. Success: the fd the loop
+// registered was closed and the number now names another file, which from
+// now on is registered. Any other error (EBADF: closed, and the number
+// free) ends the fd's waits with it.
+void EpollLoop::audit_registration(int fd, FdEntry& slot) {
+  const int error = epoll_add(fd, slot.watching_writable);
+  if (error == EEXIST) {
+    return;
+  }
+  if (error == 0) {
+    std::fprintf(stderr,
+                 "cosync: fd %d was closed without forget_fd while the loop watched it, and "
+                 "the number was reused; the loop now watches the new fd (call forget_fd "
+                 "before closing an fd the loop has waited on)\n",
+                 fd);
+    slot.readiness = static_cast<std::uint8_t>(
+        detail::Readiness::kKnown | (slot.watching_writable ? 0U : unsigned{io_writable}));
+    return;
+  }
+  slot.readiness = detail::Readiness::kUnknown;
+  fire_io(slot, &FdEntry::reader, error);
+  FdEntry* after = entry(fd);  // the callback may have grown fds_
+  fire_io(*after, &FdEntry::writer, error);
 }
 
 void EpollLoop::cancel_io(IoWait& wait) noexcept {
@@ -261,6 +323,7 @@ void EpollLoop::update_signal_mask() {
     throw_errno(errno, "signalfd failed");
   }
   if (created) {
+    signal_fd_ = loop_detail::move_above_user_fds(signal_fd_);
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = kSignalTag;
@@ -295,10 +358,14 @@ Deadline EpollLoop::next_wake(Deadline until) const noexcept {
   if (!immediates_.empty()) {
     return Deadline{};  // the clock's epoch: long past, so no sleep at all
   }
-  if (!timers_.empty() && timers_.top()->due < until) {
-    return timers_.top()->due;
+  Deadline wake = until;
+  if (!timers_.empty() && timers_.top()->due < wake) {
+    wake = timers_.top()->due;
   }
-  return until;
+  if (!unaudited_.empty() && audit_due_ < wake) {
+    wake = audit_due_;
+  }
+  return wake;
 }
 
 int EpollLoop::wait_for_events(Deadline until) {
@@ -339,6 +406,11 @@ void EpollLoop::run_once(Deadline until) {
     }
   }
   batch_size_ = 0;
+  // After the sleep, which ends by audit_due_ at the latest, so that what
+  // an audit ends runs in this iteration.
+  if (!unaudited_.empty() && Clock::now() >= audit_due_) {
+    audit_registrations();
+  }
   run_expired_timers();
   run_posts();
   run_immediates();

@@ -3,7 +3,14 @@
 // first time a writer has to wait, so fds whose writes always succeed cost
 // the kernel no writability wake-ups), a timer heap with
 // nanosecond sleeps (epoll_pwait2), an eventfd for cross-thread posts and a
-// signalfd for signals.
+// signalfd for signals. Its own fds sit above the program's (internal_fd.hpp).
+//
+// An fd closed without forget_fd leaves a registration the kernel dropped:
+// a wait on a new fd that reuses the number would never wake. Waits still
+// pending kAuditDelay after they were armed have their fd's registration
+// checked (one epoll_ctl each, so waits that end sooner, nearly all, cost
+// nothing): a reused number is registered afresh and reported on stderr, a
+// closed one ends its waits with EBADF.
 #pragma once
 
 #include <signal.h>
@@ -48,6 +55,7 @@ class EpollLoop final : public Loop {
   struct alignas(detail::Readiness::kStride) FdEntry : loop_detail::IoWaiters {
     std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
     bool watching_writable = false;                        // EPOLLOUT is in the registration
+    bool audit_queued = false;                             // its fd is in unaudited_
   };
   static_assert(sizeof(FdEntry) == detail::Readiness::kStride);
 
@@ -61,6 +69,10 @@ class EpollLoop final : public Loop {
     return slot != nullptr && registered(*slot) ? *slot : add_registration(fd);
   }
   FdEntry& add_registration(int fd);
+  int epoll_add(int fd, bool writable) noexcept;
+  void queue_audit(int fd, FdEntry& slot);
+  void audit_registrations();
+  void audit_registration(int fd, FdEntry& slot);
   void note_not_ready(int fd, IoEvent event) noexcept override;
   void watch_writable(int fd, FdEntry& slot);
   int wait_for_events(Deadline until);
@@ -94,6 +106,12 @@ class EpollLoop final : public Loop {
   std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> have_posts_{false};  // set after a push, cleared under the lock
+
+  // Fds whose waits were armed since their last audit; see the top.
+  static constexpr Clock::duration kAuditDelay = std::chrono::milliseconds(100);
+  std::vector<int> unaudited_;
+  std::vector<int> auditing_;  // the batch being audited (callbacks may queue more)
+  Deadline audit_due_{};
 
   std::vector<SignalWait*> signal_waits_;
   sigset_t watched_signals_{};
