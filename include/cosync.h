@@ -203,10 +203,11 @@ void cosync_loop_stop(cosync_loop *loop);
 /* cosync_loop_forget_fd must be called before closing an fd the loop has
    waited on: its waiters end with -ECANCELED and the loop drops the fd, so
    a new fd with the same number starts afresh. NULL does nothing. The
-   built-in loop checks the fd of a wait still pending 100 ms after it was
-   armed: closed, the wait ends with -EBADF; closed and its number reused,
-   the loop watches the new fd from then on and says so on stderr, naming
-   the fd (the host-loop adapters do not check). */
+   built-in loop checks, once, the fd of a wait still pending after about
+   100 ms of idle loop (or 1024 busy iterations): closed, the wait ends
+   with -EBADF; closed and its number reused, the loop watches the new fd
+   from then on and says so on stderr, naming the fd. The host-loop
+   adapters do not check. */
 void cosync_loop_forget_fd(cosync_loop *loop, int fd);
 /* cosync_call_at runs fn(data) once from the loop at `when` (a timer
    callback). 0, -EINVAL (loop or fn NULL) or -ENOMEM. */

@@ -38,6 +38,12 @@ class CallbackScope {
   throw std::system_error(error, std::generic_category(), "cosync: " + what);
 }
 
+// Out of line, so that wait_io's common path keeps a small frame.
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_wait_for_nothing(int fd) {
+  throw std::invalid_argument("cosync: a wait on fd " + std::to_string(fd) +
+                              " for no event could never end");
+}
+
 timespec relative_timespec(Deadline deadline) noexcept {
   const Deadline now = Clock::now();
   const auto left = deadline > now ? deadline - now : Clock::duration::zero();
@@ -156,8 +162,7 @@ void EpollLoop::watch_writable(int fd, FdEntry& slot) {
 
 void EpollLoop::wait_io(IoWait& wait) {
   if ((wait.events & (io_readable | io_writable)) == 0) [[unlikely]] {
-    throw std::invalid_argument("cosync: a wait on fd " + std::to_string(wait.fd) +
-                                " for no event could never end");
+    refuse_wait_for_nothing(wait.fd);
   }
   FdEntry& slot = register_fd(wait.fd);
   slot.check_free(wait);
@@ -165,22 +170,22 @@ void EpollLoop::wait_io(IoWait& wait) {
     watch_writable(wait.fd, slot);
   }
   slot.hold(wait);
-  queue_audit(wait.fd, slot);
+  if (!slot.audit_queued) [[unlikely]] {
+    queue_audit(wait.fd, slot);
+  }
 }
 
-void EpollLoop::queue_audit(int fd, FdEntry& slot) {
-  if (slot.audit_queued) {
-    return;
-  }
-  if (unaudited_.empty()) {
-    audit_due_ = Clock::now() + kAuditDelay;
-  }
-  unaudited_.push_back(fd);
+// Out of line: inlined, the vector's growth would cost wait_io's common
+// path a larger frame.
+[[gnu::noinline]] void EpollLoop::queue_audit(int fd, FdEntry& slot) {
+  audit_young_.push_back(fd);
   slot.audit_queued = true;
 }
 
-void EpollLoop::audit_registrations() {
-  auditing_.swap(unaudited_);
+void EpollLoop::audit_round() {
+  iterations_since_audit_ = 0;
+  auditing_.swap(audit_old_);
+  audit_old_.swap(audit_young_);
   for (const int fd : auditing_) {
     FdEntry* slot = entry(fd);  // callbacks of earlier fds may grow fds_
     slot->audit_queued = false;
@@ -358,39 +363,45 @@ Deadline EpollLoop::next_wake(Deadline until) const noexcept {
   if (!immediates_.empty()) {
     return Deadline{};  // the clock's epoch: long past, so no sleep at all
   }
-  Deadline wake = until;
-  if (!timers_.empty() && timers_.top()->due < wake) {
-    wake = timers_.top()->due;
+  if (!timers_.empty() && timers_.top()->due < until) {
+    return timers_.top()->due;
   }
-  if (!unaudited_.empty() && audit_due_ < wake) {
-    wake = audit_due_;
-  }
-  return wake;
+  return until;
 }
 
-int EpollLoop::wait_for_events(Deadline until) {
+// `could_sleep`: the kernel was allowed to wait, so nothing back means the
+// loop was idle.
+int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
   const Deadline wake = next_wake(until);
   ++stats_.polls;
   // epoll_pwait2 only when a finite sleep needs its nanoseconds; an endless
   // or zero wait is plain epoll_wait, the cheaper system call.
   const bool finite_sleep = wake != no_deadline && wake > Clock::now();
   if (have_pwait2_ && finite_sleep) {
-    const timespec timeout = relative_timespec(wake);
-    const int n = epoll_pwait2(epoll_fd_, batch_.data(), kBatch,
-                               wake == no_deadline ? nullptr : &timeout, nullptr);
+    timespec timeout = relative_timespec(wake);
+    if (audit_due() && (timeout.tv_sec > 0 || timeout.tv_nsec > kIdleAuditMs * 1000000L)) {
+      timeout = timespec{0, kIdleAuditMs * 1000000L};
+    }
+    could_sleep = true;
+    const int n = epoll_pwait2(epoll_fd_, batch_.data(), kBatch, &timeout, nullptr);
     if (n >= 0 || errno != ENOSYS) {
       return n;
     }
     have_pwait2_ = false;  // kernels before 5.11, some emulators
   }
-  return epoll_wait(epoll_fd_, batch_.data(), kBatch,
-                    wake == no_deadline ? -1 : relative_milliseconds(wake));
+  int timeout_ms = wake == no_deadline ? -1 : relative_milliseconds(wake);
+  if (audit_due() && (timeout_ms < 0 || timeout_ms > kIdleAuditMs)) {
+    timeout_ms = kIdleAuditMs;
+  }
+  could_sleep = timeout_ms != 0;
+  return epoll_wait(epoll_fd_, batch_.data(), kBatch, timeout_ms);
 }
 
 void EpollLoop::run_once(Deadline until) {
   check_can_run("run_once");
   ++stats_.iterations;
-  int ready = wait_for_events(until);
+  bool could_sleep = false;
+  int ready = wait_for_events(until, could_sleep);
   if (ready < 0) {
     ready = 0;  // EINTR: a signal handler ran; timers and posts still run
   }
@@ -406,10 +417,10 @@ void EpollLoop::run_once(Deadline until) {
     }
   }
   batch_size_ = 0;
-  // After the sleep, which ends by audit_due_ at the latest, so that what
-  // an audit ends runs in this iteration.
-  if (!unaudited_.empty() && Clock::now() >= audit_due_) {
-    audit_registrations();
+  // Before the immediates, so that the waits a round ends resume in this
+  // iteration.
+  if (audit_due() && ((ready == 0 && could_sleep) || ++iterations_since_audit_ >= kAuditIterations)) {
+    audit_round();
   }
   run_expired_timers();
   run_posts();
