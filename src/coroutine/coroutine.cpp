@@ -241,7 +241,8 @@ void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
 // Not instrumented for TSan: it switches TSan to the next context's fiber
 // last, and a function exit recorded after that would pop the next
 // context's call stack.
-COSYNC_NO_SANITIZE_THREAD context::transfer_t Runtime::entry(context::transfer_t transfer) noexcept {
+COSYNC_NO_SANITIZE_THREAD context::transfer_t Runtime::entry(
+    context::transfer_t transfer) noexcept {
   arrive(transfer);
   ThreadState& ts = *t_state;
   Coroutine& self = *ts.current;

@@ -419,7 +419,8 @@ void EpollLoop::run_once(Deadline until) {
   batch_size_ = 0;
   // Before the immediates, so that the waits a round ends resume in this
   // iteration.
-  if (audit_due() && ((ready == 0 && could_sleep) || ++iterations_since_audit_ >= kAuditIterations)) {
+  if (audit_due() &&
+      ((ready == 0 && could_sleep) || ++iterations_since_audit_ >= kAuditIterations)) {
     audit_round();
   }
   run_expired_timers();
