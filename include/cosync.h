@@ -6,6 +6,13 @@
  *   - handles are opaque pointers;
  *   - calls that can fail return 0 (or a count/index) and a negative errno
  *     value on failure; errno itself is not used;
+ *   - a NULL handle, function or out-pointer where one is required is
+ *     -EINVAL; a call that returns nothing ignores a NULL handle, and the
+ *     getters answer NULL, "" or 0 for one. An out-pointer is set to NULL
+ *     whenever its call fails;
+ *   - -EPERM: the call would run the loop where it may not run: on a
+ *     coroutine's stack (cosync_loop_run*), or on the main context inside
+ *     one of the loop's callbacks (those, and every wait there);
  *   - waits take absolute deadlines (cosync_deadline: nanoseconds on
  *     CLOCK_MONOTONIC; cosync_deadline_after makes one from a timeout);
  *   - no C++ type or exception crosses this header. An exception that
@@ -69,21 +76,25 @@ cosync_deadline cosync_deadline_after(int64_t timeout_ns);
 /* ---- plain coroutines ---- */
 
 /* cosync_create makes a coroutine that runs fn(arg) when first resumed.
-   `options` may be NULL. Returns 0, -EINVAL (bad stack size) or -ENOMEM. */
+   `options` may be NULL. Returns 0, -EINVAL (task or fn NULL, bad stack
+   size) or -ENOMEM. */
 int cosync_create(cosync_task **task, const cosync_options *options, cosync_fn fn, void *arg);
 /* cosync_resume switches into the task's coroutine until it yields or
-   finishes. -EINVAL if it is running or finished. */
+   finishes. 0, or -EINVAL (task NULL, running, finished, or owned by
+   another thread). */
 int cosync_resume(cosync_task *task);
-/* cosync_task_done returns 1 once the coroutine has finished, else 0. */
+/* cosync_task_done returns 1 once the coroutine has finished, else 0;
+   -EINVAL for NULL. */
 int cosync_task_done(const cosync_task *task);
 /* cosync_join resumes the coroutine until it finishes, stores its result in
    *result (may be NULL) and frees the task. Returns 0, -EIO (an exception
-   escaped), -ECANCELED, or -EINVAL (joined from inside itself; not freed). */
+   escaped), -ECANCELED, or -EINVAL (task NULL, or joined from inside
+   itself: then not freed). */
 int cosync_join(cosync_task *task, void **result);
 /* cosync_task_free frees a task without joining it; a suspended coroutine
-   is unwound first. */
+   is unwound first. NULL does nothing. */
 void cosync_task_free(cosync_task *task);
-/* cosync_task_coroutine returns the task's coroutine. */
+/* cosync_task_coroutine returns the task's coroutine (NULL for NULL). */
 cosync_coroutine *cosync_task_coroutine(const cosync_task *task);
 
 /* ---- the running coroutine ---- */
@@ -95,88 +106,117 @@ cosync_coroutine *cosync_main(void);
 /* cosync_in_coroutine returns 1 inside a coroutine, 0 on the main context. */
 int cosync_in_coroutine(void);
 /* cosync_yield switches back to whoever resumed the running coroutine (a
-   spawned coroutine continues on the loop's next iteration). -EPERM on the
-   main context; -ECANCELED when the coroutine's request was cancelled. */
+   spawned coroutine continues on the loop's next iteration). 0, -EPERM on
+   the main context, or -ECANCELED once (without switching, or after the
+   switch) when the spawned coroutine's request was cancelled. */
 int cosync_yield(void);
 /* cosync_yield_to_main switches to the main context from any depth.
-   -EPERM on the main context. */
+   0, -EPERM on the main context, or -ECANCELED as cosync_yield. */
 int cosync_yield_to_main(void);
 
-/* cosync_user_data returns the coroutine's user data. */
+/* cosync_user_data returns the coroutine's user data (NULL for NULL). */
 void *cosync_user_data(const cosync_coroutine *coroutine);
 /* cosync_set_user_data replaces it. */
 void cosync_set_user_data(cosync_coroutine *coroutine, void *data);
-/* cosync_name returns the coroutine's name ("" when none; "main"). */
+/* cosync_name returns the coroutine's name ("" when none or for NULL;
+   "main"). */
 const char *cosync_name(const cosync_coroutine *coroutine);
-/* cosync_set_name copies `name` (31 bytes kept). */
+/* cosync_set_name copies `name` (31 bytes kept; NULL: none). */
 void cosync_set_name(cosync_coroutine *coroutine, const char *name);
-/* cosync_id returns the coroutine's id, unique in the process. */
+/* cosync_id returns the coroutine's id, unique in the process and never 0
+   (0 for NULL). */
 uint64_t cosync_id(const cosync_coroutine *coroutine);
 
 /* ---- coroutines on the loop ---- */
 
 /* cosync_spawn launches fn(arg) as a coroutine on this thread's loop and
    returns at once (it starts on the loop's next iteration). `options` may
-   be NULL. Returns 0, -EINVAL or -ENOMEM. */
+   be NULL. Returns 0, -EINVAL (request or fn NULL, bad stack size) or
+   -ENOMEM. */
 int cosync_spawn(cosync_request **request, const cosync_options *options, cosync_fn fn,
                  void *arg);
-/* cosync_request_done returns 1 once the coroutine has finished, else 0. */
+/* cosync_request_done returns 1 once the coroutine has finished, else 0;
+   -EINVAL for NULL. */
 int cosync_request_done(const cosync_request *request);
 /* cosync_request_wait waits until the coroutine has finished (R4: in a
    coroutine it suspends; on the main context it runs the loop). Returns 0,
-   -ETIMEDOUT, or -ECANCELED when the waiting coroutine is cancelled. */
+   -ETIMEDOUT, -ECANCELED when the waiting coroutine is cancelled, -EINVAL
+   for NULL, or -EPERM (see the conventions) while not done. */
 int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
 /* cosync_request_get waits, stores the result in *result (may be NULL) and
    frees the request. Returns 0, -EIO (an exception escaped the body),
-   -ECANCELED (the request, or the waiting coroutine, was cancelled), or
-   -ETIMEDOUT (the request is kept: wait again or free it). */
+   -ECANCELED (the request ended cancelled, or the waiting coroutine was
+   cancelled), -EINVAL (request NULL), or -ETIMEDOUT or -EPERM (the
+   request is kept: wait again or free it). */
 int cosync_request_get(cosync_request *request, void **result, cosync_deadline deadline);
-/* cosync_request_cancel asks the coroutine to stop: its current or next
-   wait returns -ECANCELED, and the request ends cancelled. */
+/* cosync_request_cancel asks the coroutine to stop. One that has not
+   started never runs, and its request ends cancelled (-ECANCELED from
+   cosync_request_get). One that has: its current or next wait (or yield)
+   returns -ECANCELED, once, and what its body then returns is the
+   request's result, as usual. Done requests and NULL: nothing happens. */
 void cosync_request_cancel(cosync_request *request);
 /* cosync_request_free drops the request; a coroutine still running goes on
-   to its end on the loop. */
+   to its end on the loop. NULL does nothing. */
 void cosync_request_free(cosync_request *request);
-/* cosync_wait_all waits until every request is done. 0 or -ETIMEDOUT. */
+/* cosync_wait_all waits until every request is done (none: at once). 0,
+   -ETIMEDOUT, -ECANCELED (the waiting coroutine was cancelled), -EPERM,
+   or -EINVAL (requests NULL, or one of them NULL). */
 int cosync_wait_all(cosync_request *const *requests, size_t count, cosync_deadline deadline);
-/* cosync_wait_any waits until one request is done; returns its index, or
-   -ETIMEDOUT. */
+/* cosync_wait_any waits until one request is done; returns its index,
+   -ETIMEDOUT, -ECANCELED, -EPERM, or -EINVAL (count 0, requests NULL, or
+   one of them NULL). */
 int cosync_wait_any(cosync_request *const *requests, size_t count, cosync_deadline deadline);
 
 /* ---- waiting ---- */
 
 /* cosync_sleep_until suspends the running coroutine (or runs the loop) until
-   the deadline. 0, or -ECANCELED. */
+   the deadline. 0, -ECANCELED, or -EPERM. */
 int cosync_sleep_until(cosync_deadline deadline);
 /* cosync_wait_fd waits until fd is ready for `events` (COSYNC_READABLE,
-   COSYNC_WRITABLE). 0, -ETIMEDOUT, -ECANCELED, or the loop's error. */
+   COSYNC_WRITABLE, or both). 0, -ETIMEDOUT, -ECANCELED (the waiter was
+   cancelled, or the fd forgotten), -EINVAL (no event, or an unknown bit),
+   -EPERM, -EBUSY (another coroutine waits on fd that way), -EBADF, or
+   another error the kernel gave for the fd (see cosync_loop_forget_fd for
+   an fd closed underneath a wait). */
 int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline);
 
 /* ---- the loop ---- */
 
-/* cosync_this_loop returns this thread's loop (created on first use). */
+/* cosync_this_loop returns this thread's loop (created on first use), or
+   NULL when it cannot be created (out of fds or memory). */
 cosync_loop *cosync_this_loop(void);
 /* cosync_loop_run_once runs one iteration, sleeping at most until `until`.
-   -EPERM from a coroutine or from inside one of the loop's callbacks. */
+   0, -EINVAL (loop NULL), -EPERM from a coroutine or from inside one of
+   the loop's callbacks, or an error of the loop's kernel wait. */
 int cosync_loop_run_once(cosync_loop *loop, cosync_deadline until);
-/* cosync_loop_run runs the loop until cosync_loop_stop. */
+/* cosync_loop_run runs the loop until cosync_loop_stop: 0, or the errors
+   of cosync_loop_run_once. */
 int cosync_loop_run(cosync_loop *loop);
 /* cosync_loop_run_until runs the loop until done(data) returns non-zero
-   (0) or the deadline passes (-ETIMEDOUT). */
+   (0) or the deadline passes (-ETIMEDOUT); -EINVAL (loop or done NULL) or
+   the errors of cosync_loop_run_once. */
 int cosync_loop_run_until(cosync_loop *loop, int (*done)(void *data), void *data,
                           cosync_deadline until);
-/* cosync_loop_stop makes cosync_loop_run return after this iteration. */
+/* cosync_loop_stop makes cosync_loop_run return after this iteration.
+   NULL does nothing. */
 void cosync_loop_stop(cosync_loop *loop);
 /* cosync_loop_forget_fd must be called before closing an fd the loop has
    waited on: its waiters end with -ECANCELED and the loop drops the fd, so
-   a new fd with the same number starts afresh. */
+   a new fd with the same number starts afresh. NULL does nothing. The
+   built-in loop checks, once, the fd of a wait still pending after about
+   100 ms of idle loop (or 1024 busy iterations): closed, the wait ends
+   with -EBADF; closed and its number reused, the loop watches the new fd
+   from then on and says so on stderr, naming the fd. The host-loop
+   adapters do not check. */
 void cosync_loop_forget_fd(cosync_loop *loop, int fd);
 /* cosync_call_at runs fn(data) once from the loop at `when` (a timer
-   callback). 0 or -ENOMEM. */
+   callback). 0, -EINVAL (loop or fn NULL) or -ENOMEM. */
 int cosync_call_at(cosync_loop *loop, cosync_deadline when, void (*fn)(void *data), void *data);
 /* cosync_call_when_ready runs fn(data, status) once from the loop when fd is
    ready for `events` (status 0), or with a negative errno when the wait
-   fails. 0, -EBUSY (someone already waits for that), or -ENOMEM. */
+   fails. 0, -EINVAL (loop or fn NULL, events as cosync_wait_fd), -EBUSY
+   (someone already waits for that), -ENOMEM, or the kernel's error for an
+   fd the loop cannot watch (-EBADF; -EPERM for a regular file). */
 int cosync_call_when_ready(cosync_loop *loop, int fd, unsigned events,
                            void (*fn)(void *data, int status), void *data);
 

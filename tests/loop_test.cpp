@@ -413,6 +413,139 @@ TEST_P(LoopOn, RunningTheLoopOnACoroutineStackIsRefused) {
   EXPECT_THROW(task.join(), UsageError);
 }
 
+// ---- the built-in loop only ----
+
+// The lowest fd number free right now (dup takes the lowest).
+int lowest_free_fd() {
+  const int fd = dup(STDERR_FILENO);
+  close(fd);
+  return fd;
+}
+
+TEST(BuiltinLoop, ItsOwnFdsLeaveTheLowNumbersToTheProgram) {
+  int before = -1;
+  int after = -1;
+  std::thread([&] {
+    before = lowest_free_fd();
+    (void)this_loop();  // a fresh thread: its first use creates the loop
+    after = lowest_free_fd();
+  }).join();
+  EXPECT_EQ(after, before) << "the loop took fd " << before;
+}
+
+TEST(BuiltinLoop, AWaitOnAJustClosedNumberDoesNotReachTheLoopsEventfd) {
+  std::string outcome;
+  std::thread([&] {
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return;
+    close(fds[0]);
+    close(fds[1]);
+    (void)this_loop();
+    try {
+      wait_io(fds[0], io_readable, deadline_after(10ms));
+      outcome = "ready";
+    } catch (const TimedOut&) {
+      outcome = "timed out";
+    } catch (const std::system_error& error) {
+      outcome = error.code() == std::errc::bad_file_descriptor ? "EBADF" : error.what();
+    }
+  }).join();
+  EXPECT_EQ(outcome, "EBADF");
+}
+
+TEST(BuiltinLoop, AWaitForNoEventIsRefused) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  EXPECT_THROW(wait_io(fds[0], 0, deadline_after(50ms)), std::invalid_argument);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+// A pipe whose read end the loop has registered (a wait on it timed out).
+void pipe_the_loop_watched(int fds[2]) {
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  EXPECT_THROW(wait_io(fds[0], io_readable, deadline_after(1ms)), TimedOut);
+}
+
+TEST(BuiltinLoop, AWaitOnAReusedNumberClosedWithoutForgetFdWakesAndSaysWhy) {
+  testing::internal::CaptureStderr();  // first: it opens fds of its own
+  int old_fds[2];
+  pipe_the_loop_watched(old_fds);
+  close(old_fds[0]);  // no forget_fd: the loop's registration is stale
+  close(old_fds[1]);
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(fds[0], old_fds[0]) << "the test needs the number reused";
+  auto writer = spawn([fd = fds[1]] {
+    sleep_for(20ms);
+    return write(fd, "x", 1);
+  });
+  std::string outcome = "ready";
+  try {
+    wait_io(fds[0], io_readable, deadline_after(20s));
+  } catch (const std::exception& error) {
+    outcome = error.what();
+  }
+  const std::string report = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(outcome, "ready");
+  EXPECT_EQ(writer.get(), 1);
+  EXPECT_NE(report.find("fd " + std::to_string(fds[0]) + " was closed without forget_fd"),
+            std::string::npos)
+      << report;
+  this_loop().forget_fd(fds[0]);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(BuiltinLoop, AWaitOnANumberClosedWithoutForgetFdEndsWithEbadf) {
+  int fds[2];
+  pipe_the_loop_watched(fds);
+  close(fds[0]);  // no forget_fd, and nothing takes the number
+  close(fds[1]);
+  std::error_code ended;
+  try {
+    wait_io(fds[0], io_readable, deadline_after(20s));
+  } catch (const std::system_error& error) {
+    ended = error.code();
+  }
+  EXPECT_EQ(ended, std::errc::bad_file_descriptor) << ended.message();
+  this_loop().forget_fd(fds[0]);
+}
+
+// Many threads post to one loop while coroutines on it wait for what the
+// posts complete: a race between the posters and the loop is what the
+// TSan build (COSYNC_TSAN, .ci/run) reports.
+TEST(BuiltinLoop, PostsFromManyThreadsWakeWaitingCoroutines) {
+  Loop& loop = this_loop();
+  constexpr int kThreads = 8;
+  const int per_thread = static_cast<int>(test::scaled(2000));
+  std::vector<Event> events(kThreads);
+  std::vector<int> counts(kThreads, 0);  // written only on the loop's thread
+  std::vector<Request<int>> waiters;
+  for (int t = 0; t < kThreads; ++t) {
+    waiters.push_back(spawn([&, t] {
+      events[static_cast<std::size_t>(t)].wait(deadline_after(60s));
+      return counts[static_cast<std::size_t>(t)];
+    }));
+  }
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t) {
+    posters.emplace_back([&, t] {
+      const auto index = static_cast<std::size_t>(t);
+      for (int i = 0; i < per_thread; ++i) {
+        loop.post([&counts, &events, index, i, per_thread] {
+          ++counts[index];
+          if (i == per_thread - 1) events[index].set();
+        });
+      }
+    });
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(waiters[static_cast<std::size_t>(t)].get(deadline_after(60s)), per_thread);
+  }
+  for (auto& poster : posters) poster.join();
+}
+
 COSYNC_INSTANTIATE_BACKENDS(LoopOn);
 COSYNC_INSTANTIATE_BACKENDS(PipeOn);
 

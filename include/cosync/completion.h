@@ -51,19 +51,23 @@ struct cosync_completion {
    continuation. */
 #define COSYNC_COMPLETION_INIT {COSYNC_COMPLETION_PENDING, 0, 0, 0}
 
-/* cosync_completion_init makes `completion` pending, without a continuation. */
+/* cosync_completion_init makes `completion` pending, without a continuation.
+   NULL does nothing. */
 void cosync_completion_init(struct cosync_completion *completion);
 
 /* cosync_complete records `result`, marks the completion done and calls its
-   continuation, once. Completing a completion twice is refused (-EALREADY);
-   returns 0 otherwise. */
+   continuation, once. Completing a completion twice is refused (-EALREADY),
+   and NULL (-EINVAL); returns 0 otherwise. */
 int cosync_complete(struct cosync_completion *completion, int result);
 
 /* cosync_completion_wait suspends the calling coroutine (or runs the loop,
    on the main context) until the completion is done, and returns its
    result. Returns -ETIMEDOUT at the deadline (the completion stays pending),
-   -ECANCELED if the waiting coroutine's request was cancelled, and -EBUSY
-   if the completion already has a continuation (one waiter at a time). */
+   -ECANCELED if the waiting coroutine's request was cancelled, -EBUSY if
+   the completion already has a continuation (one waiter at a time),
+   -EINVAL for NULL, and -EPERM on the main context inside one of the
+   loop's callbacks (the wait would run the loop nested). A completion that
+   is already done returns its result at once, anywhere. */
 int cosync_completion_wait(struct cosync_completion *completion, cosync_deadline deadline);
 
 #ifdef __cplusplus

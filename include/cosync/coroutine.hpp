@@ -211,6 +211,7 @@ class COSYNC_API Coroutine {
   void* asan_fake_stack_ = nullptr;
   const void* asan_bottom_ = nullptr;
   std::size_t asan_size_ = 0;
+  void* tsan_fiber_ = nullptr;  // TSan's state for this context (unused without TSan)
   char name_[32] = {};
 };
 
@@ -256,8 +257,8 @@ struct ThreadState {
 COSYNC_API extern thread_local constinit ThreadState* t_state
     __attribute__((tls_model("initial-exec")));
 
-// True when the library was built with ASan: every switch then takes the
-// out-of-line path, which tells ASan about the stack change.
+// True when the library was built with ASan or TSan: every switch then
+// takes the out-of-line path, which tells the sanitizer about it.
 inline constexpr bool switch_hooks = COSYNC_SWITCH_HOOKS != 0;
 
 COSYNC_API ThreadState& create_thread_state();

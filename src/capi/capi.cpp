@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
@@ -86,6 +87,32 @@ struct IoCall {
   }
 };
 
+// The events cosync_wait_fd and cosync_call_when_ready accept: at least one
+// direction, nothing else (a wait for no event could never end).
+bool valid_events(unsigned events) noexcept {
+  return events != 0 && (events & ~(COSYNC_READABLE | COSYNC_WRITABLE)) == 0;
+}
+
+// Running the loop is the main context's, outside the loop's callbacks.
+bool loop_cannot_run_here(Loop& loop) noexcept { return in_coroutine() || loop.in_callback(); }
+
+// A cancel requested while the coroutine was suspended by a plain yield
+// reaches it as at a wait: a wait whose condition already holds throws
+// Cancelled when a cancel is pending, and returns at once otherwise.
+void deliver_pending_cancel() {
+  detail::Waiter waiter;
+  waiter.wait([] { return true; }, no_deadline);
+}
+
+// Out-pointers hold NULL whenever a call fails, so a caller that ignores the
+// status never reads a stale value.
+template <class T>
+void clear_out(T** out) noexcept {
+  if (out != nullptr) {
+    *out = nullptr;
+  }
+}
+
 int take_result(cosync_request* request, void** result) {
   void* value = nullptr;
   const int status = guarded([&] {
@@ -99,10 +126,18 @@ int take_result(cosync_request* request, void** result) {
   return status;
 }
 
-std::vector<detail::RequestCore*> cores_of(cosync_request* const* requests, std::size_t count) {
+// Null when the array or one of its requests is NULL.
+std::optional<std::vector<detail::RequestCore*>> cores_of(cosync_request* const* requests,
+                                                          std::size_t count) {
+  if (requests == nullptr && count != 0) {
+    return std::nullopt;
+  }
   std::vector<detail::RequestCore*> cores;
   cores.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
+    if (requests[i] == nullptr) {
+      return std::nullopt;
+    }
     cores.push_back(&requests[i]->request.core());
   }
   return cores;
@@ -119,6 +154,10 @@ void report_escaped(const char* what) noexcept {
 Deadline to_deadline(cosync_deadline deadline) noexcept {
   return Deadline(std::chrono::nanoseconds(deadline));
 }
+
+// Refused up front with the errno cosync.h promises, instead of the loop's
+// generic misuse.
+bool wait_would_nest() { return !in_coroutine() && this_loop().in_callback(); }
 
 }  // namespace cosync::capi
 
@@ -140,6 +179,10 @@ cosync_deadline cosync_deadline_after(int64_t timeout_ns) {
 }
 
 int cosync_create(cosync_task** task, const cosync_options* options, cosync_fn fn, void* arg) {
+  cosync::capi::clear_out(task);
+  if (task == nullptr || fn == nullptr) {
+    return -EINVAL;
+  }
   return guarded([&] {
     *task = new cosync_task{
         cosync::create(cosync::capi::to_options(options), cosync::capi::CBody{fn, arg})};
@@ -148,15 +191,27 @@ int cosync_create(cosync_task** task, const cosync_options* options, cosync_fn f
 }
 
 int cosync_resume(cosync_task* task) {
+  if (task == nullptr) {
+    return -EINVAL;
+  }
   return guarded([&] {
     task->task.resume();
     return 0;
   });
 }
 
-int cosync_task_done(const cosync_task* task) { return task->task.done() ? 1 : 0; }
+int cosync_task_done(const cosync_task* task) {
+  if (task == nullptr) {
+    return -EINVAL;
+  }
+  return task->task.done() ? 1 : 0;
+}
 
 int cosync_join(cosync_task* task, void** result) {
+  cosync::capi::clear_out(result);
+  if (task == nullptr) {
+    return -EINVAL;
+  }
   void* value = nullptr;
   const int status = guarded([&] {
     value = task->task.join();
@@ -175,6 +230,9 @@ int cosync_join(cosync_task* task, void** result) {
 void cosync_task_free(cosync_task* task) { delete task; }
 
 cosync_coroutine* cosync_task_coroutine(const cosync_task* task) {
+  if (task == nullptr) {
+    return nullptr;
+  }
   return cosync::capi::to_c(task->task.coroutine());
 }
 
@@ -189,7 +247,9 @@ int cosync_yield(void) {
     return -EPERM;
   }
   return guarded([] {
+    cosync::capi::deliver_pending_cancel();
     cosync::yield();
+    cosync::capi::deliver_pending_cancel();
     return 0;
   });
 }
@@ -199,32 +259,42 @@ int cosync_yield_to_main(void) {
     return -EPERM;
   }
   return guarded([] {
+    cosync::capi::deliver_pending_cancel();
     cosync::yield_to_main();
+    cosync::capi::deliver_pending_cancel();
     return 0;
   });
 }
 
 void* cosync_user_data(const cosync_coroutine* coroutine) {
-  return cosync::capi::to_cpp(coroutine).user_data();
+  return coroutine != nullptr ? cosync::capi::to_cpp(coroutine).user_data() : nullptr;
 }
 
 void cosync_set_user_data(cosync_coroutine* coroutine, void* data) {
-  cosync::capi::to_cpp(coroutine).set_user_data(data);
+  if (coroutine != nullptr) {
+    cosync::capi::to_cpp(coroutine).set_user_data(data);
+  }
 }
 
 const char* cosync_name(const cosync_coroutine* coroutine) {
-  return cosync::capi::to_cpp(coroutine).name();
+  return coroutine != nullptr ? cosync::capi::to_cpp(coroutine).name() : "";
 }
 
 void cosync_set_name(cosync_coroutine* coroutine, const char* name) {
-  cosync::capi::to_cpp(coroutine).set_name(name != nullptr ? name : "");
+  if (coroutine != nullptr) {
+    cosync::capi::to_cpp(coroutine).set_name(name != nullptr ? name : "");
+  }
 }
 
 uint64_t cosync_id(const cosync_coroutine* coroutine) {
-  return cosync::capi::to_cpp(coroutine).id();
+  return coroutine != nullptr ? cosync::capi::to_cpp(coroutine).id() : 0;
 }
 
 int cosync_spawn(cosync_request** request, const cosync_options* options, cosync_fn fn, void* arg) {
+  cosync::capi::clear_out(request);
+  if (request == nullptr || fn == nullptr) {
+    return -EINVAL;
+  }
   return guarded([&] {
     *request = new cosync_request{
         cosync::spawn(cosync::capi::to_options(options), cosync::capi::CBody{fn, arg})};
@@ -232,14 +302,29 @@ int cosync_spawn(cosync_request** request, const cosync_options* options, cosync
   });
 }
 
-int cosync_request_done(const cosync_request* request) { return request->request.done() ? 1 : 0; }
+int cosync_request_done(const cosync_request* request) {
+  if (request == nullptr) {
+    return -EINVAL;
+  }
+  return request->request.done() ? 1 : 0;
+}
 
 int cosync_request_wait(cosync_request* request, cosync_deadline deadline) {
+  if (request == nullptr) {
+    return -EINVAL;
+  }
+  if (request->request.done()) {
+    return 0;
+  }
+  if (cosync::capi::wait_would_nest()) {
+    return -EPERM;
+  }
   return guarded(
       [&] { return request->request.wait(cosync::capi::to_deadline(deadline)) ? 0 : -ETIMEDOUT; });
 }
 
 int cosync_request_get(cosync_request* request, void** result, cosync_deadline deadline) {
+  cosync::capi::clear_out(result);
   const int status = cosync_request_wait(request, deadline);
   if (status != 0) {
     return status;  // still running: the request is kept
@@ -247,42 +332,79 @@ int cosync_request_get(cosync_request* request, void** result, cosync_deadline d
   return cosync::capi::take_result(request, result);
 }
 
-void cosync_request_cancel(cosync_request* request) { request->request.cancel(); }
+void cosync_request_cancel(cosync_request* request) {
+  if (request != nullptr) {
+    request->request.cancel();
+  }
+}
 
 void cosync_request_free(cosync_request* request) { delete request; }
 
 int cosync_wait_all(cosync_request* const* requests, size_t count, cosync_deadline deadline) {
   return guarded([&] {
-    const bool all = cosync::wait_all(cosync::capi::cores_of(requests, count),
-                                      cosync::capi::to_deadline(deadline));
-    return all ? 0 : -ETIMEDOUT;
+    const auto cores = cosync::capi::cores_of(requests, count);
+    if (!cores) {
+      return -EINVAL;
+    }
+    if (cosync::capi::wait_would_nest()) {
+      return -EPERM;
+    }
+    return cosync::wait_all(*cores, cosync::capi::to_deadline(deadline)) ? 0 : -ETIMEDOUT;
   });
 }
 
 int cosync_wait_any(cosync_request* const* requests, size_t count, cosync_deadline deadline) {
   return guarded([&] {
-    const int index = cosync::wait_any(cosync::capi::cores_of(requests, count),
-                                       cosync::capi::to_deadline(deadline));
+    const auto cores = cosync::capi::cores_of(requests, count);
+    if (!cores || cores->empty()) {
+      return -EINVAL;  // none of no requests can ever be done
+    }
+    if (cosync::capi::wait_would_nest()) {
+      return -EPERM;
+    }
+    const int index = cosync::wait_any(*cores, cosync::capi::to_deadline(deadline));
     return index < 0 ? -ETIMEDOUT : index;
   });
 }
 
 int cosync_sleep_until(cosync_deadline deadline) {
   return guarded([&] {
+    if (cosync::capi::wait_would_nest()) {
+      return -EPERM;
+    }
     cosync::sleep_until(cosync::capi::to_deadline(deadline));
     return 0;
   });
 }
 
 int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline) {
+  if (!cosync::capi::valid_events(events)) {
+    return -EINVAL;
+  }
   return guarded([&] {
+    if (cosync::capi::wait_would_nest()) {
+      return -EPERM;
+    }
     return -cosync::detail::wait_ready_status(fd, events, cosync::capi::to_deadline(deadline));
   });
 }
 
-cosync_loop* cosync_this_loop(void) { return reinterpret_cast<cosync_loop*>(&cosync::this_loop()); }
+cosync_loop* cosync_this_loop(void) {
+  cosync_loop* loop = nullptr;
+  guarded([&] {
+    loop = reinterpret_cast<cosync_loop*>(&cosync::this_loop());
+    return 0;
+  });
+  return loop;
+}
 
 int cosync_loop_run_once(cosync_loop* loop, cosync_deadline until) {
+  if (loop == nullptr) {
+    return -EINVAL;
+  }
+  if (cosync::capi::loop_cannot_run_here(cosync::capi::to_cpp(loop))) {
+    return -EPERM;
+  }
   return guarded([&] {
     cosync::capi::to_cpp(loop).run_once(cosync::capi::to_deadline(until));
     return 0;
@@ -290,6 +412,12 @@ int cosync_loop_run_once(cosync_loop* loop, cosync_deadline until) {
 }
 
 int cosync_loop_run(cosync_loop* loop) {
+  if (loop == nullptr) {
+    return -EINVAL;
+  }
+  if (cosync::capi::loop_cannot_run_here(cosync::capi::to_cpp(loop))) {
+    return -EPERM;
+  }
   return guarded([&] {
     cosync::capi::to_cpp(loop).run();
     return 0;
@@ -298,6 +426,12 @@ int cosync_loop_run(cosync_loop* loop) {
 
 int cosync_loop_run_until(cosync_loop* loop, int (*done)(void*), void* data,
                           cosync_deadline until) {
+  if (loop == nullptr || done == nullptr) {
+    return -EINVAL;
+  }
+  if (cosync::capi::loop_cannot_run_here(cosync::capi::to_cpp(loop))) {
+    return -EPERM;
+  }
   return guarded([&] {
     const bool finished = cosync::capi::to_cpp(loop).run_until([&] { return done(data) != 0; },
                                                                cosync::capi::to_deadline(until));
@@ -305,11 +439,22 @@ int cosync_loop_run_until(cosync_loop* loop, int (*done)(void*), void* data,
   });
 }
 
-void cosync_loop_stop(cosync_loop* loop) { cosync::capi::to_cpp(loop).stop(); }
+void cosync_loop_stop(cosync_loop* loop) {
+  if (loop != nullptr) {
+    cosync::capi::to_cpp(loop).stop();
+  }
+}
 
-void cosync_loop_forget_fd(cosync_loop* loop, int fd) { cosync::capi::to_cpp(loop).forget_fd(fd); }
+void cosync_loop_forget_fd(cosync_loop* loop, int fd) {
+  if (loop != nullptr) {
+    cosync::capi::to_cpp(loop).forget_fd(fd);
+  }
+}
 
 int cosync_call_at(cosync_loop* loop, cosync_deadline when, void (*fn)(void*), void* data) {
+  if (loop == nullptr || fn == nullptr) {
+    return -EINVAL;
+  }
   return guarded([&] {
     auto* call = new cosync::capi::TimerCall{{}, fn, data};
     call->timer.fn = &cosync::capi::TimerCall::fire;
@@ -327,6 +472,9 @@ int cosync_call_at(cosync_loop* loop, cosync_deadline when, void (*fn)(void*), v
 
 int cosync_call_when_ready(cosync_loop* loop, int fd, unsigned events, void (*fn)(void*, int),
                            void* data) {
+  if (loop == nullptr || fn == nullptr || !cosync::capi::valid_events(events)) {
+    return -EINVAL;
+  }
   return guarded([&] {
     auto* call = new cosync::capi::IoCall{{}, fn, data};
     call->wait.fn = &cosync::capi::IoCall::fire;

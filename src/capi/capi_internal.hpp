@@ -17,6 +17,9 @@ namespace cosync::capi {
 
 void report_escaped(const char* what) noexcept;
 Deadline to_deadline(cosync_deadline deadline) noexcept;
+// True on the main context inside one of the loop's callbacks, where a wait
+// would have to run the loop nested (cosync.h's -EPERM).
+bool wait_would_nest();
 
 // Runs `body` (which returns the C result) and maps what it throws:
 // Cancelled -> -ECANCELED, TimedOut -> -ETIMEDOUT, a misuse -> -EINVAL,

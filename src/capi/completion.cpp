@@ -50,10 +50,16 @@ bool is_done(const cosync_completion& completion) noexcept {
 extern "C" {
 
 void cosync_completion_init(cosync_completion* completion) {
+  if (completion == nullptr) {
+    return;
+  }
   *completion = cosync_completion{COSYNC_COMPLETION_PENDING, 0, nullptr, nullptr};
 }
 
 int cosync_complete(cosync_completion* completion, int result) {
+  if (completion == nullptr) {
+    return -EINVAL;
+  }
   if (cosync::capi::is_done(*completion)) {
     return -EALREADY;
   }
@@ -66,6 +72,9 @@ int cosync_complete(cosync_completion* completion, int result) {
 }
 
 int cosync_completion_wait(cosync_completion* completion, cosync_deadline deadline) {
+  if (completion == nullptr) {
+    return -EINVAL;
+  }
   if (cosync::capi::is_done(*completion)) {
     return completion->result;
   }
@@ -73,6 +82,9 @@ int cosync_completion_wait(cosync_completion* completion, cosync_deadline deadli
     return -EBUSY;
   }
   return cosync::capi::guarded([&] {
+    if (cosync::capi::wait_would_nest()) {
+      return -EPERM;
+    }
     cosync::detail::Waiter waiter;
     const cosync::capi::WaitSlot slot(*completion, waiter);
     const bool done = waiter.wait([completion] { return cosync::capi::is_done(*completion); },

@@ -35,7 +35,7 @@ class MainContext final : public Coroutine {
 }  // namespace
 
 constinit thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
-static_assert(switch_hooks == support::asan_enabled,
+static_assert(switch_hooks == support::switch_hooks_needed,
               "cosync/config.hpp must match the sanitizer flags the library is built with");
 
 namespace {
@@ -188,6 +188,8 @@ ThreadState& Runtime::create_thread_state() {
   ts.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
   ts.next_id = fresh->main.id() + 1;
   ts.id_limit = fresh->main.id() + kIdBlock;
+  Coroutine& main = fresh->main;
+  main.tsan_fiber_ = support::tsan_current_fiber();
   t_state = &ts;
   return ts;
 }
@@ -232,15 +234,22 @@ void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
   to.state_ = CoroutineState::running;
   ts.current = &to;
   support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
+  support::tsan_switch_to_fiber(to.tsan_fiber_);
   arrive(context::cosync_context_jump(to.context_, &from));
 }
 
-context::transfer_t Runtime::entry(context::transfer_t transfer) noexcept {
+// Not instrumented for TSan: it switches TSan to the next context's fiber
+// last, and a function exit recorded after that would pop the next
+// context's call stack.
+COSYNC_NO_SANITIZE_THREAD context::transfer_t Runtime::entry(
+    context::transfer_t transfer) noexcept {
   arrive(transfer);
   ThreadState& ts = *t_state;
   Coroutine& self = *ts.current;
   run(ts, self);
-  return finish(ts, self);
+  const context::transfer_t last = finish(ts, self);
+  support::tsan_switch_to_fiber(ts.current->tsan_fiber_);
+  return last;
 }
 
 void Runtime::run(ThreadState& ts, Coroutine& self) noexcept {
@@ -431,6 +440,7 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   coroutine.context_ = context::cosync_context_make(top, usable, &Runtime::entry);
   coroutine.asan_bottom_ = coroutine.stack_.base;
   coroutine.asan_size_ = coroutine.stack_.size;
+  coroutine.tsan_fiber_ = support::tsan_create_fiber();
   set_resumer(coroutine, *ts.main);
   link(ts, coroutine);
 }
@@ -518,6 +528,7 @@ void Runtime::release(Coroutine& coroutine) noexcept {
     --coroutine.resumer_->resumer_refs_;
   }
   unlink(*ts, coroutine);
+  support::tsan_destroy_fiber(coroutine.tsan_fiber_);
   Stack stack = coroutine.stack_;
   coroutine.destroy();
   release_stack(stack);

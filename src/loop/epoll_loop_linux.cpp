@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 #include <string>
 #include <system_error>
+
+#include "loop/internal_fd.hpp"
 
 namespace cosync {
 namespace {
@@ -34,6 +38,12 @@ class CallbackScope {
   throw std::system_error(error, std::generic_category(), "cosync: " + what);
 }
 
+// Out of line, so that wait_io's common path keeps a small frame.
+[[noreturn, gnu::cold, gnu::noinline]] void refuse_wait_for_nothing(int fd) {
+  throw std::invalid_argument("cosync: a wait on fd " + std::to_string(fd) +
+                              " for no event could never end");
+}
+
 timespec relative_timespec(Deadline deadline) noexcept {
   const Deadline now = Clock::now();
   const auto left = deadline > now ? deadline - now : Clock::duration::zero();
@@ -54,7 +64,7 @@ int relative_milliseconds(Deadline deadline) noexcept {
 }  // namespace
 
 EpollLoop::EpollLoop() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  epoll_fd_ = loop_detail::move_above_user_fds(epoll_create1(EPOLL_CLOEXEC));
   if (epoll_fd_ < 0) {
     throw_errno(errno, "epoll_create1 failed");
   }
@@ -117,13 +127,18 @@ void EpollLoop::post(std::function<void()> fn) {
   }
 }
 
+// 0 or the errno of the registration.
+int EpollLoop::epoll_add(int fd, bool writable) noexcept {
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (writable ? EPOLLOUT : 0U);
+  event.data.u64 = static_cast<std::uint64_t>(fd);
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : errno;
+}
+
 EpollLoop::FdEntry& EpollLoop::add_registration(int fd) {
   FdEntry& slot = fds_.grow_to(fd);
-  epoll_event event{};
-  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-  event.data.u64 = static_cast<std::uint64_t>(fd);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    throw_errno(errno, "cannot wait on fd " + std::to_string(fd));
+  if (const int error = epoll_add(fd, false); error != 0) {
+    throw_errno(error, "cannot wait on fd " + std::to_string(fd));
   }
   slot.watching_writable = false;
   // Readability comes as an edge right after registering; writability is
@@ -146,12 +161,64 @@ void EpollLoop::watch_writable(int fd, FdEntry& slot) {
 }
 
 void EpollLoop::wait_io(IoWait& wait) {
+  if ((wait.events & (io_readable | io_writable)) == 0) [[unlikely]] {
+    refuse_wait_for_nothing(wait.fd);
+  }
   FdEntry& slot = register_fd(wait.fd);
   slot.check_free(wait);
   if ((wait.events & io_writable) != 0) {
     watch_writable(wait.fd, slot);
   }
   slot.hold(wait);
+  if (!slot.audit_queued) [[unlikely]] {
+    queue_audit(wait.fd, slot);
+  }
+}
+
+// Out of line: inlined, the vector's growth would cost wait_io's common
+// path a larger frame.
+[[gnu::noinline]] void EpollLoop::queue_audit(int fd, FdEntry& slot) {
+  audit_young_.push_back(fd);
+  slot.audit_queued = true;
+}
+
+void EpollLoop::audit_round() {
+  iterations_since_audit_ = 0;
+  auditing_.swap(audit_old_);
+  audit_old_.swap(audit_young_);
+  for (const int fd : auditing_) {
+    FdEntry* slot = entry(fd);  // callbacks of earlier fds may grow fds_
+    slot->audit_queued = false;
+    if (registered(*slot) && (slot->reader != nullptr || slot->writer != nullptr)) {
+      audit_registration(fd, *slot);
+    }
+  }
+  auditing_.clear();
+}
+
+// EEXIST: the registration is still there. Success: the fd the loop
+// registered was closed and the number now names another file, which from
+// now on is registered. Any other error (EBADF: closed, and the number
+// free) ends the fd's waits with it.
+void EpollLoop::audit_registration(int fd, FdEntry& slot) {
+  const int error = epoll_add(fd, slot.watching_writable);
+  if (error == EEXIST) {
+    return;
+  }
+  if (error == 0) {
+    std::fprintf(stderr,
+                 "cosync: fd %d was closed without forget_fd while the loop watched it, and "
+                 "the number was reused; the loop now watches the new fd (call forget_fd "
+                 "before closing an fd the loop has waited on)\n",
+                 fd);
+    slot.readiness = static_cast<std::uint8_t>(
+        detail::Readiness::kKnown | (slot.watching_writable ? 0U : unsigned{io_writable}));
+    return;
+  }
+  slot.readiness = detail::Readiness::kUnknown;
+  fire_io(slot, &FdEntry::reader, error);
+  FdEntry* after = entry(fd);  // the callback may have grown fds_
+  fire_io(*after, &FdEntry::writer, error);
 }
 
 void EpollLoop::cancel_io(IoWait& wait) noexcept {
@@ -261,6 +328,7 @@ void EpollLoop::update_signal_mask() {
     throw_errno(errno, "signalfd failed");
   }
   if (created) {
+    signal_fd_ = loop_detail::move_above_user_fds(signal_fd_);
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = kSignalTag;
@@ -301,29 +369,39 @@ Deadline EpollLoop::next_wake(Deadline until) const noexcept {
   return until;
 }
 
-int EpollLoop::wait_for_events(Deadline until) {
+// `could_sleep`: the kernel was allowed to wait, so nothing back means the
+// loop was idle.
+int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
   const Deadline wake = next_wake(until);
   ++stats_.polls;
   // epoll_pwait2 only when a finite sleep needs its nanoseconds; an endless
   // or zero wait is plain epoll_wait, the cheaper system call.
   const bool finite_sleep = wake != no_deadline && wake > Clock::now();
   if (have_pwait2_ && finite_sleep) {
-    const timespec timeout = relative_timespec(wake);
-    const int n = epoll_pwait2(epoll_fd_, batch_.data(), kBatch,
-                               wake == no_deadline ? nullptr : &timeout, nullptr);
+    timespec timeout = relative_timespec(wake);
+    if (audit_due() && (timeout.tv_sec > 0 || timeout.tv_nsec > kIdleAuditMs * 1000000L)) {
+      timeout = timespec{0, kIdleAuditMs * 1000000L};
+    }
+    could_sleep = true;
+    const int n = epoll_pwait2(epoll_fd_, batch_.data(), kBatch, &timeout, nullptr);
     if (n >= 0 || errno != ENOSYS) {
       return n;
     }
     have_pwait2_ = false;  // kernels before 5.11, some emulators
   }
-  return epoll_wait(epoll_fd_, batch_.data(), kBatch,
-                    wake == no_deadline ? -1 : relative_milliseconds(wake));
+  int timeout_ms = wake == no_deadline ? -1 : relative_milliseconds(wake);
+  if (audit_due() && (timeout_ms < 0 || timeout_ms > kIdleAuditMs)) {
+    timeout_ms = kIdleAuditMs;
+  }
+  could_sleep = timeout_ms != 0;
+  return epoll_wait(epoll_fd_, batch_.data(), kBatch, timeout_ms);
 }
 
 void EpollLoop::run_once(Deadline until) {
   check_can_run("run_once");
   ++stats_.iterations;
-  int ready = wait_for_events(until);
+  bool could_sleep = false;
+  int ready = wait_for_events(until, could_sleep);
   if (ready < 0) {
     ready = 0;  // EINTR: a signal handler ran; timers and posts still run
   }
@@ -339,6 +417,12 @@ void EpollLoop::run_once(Deadline until) {
     }
   }
   batch_size_ = 0;
+  // Before the immediates, so that the waits a round ends resume in this
+  // iteration.
+  if (audit_due() &&
+      ((ready == 0 && could_sleep) || ++iterations_since_audit_ >= kAuditIterations)) {
+    audit_round();
+  }
   run_expired_timers();
   run_posts();
   run_immediates();

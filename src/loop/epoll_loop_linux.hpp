@@ -3,7 +3,17 @@
 // first time a writer has to wait, so fds whose writes always succeed cost
 // the kernel no writability wake-ups), a timer heap with
 // nanosecond sleeps (epoll_pwait2), an eventfd for cross-thread posts and a
-// signalfd for signals.
+// signalfd for signals. Its own fds sit above the program's (internal_fd.hpp).
+//
+// An fd closed without forget_fd leaves a registration the kernel dropped:
+// a wait on a new fd that reuses the number would never wake. So the fds
+// of waits are audited in rounds, after a sleep that ended with nothing to
+// do (while audits are due, no sleep lasts over kIdleAuditMs) or every
+// kAuditIterations iterations: a round checks the fds queued before the
+// previous round whose waits are still pending (one epoll_ctl each; a wait
+// that ends before that, nearly all, costs no system call and no clock
+// read). A reused number is registered afresh and reported on stderr, a
+// closed one ends its waits with EBADF.
 #pragma once
 
 #include <signal.h>
@@ -48,6 +58,7 @@ class EpollLoop final : public Loop {
   struct alignas(detail::Readiness::kStride) FdEntry : loop_detail::IoWaiters {
     std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
     bool watching_writable = false;                        // EPOLLOUT is in the registration
+    bool audit_queued = false;  // its fd is in audit_young_ or audit_old_
   };
   static_assert(sizeof(FdEntry) == detail::Readiness::kStride);
 
@@ -61,9 +72,14 @@ class EpollLoop final : public Loop {
     return slot != nullptr && registered(*slot) ? *slot : add_registration(fd);
   }
   FdEntry& add_registration(int fd);
+  int epoll_add(int fd, bool writable) noexcept;
+  void queue_audit(int fd, FdEntry& slot);
+  bool audit_due() const noexcept { return !audit_young_.empty() || !audit_old_.empty(); }
+  void audit_round();
+  void audit_registration(int fd, FdEntry& slot);
   void note_not_ready(int fd, IoEvent event) noexcept override;
   void watch_writable(int fd, FdEntry& slot);
-  int wait_for_events(Deadline until);
+  int wait_for_events(Deadline until, bool& could_sleep);
   Deadline next_wake(Deadline until) const noexcept;
   void dispatch_fd(int fd, std::uint32_t events);
   void fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*direction, int error);
@@ -94,6 +110,14 @@ class EpollLoop final : public Loop {
   std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> have_posts_{false};  // set after a push, cleared under the lock
+
+  // The registration audit; see the top.
+  static constexpr int kIdleAuditMs = 100;
+  static constexpr unsigned kAuditIterations = 1024;
+  std::vector<int> audit_young_;  // fds of waits armed since the last round
+  std::vector<int> audit_old_;    // queued before it: this round's
+  std::vector<int> auditing_;     // the round in progress (callbacks may queue more)
+  unsigned iterations_since_audit_ = 0;
 
   std::vector<SignalWait*> signal_waits_;
   sigset_t watched_signals_{};

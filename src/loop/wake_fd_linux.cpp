@@ -7,11 +7,12 @@
 #include <cstdint>
 #include <system_error>
 
+#include "loop/internal_fd.hpp"
 #include "loop/wake_fd.hpp"
 
 namespace cosync::loop_detail {
 
-WakeFd::WakeFd() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+WakeFd::WakeFd() : fd_(move_above_user_fds(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
   if (fd_ < 0) {
     throw std::system_error(errno, std::generic_category(), "cosync: eventfd failed");
   }

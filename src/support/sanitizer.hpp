@@ -1,4 +1,5 @@
-// Hooks that tell ASan and valgrind about stack switches and stack memory.
+// Hooks that tell ASan, TSan and valgrind about stack switches and stack
+// memory.
 // Each hook compiles to nothing when its tool is not in the build; the
 // valgrind client requests cost a few instructions outside valgrind, so they
 // stay compiled in (they are how `valgrind --tool=memcheck` follows us).
@@ -16,9 +17,20 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define COSYNC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COSYNC_TSAN 1
+#endif
+#endif
+
 #if defined(COSYNC_ASAN)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(COSYNC_TSAN)
+#include <sanitizer/tsan_interface.h>
 #endif
 
 namespace cosync::support {
@@ -58,5 +70,38 @@ inline void asan_start_switch(void**, const void*, std::size_t) noexcept {}
 inline void asan_finish_switch(void*, const void**, std::size_t*) noexcept {}
 inline void asan_unpoison(void*, std::size_t) noexcept {}
 #endif
+
+// TSan keeps its own state per context (a "fiber"): each coroutine gets one
+// when it is set up, the main context is the thread's own, and every switch
+// names the fiber it goes to, just before the jump. Flag 0: the switch
+// orders what the two contexts do, as running on one thread does.
+#if defined(COSYNC_TSAN)
+#define COSYNC_NO_SANITIZE_THREAD __attribute__((no_sanitize("thread")))
+inline constexpr bool tsan_enabled = true;
+inline void* tsan_current_fiber() noexcept { return __tsan_get_current_fiber(); }
+inline void* tsan_create_fiber() noexcept { return __tsan_create_fiber(0); }
+// Not instrumented itself, where it is not inlined: its own function exit
+// would be recorded on the fiber it switched to.
+COSYNC_NO_SANITIZE_THREAD inline void tsan_switch_to_fiber(void* fiber) noexcept {
+  __tsan_switch_to_fiber(fiber, 0);
+}
+// Never the running context's fiber.
+inline void tsan_destroy_fiber(void* fiber) noexcept {
+  if (fiber != nullptr) {
+    __tsan_destroy_fiber(fiber);
+  }
+}
+#else
+#define COSYNC_NO_SANITIZE_THREAD
+inline constexpr bool tsan_enabled = false;
+inline void* tsan_current_fiber() noexcept { return nullptr; }
+inline void* tsan_create_fiber() noexcept { return nullptr; }
+inline void tsan_switch_to_fiber(void*) noexcept {}
+inline void tsan_destroy_fiber(void*) noexcept {}
+#endif
+
+// Every switch must go through the out-of-line path that calls the hooks
+// above when a sanitizer that tracks stacks is in the build.
+inline constexpr bool switch_hooks_needed = asan_enabled || tsan_enabled;
 
 }  // namespace cosync::support

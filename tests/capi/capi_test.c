@@ -307,6 +307,149 @@ static void test_completion_by_fd_callback_on_main(void) {
   close(fds[1]);
 }
 
+/* ---- misuse: each refused with the errno cosync.h promises ---- */
+
+static void *returns_null(void *arg) {
+  (void)arg;
+  return NULL;
+}
+
+static void test_null_arguments(void) {
+  cosync_task *task = NULL;
+  cosync_request *request = NULL;
+  CHECK(cosync_create(&task, NULL, NULL, NULL) == -EINVAL);
+  CHECK(task == NULL);
+  CHECK(cosync_create(NULL, NULL, returns_null, NULL) == -EINVAL);
+  CHECK(cosync_spawn(&request, NULL, NULL, NULL) == -EINVAL);
+  CHECK(request == NULL);
+  CHECK(cosync_spawn(NULL, NULL, returns_null, NULL) == -EINVAL);
+  CHECK(cosync_resume(NULL) == -EINVAL);
+  CHECK(cosync_task_done(NULL) == -EINVAL);
+  CHECK(cosync_join(NULL, NULL) == -EINVAL);
+  cosync_task_free(NULL);
+  CHECK(cosync_task_coroutine(NULL) == NULL);
+  CHECK(cosync_user_data(NULL) == NULL);
+  cosync_set_user_data(NULL, &task);
+  CHECK(strcmp(cosync_name(NULL), "") == 0);
+  cosync_set_name(NULL, "nobody");
+  CHECK(cosync_id(NULL) == 0);
+  CHECK(cosync_request_done(NULL) == -EINVAL);
+  CHECK(cosync_request_wait(NULL, COSYNC_NO_DEADLINE) == -EINVAL);
+  void *result = &task;
+  CHECK(cosync_request_get(NULL, &result, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(result == NULL);
+  cosync_request_cancel(NULL);
+  cosync_request_free(NULL);
+  CHECK(cosync_wait_all(NULL, 1, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(cosync_wait_any(NULL, 1, COSYNC_NO_DEADLINE) == -EINVAL);
+  cosync_request *holes[2] = {NULL, NULL};
+  CHECK(cosync_spawn(&holes[0], NULL, returns_null, NULL) == 0);
+  CHECK(cosync_wait_all(holes, 2, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(cosync_wait_any(holes, 2, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(cosync_wait_any(holes, 0, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(cosync_wait_all(holes, 0, COSYNC_NO_DEADLINE) == 0);
+  CHECK(cosync_request_get(holes[0], NULL, COSYNC_NO_DEADLINE) == 0);
+  CHECK(cosync_loop_run_once(NULL, cosync_deadline_after(MS)) == -EINVAL);
+  CHECK(cosync_loop_run(NULL) == -EINVAL);
+  CHECK(cosync_loop_run_until(NULL, flag_set, &task, COSYNC_NO_DEADLINE) == -EINVAL);
+  cosync_loop *loop = cosync_this_loop();
+  CHECK(loop != NULL);
+  CHECK(cosync_loop_run_until(loop, NULL, NULL, COSYNC_NO_DEADLINE) == -EINVAL);
+  cosync_loop_stop(NULL);
+  cosync_loop_forget_fd(NULL, 0);
+  CHECK(cosync_call_at(NULL, 0, set_flag, &task) == -EINVAL);
+  CHECK(cosync_call_at(loop, 0, NULL, NULL) == -EINVAL);
+  CHECK(cosync_call_when_ready(NULL, 0, COSYNC_READABLE, complete_on_readable, NULL) == -EINVAL);
+  CHECK(cosync_call_when_ready(loop, 0, COSYNC_READABLE, NULL, NULL) == -EINVAL);
+  cosync_completion_init(NULL);
+  CHECK(cosync_complete(NULL, 0) == -EINVAL);
+  CHECK(cosync_completion_wait(NULL, COSYNC_NO_DEADLINE) == -EINVAL);
+}
+
+static void test_wait_fd_without_events(void) {
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  /* No event to wait for can never end: refused at once, not at the
+     deadline (and not never, without one). */
+  CHECK(cosync_wait_fd(fds[0], 0, cosync_deadline_after(50 * MS)) == -EINVAL);
+  CHECK(cosync_wait_fd(fds[0], 0, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(cosync_wait_fd(fds[0], 4, COSYNC_NO_DEADLINE) == -EINVAL);
+  CHECK(cosync_call_when_ready(cosync_this_loop(), fds[0], 0, complete_on_readable, NULL) ==
+        -EINVAL);
+  CHECK(cosync_wait_fd(-1, COSYNC_READABLE, COSYNC_NO_DEADLINE) == -EBADF);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+static int loop_calls_status = 1;
+
+static void *runs_loop_from_coroutine(void *arg) {
+  cosync_loop *loop = arg;
+  CHECK(cosync_loop_run_once(loop, cosync_deadline_after(MS)) == -EPERM);
+  CHECK(cosync_loop_run(loop) == -EPERM);
+  CHECK(cosync_loop_run_until(loop, flag_set, &loop_calls_status, cosync_deadline_after(MS)) ==
+        -EPERM);
+  return NULL;
+}
+
+static void runs_loop_from_callback(void *data) {
+  cosync_loop *loop = data;
+  loop_calls_status = cosync_loop_run_once(loop, cosync_deadline_after(MS));
+  /* A wait on the main context runs the loop, so it cannot nest either. */
+  CHECK(cosync_sleep_until(cosync_deadline_after(MS)) == -EPERM);
+  struct cosync_completion pending = COSYNC_COMPLETION_INIT;
+  CHECK(cosync_completion_wait(&pending, cosync_deadline_after(MS)) == -EPERM);
+}
+
+static void test_loop_run_refused(void) {
+  cosync_loop *loop = cosync_this_loop();
+  cosync_request *request = NULL;
+  CHECK(cosync_spawn(&request, NULL, runs_loop_from_coroutine, loop) == 0);
+  CHECK(cosync_request_get(request, NULL, COSYNC_NO_DEADLINE) == 0);
+  int flag = 0;
+  CHECK(cosync_call_at(loop, 0, runs_loop_from_callback, loop) == 0);
+  CHECK(cosync_call_at(loop, 0, set_flag, &flag) == 0);
+  CHECK(cosync_loop_run_until(loop, flag_set, &flag, COSYNC_NO_DEADLINE) == 0);
+  CHECK(loop_calls_status == -EPERM);
+}
+
+/* Yields until cosync_yield refuses, and returns why (0: it never did). */
+static void *yields_until_refused(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 1000000; ++i) {
+    const int status = cosync_yield();
+    if (status != 0) {
+      return (void *)(intptr_t)status;
+    }
+  }
+  return NULL;
+}
+
+static void test_cancel_outcomes(void) {
+  /* Cancelled before it ran: the body never runs and the request ends
+     cancelled. */
+  int ran = 0;
+  cosync_request *request = NULL;
+  CHECK(cosync_spawn(&request, NULL, count_yields, &ran) == 0);
+  cosync_request_cancel(request);
+  void *result = &ran;
+  CHECK(cosync_request_get(request, &result, COSYNC_NO_DEADLINE) == -ECANCELED);
+  CHECK(result == NULL && ran == 0);
+  /* Cancelled while it waits: its wait returns -ECANCELED, and what the
+     body then returns is the request's result. */
+  CHECK(cosync_spawn(&request, NULL, forever, NULL) == 0);
+  CHECK(cosync_request_wait(request, cosync_deadline_after(MS)) == -ETIMEDOUT);
+  cosync_request_cancel(request);
+  CHECK(cosync_request_get(request, &result, COSYNC_NO_DEADLINE) == 0);
+  CHECK((intptr_t)result == -ECANCELED);
+  /* A coroutine that only yields sees the cancellation there. */
+  CHECK(cosync_spawn(&request, NULL, yields_until_refused, NULL) == 0);
+  CHECK(cosync_request_wait(request, cosync_deadline_after(MS)) == -ETIMEDOUT);
+  cosync_request_cancel(request);
+  CHECK(cosync_request_get(request, &result, COSYNC_NO_DEADLINE) == 0);
+  CHECK((intptr_t)result == -ECANCELED);
+}
+
 /* ---- the runner ---- */
 
 static const struct c_check_case cases[] = {
@@ -321,6 +464,10 @@ static const struct c_check_case cases[] = {
     {"completion_by_timer", test_completion_by_timer},
     {"completion_by_coroutine", test_completion_by_coroutine},
     {"completion_by_fd_callback_on_main", test_completion_by_fd_callback_on_main},
+    {"null_arguments", test_null_arguments},
+    {"wait_fd_without_events", test_wait_fd_without_events},
+    {"loop_run_refused", test_loop_run_refused},
+    {"cancel_outcomes", test_cancel_outcomes},
 };
 
 int main(int argc, char **argv) {
