@@ -15,8 +15,9 @@
  * Two ways to run a function `void *fn(void *arg)` as a coroutine:
  *   - cosync_spawn: on this thread's loop (R6, R7); it starts on the loop's
  *     next iteration, and cosync_request_get waits for its result;
- *   - cosync_create + cosync_resume/cosync_join: a plain coroutine the
- *     caller switches into itself.
+ *   - cosync_create + cosync_resume/cosync_join: a coroutine the caller may
+ *     switch into by hand; cosync_join then hands it to the loop exactly as
+ *     cosync_spawn would, and waits for it as cosync_request_get waits.
  * A coroutine must not be freed while suspended in C code that holds
  * resources: freeing it unwinds its stack (C frames run no cleanup).
  * Everything runs on the calling thread; coroutines never change threads.
@@ -76,9 +77,14 @@ int cosync_create(cosync_task **task, const cosync_options *options, cosync_fn f
 int cosync_resume(cosync_task *task);
 /* cosync_task_done returns 1 once the coroutine has finished, else 0. */
 int cosync_task_done(const cosync_task *task);
-/* cosync_join resumes the coroutine until it finishes, stores its result in
-   *result (may be NULL) and frees the task. Returns 0, -EIO (an exception
-   escaped), -ECANCELED, or -EINVAL (joined from inside itself; not freed). */
+/* cosync_join hands the coroutine to this thread's loop (as cosync_spawn
+   does) and waits until it finishes, as cosync_request_get waits: on the
+   main context it runs the loop, in a coroutine it suspends the caller. It
+   stores the result in *result (may be NULL) and frees the task. Returns 0,
+   -EIO (an exception escaped), -ECANCELED, or -EINVAL (not freed): joined
+   from inside itself, or the wait could not go on (from a loop callback,
+   or on the main context with nothing left on the loop that could end it;
+   the coroutine was then cancelled and unwound). */
 int cosync_join(cosync_task *task, void **result);
 /* cosync_task_free frees a task without joining it; a suspended coroutine
    is unwound first. */
@@ -124,7 +130,10 @@ int cosync_spawn(cosync_request **request, const cosync_options *options, cosync
 int cosync_request_done(const cosync_request *request);
 /* cosync_request_wait waits until the coroutine has finished (R4: in a
    coroutine it suspends; on the main context it runs the loop). Returns 0,
-   -ETIMEDOUT, or -ECANCELED when the waiting coroutine is cancelled. */
+   -ETIMEDOUT, -ECANCELED when the waiting coroutine is cancelled, or
+   -EINVAL on the main context without deadline when nothing on the
+   built-in loop (no timer, fd or signal wait, post, completer or pool job)
+   could ever end the wait. */
 int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
 /* cosync_request_get waits, stores the result in *result (may be NULL) and
    frees the request. Returns 0, -EIO (an exception escaped the body),
@@ -132,7 +141,9 @@ int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
    -ETIMEDOUT (the request is kept: wait again or free it). */
 int cosync_request_get(cosync_request *request, void **result, cosync_deadline deadline);
 /* cosync_request_cancel asks the coroutine to stop: its current or next
-   wait returns -ECANCELED, and the request ends cancelled. */
+   wait returns -ECANCELED, and the request ends cancelled (get returns
+   -ECANCELED) whatever the body returns afterwards. Cancelling a request
+   that has ended does nothing. */
 void cosync_request_cancel(cosync_request *request);
 /* cosync_request_free drops the request; a coroutine still running goes on
    to its end on the loop. */
