@@ -288,7 +288,9 @@ class COSYNC_API Loop {
 };
 
 // This thread's loop: the one installed with set_this_loop, else a
-// built-in epoll loop created on first use.
+// built-in epoll loop created on first use and torn down at the thread's
+// exit (the teardown hook unwinds the coroutines spawned on it first).
+// Asking for it after that throws UsageError.
 namespace detail {
 // The loop this_loop() answers (initial-exec TLS: one load); null until the
 // thread's first use installs the built-in loop.

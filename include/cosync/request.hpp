@@ -4,15 +4,26 @@
 // A Request<T> is a completion slot that ends in exactly one of a value, an
 // error (an exception) or "cancelled", plus one continuation (a callback
 // and its private data, as tevent_req's async.fn/private_data). Anything
-// callback-shaped can complete it, on the loop's thread: a loop callback, a
-// C callback holding a void pointer (to_callback_data / from_callback_data),
-// a std::function (completer()).
+// callback-shaped can complete it on the loop's thread: a loop callback, a
+// C callback holding a void pointer (to_callback_data / from_callback_data).
+// Another thread completes it through a Completer (Request::completer()),
+// the one thread-safe way in: Request handles are copied and dropped on
+// the loop's thread only.
 //
 // Waiting (R4): Request::get() inside a coroutine suspends that coroutine
 // (it switches to the main context, which runs the loop) until the request
 // completes; outside any coroutine it runs the thread's loop until then. So
 // a function written in plain synchronous style works unchanged from main()
-// and from inside thousands of coroutines.
+// and from inside thousands of coroutines. On the built-in loop, a wait on
+// the main context without deadline that nothing could ever end (no timer,
+// immediate, fd or signal wait, pending post, Completer or thread-pool job:
+// Loop::can_wake) throws UsageError instead of blocking for ever.
+//
+// Coroutines and their results: spawn(fn) is create(fn) (coroutine.hpp)
+// handed to the loop at once, its result in a shareable Request; a Task's
+// join() hands its coroutine to the loop the same way and waits as get()
+// does. In both, a plain yield() lets the loop run and continues on its
+// next iteration.
 //
 // A coroutine woken before what it waits for is done (resumed by hand, or
 // by a stale wake-up) notices, counts it in request_stats().early_resumes,
@@ -20,10 +31,25 @@
 //
 // Cancellation: cancelling a request produced by a coroutine (spawn) makes
 // that coroutine's current or next wait throw cosync::Cancelled, so its RAII
-// cleanup runs and the requests it owns are cancelled in turn; destroying
-// the last Request handle of a pending request cancels it too (tevent's
-// rule). Cancelling a completed request does nothing. A wait that reaches
-// its deadline cancels what it waited for and throws cosync::TimedOut.
+// cleanup runs and the requests it owns are cancelled in turn; the request
+// ends cancelled even if the body then returns a value or throws something
+// else. Destroying the last Request handle of a pending request cancels it
+// too (tevent's rule). Cancelling a completed request does nothing. A wait
+// that reaches its deadline cancels what it waited for and throws
+// cosync::TimedOut.
+//
+// Teardown: a spawned coroutine is resumed only by the loop it was spawned
+// on. When that loop is torn down (the built-in loop at its thread's exit,
+// normal return from main or exit() included; an adapter when it is
+// destroyed) it cancels the coroutines spawned on it and runs them until
+// they have unwound, so their destructors run, before the thread's other
+// thread_local and static objects go. A handle dropped or cancelled later
+// finds its request already ended, and nothing touches the gone loop. So a
+// local handle dropped at the end of main unwinds its coroutine at exit
+// too: the promise that a cancelled coroutine's destructors run holds
+// whenever the process ends through exit; _exit, quick_exit and abort
+// skip it. A coroutine that catches its cancellation and keeps waiting is
+// reported on stderr and left suspended.
 #pragma once
 
 #include <cerrno>
