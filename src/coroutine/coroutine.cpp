@@ -436,7 +436,7 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
 }
 
 void Runtime::check_joinable(Coroutine& coroutine) {
-  ThreadState& ts = this_thread();
+  const ThreadState& ts = this_thread();
   check_owner(&ts, coroutine, "join of");
   if (&coroutine == ts.current) {
     usage_error("join of " + label(coroutine) + " from inside itself");

@@ -15,8 +15,7 @@ namespace {
 // at this record (Scheduling::waiting, an fd wait's step).
 class JoinSchedule {
  public:
-  JoinSchedule(Coroutine& task, Loop& loop, Waiter& joiner) noexcept
-      : task_(task), loop_(loop), joiner_(joiner) {
+  JoinSchedule(Coroutine& task, Loop& loop) noexcept : task_(task), loop_(loop) {
     scheduling_.step.fn = &JoinSchedule::on_step;
     scheduling_.step.data = this;
     scheduling_.step.resume = &task;
@@ -33,12 +32,10 @@ class JoinSchedule {
   }
 
   bool finished() const noexcept { return task_.state() == CoroutineState::finished; }
+  // Who is woken when the coroutine finishes; none while the first step
+  // runs in place.
+  void set_joiner(Waiter& joiner) noexcept { joiner_ = &joiner; }
 
-  // A step run in place: the loop's step, without the loop.
-  void run_first_step() {
-    task_.resume();
-    after_step();
-  }
   void schedule() noexcept { loop_.post_immediate(scheduling_.step); }
 
   // Cancels and unwinds the coroutine if it has not finished.
@@ -59,7 +56,7 @@ class JoinSchedule {
   // wait (plain yield) only let the loop run and goes again next iteration.
   void after_step() noexcept {
     if (finished()) {
-      joiner_.wake();
+      if (joiner_ != nullptr) joiner_->wake();
     } else if (!scheduling_.waiting) {
       schedule();
     }
@@ -67,32 +64,55 @@ class JoinSchedule {
 
   Coroutine& task_;
   Loop& loop_;
-  Waiter& joiner_;
+  Waiter* joiner_ = nullptr;
   Scheduling scheduling_;
 };
 
-}  // namespace
-
-void await_finished(Coroutine& coroutine, Deadline deadline) {
-  check_joinable(coroutine);
-  if (scheduling_of(coroutine) != nullptr) {
-    throw UsageError("cosync: join of " + label(coroutine) +
-                     ", which the loop already schedules (it is being joined)");
-  }
+// Out of line, so that a join whose coroutine finishes in its first step
+// builds no Waiter.
+[[gnu::noinline]] void wait_until_finished(JoinSchedule& schedule, Coroutine& coroutine,
+                                           Deadline deadline) {
   Waiter joiner;
-  JoinSchedule schedule(coroutine, this_loop(), joiner);
-  // On the main context the first step runs in place: a coroutine that
-  // finishes without waiting costs no loop iteration.
-  if (in_coroutine()) {
-    schedule.schedule();
-  } else {
-    schedule.run_first_step();
-  }
+  schedule.set_joiner(joiner);
   if (!joiner.wait([&schedule] { return schedule.finished(); }, deadline)) {
     schedule.abandon();
     throw TimedOut("cosync: join of " + label(coroutine) +
                    " timed out; the coroutine was cancelled");
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The general case: the loop runs every step from here on.
+[[gnu::noinline]] void join_through_loop(Coroutine& coroutine, Deadline deadline) {
+  if (scheduling_of(coroutine) != nullptr) {
+    throw UsageError("cosync: join of " + label(coroutine) +
+                     ", which the loop already schedules (it is being joined)");
+  }
+  JoinSchedule schedule(coroutine, this_loop());
+  schedule.schedule();
+  wait_until_finished(schedule, coroutine, deadline);
+}
+
+}  // namespace
+
+// On the main context a coroutine not started yet takes its first step in
+// place, as the loop would take it: one that finishes without waiting
+// costs no loop iteration (create + join is the lifecycle benchmark). One
+// that suspended there is handed to the loop, which resumes it: a wait it
+// suspended in counts that resume as early (the loop cannot tell a wait
+// from a plain yield it was not scheduling).
+void await_finished(Coroutine& coroutine, Deadline deadline) {
+  check_joinable(coroutine);
+  if (!in_coroutine() && coroutine.state() == CoroutineState::created) {
+    coroutine.resume();
+    if (coroutine.state() == CoroutineState::finished) {
+      return;
+    }
+  }
+  join_through_loop(coroutine, deadline);
 }
 
 }  // namespace cosync::detail

@@ -104,9 +104,10 @@ void Waiter::wake() noexcept {
 // A coroutine that a join handed to the loop after this wake was posted is
 // resumed through its step, so that the join sees it finish.
 void Waiter::on_immediate(Immediate* immediate) noexcept {
-  Coroutine& coroutine = *static_cast<Waiter*>(immediate->data)->coroutine_;
+  const Waiter& waiter = *static_cast<Waiter*>(immediate->data);
+  Coroutine& coroutine = *waiter.coroutine_;
   if (Scheduling* scheduling = scheduling_of(coroutine)) {
-    scheduling->loop->post_immediate(scheduling->step);
+    waiter.loop_->post_immediate(scheduling->step);
   } else if (coroutine.state() == CoroutineState::suspended) {
     coroutine.resume();
   }
@@ -392,6 +393,9 @@ constexpr int kMaxTeardownRounds = 10000;
 // reported and cut off from the loop, so that a later cancel of its
 // request (its last handle dropped) does not reach the loop.
 void cancel_spawned_on(Loop& loop) noexcept {
+  if (coroutine_stats().live == 0) {
+    return;  // also when the thread's coroutine state is gone
+  }
   std::vector<RequestCore*> spawned;
   try {
     for_each_coroutine([&loop, &spawned](const Coroutine& coroutine) {
