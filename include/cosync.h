@@ -81,10 +81,12 @@ int cosync_task_done(const cosync_task *task);
    does) and waits until it finishes, as cosync_request_get waits: on the
    main context it runs the loop, in a coroutine it suspends the caller. It
    stores the result in *result (may be NULL) and frees the task. Returns 0,
-   -EIO (an exception escaped), -ECANCELED, or -EINVAL (not freed): joined
-   from inside itself, or the wait could not go on (from a loop callback,
-   or on the main context with nothing left on the loop that could end it;
-   the coroutine was then cancelled and unwound). */
+   -EIO (an exception escaped), -ECANCELED (the coroutine was cancelled, or
+   the joining coroutine was), or -EINVAL: joined from inside itself (the
+   task is not freed), or the wait could not go on (from a loop callback,
+   or on the main context with nothing left on the loop that could end
+   it). A join that ends without the coroutine finishing cancels and
+   unwinds it first, and frees the task. */
 int cosync_join(cosync_task *task, void **result);
 /* cosync_task_free frees a task without joining it; a suspended coroutine
    is unwound first. */

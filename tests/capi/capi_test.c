@@ -334,6 +334,10 @@ static void test_join_runs_the_loop(void) {
   result = NULL;
   CHECK(cosync_request_get(request, &result, cosync_deadline_after(30000 * MS)) == 0);
   CHECK(result == &marker);
+  /* Nothing on the loop could ever end this join: an error, not a hang;
+     the coroutine is unwound and the task freed. */
+  CHECK(cosync_create(&task, NULL, forever, NULL) == 0);
+  CHECK(cosync_join(task, &result) == -EINVAL);
 }
 
 /* ---- the runner ---- */
