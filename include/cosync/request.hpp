@@ -415,11 +415,15 @@ namespace detail {
 // completes it, and that loop's post gate.
 class COSYNC_API CompleterCore {
  public:
+  // An empty completer.
   CompleterCore() noexcept = default;
+  // Takes over `other`'s request; `other` is left empty.
   CompleterCore(CompleterCore&& other) noexcept;
+  // Cancels this one's request if unused, then takes over `other`'s.
   CompleterCore& operator=(CompleterCore&& other) noexcept;
   CompleterCore(const CompleterCore&) = delete;
   CompleterCore& operator=(const CompleterCore&) = delete;
+  // Cancels the request if the completer was not used.
   ~CompleterCore();
 
   // True until the completer was used (or moved from).
