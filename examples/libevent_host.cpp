@@ -1,11 +1,13 @@
 // An application that owns its libevent loop and keeps driving it, with
 // sync-style coroutines inside: a raw libevent timer completes a request a
-// coroutine waits for, and the coroutine ends the application's dispatch.
+// coroutine waits for, a helper thread completes another through a
+// Completer, and the coroutine ends the application's dispatch.
 #include <event2/event.h>
 
 #include <cosync/cosync.hpp>
 #include <cosync/loop_libevent.hpp>
 #include <cstdio>
+#include <thread>
 
 int main() {
   event_base* base = event_base_new();
@@ -28,6 +30,11 @@ int main() {
   auto job = cosync::spawn([&answer, base] {
     std::printf("coroutine: waiting for the answer\n");
     std::printf("coroutine: the answer is %d\n", answer.get());
+    // Another thread may complete a request only through its Completer.
+    cosync::Request<int> doubled;
+    std::thread helper([completer = doubled.completer()]() mutable { completer.set_value(84); });
+    std::printf("coroutine: a helper thread doubled it: %d\n", doubled.get());
+    helper.join();
     event_base_loopbreak(base);
   });
 

@@ -1,6 +1,6 @@
 // An application that owns its libuv loop and keeps driving it, with
 // sync-style coroutines inside: a raw uv_timer ticks beside a coroutine
-// that sleeps, asks another thread for work through post(), and stops the
+// that sleeps, asks another thread for work (a Completer), and stops the
 // application's uv_run when it is done.
 #include <uv.h>
 
@@ -13,12 +13,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Sync-style: runs `work` on a helper thread and waits for its result.
-int on_helper_thread(cosync::Loop& loop, int (*work)(int), int argument) {
+// Sync-style: runs `work` on a helper thread and waits for its result. The
+// helper completes the request through a Completer, the one thread-safe
+// way in: a Request handle itself must stay on the loop's thread.
+int on_helper_thread(int (*work)(int), int argument) {
   cosync::Request<int> result;
-  std::thread helper([&loop, result, work, argument]() mutable {
-    const int value = work(argument);
-    loop.post([result, value]() mutable { result.set_value(value); });
+  std::thread helper([completer = result.completer(), work, argument]() mutable {
+    completer.set_value(work(argument));
   });
   const int value = result.get();
   helper.join();
@@ -40,7 +41,7 @@ int main() {
 
   auto job = cosync::spawn([&] {
     cosync::sleep_for(5ms);
-    const int squared = on_helper_thread(*loop, [](int x) { return x * x; }, 12);
+    const int squared = on_helper_thread([](int x) { return x * x; }, 12);
     std::printf("coroutine: 12 squared on a helper thread is %d\n", squared);
     uv_timer_stop(&ticker);
     uv_stop(&uv);  // the application's loop may end

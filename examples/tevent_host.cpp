@@ -1,6 +1,7 @@
 // An application that owns its tevent loop and keeps driving it, with
 // sync-style coroutines inside: a raw tevent timer ticks beside two
-// coroutines that sleep and exchange a message over a pipe, all on the
+// coroutines that sleep and exchange a message over a pipe, and a helper
+// thread that answers one of them through a Completer, all on the
 // application's own tevent_loop_once.
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cosync/cosync.hpp>
 #include <cosync/loop_tevent.hpp>
 #include <cstdio>
+#include <thread>
 
 extern "C" {
 #include <talloc.h>
@@ -56,8 +58,16 @@ int main() {
   tevent_add_timer(ev, ev, tevent_timeval_current_ofs(0, 2000), tick, &ticks);
   auto reader = cosync::spawn([fd = fds[0]] { return read_line(fd); });
   auto writer = cosync::spawn([fd = fds[1]] {
+    // The text comes from a helper thread, which hands it over through a
+    // Completer: the one thread-safe way to complete a request.
+    cosync::Request<std::string> text;
+    std::thread helper([completer = text.completer()]() mutable {
+      completer.set_value("hello from a coroutine\n");
+    });
+    const std::string line = text.get();
+    helper.join();
     cosync::sleep_for(5ms);
-    return write(fd, "hello from a coroutine\n", 23);
+    return write(fd, line.data(), line.size());
   });
 
   while (!reader.done() || ticks < 3) {  // the application's own loop

@@ -22,8 +22,9 @@
  * Two ways to run a function `void *fn(void *arg)` as a coroutine:
  *   - cosync_spawn: on this thread's loop (R6, R7); it starts on the loop's
  *     next iteration, and cosync_request_get waits for its result;
- *   - cosync_create + cosync_resume/cosync_join: a plain coroutine the
- *     caller switches into itself.
+ *   - cosync_create + cosync_resume/cosync_join: a coroutine the caller may
+ *     switch into by hand; cosync_join then hands it to the loop exactly as
+ *     cosync_spawn would, and waits for it as cosync_request_get waits.
  * A coroutine must not be freed while suspended in C code that holds
  * resources: freeing it unwinds its stack (C frames run no cleanup).
  * Everything runs on the calling thread; coroutines never change threads.
@@ -86,10 +87,16 @@ int cosync_resume(cosync_task *task);
 /* cosync_task_done returns 1 once the coroutine has finished, else 0;
    -EINVAL for NULL. */
 int cosync_task_done(const cosync_task *task);
-/* cosync_join resumes the coroutine until it finishes, stores its result in
-   *result (may be NULL) and frees the task. Returns 0, -EIO (an exception
-   escaped), -ECANCELED, or -EINVAL (task NULL, or joined from inside
-   itself: then not freed). */
+/* cosync_join hands the coroutine to this thread's loop (as cosync_spawn
+   does) and waits until it finishes, as cosync_request_get waits: on the
+   main context it runs the loop, in a coroutine it suspends the caller. It
+   stores the result in *result (may be NULL) and frees the task. Returns 0,
+   -EIO (an exception escaped), -ECANCELED (the coroutine was cancelled, or
+   the joining coroutine was), or -EINVAL: task NULL, joined from inside itself (the
+   task is not freed), or the wait could not go on (from a loop callback,
+   or on the main context with nothing left on the loop that could end
+   it). A join that ends without the coroutine finishing cancels and
+   unwinds it first, and frees the task. */
 int cosync_join(cosync_task *task, void **result);
 /* cosync_task_free frees a task without joining it; a suspended coroutine
    is unwound first. NULL does nothing. */
@@ -140,8 +147,11 @@ int cosync_spawn(cosync_request **request, const cosync_options *options, cosync
 int cosync_request_done(const cosync_request *request);
 /* cosync_request_wait waits until the coroutine has finished (R4: in a
    coroutine it suspends; on the main context it runs the loop). Returns 0,
-   -ETIMEDOUT, -ECANCELED when the waiting coroutine is cancelled, -EINVAL
-   for NULL, or -EPERM (see the conventions) while not done. */
+   -ETIMEDOUT, -ECANCELED when the waiting coroutine is cancelled, -EPERM
+   (see the conventions) while not done, or -EINVAL: request NULL, or on
+   the main context without deadline when nothing on the built-in loop
+   (no timer, fd or signal wait, post, completer or pool job) could ever
+   end the wait. */
 int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
 /* cosync_request_get waits, stores the result in *result (may be NULL) and
    frees the request. Returns 0, -EIO (an exception escaped the body),
@@ -149,11 +159,12 @@ int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
    cancelled), -EINVAL (request NULL), or -ETIMEDOUT or -EPERM (the
    request is kept: wait again or free it). */
 int cosync_request_get(cosync_request *request, void **result, cosync_deadline deadline);
-/* cosync_request_cancel asks the coroutine to stop. One that has not
-   started never runs, and its request ends cancelled (-ECANCELED from
-   cosync_request_get). One that has: its current or next wait (or yield)
-   returns -ECANCELED, once, and what its body then returns is the
-   request's result, as usual. Done requests and NULL: nothing happens. */
+/* cosync_request_cancel asks the coroutine to stop: its current or next
+   wait returns -ECANCELED, and the request ends cancelled (get returns
+   -ECANCELED) whatever the body returns afterwards. Cancelling a request
+   that has ended, or NULL, does nothing. A body that returns an
+   allocated pointer after its wait returned -ECANCELED must free it
+   itself: the request's result is dropped. */
 void cosync_request_cancel(cosync_request *request);
 /* cosync_request_free drops the request; a coroutine still running goes on
    to its end on the loop. NULL does nothing. */

@@ -246,6 +246,7 @@ TEST(Coroutine, YieldAfterItsResumerWasDestroyedGoesToMain) {
   Task<void> child = create([&] {
     delete resumer;  // destroys the suspended coroutine that resumed us
     Task<void> reuse = create([&log] { log.push_back("reuse ran"); });
+    reuse.resume();  // runs on the stack just freed, inline
     reuse.join();
     yield();
     log.push_back("child resumed");

@@ -549,5 +549,44 @@ TEST(BuiltinLoop, PostsFromManyThreadsWakeWaitingCoroutines) {
 COSYNC_INSTANTIATE_BACKENDS(LoopOn);
 COSYNC_INSTANTIATE_BACKENDS(PipeOn);
 
+// The built-in loop says whether anything could still wake it: what a
+// main-context wait without deadline asks before it sleeps (Loop::can_wake).
+TEST(BuiltinLoop, CanWakeOnlyWhileSomethingCouldWakeIt) {
+  std::thread([] {  // a fresh thread: a fresh loop
+    Loop& loop = this_loop();
+    EXPECT_FALSE(loop.can_wake());
+    Timer timer;
+    timer.fn = [](Timer*) {};
+    timer.due = deadline_after(1h);
+    loop.add_timer(timer);
+    EXPECT_TRUE(loop.can_wake());
+    loop.cancel_timer(timer);
+    Immediate immediate;
+    immediate.fn = [](Immediate*) {};
+    loop.post_immediate(immediate);
+    EXPECT_TRUE(loop.can_wake());
+    loop.cancel_immediate(immediate);
+    loop.hold_open();
+    EXPECT_TRUE(loop.can_wake());
+    loop.release_hold();
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    IoWait io;
+    io.fn = [](IoWait*) {};
+    io.fd = fds[0];
+    io.events = io_readable;
+    loop.wait_io(io);
+    EXPECT_TRUE(loop.can_wake());
+    loop.cancel_io(io);
+    EXPECT_FALSE(loop.can_wake());
+    loop.wait_io(io);
+    loop.forget_fd(fds[0]);  // ends the wait (ECANCELED)
+    EXPECT_FALSE(loop.can_wake());
+    close(fds[0]);
+    close(fds[1]);
+  })
+      .join();
+}
+
 }  // namespace
 }  // namespace cosync

@@ -4,9 +4,13 @@
 // on every loop backend (backend_fixture.hpp).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend_fixture.hpp"
@@ -398,6 +402,306 @@ TEST_P(RequestOn, WaitingInsideALoopCallbackIsAClearError) {
   this_loop().post_immediate(immediate);
   this_loop().run_once();
   EXPECT_NE(message.find("loop's own callbacks"), std::string::npos) << message;
+}
+
+// --- One model of a coroutine and its result (issue 15, item 1) ----------
+
+TEST_P(RequestOn, JoinFromMainRunsTheLoopInsteadOfSpinning) {
+  const std::size_t before = request_stats().early_resumes;
+  auto task = create([] {
+    sleep_for(50ms);
+    return 7;
+  });
+  EXPECT_EQ(task.join(), 7);
+  EXPECT_LE(request_stats().early_resumes - before, 2U) << "join spun on the coroutine";
+}
+
+TEST_P(RequestOn, JoinFromMainEndsWhenALoopTimerCompletesTheWait) {
+  auto with_deadline = create([] { return value_after(20ms, 5).get(); });
+  EXPECT_EQ(with_deadline.join(deadline_after(30s)), 5);
+  auto without = create([] { return value_after(20ms, 6).get(); });
+  EXPECT_EQ(without.join(), 6);
+}
+
+TEST_P(RequestOn, JoinInsideACoroutineSuspendsTheJoiner) {
+  const std::size_t before = request_stats().early_resumes;
+  auto outer = spawn([] {
+    auto inner = create([] { return value_after(20ms, 8).get(); });
+    auto sleeper = create([] {
+      sleep_for(20ms);
+      return 1;
+    });
+    return inner.join(30s) + sleeper.join();
+  });
+  EXPECT_EQ(outer.get(), 9);
+  EXPECT_LE(request_stats().early_resumes - before, 2U);
+}
+
+TEST_P(RequestOn, PlainYieldInAJoinedTaskLetsTheLoopRun) {
+  std::vector<std::string> log;
+  auto other = spawn([&log] {
+    for (int i = 0; i < 2; ++i) {
+      log.push_back("spawned");
+      yield();
+    }
+  });
+  auto task = create([&log] {
+    for (int i = 0; i < 2; ++i) {
+      log.push_back("joined");
+      yield();
+    }
+  });
+  task.join();
+  other.get();
+  const std::vector<std::string> expected = {"joined", "spawned", "joined", "spawned"};
+  EXPECT_EQ(log, expected);
+}
+
+TEST_P(RequestOn, JoinDrivenByHandFirstStillFinishesThroughTheLoop) {
+  auto task = create([] { return value_after(10ms, 3).get(); });
+  task.resume();  // now waiting, driven by hand so far
+  EXPECT_EQ(task.join(), 3);
+}
+
+TEST_P(RequestOn, JoinThatTimesOutUnwindsTheCoroutine) {
+  int live = 0;
+  auto task = create([&live] {
+    test::Counted here(live);
+    sleep_for(1h);
+  });
+  EXPECT_THROW(task.join(20ms), TimedOut);
+  EXPECT_EQ(live, 0) << "the coroutine was unwound before TimedOut";
+  EXPECT_TRUE(task.done());
+  EXPECT_THROW(task.join(), Cancelled);
+}
+
+TEST_P(RequestOn, CancellingTheJoinerUnwindsTheJoinedTask) {
+  int live = 0;
+  auto joiner = spawn([&live] {
+    auto task = create([&live] {
+      test::Counted here(live);
+      sleep_for(1h);
+    });
+    task.join();
+  });
+  this_loop().run_until([&] { return live == 1; }, deadline_after(5s));
+  ASSERT_EQ(live, 1);
+  joiner.cancel();
+  EXPECT_THROW(joiner.get(), Cancelled);
+  EXPECT_EQ(live, 0);
+}
+
+// --- Smaller holes (issue 15, item 6) -------------------------------------
+
+TEST_P(RequestOn, MovedFromRequestIsAClearError) {
+  Request<int> request;
+  Request<int> taken = std::move(request);
+  EXPECT_FALSE(request);  // NOLINT(bugprone-use-after-move): what the test is about
+  try {
+    request.get();  // NOLINT(bugprone-use-after-move)
+    FAIL() << "no UsageError";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("get() on a moved-from Request"), std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW((void)request.done(), UsageError);  // NOLINT(bugprone-use-after-move)
+  EXPECT_THROW(request.cancel(), UsageError);      // NOLINT(bugprone-use-after-move)
+  taken.set_value(1);
+  EXPECT_EQ(taken.get(), 1);
+}
+
+TEST_P(RequestOn, CancelledRequestEndsCancelledEvenIfTheBodyReturns) {
+  auto request = spawn([] {
+    bool cancelled = false;
+    try {
+      sleep_for(1h);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    }
+    return cancelled ? 5 : 0;
+  });
+  this_loop().run_until([] { return false; }, deadline_after(5ms));
+  request.cancel();
+  EXPECT_THROW(request.get(), Cancelled);
+  EXPECT_TRUE(request.cancelled());
+}
+
+TEST_P(SyncOn, TimedOutSaysOnlyWhatTimedOut) {
+  Mutex mutex;
+  mutex.lock();
+  try {
+    mutex.lock(deadline_after(5ms));
+    FAIL() << "no TimedOut";
+  } catch (const TimedOut& error) {
+    EXPECT_STREQ(error.what(), "cosync: mutex lock timed out");
+    EXPECT_EQ(error.code(), std::errc::timed_out);
+  }
+  mutex.unlock();
+}
+
+// --- Completing from other threads (issue 15, item 4) ---------------------
+
+TEST_P(RequestOn, CompletersFromManyThreads) {
+  const std::size_t threads = 4;
+  const std::size_t per_thread = test::scaled(500);
+  std::vector<Request<int>> requests;
+  std::vector<std::vector<Completer<int>>> work(threads);
+  for (std::size_t t = 0; t < threads; ++t) {
+    for (std::size_t i = 0; i < per_thread; ++i) {
+      requests.emplace_back();
+      work[t].push_back(requests.back().completer());
+    }
+  }
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&work, t] {
+      int n = 0;
+      for (Completer<int>& completer : work[t]) {
+        if (++n % 10 == 0) {
+          Completer<int> dropped = std::move(completer);  // destroyed unused: cancels
+        } else {
+          completer.set_value(n);
+        }
+      }
+    });
+  }
+  // Half of the waits happen in coroutines, half on the main context.
+  auto in_coroutines = spawn([&requests] {
+    int cancelled = 0;
+    for (std::size_t i = 0; i < requests.size(); i += 2) {
+      try {
+        requests[i].get();
+      } catch (const Cancelled&) {
+        ++cancelled;
+      }
+    }
+    return cancelled;
+  });
+  int cancelled = 0;
+  for (std::size_t i = 1; i < requests.size(); i += 2) {
+    try {
+      requests[i].get();
+    } catch (const Cancelled&) {
+      ++cancelled;
+    }
+  }
+  cancelled += in_coroutines.get();
+  for (std::thread& worker : workers) worker.join();
+  EXPECT_EQ(static_cast<std::size_t>(cancelled), threads * (per_thread / 10));
+}
+
+TEST_P(RequestOn, CompleterIsUsedOnce) {
+  Request<std::unique_ptr<int>> request;
+  Completer<std::unique_ptr<int>> completer = request.completer();
+  std::thread([&completer] { completer.set_value(std::make_unique<int>(4)); }).join();
+  EXPECT_FALSE(completer);
+  EXPECT_THROW(completer.cancel(), UsageError);
+  EXPECT_EQ(*request.get(), 4);
+}
+
+TEST_P(RequestOn, CompleterOfAVoidRequest) {
+  Request<void> request;
+  std::thread([completer = request.completer()]() mutable { completer.set_value(); }).join();
+  EXPECT_NO_THROW(request.get());
+}
+
+// --- A wait that nothing can end (issue 15, item 6) -----------------------
+// The built-in loop only: a host adapter's loop has handles cosync cannot
+// see, so there the check never fires (Loop::can_wake).
+
+TEST(BuiltinLoop, WaitThatNothingCanEndIsAClearError) {
+  Request<int> never;
+  try {
+    never.get();
+    FAIL() << "no UsageError";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("block for ever"), std::string::npos) << error.what();
+  }
+  int live = 0;
+  auto stuck = create([&never, &live] {
+    test::Counted here(live);
+    return never.get();
+  });
+  EXPECT_THROW(stuck.join(), UsageError);
+  EXPECT_EQ(live, 0) << "the joined coroutine was unwound";
+  auto waits_in_coroutine = spawn([&never] { return never.get(); });
+  EXPECT_THROW(waits_in_coroutine.get(), UsageError);
+}
+
+TEST(BuiltinLoop, CompletersAndPoolJobsKeepTheWaitGoing) {
+  Request<int> later;
+  std::thread completer_thread([completer = later.completer()]() mutable {
+    std::this_thread::sleep_for(20ms);
+    completer.set_value(2);
+  });
+  EXPECT_EQ(later.get(), 2);
+  completer_thread.join();
+  EXPECT_EQ(offload([] {
+              std::this_thread::sleep_for(20ms);
+              return 3;
+            }),
+            3);
+  EXPECT_TRUE(this_loop().can_wake() == false) << "every hold was released";
+}
+
+// --- Teardown of a thread's loop (issue 15, item 2) -----------------------
+
+TEST(BuiltinLoop, ThreadExitUnwindsTheCoroutinesSpawnedOnItsLoop) {
+  std::atomic<int> unwound{0};
+  struct CountsUnwinding {
+    std::atomic<int>* unwound;
+    ~CountsUnwinding() { ++*unwound; }
+  };
+  std::thread([&unwound] {
+    std::vector<Request<void>> handles;
+    for (int i = 0; i < 10; ++i) {
+      handles.push_back(spawn([&unwound] {
+        const CountsUnwinding guard{&unwound};
+        sleep_for(1h);
+      }));
+    }
+    this_loop().run_once(deadline_after(1ms));  // all of them started and wait
+    // The handles go at the end of this scope, before the thread's loop:
+    // the coroutines are cancelled then and unwound at the loop's teardown.
+  }).join();
+  EXPECT_EQ(unwound.load(), 10);
+  EXPECT_EQ(coroutine_stats().live, 0U);
+}
+
+// A process that keeps suspended spawned coroutines in static objects and
+// exits normally: the thread's loop unwinds them at exit, and the handles
+// destroyed after it find their requests finished.
+[[noreturn]] void exit_with_static_handles() {
+  static std::vector<Request<void>> handles;
+  static TaskGroup group;
+  static int unwound = 0;
+  struct ReportsUnwinding {
+    ~ReportsUnwinding() {
+      if (++unwound == 201) std::fprintf(stderr, "all 201 unwound\n");
+    }
+  };
+  for (int i = 0; i < 100; ++i) {
+    handles.push_back(spawn([] {
+      const ReportsUnwinding guard;
+      sleep_for(1h);
+    }));
+    group.spawn([] {
+      const ReportsUnwinding guard;
+      sleep_for(1h);
+    });
+  }
+  Request<void> local = spawn([] {
+    const ReportsUnwinding guard;
+    sleep_for(1h);
+  });
+  this_loop().run_once(deadline_after(1ms));
+  local = Request<void>();  // dropped: cancelled, and unwound at exit
+  std::exit(0);
+}
+
+TEST(BuiltinLoopDeathTest, ExitWithSuspendedCoroutinesInStaticsIsClean) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(exit_with_static_handles(), testing::ExitedWithCode(0), "all 201 unwound");
 }
 
 COSYNC_INSTANTIATE_BACKENDS(RequestOn);

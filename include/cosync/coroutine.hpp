@@ -19,6 +19,18 @@
 //     coroutine (the main context if that one has finished).
 //   - `yield_to_main()` switches to the thread's main context from any depth.
 //
+// A Task (create) is a coroutine the caller may drive by hand: resume() runs
+// it until it yields or waits. join() is how its result is taken, and it
+// makes the Task behave exactly as a spawned coroutine (request.hpp's
+// spawn): the coroutine is handed to the thread's loop, which resumes it
+// after each wait (a plain yield() just lets the loop run, as in a spawned
+// coroutine), and the joiner waits the way Request::get() waits (R4): on
+// the main context join() runs the loop until the coroutine finishes (one
+// that finishes without waiting never touches the loop); inside a
+// coroutine it suspends the joiner. So create + join and spawn + get are
+// one model: spawn is create, handed to the loop at once, with a shareable
+// Request in place of the move-only Task.
+//
 // Exceptions: an exception that escapes the callable is kept and rethrown,
 // once, by `Task::join()`. Suspending while an exception is in flight or
 // being handled (inside a catch block, or in a destructor during unwinding)
@@ -33,6 +45,7 @@
 // finishing normally is reported on stderr.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -112,7 +125,14 @@ COSYNC_API Frame prepare_frame(const Options& options, std::size_t body_size,
 COSYNC_API void abandon_frame(Frame& frame) noexcept;
 COSYNC_API void activate(Coroutine& coroutine) noexcept;
 inline Scheduling*& scheduling_of(Coroutine& coroutine) noexcept;
-COSYNC_API void drive_to_completion(Coroutine& coroutine);
+// Refuses (UsageError) a join from another thread or from inside the
+// coroutine itself.
+COSYNC_API void check_joinable(Coroutine& coroutine);
+// Waits until `coroutine` finishes (see Task::join). Defined by the request
+// layer (src/request/join.cpp), which owns waiting; nothing in the
+// coroutine layer calls it.
+COSYNC_API void await_finished(Coroutine& coroutine,
+                               std::chrono::steady_clock::time_point deadline);
 COSYNC_API void unwind_for_destruction(Coroutine& coroutine) noexcept;
 COSYNC_API void unwind_for_cancel(Coroutine& coroutine);
 COSYNC_API void release(Coroutine& coroutine) noexcept;
@@ -480,12 +500,19 @@ class Task {
     return slot_ == nullptr || slot_->state() == CoroutineState::finished;
   }
 
-  // Resumes the coroutine until it finishes, then returns its value or
-  // rethrows its exception (Cancelled if it was cancelled). Frees the stack.
-  // A second join throws UsageError.
-  R join() {
+  // Waits until the coroutine finishes (see the model at the top: the loop
+  // resumes it, the joiner runs the loop or suspends), then returns its
+  // value or rethrows its exception (Cancelled if it was cancelled) and
+  // frees the stack. A join that ends first (TimedOut at `deadline`,
+  // Cancelled in a cancelled joining coroutine, UsageError from a loop
+  // callback that would have to run the loop) cancels and unwinds the
+  // coroutine before it throws. A second join throws UsageError.
+  R join(std::chrono::steady_clock::time_point deadline =
+             std::chrono::steady_clock::time_point::max()) {
     Coroutine& coroutine = this->coroutine();
-    detail::drive_to_completion(coroutine);
+    if (coroutine.state() != CoroutineState::finished) {
+      detail::await_finished(coroutine, deadline);
+    }
     detail::ResultSlot<R>* slot = std::exchange(slot_, nullptr);
     joined_ = true;
     const struct Release {
@@ -493,6 +520,13 @@ class Task {
       ~Release() { detail::release(*slot); }
     } release{slot};
     return slot->take();
+  }
+  // join with a timeout instead of a deadline (saturating: a huge timeout
+  // is no deadline).
+  R join(std::chrono::steady_clock::duration timeout) {
+    using time_point = std::chrono::steady_clock::time_point;
+    const time_point now = std::chrono::steady_clock::now();
+    return join(timeout >= time_point::max() - now ? time_point::max() : now + timeout);
   }
 
   // Unwinds a suspended coroutine now (its destructors run); a coroutine

@@ -240,6 +240,35 @@ class COSYNC_API Loop {
     return true;
   }
 
+  // Whether anything could still wake the loop when it sleeps without a
+  // deadline: a timer, an immediate, an fd or signal wait, a pending post,
+  // or a hold (see hold_open). A wait on the main context without deadline
+  // asks it before each iteration and throws UsageError on false instead
+  // of sleeping for ever. The built-in loop answers; a host adapter
+  // (tevent, libuv, libevent) always answers true: its host has handles
+  // cosync cannot see.
+  virtual bool can_wake() const noexcept { return true; }
+  // Loop thread only. Something outside the loop will still post to it (a
+  // Completer, a thread-pool job): can_wake stays true until the matching
+  // release_hold. Code that posts from another thread with post() and
+  // wants the main context to wait for it takes a hold too.
+  void hold_open() noexcept { ++holds_; }
+  // Ends one hold_open.
+  void release_hold() noexcept { --holds_; }
+
+  // What the layers above do when a loop is torn down (thread exit, or the
+  // loop destroyed): the request layer cancels the coroutines spawned on
+  // it and lets them unwind. One hook for the process, set once; the loop
+  // calls it first thing in its destructor, so the loop never calls
+  // upward by name.
+  using TeardownHook = void (*)(Loop& loop) noexcept;
+  static void set_teardown_hook(TeardownHook hook) noexcept;
+  // For the teardown hook: runs the immediates queued now (and the timers
+  // due and the posts pending) once, as an iteration would without
+  // polling; returns false when there was nothing to run. A loop that
+  // cannot do so outside its own dispatch runs nothing.
+  virtual bool run_pending_for_teardown() noexcept { return false; }
+
   // True while one of this loop's callbacks runs.
   bool in_callback() const noexcept { return callback_depth_ != 0; }
   // See detail::PostGate.
@@ -261,6 +290,11 @@ class COSYNC_API Loop {
   // First thing in every backend's destructor: from then on no other
   // thread reaches this loop through its post gate.
   void close_post_gate() noexcept;
+  // Calls the teardown hook (see set_teardown_hook); the built-in loop's
+  // destructor calls it before anything else.
+  void run_teardown_hook() noexcept;
+  // Open holds (hold_open), for can_wake.
+  std::size_t holds() const noexcept { return holds_; }
   // io_not_ready on an fd the loop keeps no record of yet: the backend
   // makes one (so io_ready answers false until the kernel reports the fd
   // ready, and a caller that retries on io_ready never spins on EAGAIN),
@@ -279,9 +313,14 @@ class COSYNC_API Loop {
 
  private:
   unsigned callback_depth_ = 0;
+  std::size_t holds_ = 0;
   std::shared_ptr<detail::PostGate> post_gate_ = std::make_shared<detail::PostGate>();
 };
 
+// This thread's loop: the one installed with set_this_loop, else a
+// built-in epoll loop created on first use and torn down at the thread's
+// exit (the teardown hook unwinds the coroutines spawned on it first).
+// Asking for it after that throws UsageError.
 namespace detail {
 // The loop this_loop() answers (initial-exec TLS: one load); null until the
 // thread's first use installs the built-in loop.

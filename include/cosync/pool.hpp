@@ -66,6 +66,10 @@ class COSYNC_API OffloadJob {
   // Loop thread: the request was destroyed; the job must not reach it.
   void detach() noexcept;
 
+  // Loop thread, in submit: the loop that gets the result; it is held open
+  // (Loop::hold_open) while the request waits for the job.
+  void bind(Loop& owner);
+
   Loop* loop = nullptr;
   std::shared_ptr<PostGate> gate;
 
@@ -80,6 +84,7 @@ class COSYNC_API OffloadJob {
   enum class Phase : unsigned char { queued, running, withdrawn };
   std::atomic<Phase> phase_{Phase::queued};
   bool cancel_requested_ = false;  // loop thread only
+  bool holds_loop_ = false;        // loop thread only
   RequestCore* request_ = nullptr;
   OffloadRequestBase* link_ = nullptr;
 };

@@ -4,15 +4,26 @@
 // A Request<T> is a completion slot that ends in exactly one of a value, an
 // error (an exception) or "cancelled", plus one continuation (a callback
 // and its private data, as tevent_req's async.fn/private_data). Anything
-// callback-shaped can complete it, on the loop's thread: a loop callback, a
-// C callback holding a void pointer (to_callback_data / from_callback_data),
-// a std::function (completer()).
+// callback-shaped can complete it on the loop's thread: a loop callback, a
+// C callback holding a void pointer (to_callback_data / from_callback_data).
+// Another thread completes it through a Completer (Request::completer()),
+// the one thread-safe way in: Request handles are copied and dropped on
+// the loop's thread only.
 //
 // Waiting (R4): Request::get() inside a coroutine suspends that coroutine
 // (it switches to the main context, which runs the loop) until the request
 // completes; outside any coroutine it runs the thread's loop until then. So
 // a function written in plain synchronous style works unchanged from main()
-// and from inside thousands of coroutines.
+// and from inside thousands of coroutines. On the built-in loop, a wait on
+// the main context without deadline that nothing could ever end (no timer,
+// immediate, fd or signal wait, pending post, Completer or thread-pool job:
+// Loop::can_wake) throws UsageError instead of blocking for ever.
+//
+// Coroutines and their results: spawn(fn) is create(fn) (coroutine.hpp)
+// handed to the loop at once, its result in a shareable Request; a Task's
+// join() hands its coroutine to the loop the same way and waits as get()
+// does. In both, a plain yield() lets the loop run and continues on its
+// next iteration.
 //
 // A coroutine woken before what it waits for is done (resumed by hand, or
 // by a stale wake-up) notices, counts it in request_stats().early_resumes,
@@ -20,17 +31,34 @@
 //
 // Cancellation: cancelling a request produced by a coroutine (spawn) makes
 // that coroutine's current or next wait throw cosync::Cancelled, so its RAII
-// cleanup runs and the requests it owns are cancelled in turn; destroying
-// the last Request handle of a pending request cancels it too (tevent's
-// rule). Cancelling a completed request does nothing. A wait that reaches
-// its deadline cancels what it waited for and throws cosync::TimedOut.
+// cleanup runs and the requests it owns are cancelled in turn; the request
+// ends cancelled even if the body then returns a value or throws something
+// else. Destroying the last Request handle of a pending request cancels it
+// too (tevent's rule). Cancelling a completed request does nothing. A wait
+// that reaches its deadline cancels what it waited for and throws
+// cosync::TimedOut.
+//
+// Teardown: a spawned coroutine is resumed only by the loop it was spawned
+// on. When that loop is torn down (the built-in loop at its thread's exit,
+// normal return from main or exit() included; an adapter when it is
+// destroyed) it cancels the coroutines spawned on it and runs them until
+// they have unwound, so their destructors run, before the thread's other
+// thread_local and static objects go. A handle dropped or cancelled later
+// finds its request already ended, and nothing touches the gone loop. So a
+// local handle dropped at the end of main unwinds its coroutine at exit
+// too: the promise that a cancelled coroutine's destructors run holds
+// whenever the process ends through exit; _exit, quick_exit and abort
+// skip it. A coroutine that catches its cancellation and keeps waiting is
+// reported on stderr and left suspended.
 #pragma once
 
 #include <cerrno>
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -43,11 +71,18 @@
 
 namespace cosync {
 
-// Thrown by a wait that reached its deadline (errc::timed_out).
+// Thrown by a wait that reached its deadline. code() is errc::timed_out;
+// what() is cosync's message alone, without the strerror text that
+// std::system_error appends.
 class COSYNC_API TimedOut : public std::system_error {
  public:
   explicit TimedOut(const std::string& what)
-      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
+      : std::system_error(std::make_error_code(std::errc::timed_out), what), message_(what) {}
+  // The message the wait was given, e.g. "cosync: mutex lock timed out".
+  const char* what() const noexcept override { return message_.what(); }
+
+ private:
+  std::runtime_error message_;  // copied without allocating, as exceptions must be
 };
 
 struct RequestStats {
@@ -58,10 +93,16 @@ struct RequestStats {
 // This thread's counters.
 COSYNC_API RequestStats request_stats() noexcept;
 
+template <class T>
+class Completer;
+
 namespace detail {
 
 class Waiter;
 class RequestCore;
+
+// Throws the UsageError for `call` on a moved-from Request.
+[[noreturn]] COSYNC_API void throw_moved_from_request(const char* call);
 
 // A non-owning reference to a condition (any callable returning bool): what
 // a wait re-checks after each wake, without std::function's overhead.
@@ -252,7 +293,10 @@ class RequestState<void> : public RequestCore {
 }  // namespace detail
 
 // A handle to a request. Copies share the request; destroying the last
-// handle of a pending request cancels it.
+// handle of a pending request cancels it. Copying and destroying handles
+// is for the loop's thread only: another thread completes a request
+// through a Completer (completer()). Every use of a moved-from handle
+// throws UsageError naming the call.
 template <class T>
 class Request {
  public:
@@ -273,53 +317,70 @@ class Request {
     if (state_ != nullptr) state_->drop_handle();
   }
 
-  bool done() const noexcept { return state_->done(); }
-  bool succeeded() const noexcept {
-    return state_->status() == detail::RequestCore::Status::succeeded;
+  // False for a moved-from handle, the only kind whose other calls throw.
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+
+  // True once the request ended (value, error or cancelled).
+  bool done() const { return state("done()").done(); }
+  // True once it ended with a value.
+  bool succeeded() const {
+    return state("succeeded()").status() == detail::RequestCore::Status::succeeded;
   }
-  bool cancelled() const noexcept {
-    return state_->status() == detail::RequestCore::Status::cancelled;
+  // True once it ended cancelled.
+  bool cancelled() const {
+    return state("cancelled()").status() == detail::RequestCore::Status::cancelled;
   }
 
   // Waits for the result (R4) and returns it, or rethrows the error, or
-  // throws Cancelled. The value can be taken once.
+  // throws Cancelled. The value can be taken once. From the main context,
+  // a wait without deadline that nothing on the loop could ever end throws
+  // UsageError instead of blocking for ever (see Loop::can_wake).
   T get(Deadline deadline = no_deadline) {
-    state_->wait(deadline);
-    return state_->take();
+    detail::RequestState<T>& request = state("get()");
+    request.wait(deadline);
+    return request.take();
   }
+  // get() with a timeout instead of a deadline.
   T get(Clock::duration timeout) { return get(deadline_after(timeout)); }
   // Waits without taking the result; returns false on timeout (and then
   // leaves the request running).
   bool wait(Deadline deadline = no_deadline) const {
+    detail::RequestState<T>& request = state("wait()");
     detail::Waiter waiter;
-    state_->set_continuation(&wake_waiter, &waiter);
+    request.set_continuation(&wake_waiter, &waiter);
     struct Clear {
-      detail::RequestCore* request;
+      detail::RequestCore& request;
       void* data;
-      ~Clear() { request->clear_continuation(data); }
-    } clear{state_, &waiter};
-    return waiter.wait([this] { return state_->done(); }, deadline);
+      ~Clear() { request.clear_continuation(data); }
+    } clear{request, &waiter};
+    return waiter.wait([&request] { return request.done(); }, deadline);
   }
 
+  // Completes the request with a value (ignored once it is done).
   template <class... A>
   void set_value(A&&... value) {
-    state_->succeed(std::forward<A>(value)...);
+    state("set_value()").succeed(std::forward<A>(value)...);
   }
-  void set_error(std::exception_ptr error) noexcept { state_->fail(std::move(error)); }
-  void cancel() noexcept { state_->cancel(); }
+  // Completes the request with an error (ignored once it is done).
+  void set_error(std::exception_ptr error) { state("set_error()").fail(std::move(error)); }
+  // Cancels the request: it ends cancelled (a spawned coroutine is asked
+  // to stop, and its request ends cancelled whatever the body returns).
+  void cancel() { state("cancel()").cancel(); }
 
   // The continuation: called once with the request's private data when it
   // completes.
   void on_complete(detail::RequestCore::Continuation fn, void* data) {
-    state_->set_continuation(fn, data);
+    state("on_complete()").set_continuation(fn, data);
   }
 
-  // For C callbacks: a pointer that keeps the request alive until
-  // from_callback_data takes it back (exactly once).
-  void* to_callback_data() const noexcept {
-    state_->add_ref();
-    return state_;
+  // For C callbacks on the loop's thread: a pointer that keeps the request
+  // alive until from_callback_data takes it back (exactly once).
+  void* to_callback_data() const {
+    detail::RequestState<T>& request = state("to_callback_data()");
+    request.add_ref();
+    return &request;
   }
+  // Takes back a pointer from to_callback_data.
   static Request from_callback_data(void* data) noexcept {
     auto* state = static_cast<detail::RequestState<T>*>(data);
     Request request(state);
@@ -327,15 +388,119 @@ class Request {
     return request;
   }
 
-  detail::RequestCore& core() const noexcept { return *state_; }
+  // The one thread-safe way to complete this request from another thread
+  // (see Completer). Call it on the loop's thread.
+  Completer<T> completer() const;
+
+  // The untyped request, for wait_all / wait_any.
+  detail::RequestCore& core() const { return state("core()"); }
 
  private:
+  detail::RequestState<T>& state(const char* call) const {
+    if (state_ == nullptr) [[unlikely]] {
+      detail::throw_moved_from_request(call);
+    }
+    return *state_;
+  }
   static void wake_waiter(detail::RequestCore*, void* data) noexcept {
     static_cast<detail::Waiter*>(data)->wake();
   }
 
   detail::RequestState<T>* state_;
 };
+
+namespace detail {
+
+// The untyped half of Completer: the request it keeps alive, the loop that
+// completes it, and that loop's post gate.
+class COSYNC_API CompleterCore {
+ public:
+  // An empty completer.
+  CompleterCore() noexcept = default;
+  // Takes over `other`'s request; `other` is left empty.
+  CompleterCore(CompleterCore&& other) noexcept;
+  // Cancels this one's request if unused, then takes over `other`'s.
+  CompleterCore& operator=(CompleterCore&& other) noexcept;
+  CompleterCore(const CompleterCore&) = delete;
+  CompleterCore& operator=(const CompleterCore&) = delete;
+  // Cancels the request if the completer was not used.
+  ~CompleterCore();
+
+  // True until the completer was used (or moved from).
+  explicit operator bool() const noexcept { return request_ != nullptr; }
+
+ protected:
+  using Completion = std::function<void(RequestCore& request)>;
+  // On the loop's thread: keeps `request` and the loop's can_wake alive.
+  explicit CompleterCore(RequestCore& request);
+  // Any thread: has the loop's thread run `complete` on the request, then
+  // let both go. Throws UsageError on a second use.
+  void deliver(Completion complete, const char* call);
+
+ private:
+  void cancel_unused() noexcept;
+
+  RequestCore* request_ = nullptr;
+  Loop* loop_ = nullptr;
+  std::shared_ptr<PostGate> gate_;
+};
+
+}  // namespace detail
+
+// The one thread-safe way to complete a request from another thread.
+// Made on the loop's thread by Request::completer(), then moved to any
+// thread, where exactly one of set_value, set_error or cancel is called
+// (a second call throws UsageError). The request is completed on the
+// loop's thread (through Loop::post), in the order completers were used;
+// until then the completer keeps the request alive, and the loop counts
+// it as something that may still wake it (Loop::can_wake). Destroying an
+// unused completer cancels the request, so a waiter never hangs on a
+// completer that was dropped. If the loop is gone by then (its thread
+// exited), nothing happens. Request handles themselves are not
+// thread-safe: only the completer crosses threads.
+template <class T>
+class Completer : public detail::CompleterCore {
+ public:
+  // An empty completer; only assignable.
+  Completer() noexcept = default;
+
+  // Completes the request with a value made from `value`.
+  template <class... A>
+  void set_value(A&&... value) {
+    if constexpr (std::is_void_v<T>) {
+      static_assert(sizeof...(A) == 0, "Completer<void>::set_value takes no value");
+      deliver(
+          [](detail::RequestCore& request) {
+            static_cast<detail::RequestState<void>&>(request).succeed();
+          },
+          "set_value()");
+    } else {
+      auto box = std::make_shared<T>(std::forward<A>(value)...);
+      deliver(
+          [box](detail::RequestCore& request) {
+            static_cast<detail::RequestState<T>&>(request).succeed(std::move(*box));
+          },
+          "set_value()");
+    }
+  }
+  // Completes the request with an error.
+  void set_error(std::exception_ptr error) {
+    deliver([error](detail::RequestCore& request) { request.fail(error); }, "set_error()");
+  }
+  // Cancels the request.
+  void cancel() {
+    deliver([](detail::RequestCore& request) { request.cancel(); }, "cancel()");
+  }
+
+ private:
+  friend class Request<T>;
+  explicit Completer(detail::RequestCore& request) : CompleterCore(request) {}
+};
+
+template <class T>
+Completer<T> Request<T>::completer() const {
+  return Completer<T>(state("completer()"));
+}
 
 namespace detail {
 
@@ -346,15 +511,15 @@ class SpawnState final : public RequestState<R> {
  public:
   template <class F, class... A>
   SpawnState(Loop& loop, const Options& options, F&& fn, A&&... args)
-      : loop_(loop), task_(create(options, std::forward<F>(fn), std::forward<A>(args)...)) {
+      : task_(create(options, std::forward<F>(fn), std::forward<A>(args)...)) {
     scheduling_of(task_.coroutine()) = &scheduling_;
     scheduling_.step.fn = &SpawnState::after_step;
     scheduling_.step.data = this;
     scheduling_.step.resume = &task_.coroutine();
-    scheduling_.loop = &loop_;
+    scheduling_.loop = &loop;
     scheduling_.request = this;
     this->add_ref();  // held while the coroutine lives
-    loop_.post_immediate(scheduling_.step);
+    loop.post_immediate(scheduling_.step);
   }
 
  private:
@@ -368,41 +533,49 @@ class SpawnState final : public RequestState<R> {
   void after_resume() noexcept {
     if (task_.done()) {
       complete_from_task();
-    } else if (!scheduling_.waiting) {
-      loop_.post_immediate(scheduling_.step);
+    } else if (!scheduling_.waiting && scheduling_.loop != nullptr) {
+      scheduling_.loop->post_immediate(scheduling_.step);
     }
   }
 
   // Out of line: once per coroutine, and inlined it would make every step
-  // save and restore the registers its exception handling needs.
+  // save and restore the registers its exception handling needs. A request
+  // that was cancelled ends cancelled, whatever the body returned or threw
+  // after the cancel (the promise of Request::cancel and cosync.h).
   [[gnu::noinline]] void complete_from_task() noexcept {
     scheduling_.step.resume = nullptr;  // join() frees the control block
     try {
       if constexpr (std::is_void_v<R>) {
         task_.join();
-        this->succeed();
+        if (!scheduling_.cancel_requested) this->succeed();
       } else {
-        this->succeed(task_.join());
+        R value = task_.join();
+        if (!scheduling_.cancel_requested) this->succeed(std::move(value));
       }
     } catch (const Cancelled&) {
-      this->finish_cancelled();
     } catch (...) {
-      this->fail(std::current_exception());
+      if (!scheduling_.cancel_requested) this->fail(std::current_exception());
     }
-    this->drop_ref();  // may delete this
+    this->finish_cancelled();  // a no-op unless cancelled or unfinished
+    this->drop_ref();          // may delete this
   }
 
+  // With its loop gone (Scheduling::loop cleared by the loop's teardown)
+  // nothing can resume the coroutine any more: a cancel only marks it.
   void on_cancel() noexcept override {
     scheduling_.cancel_requested = true;
+    Loop* loop = scheduling_.loop;
+    if (loop == nullptr) {
+      return;
+    }
     if (task_.coroutine().state() == CoroutineState::created) {
       task_.cancel();  // never started: it never runs
-      loop_.post_immediate(scheduling_.step);
+      loop->post_immediate(scheduling_.step);
     } else if (scheduling_.waiting) {
-      loop_.post_immediate(scheduling_.step);
+      loop->post_immediate(scheduling_.step);
     }
   }
 
-  Loop& loop_;
   Scheduling scheduling_;
   Task<R> task_;
 };

@@ -160,7 +160,8 @@ class Channel {
 // at once, so a long-lived group holds only the live ones. Destroying a
 // group that was not joined cancels the unfinished children (without
 // waiting: a destructor may run during unwinding, where suspending is
-// refused).
+// refused). A group that outlives its loop (a static one) is safe: the
+// loop's teardown at thread exit cancels and unwinds its children first.
 class COSYNC_API TaskGroup {
  public:
   enum class OnFailure { cancel_siblings, keep_going };

@@ -217,7 +217,7 @@ int cosync_join(cosync_task* task, void** result) {
     value = task->task.join();
     return 0;
   });
-  if (task->task) {
+  if (task->task && !task->task.done()) {
     return status;  // refused before joining: the task is still the caller's
   }
   delete task;

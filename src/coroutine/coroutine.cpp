@@ -122,7 +122,7 @@ struct Runtime {
   static void resume(ThreadState& ts, Coroutine& to);
   static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target);
   static void activate(Coroutine& coroutine) noexcept;
-  static void drive(Coroutine& coroutine);
+  static void check_joinable(Coroutine& coroutine);
   static void unwind(Coroutine& coroutine, bool for_destruction);
   static void release(Coroutine& coroutine) noexcept;
   static void for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit);
@@ -445,14 +445,11 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   link(ts, coroutine);
 }
 
-void Runtime::drive(Coroutine& coroutine) {
-  ThreadState& ts = this_thread();
+void Runtime::check_joinable(Coroutine& coroutine) {
+  const ThreadState& ts = this_thread();
   check_owner(&ts, coroutine, "join of");
   if (&coroutine == ts.current) {
     usage_error("join of " + label(coroutine) + " from inside itself");
-  }
-  while (coroutine.state_ != CoroutineState::finished) {
-    Switch::resume(coroutine);
   }
 }
 
@@ -572,7 +569,7 @@ void suspend_outside_coroutine(const char* call) {
 
 void abandon_frame(Frame& frame) noexcept { release_stack(frame.stack); }
 void activate(Coroutine& coroutine) noexcept { Runtime::activate(coroutine); }
-void drive_to_completion(Coroutine& coroutine) { Runtime::drive(coroutine); }
+void check_joinable(Coroutine& coroutine) { Runtime::check_joinable(coroutine); }
 void unwind_for_destruction(Coroutine& coroutine) noexcept { Runtime::unwind(coroutine, true); }
 void unwind_for_cancel(Coroutine& coroutine) { Runtime::unwind(coroutine, false); }
 void release(Coroutine& coroutine) noexcept { Runtime::release(coroutine); }

@@ -81,6 +81,7 @@ EpollLoop::EpollLoop() {
 }
 
 EpollLoop::~EpollLoop() {
+  run_teardown_hook();
   close_post_gate();
   if (signal_fd_ >= 0) {
     close(signal_fd_);
@@ -169,6 +170,9 @@ void EpollLoop::wait_io(IoWait& wait) {
   if ((wait.events & io_writable) != 0) {
     watch_writable(wait.fd, slot);
   }
+  if (!wait.armed) {
+    ++io_waits_;
+  }
   slot.hold(wait);
   if (!slot.audit_queued) [[unlikely]] {
     queue_audit(wait.fd, slot);
@@ -222,10 +226,14 @@ void EpollLoop::audit_registration(int fd, FdEntry& slot) {
 }
 
 void EpollLoop::cancel_io(IoWait& wait) noexcept {
+  if (!wait.armed) {
+    return;
+  }
   if (FdEntry* slot = entry(wait.fd)) {
     slot->release(wait);
   }
   wait.armed = false;
+  --io_waits_;
 }
 
 void EpollLoop::note_not_ready(int fd, IoEvent event) noexcept {
@@ -258,6 +266,7 @@ void EpollLoop::fire_io(FdEntry& slot, IoWait* loop_detail::IoWaiters::*directio
   if (wait == nullptr) {
     return;
   }
+  --io_waits_;
   // A coroutine's step is queued, not run here: the batch's dispatch first
   // touches every woken coroutine's records, so their cache misses overlap,
   // and the immediates then switch into coroutines whose data is in cache.
@@ -426,6 +435,26 @@ void EpollLoop::run_once(Deadline until) {
   run_expired_timers();
   run_posts();
   run_immediates();
+}
+
+bool EpollLoop::run_pending_for_teardown() noexcept {
+  const bool pending = !immediates_.empty() || have_posts_.load(std::memory_order_acquire) ||
+                       (!timers_.empty() && timers_.top()->due <= Clock::now());
+  if (pending) {
+    try {
+      run_expired_timers();
+      run_posts();
+      run_immediates();
+    } catch (...) {
+      // A callback threw during teardown: nobody is left to report it to.
+    }
+  }
+  return pending;
+}
+
+bool EpollLoop::can_wake() const noexcept {
+  return !immediates_.empty() || !timers_.empty() || io_waits_ != 0 || !signal_waits_.empty() ||
+         holds() != 0 || have_posts_.load(std::memory_order_acquire);
 }
 
 void EpollLoop::run_expired_timers() {

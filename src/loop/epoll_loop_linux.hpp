@@ -50,6 +50,8 @@ class EpollLoop final : public Loop {
   void watch_signal(SignalWait& wait) override;
   void cancel_signal(SignalWait& wait) noexcept override;
   void run_once(Deadline until) override;
+  bool can_wake() const noexcept override;
+  bool run_pending_for_teardown() noexcept override;
 
  private:
   // What the loop knows about one fd, indexed by the fd number. It is
@@ -95,6 +97,7 @@ class EpollLoop final : public Loop {
   int signal_fd_ = -1;
   bool have_pwait2_ = true;
   loop_detail::FdTable<FdEntry> fds_{readiness_};
+  std::size_t io_waits_ = 0;  // IoWaits armed, for can_wake
   loop_detail::TimerHeap timers_;
   loop_detail::ImmediateQueue immediates_;
 

@@ -9,14 +9,45 @@
 namespace cosync {
 namespace {
 
+constinit Loop::TeardownHook g_teardown_hook = nullptr;
+
 // Owns the built-in loop; detail::t_loop only points at the loop in use.
-thread_local std::unique_ptr<Loop> t_builtin_loop;
+// At thread exit it tears the loop down (its destructor runs the teardown
+// hook, which needs the thread's coroutine state: builtin_loop creates
+// that state first, so it is destroyed after the loop) and stops this_loop
+// from answering a loop that is gone.
+struct BuiltinLoopOwner {
+  BuiltinLoopOwner() = default;
+  BuiltinLoopOwner(const BuiltinLoopOwner&) = delete;
+  BuiltinLoopOwner& operator=(const BuiltinLoopOwner&) = delete;
+  // The loop stays this_loop() while its teardown unwinds coroutines.
+  ~BuiltinLoopOwner() {
+    if (!loop) {
+      return;
+    }
+    delete loop.get();
+    if (detail::t_loop == loop.get()) {
+      detail::t_loop = nullptr;
+    }
+    (void)loop.release();
+    torn_down = true;
+  }
+  std::unique_ptr<Loop> loop;
+  bool torn_down = false;
+};
+thread_local BuiltinLoopOwner t_builtin_loop;
 
 Loop& builtin_loop() {
-  if (!t_builtin_loop) {
-    t_builtin_loop = std::make_unique<EpollLoop>();
+  detail::this_thread();  // before the owner's first use: see BuiltinLoopOwner
+  if (t_builtin_loop.torn_down) {
+    throw UsageError(
+        "cosync: this thread's loop was torn down at thread exit; nothing can wait on it "
+        "any more");
   }
-  return *t_builtin_loop;
+  if (!t_builtin_loop.loop) {
+    t_builtin_loop.loop = std::make_unique<EpollLoop>();
+  }
+  return *t_builtin_loop.loop;
 }
 
 }  // namespace
@@ -33,6 +64,14 @@ Loop& install_builtin_loop() {
 }  // namespace detail
 
 Loop::~Loop() { close_post_gate(); }
+
+void Loop::set_teardown_hook(TeardownHook hook) noexcept { g_teardown_hook = hook; }
+
+void Loop::run_teardown_hook() noexcept {
+  if (g_teardown_hook != nullptr) {
+    g_teardown_hook(*this);
+  }
+}
 
 void Loop::close_post_gate() noexcept {
   const std::lock_guard lock(post_gate_->mutex);

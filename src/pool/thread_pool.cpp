@@ -40,7 +40,20 @@ void OffloadJob::attach(RequestCore* request, OffloadRequestBase* link) noexcept
   link->job = this;
 }
 
+void OffloadJob::bind(Loop& owner) {
+  loop = &owner;
+  gate = owner.post_gate();
+  owner.hold_open();
+  holds_loop_ = true;
+}
+
+// Once the request no longer waits for the job, the job cannot wake the
+// loop for anyone: the hold ends.
 void OffloadJob::unlink() noexcept {
+  if (holds_loop_) {
+    loop->release_hold();
+    holds_loop_ = false;
+  }
   if (link_ != nullptr) {
     link_->job = nullptr;
   }
@@ -149,9 +162,7 @@ std::size_t ThreadPool::queued() const {
 }
 
 void ThreadPool::enqueue(std::shared_ptr<detail::OffloadJob> job) {
-  Loop& loop = this_loop();
-  job->loop = &loop;
-  job->gate = loop.post_gate();
+  job->bind(this_loop());
   {
     const std::lock_guard lock(mutex_);
     if (!stopping_) {

@@ -1,5 +1,6 @@
 #include "cosync/request.hpp"
 
+#include <cstdio>
 #include <string>
 
 #include "loop/fd_poll.hpp"
@@ -100,10 +101,15 @@ void Waiter::wake() noexcept {
   loop_->post_immediate(scheduling != nullptr ? scheduling->step : resume_);
 }
 
+// A coroutine that a join handed to the loop after this wake was posted is
+// resumed through its step, so that the join sees it finish.
 void Waiter::on_immediate(Immediate* immediate) noexcept {
-  auto* waiter = static_cast<Waiter*>(immediate->data);
-  if (waiter->coroutine_->state() == CoroutineState::suspended) {
-    waiter->coroutine_->resume();
+  const Waiter& waiter = *static_cast<Waiter*>(immediate->data);
+  Coroutine& coroutine = *waiter.coroutine_;
+  if (Scheduling* scheduling = scheduling_of(coroutine)) {
+    waiter.loop_->post_immediate(scheduling->step);
+  } else if (coroutine.state() == CoroutineState::suspended) {
+    coroutine.resume();
   }
 }
 
@@ -113,19 +119,46 @@ void Waiter::on_timer(Timer* timer) noexcept {
   waiter->wake();
 }
 
+namespace {
+
+[[noreturn, gnu::noinline]] void throw_nothing_can_wake() {
+  throw UsageError(
+      "cosync: a wait on the main context without deadline would block for ever: nothing "
+      "on this thread's loop can end it (no timer, immediate, fd or signal wait, pending "
+      "post, Completer or thread-pool job). Complete what it waits for first, give the "
+      "wait a deadline, or have code that posts from another thread hold the loop open "
+      "(Loop::hold_open)");
+}
+
+}  // namespace
+
+// Without a deadline, a loop that nothing can wake any more would sleep for
+// ever: that is reported instead (Loop::can_wake). A loop running one of
+// its callbacks is left to refuse the nested run itself.
 bool Waiter::wait_on_main(Condition ready, Deadline deadline) {
-  return this_loop().run_until(ready, deadline);
+  Loop& loop = this_loop();
+  if (deadline != no_deadline) {
+    return loop.run_until(ready, deadline);
+  }
+  while (!ready()) {
+    if (!loop.in_callback() && !loop.can_wake()) {
+      throw_nothing_can_wake();
+    }
+    loop.run_once(no_deadline);
+  }
+  return true;
 }
 
 bool Waiter::wait_in_coroutine(Condition ready, Deadline deadline) {
   coroutine_ = &current();
   loop_ = &this_loop();
-  Scheduling* scheduling = scheduling_of(*coroutine_);
   if (deadline != no_deadline) {
     timer_.due = deadline;
     loop_->add_timer(timer_);
   }
   for (;;) {
+    // A join may hand a coroutine driven by hand to the loop mid-wait.
+    Scheduling* scheduling = scheduling_of(*coroutine_);
     throw_if_cancel_pending(scheduling);
     if (ready()) {
       return true;
@@ -280,6 +313,142 @@ void RequestCore::wait(Deadline deadline) {
     throw TimedOut("cosync: wait for a request timed out; the request was cancelled");
   }
 }
+
+void throw_moved_from_request(const char* call) {
+  throw UsageError(std::string("cosync: ") + call + " on a moved-from Request");
+}
+
+CompleterCore::CompleterCore(RequestCore& request)
+    : request_(&request), loop_(&this_loop()), gate_(loop_->post_gate()) {
+  request.add_ref();
+  loop_->hold_open();
+}
+
+CompleterCore::CompleterCore(CompleterCore&& other) noexcept
+    : request_(std::exchange(other.request_, nullptr)),
+      loop_(std::exchange(other.loop_, nullptr)),
+      gate_(std::move(other.gate_)) {}
+
+CompleterCore& CompleterCore::operator=(CompleterCore&& other) noexcept {
+  if (this != &other) {
+    cancel_unused();
+    request_ = std::exchange(other.request_, nullptr);
+    loop_ = std::exchange(other.loop_, nullptr);
+    gate_ = std::move(other.gate_);
+  }
+  return *this;
+}
+
+CompleterCore::~CompleterCore() { cancel_unused(); }
+
+void CompleterCore::cancel_unused() noexcept {
+  if (request_ == nullptr) {
+    return;
+  }
+  try {
+    deliver([](RequestCore& request) { request.cancel(); }, "cancel()");
+  } catch (...) {
+    // Out of memory for the closure: the request stays pending.
+  }
+}
+
+// Every touch of the request's counts happens on the loop's thread (here,
+// only the pointer crosses threads), so they need no atomics. The gate's
+// mutex keeps the loop from going away during the post.
+void CompleterCore::deliver(Completion complete, const char* call) {
+  if (request_ == nullptr) {
+    throw UsageError(std::string("cosync: Completer::") + call +
+                     " on a completer that was already used or moved from");
+  }
+  RequestCore* request = std::exchange(request_, nullptr);
+  Loop* loop = std::exchange(loop_, nullptr);
+  const std::shared_ptr<PostGate> gate = std::move(gate_);
+  const std::lock_guard lock(gate->mutex);
+  if (!gate->open) {
+    return;  // the loop's thread is gone, and everyone who could wait with it
+  }
+  loop->post([request, loop, complete = std::move(complete)] {
+    try {
+      complete(*request);
+    } catch (...) {
+      request->fail(std::current_exception());  // the value's constructor threw
+    }
+    loop->release_hold();
+    request->drop_ref();
+  });
+}
+
+namespace {
+
+// A cancelled coroutine may need a few rounds to unwind (it cancels its
+// children, then waits for them); one that keeps yielding after its
+// cancellation was delivered is given up on after this many.
+constexpr int kMaxTeardownRounds = 10000;
+
+// The loop's teardown hook (Loop::set_teardown_hook): a spawned coroutine
+// is resumed only by the loop it was spawned on, so with that loop gone it
+// would stay suspended for ever and its destructors would never run. Its
+// request is cancelled and the loop's pending work run until it has
+// unwound; one that does not finish (it caught its cancellation) is
+// reported and cut off from the loop, so that a later cancel of its
+// request (its last handle dropped) does not reach the loop.
+void cancel_spawned_on(Loop& loop) noexcept {
+  if (coroutine_stats().live == 0) {
+    return;  // also when the thread's coroutine state is gone
+  }
+  std::vector<RequestCore*> spawned;
+  try {
+    for_each_coroutine([&loop, &spawned](const Coroutine& coroutine) {
+      // for_each_coroutine hands out const references to coroutines that
+      // are not const objects; cancelling needs the scheduling record.
+      const Scheduling* scheduling = scheduling_of(const_cast<Coroutine&>(coroutine));
+      if (scheduling != nullptr && scheduling->loop == &loop && scheduling->request != nullptr &&
+          !scheduling->request->done()) {
+        scheduling->request->add_ref();
+        spawned.push_back(scheduling->request);
+      }
+    });
+  } catch (...) {
+    // Out of memory: those not collected stay suspended.
+  }
+  for (RequestCore* request : spawned) {
+    request->cancel();
+  }
+  const auto unfinished = [&spawned] {
+    for (const RequestCore* request : spawned) {
+      if (!request->done()) return true;
+    }
+    return false;
+  };
+  for (int round = 0; round < kMaxTeardownRounds && unfinished(); ++round) {
+    if (!loop.run_pending_for_teardown()) {
+      break;
+    }
+  }
+  for (RequestCore* request : spawned) {
+    if (!request->done()) {
+      std::fprintf(stderr,
+                   "cosync: a spawned coroutine did not finish when its loop was torn down "
+                   "(it caught its cancellation); its stack stays suspended\n");
+    }
+  }
+  for_each_coroutine([&loop](const Coroutine& coroutine) {
+    Scheduling* scheduling = scheduling_of(const_cast<Coroutine&>(coroutine));
+    if (scheduling != nullptr && scheduling->loop == &loop) {
+      scheduling->loop = nullptr;
+    }
+  });
+  for (RequestCore* request : spawned) {
+    request->drop_ref();
+  }
+}
+
+[[maybe_unused]] const bool g_teardown_hook_set = [] {
+  Loop::set_teardown_hook(&cancel_spawned_on);
+  return true;
+}();
+
+}  // namespace
 
 }  // namespace detail
 
