@@ -43,6 +43,13 @@ bool install_guard_region(void* address, std::size_t bytes) noexcept;
 bool install_guard_regions(const Range* ranges, std::size_t count) noexcept;
 bool protect_guard_page(void* address, std::size_t bytes) noexcept;
 
+// Maps pages ahead of their first use, in batched calls, so the first
+// write to each `writes` range and the first read of each `reads` range
+// take no page fault (the reads map the shared zero page: no memory). Does
+// nothing where the kernel cannot batch them: one call per range would
+// cost more than the faults it saves.
+void prefault(const Range* writes, const Range* reads, std::size_t count) noexcept;
+
 // Fills `out` with random bytes, falling back to a weaker source.
 void random_bytes(void* out, std::size_t size) noexcept;
 

@@ -19,6 +19,13 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+// Linux 5.14; named by glibc 2.35, spelled out for older headers.
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 namespace cosync::stack_os {
 namespace {
@@ -207,6 +214,19 @@ bool install_guard_region(void* address, std::size_t bytes) noexcept {
 
 bool install_guard_regions(const Range* ranges, std::size_t count) noexcept {
   return advise_all(ranges, count, MADV_GUARD_INSTALL);
+}
+
+void prefault(const Range* writes, const Range* reads, std::size_t count) noexcept {
+  if (!batches_supported()) {
+    return;
+  }
+  for (std::size_t done = 0; done < count; done += kMaxBatch) {
+    const std::size_t batch = count - done < kMaxBatch ? count - done : kMaxBatch;
+    advise_batch(writes + done, batch, MADV_POPULATE_WRITE);
+    if (reads != nullptr) {
+      advise_batch(reads + done, batch, MADV_POPULATE_READ);
+    }
+  }
 }
 
 bool protect_guard_page(void* address, std::size_t bytes) noexcept {
