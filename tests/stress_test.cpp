@@ -105,6 +105,25 @@ TEST_F(Stress, TenThousandCoroutinesTouchingOnePageStayUnder100MiB) {
   EXPECT_LT(grown, std::size_t{100} << 20U) << "RSS grew by " << grown << " bytes";
 }
 
+// Issue 14: stacks come from slabs, their guards installed in batches.
+TEST_F(Stress, TwentyThousandCoroutinesCostAtMostOneTenthOfAStackSystemCallEach) {
+  if (!stack_stats().guard_regions_supported) {
+    GTEST_SKIP() << "this kernel has no MADV_GUARD_INSTALL (Linux 6.13+): guard pages cost "
+                    "one mprotect per stack";
+  }
+  trim_stack_pool();
+  const std::size_t count = 20000;
+  const std::size_t before = stack_stats().system_calls;
+  {
+    auto tasks = suspended(count);
+    const std::size_t created = stack_stats().system_calls - before;
+    EXPECT_LE(created, count / 10) << created << " system calls for " << count << " coroutines";
+  }
+  trim_stack_pool();
+  const std::size_t total = stack_stats().system_calls - before;
+  EXPECT_LE(total, count / 10) << total << " system calls to create, end and trim " << count;
+}
+
 TEST_F(Stress, AMillionCoroutinesWithTheDefaultConfiguration) {
   if (memory_is_instrumented()) {
     GTEST_SKIP() << "ASan's per-coroutine fake stacks do not fit a million times";
