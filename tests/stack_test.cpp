@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -296,6 +297,22 @@ TEST_F(StackTest, ThePoolShrinksOnceThePopulationStaysLow) {
   EXPECT_LT(low.pooled, kWave / 16);
   EXPECT_LT(low.slabs, high.slabs) << "whole slabs of free stacks are unmapped";
   EXPECT_EQ(low.mapped, high.mapped) << "the one live stack came from the pool";
+}
+
+// Slabs are the process's: a stack that outlives the thread that carved it
+// is freed on another, and its slab goes once all its stacks are free.
+TEST_F(StackTest, AStackFreedOnAnotherThreadReturnsToItsSlab) {
+  trim_stack_pool();
+  const std::size_t slabs = stack_stats().slabs;
+  Stack stack;
+  std::thread([&stack] {
+    stack = allocate_stack();
+    touch_top(stack);
+  }).join();
+  EXPECT_EQ(stack_stats().slabs, slabs + 1) << "the thread's slab outlives it: a stack is in use";
+  release_stack(stack);
+  trim_stack_pool();
+  EXPECT_EQ(stack_stats().slabs, slabs);
 }
 
 TEST_F(StackTest, StacksFreedBeyondThePoolLimitAreGivenBack) {
