@@ -121,6 +121,8 @@ struct StackStats {
   std::size_t guard_page_budget = 0;     // process-wide limit for the above
   std::size_t max_map_count = 0;         // the kernel's vm.max_map_count
   bool guard_regions_supported = false;  // MADV_GUARD_INSTALL works here
+  bool guard_batches_supported = false;  // and process_madvise takes it: guards go in
+                                         // batches, a fraction of a call per stack
 };
 
 COSYNC_API void configure_stacks(const StackConfig& config);

@@ -37,6 +37,10 @@ void decommit(const Range* ranges, std::size_t count) noexcept;
 // accept the call but ignore it).
 bool guard_regions_supported() noexcept;
 bool install_guard_region(void* address, std::size_t bytes) noexcept;
+// True once this process has checked that process_madvise on itself takes
+// MADV_GUARD_INSTALL (Linux 6.13+; not under valgrind), so guards, prefaults
+// and decommits go in batched calls.
+bool guard_batches_supported() noexcept;
 // Installs guard regions over every range: with batched calls where the
 // kernel takes MADV_GUARD_INSTALL through process_madvise, one madvise per
 // range elsewhere. False when any range could not be guarded.

@@ -672,6 +672,7 @@ StackStats stack_stats() noexcept {
   stats.guard_page_budget = guard_page_budget();
   stats.max_map_count = stack_os::max_map_count();
   stats.guard_regions_supported = stack_os::guard_regions_supported();
+  stats.guard_batches_supported = stack_os::guard_batches_supported();
   return stats;
 }
 

@@ -97,15 +97,11 @@ bool advise_one_by_one(const Range* ranges, std::size_t count, int advice) noexc
   return all;
 }
 
-// True when process_madvise on this process accepts MADV_GUARD_INSTALL
-// (Linux 6.13+ takes any advice for the calling process itself).
-bool batches_supported() noexcept;
-
 bool advise_all(const Range* ranges, std::size_t count, int advice) noexcept {
   bool all = true;
   for (std::size_t done = 0; done < count; done += kMaxBatch) {
     const std::size_t batch = count - done < kMaxBatch ? count - done : kMaxBatch;
-    if (!batches_supported() || !advise_batch(ranges + done, batch, advice)) {
+    if (!guard_batches_supported() || !advise_batch(ranges + done, batch, advice)) {
       all = advise_one_by_one(ranges + done, batch, advice) && all;
     }
   }
@@ -152,10 +148,6 @@ bool probe_batches() noexcept {
   return works;
 }
 
-bool batches_supported() noexcept {
-  static const bool supported = probe_batches();
-  return supported;
-}
 
 }  // namespace
 
@@ -207,6 +199,13 @@ bool guard_regions_supported() noexcept {
   return supported;
 }
 
+// Linux 6.13+ takes any advice through process_madvise for the calling
+// process itself.
+bool guard_batches_supported() noexcept {
+  static const bool supported = probe_batches();
+  return supported;
+}
+
 bool install_guard_region(void* address, std::size_t bytes) noexcept {
   ++t_system_calls;
   return madvise(address, bytes, MADV_GUARD_INSTALL) == 0;
@@ -217,7 +216,7 @@ bool install_guard_regions(const Range* ranges, std::size_t count) noexcept {
 }
 
 void prefault(const Range* writes, const Range* reads, std::size_t count) noexcept {
-  if (!batches_supported()) {
+  if (!guard_batches_supported()) {
     return;
   }
   for (std::size_t done = 0; done < count; done += kMaxBatch) {
