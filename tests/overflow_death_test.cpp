@@ -98,10 +98,10 @@ TEST(OverflowDeathTest, FaultsOutsideAnyGuardAreNotBlamedOnACoroutine) {
       ::testing::KilledBySignal(SIGSEGV), "^[^#]*$");
 }
 
-// How far below the caller's frame `target` lies.
-std::size_t distance_down_to(const void* target) {
-  volatile char here = 0;
-  return static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(&here) -
+// How far below this frame `target` lies. The frame address, not a local's:
+// ASan may keep locals on a fake stack elsewhere.
+__attribute__((noinline)) std::size_t distance_down_to(const void* target) {
+  return static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) -
                                   reinterpret_cast<std::uintptr_t>(target));
 }
 
