@@ -501,9 +501,16 @@ void BM_IdleMemory_ucontext(benchmark::State& state) {
 // vm.max_map_count of 65530; "maps" shows how many VMAs they took. With
 // guard regions (Linux 6.13+) the stacks merge into a few VMAs; older
 // kernels get guard pages up to cosync's VMA budget, then canaries.
+// "stack_calls_per_coroutine" counts the stack layer's mmap, munmap,
+// madvise, mprotect and process_madvise calls, creation and teardown
+// included (the first-touch page fault of each stack is not a call).
 
 void BM_Create1M_cosync(benchmark::State& state) {
+  const std::size_t calls_before = cosync::stack_stats().system_calls;
   measure_idle_memory(state, kMillionCoroutines, spawn_idle_cosync);
+  const auto calls = static_cast<double>(cosync::stack_stats().system_calls - calls_before);
+  state.counters["stack_calls_per_coroutine"] =
+      calls / (static_cast<double>(kMillionCoroutines) * static_cast<double>(state.iterations()));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "cosync/coroutine.hpp"
 #include "cosync/stack.hpp"
+#include "overflow_jump.hpp"
 
 namespace cosync {
 namespace {
@@ -95,6 +96,59 @@ TEST(OverflowDeathTest, FaultsOutsideAnyGuardAreNotBlamedOnACoroutine) {
       },
       // No overflow report: every report names "coroutine #<id>".
       ::testing::KilledBySignal(SIGSEGV), "^[^#]*$");
+}
+
+// How far below this frame `target` lies. The frame address, not a local's:
+// ASan may keep locals on a fake stack elsewhere.
+__attribute__((noinline)) std::size_t distance_down_to(const void* target) {
+  return static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) -
+                                  reinterpret_cast<std::uintptr_t>(target));
+}
+
+// With the default guard (as large as the stack) a frame that jumps 400 KiB
+// from the top of a 256 KiB stack still lands in its own guard; a 64 KiB
+// guard let it into the stack below.
+TEST(OverflowDeathTest, AnUnprobedFrameLargerThanTheStackStillHitsItsOwnGuard) {
+  EXPECT_EXIT(
+      {
+        auto task = create(Options{.name = "deep-diver"},
+                           [] { return test::touch_far_below(400 * 1024); });
+        task.join();
+      },
+      ::testing::KilledBySignal(SIGSEGV), kReport);
+}
+
+// Issue 15: a frame that jumps the guard into the neighbour's guard is
+// reported as the running coroutine's overflow, naming where it landed.
+TEST(OverflowDeathTest, AFrameThatJumpsTheGuardIsBlamedOnTheRunningCoroutine) {
+  // A size no other test uses: both stacks come fresh from one slab, the
+  // first created below the second.
+  constexpr std::size_t kSize = 40 * 1024;
+  EXPECT_EXIT(
+      {
+        static Stack neighbour;
+        auto below = create(Options{.stack_size = kSize, .name = "neighbour-below"}, [] {
+          neighbour = current().stack();
+          yield();
+        });
+        below.resume();
+        auto jumper = create(Options{.stack_size = kSize, .name = "jumper"}, [] {
+          if (!(neighbour.base < current().stack().base)) {
+            _exit(77);  // the layout this test relies on changed
+          }
+          const char* middle_of_guard =
+              static_cast<const char*>(neighbour.mapping_base()) + neighbour.guard_size() / 2;
+          return test::touch_far_below(distance_down_to(middle_of_guard));
+        });
+        jumper.join();
+      },
+      ::testing::KilledBySignal(SIGSEGV),
+      "cosync: stack overflow in coroutine #[0-9]+ \"jumper\": stack \\[0x[0-9a-f]+, "
+      "0x[0-9a-f]+\\), guard \\[0x[0-9a-f]+, 0x[0-9a-f]+\\), fault address 0x[0-9a-f]+ "
+      "outside its stack and guard, in the guard of coroutine #[0-9]+ \"neighbour-below\" "
+      "\\(stack \\[0x[0-9a-f]+, 0x[0-9a-f]+\\)\\): a frame larger than the 65536-byte "
+      "guard jumped it and may have overwritten the memory below; build with "
+      "-fstack-clash-protection");
 }
 
 TEST(OverflowDeathTest, BrokenCanaryAbortsAtTheNextSwitch) {

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -138,7 +139,7 @@ TEST_F(StackTest, GuardedStackHasAnInaccessibleGuardBelowIt) {
   trim_stack_pool();
   Stack stack = allocate_stack();
   ASSERT_EQ(stack.guard, StackGuard::guard_page);
-  EXPECT_EQ(stack.guard_size(), StackConfig{}.guard_bytes);
+  EXPECT_EQ(stack.guard_size(), default_stack_size) << "by default as large as the stack";
   EXPECT_TRUE(stack.guard_contains(static_cast<char*>(stack.base) - 1));
   EXPECT_FALSE(stack.guard_contains(stack.base));
   // write() from an inaccessible page fails with EFAULT instead of faulting.
@@ -203,8 +204,141 @@ TEST_F(StackTest, GuardSizeIsConfigurable) {
   Stack stack = allocate_stack();
   EXPECT_EQ(stack.guard_size(), kPage) << "rounded up to a page";
   release_stack(stack);
-  config.guard_bytes = 0;
+  config.guard_bytes = max_stack_size + 1;
   EXPECT_THROW(configure_stacks(config), std::invalid_argument);
+}
+
+// The default guard: a frame that jumps it would not fit in the stack.
+TEST_F(StackTest, AutomaticGuardIsAsLargeAsTheStackAndAtLeast64KiB) {
+  trim_stack_pool();
+  Stack small = allocate_stack(min_stack_size);
+  Stack large = allocate_stack(1024 * 1024);
+  if (small.guard != StackGuard::canary) {
+    EXPECT_EQ(small.guard_size(), std::size_t{64 * 1024});
+  }
+  if (large.guard != StackGuard::canary) {
+    EXPECT_EQ(large.guard_size(), std::size_t{1024 * 1024});
+  }
+  release_stack(small);
+  release_stack(large);
+}
+
+// Touches a stack's top page, as a coroutine's first frame does.
+void touch_top(const Stack& stack) { static_cast<volatile char*>(stack.top())[-64] = 1; }
+
+TEST_F(StackTest, TwentyThousandStacksCostAtMostOneTenthOfASystemCallEach) {
+  if (!stack_stats().guard_batches_supported) {
+    GTEST_SKIP() << "no MADV_GUARD_INSTALL through process_madvise here (Linux 6.13+, and "
+                    "not valgrind): guards cost one madvise or mprotect per stack";
+  }
+  trim_stack_pool();
+  constexpr std::size_t kCount = 20000;
+  const std::size_t before = stack_stats().system_calls;
+  std::vector<Stack> stacks;
+  stacks.reserve(kCount);
+  for (std::size_t i = 0; i < kCount; ++i) {
+    stacks.push_back(allocate_stack());
+    touch_top(stacks.back());
+  }
+  const std::size_t created = stack_stats().system_calls - before;
+  EXPECT_LE(created, kCount / 10) << created << " system calls to create " << kCount;
+  for (Stack& stack : stacks) {
+    release_stack(stack);
+  }
+  trim_stack_pool();
+  const std::size_t total = stack_stats().system_calls - before;
+  EXPECT_LE(total, kCount / 10) << total << " system calls to create, free and trim " << kCount;
+  EXPECT_EQ(stack_stats().slabs, 0U) << "trimming unmaps every slab whose stacks are all free";
+}
+
+// Issue 15: a server's population comes back; its stacks must still be there.
+TEST_F(StackTest, ASecondWaveReusesTheFirstWavesStacksWithoutSystemCalls) {
+  trim_stack_pool();
+  constexpr std::size_t kWave = 5000;
+  std::vector<Stack> stacks(kWave);
+  for (int wave = 0; wave < 2; ++wave) {
+    const StackStats before = stack_stats();
+    for (Stack& stack : stacks) {
+      stack = allocate_stack();
+      touch_top(stack);
+    }
+    for (Stack& stack : stacks) {
+      release_stack(stack);
+    }
+    const StackStats after = stack_stats();
+    if (wave == 1) {
+      EXPECT_EQ(after.mapped, before.mapped) << "no new stack in the second wave";
+      EXPECT_EQ(after.system_calls, before.system_calls);
+      EXPECT_EQ(after.pooled, kWave);
+    }
+  }
+}
+
+TEST_F(StackTest, ThePoolShrinksOnceThePopulationStaysLow) {
+  trim_stack_pool();
+  constexpr std::size_t kWave = 20000;
+  std::vector<Stack> stacks(kWave);
+  for (Stack& stack : stacks) {
+    stack = allocate_stack();
+    touch_top(stack);
+  }
+  for (Stack& stack : stacks) {
+    release_stack(stack);
+  }
+  const StackStats high = stack_stats();
+  EXPECT_EQ(high.pooled, kWave);
+  // A population of one, for many epochs.
+  for (std::size_t i = 0; i < 10 * kWave; ++i) {
+    Stack one = allocate_stack();
+    touch_top(one);
+    release_stack(one);
+  }
+  const StackStats low = stack_stats();
+  EXPECT_LT(low.pooled, kWave / 16);
+  EXPECT_LT(low.slabs, high.slabs) << "whole slabs of free stacks are unmapped";
+  EXPECT_EQ(low.mapped, high.mapped) << "the one live stack came from the pool";
+}
+
+// Slabs are the process's: a stack that outlives the thread that carved it
+// is freed on another, and its slab goes once all its stacks are free.
+TEST_F(StackTest, AStackFreedOnAnotherThreadReturnsToItsSlab) {
+  trim_stack_pool();
+  const std::size_t slabs = stack_stats().slabs;
+  Stack stack;
+  std::thread([&stack] {
+    stack = allocate_stack();
+    touch_top(stack);
+  }).join();
+  EXPECT_EQ(stack_stats().slabs, slabs + 1) << "the thread's slab outlives it: a stack is in use";
+  release_stack(stack);
+  trim_stack_pool();
+  EXPECT_EQ(stack_stats().slabs, slabs);
+}
+
+TEST_F(StackTest, StacksFreedBeyondThePoolLimitAreGivenBack) {
+  StackConfig config = stack_config();
+  config.pool_limit = 2;
+  configure_stacks(config);
+  trim_stack_pool();
+  std::vector<Stack> stacks(3);
+  for (Stack& stack : stacks) {
+    stack = allocate_stack();
+    touch_top(stack);
+  }
+  const char* third_top = static_cast<const char*>(stacks[2].top()) - 64;
+  ASSERT_TRUE(page_resident(third_top));
+  for (Stack& stack : stacks) {
+    release_stack(stack);
+  }
+  EXPECT_EQ(stack_stats().pooled, 2U);
+  EXPECT_FALSE(page_resident(third_top)) << "decommitted, or unmapped with its slab";
+  for (Stack& stack : stacks) {
+    stack = allocate_stack();  // two from the pool, then the decommitted one
+  }
+  EXPECT_EQ(static_cast<const char*>(stacks[2].top())[-64], 0) << "given back: reads zero";
+  for (Stack& stack : stacks) {
+    release_stack(stack);
+  }
 }
 
 TEST_F(StackTest, ShareAbove100PercentIsRejected) {

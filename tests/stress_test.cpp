@@ -2,9 +2,14 @@
 // coroutines on a stock kernel.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
 #include <vector>
 
 #include "cosync/coroutine.hpp"
+#include "cosync/request.hpp"
 #include "cosync/stack.hpp"
 #include "test_util.hpp"
 
@@ -100,6 +105,25 @@ TEST_F(Stress, TenThousandCoroutinesTouchingOnePageStayUnder100MiB) {
   EXPECT_LT(grown, std::size_t{100} << 20U) << "RSS grew by " << grown << " bytes";
 }
 
+// Issue 14: stacks come from slabs, their guards installed in batches.
+TEST_F(Stress, TwentyThousandCoroutinesCostAtMostOneTenthOfAStackSystemCallEach) {
+  if (!stack_stats().guard_batches_supported) {
+    GTEST_SKIP() << "no MADV_GUARD_INSTALL through process_madvise here (Linux 6.13+, and "
+                    "not valgrind): guards cost one madvise or mprotect per stack";
+  }
+  trim_stack_pool();
+  const std::size_t count = 20000;
+  const std::size_t before = stack_stats().system_calls;
+  {
+    auto tasks = suspended(count);
+    const std::size_t created = stack_stats().system_calls - before;
+    EXPECT_LE(created, count / 10) << created << " system calls for " << count << " coroutines";
+  }
+  trim_stack_pool();
+  const std::size_t total = stack_stats().system_calls - before;
+  EXPECT_LE(total, count / 10) << total << " system calls to create, end and trim " << count;
+}
+
 TEST_F(Stress, AMillionCoroutinesWithTheDefaultConfiguration) {
   if (memory_is_instrumented()) {
     GTEST_SKIP() << "ASan's per-coroutine fake stacks do not fit a million times";
@@ -123,6 +147,49 @@ TEST_F(Stress, AMillionCoroutinesWithTheDefaultConfiguration) {
   }
   EXPECT_EQ(finished, count);
   EXPECT_EQ(coroutine_stats().live, 0U);
+}
+
+// Issue 15's server: 100,000 coroutines each sleeping a random 0-50 ms, in
+// two waves (the second finds the first one's stacks in the pool). Returns
+// the lateness of each, sorted.
+std::vector<Clock::duration> sleep_a_wave(std::size_t count) {
+  std::mt19937 random(15);
+  std::uniform_int_distribution<int> delay_ms(0, 50);
+  std::vector<Clock::duration> lateness;
+  lateness.reserve(count);
+  std::vector<Request<void>> sleepers;
+  sleepers.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::chrono::milliseconds delay(delay_ms(random));
+    sleepers.push_back(spawn([delay, &lateness] {
+      const Deadline deadline = deadline_after(delay);
+      sleep_for(delay);
+      lateness.push_back(Clock::now() - deadline);
+    }));
+  }
+  this_loop().run_until([&] { return lateness.size() == count; });
+  std::sort(lateness.begin(), lateness.end());
+  return lateness;
+}
+
+// Opt-in (--gtest_also_run_disabled_tests): it prints how late they woke,
+// a figure that depends on the machine, so only the wake-ups are asserted.
+TEST_F(Stress, DISABLED_HundredThousandSleepersReportTheirLateness) {
+  const std::size_t count = test::scaled(100000);
+  const auto ms = [](Clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
+  for (int wave = 1; wave <= 2; ++wave) {
+    const std::size_t calls_before = stack_stats().system_calls;
+    const std::vector<Clock::duration> lateness = sleep_a_wave(count);
+    ASSERT_EQ(lateness.size(), count);
+    EXPECT_GE(lateness.front(), Clock::duration::zero()) << "none woke before its deadline";
+    std::printf(
+        "wave %d of %zu sleepers: lateness max %.1f ms, p99 %.1f ms, p50 %.1f ms; "
+        "%zu stack calls\n",
+        wave, count, ms(lateness.back()), ms(lateness[count * 99 / 100]),
+        ms(lateness[count / 2]), stack_stats().system_calls - calls_before);
+  }
 }
 
 }  // namespace

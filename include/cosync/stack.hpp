@@ -1,5 +1,5 @@
 // cosync stacks (layer 2): mmap'd, lazily committed coroutine stacks with a
-// guard region below each one, pooled per thread.
+// guard region below each one, carved from slabs and pooled per thread.
 //
 // Memory layout of one stack (addresses grow upwards):
 //
@@ -7,15 +7,29 @@
 //   |<-- guard_size() --------->|<------------- size ------------------>|
 //   | no access                 | usable stack, grows down from `top`   |
 //
+// Stacks of one size are carved from slabs: one mapping holds many stacks,
+// each with its guard below it, so the stack below a guard is another
+// coroutine's. By default the guard is as large as the stack above it (at
+// least 64 KiB): a frame that fits in its stack cannot jump the guard into
+// the neighbour, even in code built without -fstack-clash-protection.
+//
 // Guard strategies, chosen per stack:
-//   - guard_region: the guard is installed with madvise(MADV_GUARD_INSTALL)
-//     (Linux 6.13+); it costs no extra kernel mapping (VMA).
+//   - guard_region: the guard is installed with MADV_GUARD_INSTALL (Linux
+//     6.13+), in batches through process_madvise where the kernel takes it
+//     there; it costs no extra kernel mapping (VMA) and no memory.
 //   - guard_page:   the guard is mprotect(PROT_NONE)ed pages; they split the
-//     mapping, so each such stack costs one more VMA out of the process's
+//     mapping, so each such stack costs two more VMAs out of the process's
 //     vm.max_map_count budget.
 //   - canary:       no guard; a random word at `base`, checked at every switch
 //     away from the coroutine and when it finishes. Used when guard pages
 //     would take more than the configured share of vm.max_map_count.
+//
+// Pooling: a finished coroutine's stack stays in its thread's pool (its
+// pages below `hot_bytes` decommitted) while the thread's population of
+// live stacks of that size has recently been that high; when it stays
+// lower, the pool shrinks by half per epoch (an epoch ends after as many
+// releases as the remembered peak, at least 4096): stacks beyond it are
+// decommitted and whole slabs whose stacks are all free are unmapped.
 #pragma once
 
 #include <cstddef>
@@ -50,17 +64,20 @@ struct StackConfig {
   GuardPolicy guard_policy = GuardPolicy::automatic;
   // Share of vm.max_map_count that guard pages may use, in percent.
   unsigned guard_page_vma_share_percent = 25;
-  // Stacks each thread keeps for reuse, per size.
-  std::size_t pool_limit = 256;
+  // Most free stacks each thread keeps committed for reuse, per size: the
+  // bound on the adaptive pool. A stack freed beyond it is decommitted at
+  // once (its slot stays reserved in its slab for reuse).
+  std::size_t pool_limit = std::size_t{1} << 20U;
   // Bytes at the top of a pooled stack that stay committed; deeper pages a
   // coroutine touched are given back with madvise when its stack is pooled.
   std::size_t hot_bytes = 16 * 1024;
-  // Size of the guard below each guarded stack, rounded up to pages. 64 KiB
-  // rather than one page: a frame that allocates more than the guard before
-  // touching it jumps over it, and GCC's -fstack-clash-protection on
-  // aarch64 only probes frames above 64 KiB. The extra pages cost address
-  // space only, never memory nor (with either guard kind) more VMAs.
-  std::size_t guard_bytes = 64 * 1024;
+  // Size of the guard below each guarded stack, rounded up to pages; 0 (the
+  // default) makes it as large as the stack, at least 64 KiB. A frame that
+  // allocates more than the guard before touching it jumps over it into
+  // the stack below; GCC's -fstack-clash-protection on aarch64 only probes
+  // frames above 64 KiB. Guard pages cost address space and page-table
+  // entries only, never memory nor (with either guard kind) more VMAs.
+  std::size_t guard_bytes = 0;
 };
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
@@ -89,15 +106,23 @@ struct StackStats {
   std::size_t live_guard_page = 0;
   std::size_t live_canary = 0;
   std::size_t pooled = 0;                // this thread, waiting for reuse
-  std::size_t mapped = 0;                // this thread, stacks mmap'd so far
+  std::size_t mapped = 0;                // this thread, new stacks carved from slabs
   std::size_t reused = 0;                // this thread, allocations served by the pool
+                                         // or by a decommitted free stack
   std::size_t trimmed = 0;               // this thread, pooled stacks madvise'd
   std::size_t canary_fallbacks = 0;      // this thread, canary stacks made because
                                          // guard pages would exceed the budget
+  std::size_t system_calls = 0;          // this thread, mmap/munmap/madvise/mprotect/
+                                         // process_madvise calls of the stack layer
+  std::size_t slabs = 0;                 // process-wide, slabs mapped now
+  std::size_t decommitted = 0;           // process-wide, free stacks given back to the
+                                         // kernel, their slots kept for reuse
   std::size_t process_guard_pages = 0;   // process-wide, live and pooled
   std::size_t guard_page_budget = 0;     // process-wide limit for the above
   std::size_t max_map_count = 0;         // the kernel's vm.max_map_count
   bool guard_regions_supported = false;  // MADV_GUARD_INSTALL works here
+  bool guard_batches_supported = false;  // and process_madvise takes it: guards go in
+                                         // batches, a fraction of a call per stack
 };
 
 COSYNC_API void configure_stacks(const StackConfig& config);
@@ -113,11 +138,13 @@ COSYNC_API std::size_t checked_stack_size(std::size_t requested);
 // size and std::system_error when the kernel refuses the mapping.
 COSYNC_API Stack allocate_stack(std::size_t size = 0);
 
-// Returns a stack to this thread's pool (or unmaps it when the pool is full).
-// The coroutine that ran on it must be finished and not running.
+// Returns a stack to this thread's pool (or decommits it when the pool is
+// at its bound). The coroutine that ran on it must be finished and not
+// running.
 COSYNC_API void release_stack(Stack& stack) noexcept;
 
-// Unmaps every stack in this thread's pool.
+// Gives back every stack in this thread's pool: unmaps each slab whose
+// stacks are all free, decommits the other free stacks.
 COSYNC_API void trim_stack_pool() noexcept;
 
 COSYNC_API StackStats stack_stats() noexcept;

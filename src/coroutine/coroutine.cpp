@@ -117,7 +117,8 @@ void install_terminate_hook() {
 // thread that owns the coroutines involved.
 struct Runtime {
   static ThreadState& create_thread_state();
-  static bool resolve_overflow(const void* fault, stack_overflow::Culprit* out) noexcept;
+  static void resolve_overflow(const void* fault, stack_overflow::Culprit* running,
+                               stack_overflow::Culprit* owner) noexcept;
 
   static void resume(ThreadState& ts, Coroutine& to);
   static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target);
@@ -194,30 +195,28 @@ ThreadState& Runtime::create_thread_state() {
   return ts;
 }
 
-// The running coroutine first; then every coroutine of the thread, because
-// a coroutine that overflows inside the switch itself is no longer current.
-bool Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* out) noexcept {
+// The running coroutine, and the coroutine whose memory holds the fault: a
+// frame larger than the guard lands in another coroutine's guard or stack.
+void Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* running,
+                               stack_overflow::Culprit* owner) noexcept {
   const ThreadState* ts = t_state;
   if (ts == nullptr) {
-    return false;
+    return;
   }
-  const Coroutine* culprit = nullptr;
-  if (ts->current != ts->main && ts->current->stack_.guard_contains(fault)) {
-    culprit = ts->current;
+  const auto describe = [](const Coroutine& c, stack_overflow::Culprit* out) {
+    out->id = c.id_;
+    out->name = c.name_;
+    out->stack = &c.stack_;
+  };
+  if (ts->current != ts->main) {
+    describe(*ts->current, running);
   }
-  for (const Coroutine* c = ts->registry_head; culprit == nullptr && c != nullptr;
-       c = c->registry_next_) {
-    if (c->stack_.guard_contains(fault)) {
-      culprit = c;
+  for (const Coroutine* c = ts->registry_head; c != nullptr; c = c->registry_next_) {
+    if (c->stack_.guard_contains(fault) || c->stack_.contains(fault)) {
+      describe(*c, owner);
+      return;
     }
   }
-  if (culprit == nullptr) {
-    return false;
-  }
-  out->id = culprit->id_;
-  out->name = culprit->name_;
-  out->stack = &culprit->stack_;
-  return true;
 }
 
 void Runtime::arrive(context::transfer_t transfer) noexcept {

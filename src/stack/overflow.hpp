@@ -9,7 +9,7 @@
 
 namespace cosync::stack_overflow {
 
-// The coroutine a fault or a broken canary is blamed on.
+// A coroutine a fault or a broken canary concerns; `stack` is null for none.
 struct Culprit {
   std::uint64_t id = 0;
   const char* name = "";
@@ -17,9 +17,11 @@ struct Culprit {
 };
 
 // Called from the SIGSEGV handler, so it must be async-signal-safe: fills
-// `out` with this thread's coroutine whose guard holds `fault`, or returns
-// false. The coroutine layer registers it.
-using Resolver = bool (*)(const void* fault, Culprit* out) noexcept;
+// `running` with the coroutine this thread runs (left empty on the main
+// context) and `owner` with this thread's coroutine whose stack or guard
+// holds `fault` (left empty when none does). The coroutine layer registers
+// it.
+using Resolver = void (*)(const void* fault, Culprit* running, Culprit* owner) noexcept;
 void set_resolver(Resolver resolver) noexcept;
 
 // Installs the handler once per process and this thread's alternate signal

@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,7 +72,7 @@ class Line {
   }
 
  private:
-  char buffer_[512];
+  char buffer_[1024];
   std::size_t length_ = 0;
 };
 
@@ -112,9 +113,96 @@ void call_previous(int signo, siginfo_t* info, void* context) noexcept {
   }
 }
 
-bool fault_in_running_guard(const void* fault, Culprit* culprit) noexcept {
+// The stack pointer of the interrupted code, or null where unknown.
+const void* interrupted_stack_pointer(const void* context) noexcept {
+  const auto* uc = static_cast<const ucontext_t*>(context);
+#if defined(__x86_64__)
+  return reinterpret_cast<const void*>(uc->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  return reinterpret_cast<const void*>(uc->uc_mcontext.sp);
+#else
+  (void)uc;
+  return nullptr;
+#endif
+}
+
+bool below(const void* address, const void* limit) noexcept {
+  return address != nullptr && reinterpret_cast<std::uintptr_t>(address) <
+                                   reinterpret_cast<std::uintptr_t>(limit);
+}
+
+void describe_guard_hit(Line& line, const Culprit& culprit, const void* fault) noexcept {
+  describe(line, "stack overflow", culprit);
+  line.text(", guard [");
+  line.hex(culprit.stack->mapping_base());
+  line.text(", ");
+  line.hex(culprit.stack->base);
+  line.text("), fault address ");
+  line.hex(fault);
+}
+
+// The running coroutine's frame went below its stack and past its guard:
+// say where it landed, since whatever lies there may have been written.
+void describe_jumped_guard(Line& line, const Culprit& running, const Culprit& owner,
+                           const void* fault) noexcept {
+  describe_guard_hit(line, running, fault);
+  line.text(" outside its stack and guard, in the ");
+  if (owner.stack == nullptr) {
+    line.text("memory of no coroutine");
+  } else {
+    line.text(owner.stack->guard_contains(fault) ? "guard" : "stack");
+    line.text(" of coroutine #");
+    line.decimal(owner.id);
+    line.text(" \"");
+    line.text(owner.name);
+    line.text("\" (stack [");
+    line.hex(owner.stack->base);
+    line.text(", ");
+    line.hex(owner.stack->top());
+    line.text("))");
+  }
+  line.text(": a frame larger than the ");
+  line.decimal(running.stack->guard_size());
+  line.text("-byte guard jumped it and may have overwritten the memory below; build with "
+            "-fstack-clash-protection");
+}
+
+// Writes the report into `line` when the fault is a stack overflow:
+//  - in the running coroutine's guard: that coroutine;
+//  - in another coroutine's guard, on the main context or within the top
+//    page of that guard (a coroutine that overflowed inside a switch is no
+//    longer current): the guard's owner;
+//  - below the running coroutine's stack, past its guard, with its stack
+//    pointer there too or in another coroutine's memory: the running one
+//    (a frame larger than the guard, not probed).
+bool describe_overflow(Line& line, const void* fault, const void* context) noexcept {
   const Resolver resolver = g_resolver.load(std::memory_order_acquire);
-  return resolver != nullptr && resolver(fault, culprit);
+  if (resolver == nullptr) {
+    return false;
+  }
+  Culprit running;
+  Culprit owner;
+  resolver(fault, &running, &owner);
+  if (running.stack != nullptr && running.stack->guard_contains(fault)) {
+    describe_guard_hit(line, running, fault);
+    return true;
+  }
+  const bool owner_guard = owner.stack != nullptr && owner.stack->guard_contains(fault);
+  const char* owner_top_page =
+      owner_guard ? static_cast<const char*>(owner.stack->base) - stack_os::page_size() : nullptr;
+  if (owner_guard && (running.stack == nullptr || !below(fault, owner_top_page))) {
+    describe_guard_hit(line, owner, fault);
+    return true;
+  }
+  if (running.stack == nullptr || !below(fault, running.stack->base)) {
+    return false;
+  }
+  const void* sp = interrupted_stack_pointer(context);
+  if (owner.stack != nullptr || below(sp, running.stack->base)) {
+    describe_jumped_guard(line, running, owner, fault);
+    return true;
+  }
+  return false;
 }
 
 // On an overflow: report, let an application handler installed before us
@@ -132,16 +220,8 @@ void on_segv(int signo, siginfo_t* info, void* context) {
     return;
   }
   t_in_handler = true;
-  Culprit culprit;
-  if (fault_in_running_guard(info->si_addr, &culprit)) {
-    Line line;
-    describe(line, "stack overflow", culprit);
-    line.text(", guard [");
-    line.hex(culprit.stack->mapping_base());
-    line.text(", ");
-    line.hex(culprit.stack->base);
-    line.text("), fault address ");
-    line.hex(info->si_addr);
+  Line line;
+  if (describe_overflow(line, info->si_addr, context)) {
     line.text("\n");
     line.write_to_stderr();
     if (previous_is_function()) {

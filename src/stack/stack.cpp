@@ -1,8 +1,10 @@
 #include "cosync/stack.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -27,8 +29,9 @@ std::atomic<std::size_t> g_hot_bytes{StackConfig{}.hot_bytes};      // page mult
 std::atomic<std::size_t> g_guard_bytes{StackConfig{}.guard_bytes};  // page multiple
 std::atomic<unsigned> g_vma_share{StackConfig{}.guard_page_vma_share_percent};
 
-// Guard-page stacks alive or pooled in the whole process: each one costs two
-// VMAs (its guard and its usable pages cannot merge with neighbours).
+// Guard-page stacks alive, pooled or decommitted in the whole process: each
+// one costs two VMAs (its guard and its usable pages cannot merge with
+// neighbours).
 std::atomic<std::size_t> g_guard_pages{0};
 constexpr std::size_t kVmasPerGuardPage = 2;
 
@@ -58,13 +61,117 @@ std::size_t round_up(std::size_t value, std::size_t unit) noexcept {
   return (value + unit - 1) / unit * unit;
 }
 
-// A thread's cache of free stacks, one bucket per size in use.
+// The automatic guard is as large as the stack: a frame that jumps it
+// cannot fit in the stack either, so unprobed frames cannot reach the
+// neighbour below. It costs address space and page-table entries only.
+constexpr std::size_t kMinAutomaticGuard = 64 * 1024;
+
+std::size_t guard_bytes_for(std::size_t size) noexcept {
+  const std::size_t configured = g_guard_bytes.load(std::memory_order_relaxed);
+  if (configured != 0) {
+    return configured;
+  }
+  return size > kMinAutomaticGuard ? size : kMinAutomaticGuard;
+}
+
+// Slabs grow from 64 to 4096 stacks (at most 4 GiB of address space), so a
+// program with a few coroutines maps little and a million need ~250 mmaps.
+constexpr std::size_t kFirstSlabStacks = 64;
+constexpr std::size_t kMaxSlabStacks = 4096;
+constexpr std::size_t kMaxSlabBytes = std::size_t{4} << 30U;
+// Guard regions installed ahead of the carving, in one batched call: at
+// first as many slots as the slab has carved (at least 8), then 64.
+constexpr std::size_t kMinGuardBatch = 8;
+constexpr std::size_t kGuardBatch = 64;
+// Stacks given back per round: the array lives on the caller's stack,
+// which may be a small coroutine stack.
+constexpr std::size_t kGiveBackBatch = 32;
+// Releases per epoch of the adaptive pool, at least.
+constexpr std::size_t kMinEpoch = 4096;
+
+// One mapping that holds `capacity` stacks of one size, each with its guard
+// below it: slot i spans [base + i * stride, base + (i + 1) * stride).
+struct Slab {
+  char* base = nullptr;
+  std::size_t bytes = 0;
+  std::size_t size = 0;
+  std::size_t guard = 0;
+  std::size_t capacity = 0;
+  // Written only by the thread carving it while `carving` is set.
+  std::size_t carved = 0;       // slots handed out at least once
+  std::size_t guarded = 0;      // slots whose guard region is installed ahead
+  std::size_t guard_pages = 0;  // guard-page stacks in it (the VMA budget)
+  // Guarded by g_slab_mutex.
+  bool carving = true;     // a thread carves from it: never unmapped
+  std::vector<Stack> free;  // decommitted free stacks, ready for reuse
+
+  std::size_t stride() const noexcept { return guard + size; }
+  char* slot(std::size_t index) const noexcept { return base + index * stride(); }
+  bool all_free() const noexcept { return !carving && free.size() == carved; }
+};
+
+// Every slab of the process, sorted by address: a stack may be released on
+// another thread than the one that carved it.
+std::mutex g_slab_mutex;
+std::vector<Slab*> g_slabs;                 // guarded by g_slab_mutex
+std::atomic<std::size_t> g_decommitted{0};  // sum of the slabs' free stacks
+
+Slab* slab_holding(const void* address) noexcept {
+  const auto* byte = static_cast<const char*>(address);
+  auto after = std::upper_bound(g_slabs.begin(), g_slabs.end(), byte,
+                                [](const char* a, const Slab* slab) { return a < slab->base; });
+  if (after == g_slabs.begin()) {
+    return nullptr;
+  }
+  Slab* slab = *(after - 1);
+  return byte < slab->base + slab->bytes ? slab : nullptr;
+}
+
+// Caller holds g_slab_mutex.
+void unmap_slab(Slab* slab) noexcept {
+  g_guard_pages.fetch_sub(slab->guard_pages, std::memory_order_relaxed);
+  g_decommitted.fetch_sub(slab->free.size(), std::memory_order_relaxed);
+  stack_os::unmap(slab->base, slab->bytes);
+  g_slabs.erase(std::find(g_slabs.begin(), g_slabs.end(), slab));
+  delete slab;
+}
+
+// Decommits free stacks and files them in their slabs; unmaps each slab
+// whose stacks are then all free (without decommitting those first).
+void give_back(Stack* stacks, std::size_t count) noexcept {
+  stack_os::Range ranges[kGiveBackBatch];
+  std::size_t decommit = 0;
+  const std::lock_guard lock(g_slab_mutex);
+  for (std::size_t i = 0; i < count; ++i) {
+    support::valgrind_deregister_stack(stacks[i].valgrind_id);
+    stacks[i].valgrind_id = 0;
+    slab_holding(stacks[i].base)->free.push_back(stacks[i]);  // reserved: never throws
+  }
+  g_decommitted.fetch_add(count, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!slab_holding(stacks[i].base)->all_free()) {
+      ranges[decommit++] = stack_os::Range{stacks[i].base, stacks[i].size};
+    }
+  }
+  stack_os::decommit(ranges, decommit);
+  for (std::size_t i = 0; i < count; ++i) {
+    Slab* slab = slab_holding(stacks[i].base);
+    if (slab != nullptr && slab->all_free()) {
+      unmap_slab(slab);
+    }
+  }
+}
+
+void give_back_one(Stack& stack) noexcept { give_back(&stack, 1); }
+
+// A thread's cache of free stacks, one bucket per size in use, and the
+// slabs it carves new stacks from.
 class ThreadStacks {
  public:
   ThreadStacks() = default;
   ThreadStacks(const ThreadStacks&) = delete;
   ThreadStacks& operator=(const ThreadStacks&) = delete;
-  ~ThreadStacks() { trim(); }
+  ~ThreadStacks();
 
   Stack allocate(std::size_t size);
   void release(Stack& stack) noexcept;
@@ -78,21 +185,41 @@ class ThreadStacks {
     Stack stack;
     PooledNode* next;
   };
+  // The slab this thread carves fresh stacks of one size and guard kind from.
+  struct Carver {
+    Slab* slab = nullptr;
+    std::size_t next_capacity = kFirstSlabStacks;
+  };
+  // The pool adapts to the population: `keep` remembers the peak of live
+  // stacks, halving each epoch in which the population stayed lower, and
+  // the pool holds at most keep - live stacks after an epoch.
   struct Bucket {
-    std::size_t size;
-    PooledNode* head;
-    std::size_t count;
+    std::size_t size = 0;
+    PooledNode* head = nullptr;
+    std::size_t count = 0;  // stacks in the pool
+    std::size_t live = 0;
+    std::size_t epoch_peak = 0;
+    std::size_t keep = 0;
+    std::size_t releases = 0;  // in this epoch
+    std::size_t epoch_length = kMinEpoch;
+    Carver regions;  // guard_region stacks, guards installed in batches
+    Carver plain;    // guard_page and canary stacks
   };
   static PooledNode* node_for(const Stack& stack) noexcept {
     return static_cast<PooledNode*>(stack.top()) - 1;
   }
 
   Bucket& bucket_for(std::size_t size);
-  Stack map_new(std::size_t size);
+  Bucket* find_bucket(std::size_t size) noexcept;
+  bool take_decommitted(std::size_t size, Stack& out) noexcept;
+  Stack carve(Bucket& bucket);
+  void start_slab(Carver& carver, std::size_t size, std::size_t guard);
   StackGuard choose_guard() noexcept;
-  bool install_guard(Stack& stack) noexcept;
+  bool install_guard(Slab& slab, std::size_t slot, Stack& stack) noexcept;
   void give_back_deep_pages(Stack& stack) noexcept;
-  void unmap(Stack& stack) noexcept;
+  void end_epoch(Bucket& bucket) noexcept;
+  void shrink_pool(Bucket& bucket, std::size_t keep) noexcept;
+  static void retire(Carver& carver, bool only_if_all_free) noexcept;
   void count_live(StackGuard guard, int delta) noexcept;
 
   std::vector<Bucket> buckets_;
@@ -128,14 +255,33 @@ ThreadStacks& thread_stacks() {
   return *t_stacks;
 }
 
-ThreadStacks::Bucket& ThreadStacks::bucket_for(std::size_t size) {
+// Slabs with stacks still in use (coroutines that outlive the thread) stay
+// mapped; the thread that releases their last stack unmaps them.
+ThreadStacks::~ThreadStacks() {
+  trim();
+  for (Bucket& bucket : buckets_) {
+    retire(bucket.regions, false);
+    retire(bucket.plain, false);
+  }
+}
+
+ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
   for (Bucket& bucket : buckets_) {
     if (bucket.size == size) {
-      return bucket;
+      return &bucket;
     }
   }
-  buckets_.push_back(Bucket{size, nullptr, 0});
-  return buckets_.back();
+  return nullptr;
+}
+
+ThreadStacks::Bucket& ThreadStacks::bucket_for(std::size_t size) {
+  Bucket* found = find_bucket(size);
+  if (found != nullptr) {
+    return *found;
+  }
+  Bucket& fresh = buckets_.emplace_back();
+  fresh.size = size;
+  return fresh;
 }
 
 void ThreadStacks::count_live(StackGuard guard, int delta) noexcept {
@@ -144,18 +290,46 @@ void ThreadStacks::count_live(StackGuard guard, int delta) noexcept {
 
 Stack ThreadStacks::allocate(std::size_t size) {
   Bucket& bucket = bucket_for(size);
-  if (bucket.head == nullptr) {
-    Stack stack = map_new(size);
-    count_live(stack.guard, +1);
-    return stack;
+  Stack stack;
+  if (bucket.head != nullptr) {
+    PooledNode* node = bucket.head;
+    bucket.head = node->next;
+    --bucket.count;
+    stack = node->stack;
+    ++reused_;
+  } else if (take_decommitted(size, stack)) {
+    ++reused_;
+  } else {
+    stack = carve(bucket);
   }
-  PooledNode* node = bucket.head;
-  bucket.head = node->next;
-  --bucket.count;
-  Stack stack = node->stack;
-  ++reused_;
+  if (++bucket.live > bucket.epoch_peak) {
+    bucket.epoch_peak = bucket.live;
+  }
   count_live(stack.guard, +1);
   return stack;
+}
+
+bool ThreadStacks::take_decommitted(std::size_t size, Stack& out) noexcept {
+  if (g_decommitted.load(std::memory_order_relaxed) == 0) {
+    return false;
+  }
+  {
+    const std::lock_guard lock(g_slab_mutex);
+    auto found = std::find_if(g_slabs.begin(), g_slabs.end(), [size](const Slab* slab) {
+      return slab->size == size && !slab->free.empty();
+    });
+    if (found == g_slabs.end()) {
+      return false;
+    }
+    out = (*found)->free.back();
+    (*found)->free.pop_back();
+    g_decommitted.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (out.guard == StackGuard::canary) {
+    write_canary(out);  // decommitted pages read zero
+  }
+  out.valgrind_id = support::valgrind_register_stack(out.base, out.size);
+  return true;
 }
 
 StackGuard ThreadStacks::choose_guard() noexcept {
@@ -177,10 +351,126 @@ StackGuard ThreadStacks::choose_guard() noexcept {
   return StackGuard::canary;
 }
 
-bool ThreadStacks::install_guard(Stack& stack) noexcept {
+// Stops carving from the slab; unmaps it when none of its stacks is in use.
+void ThreadStacks::retire(Carver& carver, bool only_if_all_free) noexcept {
+  if (carver.slab == nullptr) {
+    return;
+  }
+  const std::lock_guard lock(g_slab_mutex);
+  Slab* slab = carver.slab;
+  if (only_if_all_free && slab->free.size() != slab->carved) {
+    return;
+  }
+  slab->carving = false;
+  carver.slab = nullptr;
+  if (slab->all_free()) {
+    unmap_slab(slab);
+  }
+}
+
+void ThreadStacks::start_slab(Carver& carver, std::size_t size, std::size_t guard) {
+  retire(carver, false);
+  auto slab = std::make_unique<Slab>();
+  slab->size = size;
+  slab->guard = guard;
+  const std::size_t fit = kMaxSlabBytes / slab->stride();
+  slab->capacity = std::min(carver.next_capacity, fit > 0 ? fit : 1);
+  slab->bytes = slab->capacity * slab->stride();
+  slab->free.reserve(slab->capacity);
+  void* mapping = stack_os::map_lazy(slab->bytes);
+  if (mapping == nullptr) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cosync: cannot map a slab of " + std::to_string(slab->capacity) +
+                                " coroutine stacks of " + std::to_string(size) + " bytes");
+  }
+  slab->base = static_cast<char*>(mapping);
+  {
+    const std::lock_guard lock(g_slab_mutex);
+    g_slabs.insert(std::upper_bound(g_slabs.begin(), g_slabs.end(), slab.get(),
+                                    [](const Slab* a, const Slab* b) { return a->base < b->base; }),
+                   slab.get());
+  }
+  carver.slab = slab.release();
+  carver.next_capacity = std::min(carver.next_capacity * 2, kMaxSlabStacks);
+}
+
+Stack ThreadStacks::carve(Bucket& bucket) {
+  const StackGuard kind = choose_guard();
+  Carver& carver = kind == StackGuard::guard_region ? bucket.regions : bucket.plain;
+  const std::size_t guard = guard_bytes_for(bucket.size);
+  Slab* slab = carver.slab;
+  if (slab == nullptr || slab->carved == slab->capacity || slab->guard != guard) {
+    try {
+      start_slab(carver, bucket.size, guard);
+    } catch (...) {
+      if (kind == StackGuard::guard_page) {
+        g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
+      }
+      throw;
+    }
+    slab = carver.slab;
+  }
+  const std::size_t slot = slab->carved++;
+  Stack stack;
+  stack.base = slab->slot(slot) + guard;
+  stack.size = bucket.size;
+  stack.guard_bytes = kind == StackGuard::canary ? 0 : guard;
+  stack.guard = kind;
+  if (!install_guard(*slab, slot, stack)) {
+    // The kernel refused the guard (for mprotect: usually the VMA limit).
+    // A canary still catches the overflow, so keep the stack.
+    if (kind == StackGuard::guard_page) {
+      g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
+    }
+    stack.guard = StackGuard::canary;
+    stack.guard_bytes = 0;
+    ++canary_fallbacks_;
+    write_canary(stack);
+  } else if (kind == StackGuard::guard_page) {
+    ++slab->guard_pages;
+  }
+  stack.valgrind_id = support::valgrind_register_stack(stack.base, stack.size);
+  ++mapped_;
+  return stack;
+}
+
+// Every coroutine writes the top page of its stack, and release_stack()
+// reads the word under the hot area: mapping both ahead for a batch of
+// slots saves two page faults per new stack for two batched calls.
+void prefault_batch(const Slab& slab, std::size_t first, std::size_t count) noexcept {
+  const std::size_t page = stack_os::page_size();
+  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
+  const bool probed = slab.size > hot;
+  stack_os::Range writes[kGuardBatch];
+  stack_os::Range reads[kGuardBatch];
+  for (std::size_t i = 0; i < count; ++i) {
+    char* top = slab.slot(first + i) + slab.stride();
+    writes[i] = stack_os::Range{top - page, page};
+    reads[i] = stack_os::Range{top - hot - page, page};
+  }
+  stack_os::prefault(writes, probed ? reads : nullptr, count);
+}
+
+// Guard regions go in ahead of the carving, in batches.
+bool ThreadStacks::install_guard(Slab& slab, std::size_t slot, Stack& stack) noexcept {
   switch (stack.guard) {
-    case StackGuard::guard_region:
-      return stack_os::install_guard_region(stack.mapping_base(), stack.guard_size());
+    case StackGuard::guard_region: {
+      if (slot < slab.guarded) {
+        return true;
+      }
+      const std::size_t count =
+          std::min({kGuardBatch, slab.capacity - slot, std::max(kMinGuardBatch, slot)});
+      stack_os::Range ranges[kGuardBatch] = {};
+      for (std::size_t i = 0; i < count; ++i) {
+        ranges[i] = stack_os::Range{slab.slot(slot + i), slab.guard};
+      }
+      if (!stack_os::install_guard_regions(ranges, count)) {
+        return stack_os::install_guard_region(stack.mapping_base(), stack.guard_size());
+      }
+      slab.guarded = slot + count;
+      prefault_batch(slab, slot, count);
+      return true;
+    }
     case StackGuard::guard_page:
       return stack_os::protect_guard_page(stack.mapping_base(), stack.guard_size());
     case StackGuard::canary:
@@ -188,44 +478,6 @@ bool ThreadStacks::install_guard(Stack& stack) noexcept {
       return true;
   }
   return false;
-}
-
-Stack ThreadStacks::map_new(std::size_t size) {
-  Stack stack;
-  stack.guard = choose_guard();
-  const std::size_t guard_bytes =
-      stack.guard == StackGuard::canary ? 0 : g_guard_bytes.load(std::memory_order_relaxed);
-  stack.guard_bytes = guard_bytes;
-  void* mapping = stack_os::map_lazy(guard_bytes + size);
-  if (mapping == nullptr) {
-    const int error = errno;
-    if (stack.guard == StackGuard::guard_page) {
-      g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
-    }
-    throw std::system_error(
-        error, std::generic_category(),
-        "cosync: cannot map a coroutine stack of " + std::to_string(size) + " bytes");
-  }
-  stack.base = static_cast<char*>(mapping) + guard_bytes;
-  stack.size = size;
-  if (!install_guard(stack)) {
-    // The kernel refused the guard (for mprotect: usually the VMA limit).
-    // A canary still catches the overflow, so keep the stack.
-    if (stack.guard == StackGuard::guard_page) {
-      g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
-    }
-    // The guard page stays mapped (inaccessible or not) below `base`; only
-    // the bookkeeping forgets it, and unmap() frees it with the rest.
-    stack.guard = StackGuard::canary;
-    stack.guard_bytes = 0;
-    stack.base = mapping;
-    stack.size = guard_bytes + size;
-    ++canary_fallbacks_;
-    write_canary(stack);
-  }
-  stack.valgrind_id = support::valgrind_register_stack(stack.base, stack.size);
-  ++mapped_;
-  return stack;
 }
 
 // Pages below the hot area that a deep call wrote are given back. The probe
@@ -254,43 +506,69 @@ void ThreadStacks::give_back_deep_pages(Stack& stack) noexcept {
 void ThreadStacks::release(Stack& stack) noexcept {
   count_live(stack.guard, -1);
   support::asan_unpoison(stack.base, stack.size);
-  Bucket* bucket = nullptr;
-  for (Bucket& candidate : buckets_) {
-    if (candidate.size == stack.size) {
-      bucket = &candidate;
-    }
-  }
-  if (bucket == nullptr || bucket->count >= g_pool_limit.load(std::memory_order_relaxed)) {
-    unmap(stack);
+  Bucket* bucket = find_bucket(stack.size);
+  if (bucket == nullptr) {
+    give_back_one(stack);  // carved by another thread, in a size this one never used
+    stack = Stack{};
     return;
   }
-  give_back_deep_pages(stack);
-  PooledNode* node = node_for(stack);
-  node->stack = stack;
-  node->next = bucket->head;
-  bucket->head = node;
-  ++bucket->count;
+  if (bucket->live > 0) {
+    --bucket->live;
+  }
+  if (bucket->count < g_pool_limit.load(std::memory_order_relaxed)) {
+    give_back_deep_pages(stack);
+    PooledNode* node = node_for(stack);
+    node->stack = stack;
+    node->next = bucket->head;
+    bucket->head = node;
+    ++bucket->count;
+  } else {
+    give_back_one(stack);
+  }
   stack = Stack{};
+  if (++bucket->releases >= bucket->epoch_length) {
+    end_epoch(*bucket);
+  }
 }
 
-void ThreadStacks::unmap(Stack& stack) noexcept {
-  support::valgrind_deregister_stack(stack.valgrind_id);
-  if (stack.guard == StackGuard::guard_page) {
-    g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
+void ThreadStacks::end_epoch(Bucket& bucket) noexcept {
+  bucket.keep = std::max(bucket.epoch_peak, bucket.keep / 2);
+  const std::size_t spare = bucket.keep > bucket.live ? bucket.keep - bucket.live : 0;
+  shrink_pool(bucket, std::min(spare, g_pool_limit.load(std::memory_order_relaxed)));
+  bucket.epoch_peak = bucket.live;
+  bucket.releases = 0;
+  bucket.epoch_length = std::max(kMinEpoch, bucket.keep);
+}
+
+// Keeps the `keep` most recently pooled stacks and gives back the others.
+void ThreadStacks::shrink_pool(Bucket& bucket, std::size_t keep) noexcept {
+  if (bucket.count <= keep) {
+    return;
   }
-  stack_os::unmap(stack.mapping_base(), stack.mapping_size());
-  stack = Stack{};
+  PooledNode** link = &bucket.head;
+  for (std::size_t i = 0; i < keep; ++i) {
+    link = &(*link)->next;
+  }
+  PooledNode* rest = *link;
+  *link = nullptr;
+  bucket.count = keep;
+  Stack batch[kGiveBackBatch];
+  std::size_t filled = 0;
+  while (rest != nullptr) {
+    batch[filled++] = rest->stack;  // the node lives in the stack: read it first
+    rest = rest->next;
+    if (filled == kGiveBackBatch || rest == nullptr) {
+      give_back(batch, filled);
+      filled = 0;
+    }
+  }
 }
 
 void ThreadStacks::trim() noexcept {
   for (Bucket& bucket : buckets_) {
-    while (bucket.head != nullptr) {
-      PooledNode* node = bucket.head;
-      bucket.head = node->next;
-      Stack stack = node->stack;
-      unmap(stack);
-    }
-    bucket.count = 0;
+    shrink_pool(bucket, 0);
+    retire(bucket.regions, true);
+    retire(bucket.plain, true);
   }
 }
 
@@ -320,10 +598,10 @@ bool Stack::guard_contains(const void* address) const noexcept {
 }
 
 void configure_stacks(const StackConfig& config) {
-  if (config.guard_bytes == 0 || config.guard_bytes > max_stack_size) {
+  if (config.guard_bytes > max_stack_size) {
     throw std::invalid_argument("cosync: StackConfig::guard_bytes is " +
-                                std::to_string(config.guard_bytes) + "; it must be between 1 and " +
-                                std::to_string(max_stack_size));
+                                std::to_string(config.guard_bytes) + "; it must be at most " +
+                                std::to_string(max_stack_size) + " (0: as large as the stack)");
   }
   if (config.guard_page_vma_share_percent > 100) {
     throw std::invalid_argument("cosync: StackConfig::guard_page_vma_share_percent is " +
@@ -384,10 +662,17 @@ StackStats stack_stats() noexcept {
   if (t_stacks != nullptr) {
     t_stacks->fill(stats);
   }
+  stats.system_calls = stack_os::system_calls();
+  {
+    const std::lock_guard lock(g_slab_mutex);
+    stats.slabs = g_slabs.size();
+  }
+  stats.decommitted = g_decommitted.load(std::memory_order_relaxed);
   stats.process_guard_pages = g_guard_pages.load(std::memory_order_relaxed);
   stats.guard_page_budget = guard_page_budget();
   stats.max_map_count = stack_os::max_map_count();
   stats.guard_regions_supported = stack_os::guard_regions_supported();
+  stats.guard_batches_supported = stack_os::guard_batches_supported();
   return stats;
 }
 
