@@ -288,7 +288,7 @@ struct Switch {
     from.state_ = CoroutineState::suspended;
     to.state_ = CoroutineState::running;
     ts.current = &to;
-    const context::transfer_t back = context::cosync_context_jump(to.context_, &from);
+    const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
   }
 

@@ -14,9 +14,10 @@ import gdb
 STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 
 # Where the assembly switch saves the resume registers, relative to the
-# saved stack pointer: (pc offset, frame pointer offset, frame size).
+# saved context token: (pc offset, frame pointer offset, distance from the
+# token to the suspended stack pointer).
 FRAMES = {
-    "i386:x86-64": (0x38, 0x30, 0x40),
+    "i386:x86-64": (0x10, 0x08, 0xA0),
     "aarch64": (0xA0, 0x90, 0xB0),
 }
 
