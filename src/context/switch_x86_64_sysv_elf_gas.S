@@ -5,7 +5,7 @@
  * below its stack pointer, past the 128-byte red zone:
  *
  *   offset  content
- *   0x00    MXCSR (4 bytes) | x87 control word (2 bytes) | 0 (2 bytes)
+ *   0x00    MXCSR (4 bytes) | x87 control word (2 bytes) | unused (2)
  *   0x08    rbp
  *   0x10    rip (where the context continues)
  *   ...
@@ -13,7 +13,7 @@
  *
  * Resuming a context (the `resume_frame` macro, and the same instructions
  * inlined by include/cosync/detail/context_jump_x86_64_sysv.hpp) loads the
- * control words if they differ, reloads rbp, sets rsp = T + 0xa0 and jumps
+ * control words, reloads rbp, sets rsp = T + 0xa0 and jumps
  * to rip with rax = the token of the context that left and rdx = the data
  * pointer. Everything else the context needs is restored by the code at
  * rip: cosync_context_jump pops rbx and r12-r15, which it pushed; the
@@ -47,22 +47,20 @@
 
         .text
 
-/* Resumes the frame rsp points at; rcx holds the control words of the
-   context that leaves (in the frame layout), rax and rdx the transfer.
-   Loading MXCSR or the x87 control word stalls the pipeline, so they are
-   loaded only when the two contexts' values differ (they rarely do). */
+/* Resumes the frame rsp points at; rax and rdx hold the transfer.
+   The control words are loaded unconditionally, as Boost.Context does:
+   comparing them first costs more instructions than the loads cost time
+   on current CPUs, and a compare that reads back the two words just
+   stored as one would stall on store forwarding. */
         .macro resume_frame
-        cmpq    (%rsp), %rcx
-        jne     3f
-2:      movq    0x08(%rsp), %rbp
+        ldmxcsr (%rsp)
+        fldcw   0x4(%rsp)
+        movq    0x08(%rsp), %rbp
         movq    0x10(%rsp), %rcx
         leaq    0xa0(%rsp), %rsp
         /* The target is a resume site or the trampoline, not a branch
            target: notrack keeps IBT from demanding an endbr64 there. */
         notrack jmp *%rcx
-3:      ldmxcsr (%rsp)
-        fldcw   0x4(%rsp)
-        jmp     2b
         .endm
 
 /* transfer_t cosync_context_jump(context_t to, void *data) */
@@ -91,11 +89,9 @@ cosync_context_jump:
         leaq    -0xa0(%rsp), %rsp
         stmxcsr (%rsp)
         fnstcw  0x4(%rsp)
-        movw    $0, 0x6(%rsp)
         movq    %rbp, 0x08(%rsp)
         leaq    1f(%rip), %rcx
         movq    %rcx, 0x10(%rsp)
-        movq    (%rsp), %rcx
         movq    %rsp, %rax              /* token of the context that leaves */
         movq    %rdi, %rsp              /* the switch itself */
         movq    %rsi, %rdx
@@ -134,7 +130,6 @@ cosync_context_make:
         leaq    -0xa0(%rax), %rax       /* T */
         stmxcsr (%rax)
         fnstcw  0x4(%rax)
-        movw    $0, 0x6(%rax)
         movq    $0, 0x08(%rax)          /* rbp: the end of the frame chain */
         leaq    cosync_context_trampoline(%rip), %rcx
         movq    %rcx, 0x10(%rax)
@@ -157,13 +152,6 @@ cosync_context_trampoline:
         movq    %rax, %rdi
         movq    %rdx, %rsi
         call    *(%rsp)
-        /* Current control words, in the frame layout, into the finished
-           stack's own scratch (the entry slot): the resumed context's red
-           zone may be its guard. */
-        stmxcsr (%rsp)
-        fnstcw  0x4(%rsp)
-        movw    $0, 0x6(%rsp)
-        movq    (%rsp), %rcx
         movq    %rax, %rsp              /* the switch itself */
         xorl    %eax, %eax              /* transfer.from: nothing to resume */
         resume_frame                    /* transfer.data is already in rdx */

@@ -37,9 +37,18 @@ def coroutines():
         node = coroutine["registry_next_"]
 
 
+def state_of(coroutine):
+    # state_ never holds "running": the running context is the thread's
+    # current one (Coroutine::state()).
+    state = STATES.get(int(coroutine["state_"]), "?")
+    if state == "suspended" and int(thread_state()["current"]) == int(coroutine.address):
+        return "running"
+    return state
+
+
 def describe(coroutine):
     stack = coroutine["stack_"]
-    state = STATES.get(int(coroutine["state_"]), "?")
+    state = state_of(coroutine)
     return "#%d %-24s %-9s stack [0x%x, 0x%x)" % (
         int(coroutine["id_"]),
         '"%s"' % coroutine["name_"].string(),
@@ -84,7 +93,7 @@ class CoroutineBacktrace(gdb.Command):
         raise gdb.GdbError("cosync: no live coroutine #%d on this thread" % wanted)
 
     def show(self, coroutine):
-        if STATES.get(int(coroutine["state_"])) != "suspended":
+        if state_of(coroutine) != "suspended":
             raise gdb.GdbError("cosync: only a suspended coroutine has a saved context")
         if backend() == "ucontext":
             raise gdb.GdbError("cosync: cosync-bt reads the assembly switch's frame; "

@@ -22,30 +22,25 @@ namespace cosync::context {
   // rbp is saved by hand because a compiler keeping a frame pointer refuses
   // it in a clobber list. The frame goes below the red zone, and rsp moves
   // first, so neither the caller's red zone nor a signal frame can overlap
-  // it. The x87 stack registers, mm0-7, and with AVX-512 xmm16-31 and the
-  // mask registers are caller-saved too, so they are clobbers as well.
+  // it. The control words are saved and loaded unconditionally (see the
+  // .S file for why). The x87 stack registers, mm0-7, and with AVX-512
+  // xmm16-31 and the mask registers are caller-saved too, so they are
+  // clobbers as well.
   asm volatile(
       "leaq -0xa0(%%rsp), %%rsp\n\t"
       "stmxcsr (%%rsp)\n\t"
       "fnstcw 0x4(%%rsp)\n\t"
-      "movw $0, 0x6(%%rsp)\n\t"
       "movq %%rbp, 0x8(%%rsp)\n\t"
       "leaq 1f(%%rip), %%rcx\n\t"
       "movq %%rcx, 0x10(%%rsp)\n\t"
-      "movq (%%rsp), %%rcx\n\t"
       "movq %%rsp, %%rax\n\t"
       "movq %%rdi, %%rsp\n\t"
-      "cmpq (%%rsp), %%rcx\n\t"
-      "jne 3f\n"
-      "2:\n\t"
+      "ldmxcsr (%%rsp)\n\t"
+      "fldcw 0x4(%%rsp)\n\t"
       "movq 0x8(%%rsp), %%rbp\n\t"
       "movq 0x10(%%rsp), %%rcx\n\t"
       "leaq 0xa0(%%rsp), %%rsp\n\t"
       "notrack jmp *%%rcx\n"
-      "3:\n\t"
-      "ldmxcsr (%%rsp)\n\t"
-      "fldcw 0x4(%%rsp)\n\t"
-      "jmp 2b\n"
       "1:"
       : "=a"(from), "+d"(data), "+D"(to)
       :
