@@ -292,12 +292,10 @@ TEST(Coroutine, OnlyTheCurrentContextIsRunning) {
   std::vector<CoroutineState> seen;
   Task<void> inner;
   auto outer = create([&] { inner.resume(); });
-  inner = create([&] {
-    seen = {current().state(), outer->state(), main_context().state()};
-  });
+  inner = create([&] { seen = {current().state(), outer->state(), main_context().state()}; });
   outer.resume();
-  const std::vector<CoroutineState> expected = {
-      CoroutineState::running, CoroutineState::suspended, CoroutineState::suspended};
+  const std::vector<CoroutineState> expected = {CoroutineState::running, CoroutineState::suspended,
+                                                CoroutineState::suspended};
   EXPECT_EQ(seen, expected);
   EXPECT_EQ(main_context().state(), CoroutineState::running);
   EXPECT_EQ(outer->state(), CoroutineState::finished);

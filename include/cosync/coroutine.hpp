@@ -286,15 +286,18 @@ inline ThreadState& this_thread() {
 // The hot half of switching, inline so that a resume/yield pair compiles to
 // a few checks around the context jump with no extra call and return (a
 // return after a stack switch is a guaranteed branch misprediction). Every
-// unusual case leaves for the out-of-line path in coroutine.cpp.
+// unusual case leaves for the out-of-line path in coroutine.cpp. The switch
+// functions are always inlined: a compiler that makes one a call (clang
+// does, for suspend) pays that return's misprediction on every switch.
 struct Switch {
-  static void jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
+  [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from,
+                                          Coroutine& to) noexcept {
     ts.current = &to;
     const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
   }
 
-  static void after_return(Coroutine& self) {
+  [[gnu::always_inline]] static void after_return(Coroutine& self) {
     if ((self.slow_path_ & Coroutine::kUnwindPending) != 0) [[unlikely]] {
       throw_forced_unwind(self);
     }
@@ -304,7 +307,7 @@ struct Switch {
   // comparison also proves `to` resumable: it is on this thread (resumers
   // are), not running (nobody is its own resumer) and not finished (a
   // finished coroutine has no resumer); the main context has none either.
-  static void resume(Coroutine& to) {
+  [[gnu::always_inline]] static void resume(Coroutine& to) {
     ThreadState* ts = t_state;
     if (ts == nullptr || to.resumer_ != ts->current || switch_hooks) [[unlikely]] {
       resume_slow(to);
@@ -322,7 +325,7 @@ struct Switch {
   // yield() (`to_main` false) and yield_to_main(). A running coroutine's
   // resumer is never null or finished (finish redirects to main whoever
   // names the finishing coroutine), so it is the target as it stands.
-  static void suspend(const char* call, bool to_main) {
+  [[gnu::always_inline]] static void suspend(const char* call, bool to_main) {
     ThreadState* ts = t_state;
     if (ts == nullptr) [[unlikely]] {
       suspend_outside_coroutine(call);

@@ -344,8 +344,7 @@ void Runtime::check_resumable(const ThreadState& ts, const Coroutine& to) {
 void Runtime::check_exception_state(const Coroutine& self, const Coroutine& target) {
   const EhGlobals& eh = *t_state->eh;
   if (eh.caught_exceptions != target.eh_.caught_exceptions ||
-      eh.uncaught_exceptions != target.eh_.uncaught_exceptions)
-      [[unlikely]] {
+      eh.uncaught_exceptions != target.eh_.uncaught_exceptions) [[unlikely]] {
     refuse_suspension(self, target);
   }
 }

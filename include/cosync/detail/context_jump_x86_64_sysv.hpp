@@ -45,8 +45,8 @@ namespace cosync::context {
       : "=a"(from), "+d"(data), "+D"(to)
       :
       : "rbx", "rcx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",  //
-        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",            //
-        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",      //
+        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",             //
+        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",       //
 #if defined(__AVX512F__)
         "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",  //
         "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31",  //
@@ -57,7 +57,7 @@ namespace cosync::context {
         "r24", "r25", "r26", "r27", "r28", "r29", "r30", "r31",  //
 #endif
         "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)",  //
-        "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",              //
+        "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",               //
         "cc", "memory");
   return transfer_t{from, data};
 }
