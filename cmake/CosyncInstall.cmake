@@ -31,6 +31,12 @@ if(COSYNC_WITH_PCL)
 endif()
 install(TARGETS ${_cosync_static_targets} EXPORT cosyncTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+# What `make install` and `make package` build: the installed libraries only.
+add_custom_target(cosync-libraries)
+add_dependencies(cosync-libraries cosync_shared ${_cosync_static_targets})
+if(COSYNC_WITH_PCL)
+  add_dependencies(cosync-libraries cosync_pcl_shared)
+endif()
 
 install(EXPORT cosyncTargets NAMESPACE cosync:: DESTINATION ${COSYNC_CMAKE_DIR} COMPONENT dev)
 configure_package_config_file(cmake/cosyncConfig.cmake.in
