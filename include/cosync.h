@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "cosync/completion.h"
+#include "cosync/config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,6 +66,10 @@ typedef struct cosync_options {
 /* Readiness events for cosync_wait_fd and cosync_call_when_ready. */
 #define COSYNC_READABLE 1u
 #define COSYNC_WRITABLE 2u
+
+/* cosync_version returns the version of the library the program runs with,
+   "MAJOR.MINOR.PATCH"; COSYNC_VERSION_STRING is the headers' version. */
+const char *cosync_version(void);
 
 /* ---- time ---- */
 
