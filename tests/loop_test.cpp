@@ -453,6 +453,69 @@ TEST(BuiltinLoop, AWaitOnAJustClosedNumberDoesNotReachTheLoopsEventfd) {
   EXPECT_EQ(outcome, "EBADF");
 }
 
+// Issue 15: a burst of immediates (100,000 coroutine starts) must not keep
+// a timer that expires meanwhile waiting until the whole burst has run.
+TEST(BuiltinLoop, AnExpiredTimerRunsBeforeABurstOfImmediatesEnds) {
+  constexpr int kBurst = 20000;
+  struct Burst {
+    std::vector<Immediate> immediates = std::vector<Immediate>(kBurst);
+    Timer timer;
+    int ran = 0;
+    bool in_order = true;
+    int ran_when_timer_fired = -1;
+  } burst;
+  burst.timer.data = &burst;
+  burst.timer.fn = [](Timer* timer) {
+    auto* self = static_cast<Burst*>(timer->data);
+    self->ran_when_timer_fired = self->ran;
+  };
+  Loop& loop = this_loop();
+  for (Immediate& immediate : burst.immediates) {
+    immediate.data = &burst;
+    immediate.fn = [](Immediate* self) {
+      auto* owner = static_cast<Burst*>(self->data);
+      owner->in_order = owner->in_order && self == &owner->immediates[owner->ran];
+      if (owner->ran++ == 0) {
+        owner->timer.due = Deadline{};  // long past: expired before the burst goes on
+        this_loop().add_timer(owner->timer);
+      }
+    };
+    loop.post_immediate(immediate);
+  }
+  loop.run_until([&] { return burst.ran == kBurst && burst.ran_when_timer_fired >= 0; });
+  EXPECT_GT(burst.ran_when_timer_fired, 0);
+  EXPECT_LT(burst.ran_when_timer_fired, kBurst) << "the timer waited for the whole burst";
+  EXPECT_TRUE(burst.in_order) << "the burst's immediates ran out of posting order";
+}
+
+// The coroutine an fd wakes resumes ahead of coroutine starts queued before
+// its fd became readable.
+TEST(BuiltinLoop, ACoroutineAnFdWakesOvertakesABurstOfStarts) {
+  constexpr int kBurst = 20000;
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  int started = 0;
+  int started_when_woken = -1;
+  Request<void> reader = spawn([&] {
+    wait_io(fds[0], io_readable);
+    started_when_woken = started;
+  });
+  Loop& loop = this_loop();
+  loop.run_once();  // the reader starts and waits
+  ASSERT_EQ(started_when_woken, -1);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  std::vector<Request<void>> burst;
+  burst.reserve(kBurst);
+  for (int i = 0; i < kBurst; ++i) {
+    burst.push_back(spawn([&started] { ++started; }));
+  }
+  loop.run_until([&] { return started == kBurst && started_when_woken >= 0; });
+  EXPECT_LT(started_when_woken, kBurst) << "the woken reader waited for every start";
+  loop.forget_fd(fds[0]);
+  close(fds[0]);
+  close(fds[1]);
+}
+
 TEST(BuiltinLoop, AWaitForNoEventIsRefused) {
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
