@@ -372,8 +372,8 @@ Deadline EpollLoop::next_wake(Deadline until) const noexcept {
   if (!immediates_.empty()) {
     return Deadline{};  // the clock's epoch: long past, so no sleep at all
   }
-  if (!timers_.empty() && timers_.top()->due < until) {
-    return timers_.top()->due;
+  if (!timers_.empty() && timers_.top_due() < until) {
+    return timers_.top_due();
   }
   return until;
 }
@@ -459,7 +459,7 @@ void EpollLoop::run_once(Deadline until) {
 
 bool EpollLoop::run_pending_for_teardown() noexcept {
   const bool pending = !immediates_.empty() || have_posts_.load(std::memory_order_acquire) ||
-                       (!timers_.empty() && timers_.top()->due <= Clock::now());
+                       (!timers_.empty() && timers_.top_due() <= Clock::now());
   if (pending) {
     try {
       run_expired_timers();
@@ -482,7 +482,7 @@ void EpollLoop::run_expired_timers() {
     return;
   }
   const Deadline now = Clock::now();
-  while (!timers_.empty() && timers_.top()->due <= now) {
+  while (!timers_.empty() && timers_.top_due() <= now) {
     Timer* timer = timers_.top();
     timers_.remove(*timer);
     ++stats_.timers_fired;
