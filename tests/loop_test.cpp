@@ -8,7 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <random>
+#include <tuple>
+#include <utility>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -79,6 +83,52 @@ TEST_P(LoopOn, TimersFireInDeadlineOrderAndTiesInInsertionOrder) {
   loop.run_until([&] { return recorder.order.size() == 5; }, Clock::now() + 1s);
   EXPECT_EQ(recorder.order, (std::vector<int>{1, 3, 2, 4, 0}));
   EXPECT_GE(Clock::now(), base + 3ms) << "nothing fires before its deadline";
+}
+
+// Enough timers for several levels of the heap, with ties, re-arms and
+// cancels: they fire in (deadline, last arming) order, the cancelled never.
+TEST_P(LoopOn, ManyTimersFireInDeadlineOrderAfterReArmsAndCancels) {
+  constexpr int kCount = 3000;
+  Loop& loop = this_loop();
+  Recorder recorder;
+  std::vector<TaggedTimer> timers(kCount);
+  std::mt19937 random(15);
+  std::uniform_int_distribution<int> offset_us(0, 500);  // many ties
+  const Deadline base = Clock::now();
+  int arming = 0;
+  std::vector<int> armed_at(kCount);
+  const auto arm = [&](int i) {
+    TaggedTimer& tagged = timers[static_cast<std::size_t>(i)];
+    tagged.timer.due = base + std::chrono::microseconds(offset_us(random));
+    loop.add_timer(tagged.timer);
+    armed_at[static_cast<std::size_t>(i)] = arming++;
+  };
+  for (int i = 0; i < kCount; ++i) {
+    timers[static_cast<std::size_t>(i)] = TaggedTimer{Timer{}, i, &recorder};
+    timers[static_cast<std::size_t>(i)].timer.fn = &record_timer;
+    timers[static_cast<std::size_t>(i)].timer.data = &timers[static_cast<std::size_t>(i)];
+    arm(i);
+  }
+  for (int i = 0; i < kCount; i += 7) {
+    arm(i);  // re-armed while armed: a new deadline, and last among its ties
+  }
+  for (int i = 0; i < kCount; i += 3) {
+    loop.cancel_timer(timers[static_cast<std::size_t>(i)].timer);
+  }
+  std::vector<std::tuple<Deadline, int, int>> order;
+  for (int i = 0; i < kCount; ++i) {
+    if (i % 3 != 0) {
+      order.emplace_back(timers[static_cast<std::size_t>(i)].timer.due,
+                         armed_at[static_cast<std::size_t>(i)], i);
+    }
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<int> want;
+  for (const auto& entry : order) {
+    want.push_back(std::get<2>(entry));
+  }
+  loop.run_until([&] { return recorder.order.size() >= want.size(); }, Clock::now() + 5s);
+  EXPECT_EQ(recorder.order, want);
 }
 
 TEST_P(LoopOn, ZeroPastAndFarDeadlinesBehave) {
@@ -451,6 +501,113 @@ TEST(BuiltinLoop, AWaitOnAJustClosedNumberDoesNotReachTheLoopsEventfd) {
     }
   }).join();
   EXPECT_EQ(outcome, "EBADF");
+}
+
+// Issue 15: a burst of immediates (100,000 coroutine starts) must not keep
+// a timer that expires meanwhile waiting until the whole burst has run.
+TEST(BuiltinLoop, AnExpiredTimerRunsBeforeABurstOfImmediatesEnds) {
+  constexpr int kBurst = 20000;
+  struct Burst {
+    std::vector<Immediate> immediates = std::vector<Immediate>(kBurst);
+    Timer timer;
+    int ran = 0;
+    bool in_order = true;
+    int ran_when_timer_fired = -1;
+  } burst;
+  burst.timer.data = &burst;
+  burst.timer.fn = [](Timer* timer) {
+    auto* self = static_cast<Burst*>(timer->data);
+    self->ran_when_timer_fired = self->ran;
+  };
+  Loop& loop = this_loop();
+  for (Immediate& immediate : burst.immediates) {
+    immediate.data = &burst;
+    immediate.fn = [](Immediate* self) {
+      auto* owner = static_cast<Burst*>(self->data);
+      owner->in_order = owner->in_order && self == &owner->immediates[owner->ran];
+      if (owner->ran++ == 0) {
+        owner->timer.due = Deadline{};  // long past: expired before the burst goes on
+        this_loop().add_timer(owner->timer);
+      }
+    };
+    loop.post_immediate(immediate);
+  }
+  loop.run_until([&] { return burst.ran == kBurst && burst.ran_when_timer_fired >= 0; });
+  EXPECT_GT(burst.ran_when_timer_fired, 0);
+  EXPECT_LT(burst.ran_when_timer_fired, kBurst) << "the timer waited for the whole burst";
+  EXPECT_TRUE(burst.in_order) << "the burst's immediates ran out of posting order";
+}
+
+// What a timer posts runs ahead of the immediates queued before the
+// iteration; a timer that cancels all of those leaves only its own.
+TEST(BuiltinLoop, ATimersImmediateRunsAheadOfTheBacklogAndCancelsStayCancelled) {
+  for (const bool cancel_backlog : {false, true}) {
+    SCOPED_TRACE(cancel_backlog ? "backlog cancelled" : "backlog kept");
+    struct Scene {
+      std::vector<Immediate> backlog = std::vector<Immediate>(10);
+      Immediate posted;
+      Timer timer;
+      bool cancel_backlog = false;
+      std::vector<int> order;  // -1: the timer's immediate
+    } scene;
+    scene.cancel_backlog = cancel_backlog;
+    Loop& loop = this_loop();
+    for (std::size_t i = 0; i < scene.backlog.size(); ++i) {
+      scene.backlog[i].data = &scene;
+      scene.backlog[i].fn = [](Immediate* self) {
+        auto* owner = static_cast<Scene*>(self->data);
+        owner->order.push_back(static_cast<int>(self - owner->backlog.data()));
+      };
+      loop.post_immediate(scene.backlog[i]);
+    }
+    scene.posted.data = &scene;
+    scene.posted.fn = [](Immediate* self) { static_cast<Scene*>(self->data)->order.push_back(-1); };
+    scene.timer.data = &scene;
+    scene.timer.fn = [](Timer* timer) {
+      auto* owner = static_cast<Scene*>(timer->data);
+      if (owner->cancel_backlog) {
+        for (Immediate& immediate : owner->backlog) this_loop().cancel_immediate(immediate);
+      }
+      this_loop().post_immediate(owner->posted);
+    };
+    scene.timer.due = Deadline{};
+    loop.add_timer(scene.timer);
+    loop.run_once();
+    const std::vector<int> want = cancel_backlog
+                                      ? std::vector<int>{-1}
+                                      : std::vector<int>{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    EXPECT_EQ(scene.order, want);
+    loop.run_once(Clock::now());
+    EXPECT_EQ(scene.order, want) << "a cancelled immediate ran later";
+  }
+}
+
+// The coroutine an fd wakes resumes ahead of coroutine starts queued before
+// its fd became readable.
+TEST(BuiltinLoop, ACoroutineAnFdWakesOvertakesABurstOfStarts) {
+  constexpr int kBurst = 20000;
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+  int started = 0;
+  int started_when_woken = -1;
+  Request<void> reader = spawn([&] {
+    wait_io(fds[0], io_readable);
+    started_when_woken = started;
+  });
+  Loop& loop = this_loop();
+  loop.run_once();  // the reader starts and waits
+  ASSERT_EQ(started_when_woken, -1);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  std::vector<Request<void>> burst;
+  burst.reserve(kBurst);
+  for (int i = 0; i < kBurst; ++i) {
+    burst.push_back(spawn([&started] { ++started; }));
+  }
+  loop.run_until([&] { return started == kBurst && started_when_woken >= 0; });
+  EXPECT_LT(started_when_woken, kBurst) << "the woken reader waited for every start";
+  loop.forget_fd(fds[0]);
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST(BuiltinLoop, AWaitForNoEventIsRefused) {

@@ -34,6 +34,10 @@ COSYNC_API Deadline deadline_after(Clock::duration timeout) noexcept;
 
 // A callback for the next loop iteration. Immediates run in the order they
 // were posted; one posted while immediates run waits for the next iteration.
+// The built-in loop bounds a burst: of the immediates left from earlier
+// iterations it runs at most 1024 per iteration, and those its fd, timer and
+// signal callbacks and cross-thread posts queue in an iteration run ahead of
+// them, so that a burst of coroutine starts delays no timer or fd wake-up.
 struct Immediate {
   void (*fn)(Immediate* self) = nullptr;  // the callback, given this node
   void* data = nullptr;                   // the owner's, for the callback

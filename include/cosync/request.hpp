@@ -20,10 +20,11 @@
 // Loop::can_wake) throws UsageError instead of blocking for ever.
 //
 // Coroutines and their results: spawn(fn) is create(fn) (coroutine.hpp)
-// handed to the loop at once, its result in a shareable Request; a Task's
-// join() hands its coroutine to the loop the same way and waits as get()
-// does. In both, a plain yield() lets the loop run and continues on its
-// next iteration.
+// handed to the loop at once (it starts on the next iteration, or a later
+// one in a burst: see Immediate in loop.hpp), its result in a shareable
+// Request; a Task's join() hands its coroutine to the loop the same way and
+// waits as get() does. In both, a plain yield() lets the loop run and
+// continues on its next iteration.
 //
 // A coroutine woken before what it waits for is done (resumed by hand, or
 // by a stale wake-up) notices, counts it in request_stats().early_resumes,

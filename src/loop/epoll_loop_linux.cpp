@@ -372,8 +372,8 @@ Deadline EpollLoop::next_wake(Deadline until) const noexcept {
   if (!immediates_.empty()) {
     return Deadline{};  // the clock's epoch: long past, so no sleep at all
   }
-  if (!timers_.empty() && timers_.top()->due < until) {
-    return timers_.top()->due;
+  if (!timers_.empty() && timers_.top_due() < until) {
+    return timers_.top_due();
   }
   return until;
 }
@@ -409,6 +409,27 @@ int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
 void EpollLoop::run_once(Deadline until) {
   check_can_run("run_once");
   ++stats_.iterations;
+  if (!immediates_.empty()) [[unlikely]] {
+    run_once_behind_backlog(until);
+    return;
+  }
+  run_events(until);
+  run_immediates();
+}
+
+// Immediates left from earlier iterations (a burst of coroutine starts)
+// wait behind what this iteration's events wake; see
+// run_immediates_behind_backlog.
+[[gnu::noinline]] void EpollLoop::run_once_behind_backlog(Deadline until) {
+  const loop_detail::MarkerScope backlog_scope(immediates_, backlog_marker_);
+  immediates_.push(backlog_marker_);
+  run_events(until);
+  immediates_.move_behind_to_front(backlog_marker_);
+  run_immediates_behind_backlog();
+}
+
+// Everything of an iteration but its immediates.
+[[gnu::always_inline]] inline void EpollLoop::run_events(Deadline until) {
   bool could_sleep = false;
   int ready = wait_for_events(until, could_sleep);
   if (ready < 0) {
@@ -434,12 +455,11 @@ void EpollLoop::run_once(Deadline until) {
   }
   run_expired_timers();
   run_posts();
-  run_immediates();
 }
 
 bool EpollLoop::run_pending_for_teardown() noexcept {
   const bool pending = !immediates_.empty() || have_posts_.load(std::memory_order_acquire) ||
-                       (!timers_.empty() && timers_.top()->due <= Clock::now());
+                       (!timers_.empty() && timers_.top_due() <= Clock::now());
   if (pending) {
     try {
       run_expired_timers();
@@ -462,7 +482,7 @@ void EpollLoop::run_expired_timers() {
     return;
   }
   const Deadline now = Clock::now();
-  while (!timers_.empty() && timers_.top()->due <= now) {
+  while (!timers_.empty() && timers_.top_due() <= now) {
     Timer* timer = timers_.top();
     timers_.remove(*timer);
     ++stats_.timers_fired;
@@ -488,6 +508,15 @@ void EpollLoop::run_posts() {
   }
 }
 
+[[gnu::always_inline]] inline void EpollLoop::run_immediate_now(Immediate& immediate) noexcept {
+  if (const Immediate* next = immediates_.front(); next != nullptr && next->resume != nullptr) {
+    next->resume->prefetch_resume();
+  }
+  ++stats_.immediates_run;
+  const CallbackScope scope(callback_depth());
+  loop_detail::run_immediate(immediate);
+}
+
 // Runs the immediates queued before this point; the end marker keeps those
 // posted meanwhile for the next iteration, and cancelling any queued one
 // (even from a callback) stays a plain list removal.
@@ -496,21 +525,28 @@ void EpollLoop::run_immediates() {
     return;
   }
   immediates_.push(end_marker_);
-  struct RemoveMarker {
-    loop_detail::ImmediateQueue& queue;
-    Immediate& marker;
-    ~RemoveMarker() {
-      if (marker.queued) queue.remove(marker);
-    }
-  } remove_marker{immediates_, end_marker_};
+  const loop_detail::MarkerScope end_scope(immediates_, end_marker_);
   for (Immediate* immediate = immediates_.pop(); immediate != &end_marker_;
        immediate = immediates_.pop()) {
-    if (const Immediate* next = immediates_.front(); next != nullptr && next->resume != nullptr) {
-      next->resume->prefetch_resume();
-    }
-    ++stats_.immediates_run;
-    const CallbackScope scope(callback_depth());
-    loop_detail::run_immediate(*immediate);
+    run_immediate_now(*immediate);
+  }
+}
+
+// run_immediates, for a queue of [this iteration's wake-ups][backlog
+// marker][backlog]: all the wake-ups run, but at most kBacklogBudget of the
+// backlog, so that a burst cannot keep the loop from its clock and its fds
+// for long: the next iteration's expired timers and ready fds wake their
+// coroutines ahead of the rest of the burst.
+void EpollLoop::run_immediates_behind_backlog() {
+  immediates_.push(end_marker_);
+  const loop_detail::MarkerScope end_scope(immediates_, end_marker_);
+  Immediate* immediate = immediates_.pop();
+  for (; immediate != &backlog_marker_; immediate = immediates_.pop()) {
+    run_immediate_now(*immediate);
+  }
+  for (std::size_t budget = kBacklogBudget;
+       budget > 0 && (immediate = immediates_.pop()) != &end_marker_; --budget) {
+    run_immediate_now(*immediate);
   }
 }
 

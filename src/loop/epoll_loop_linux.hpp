@@ -89,7 +89,11 @@ class EpollLoop final : public Loop {
   void dispatch_signals();
   void run_expired_timers();
   void run_posts();
+  void run_once_behind_backlog(Deadline until);
+  void run_events(Deadline until);
+  void run_immediate_now(Immediate& immediate) noexcept;
   void run_immediates();
+  void run_immediates_behind_backlog();
   void update_signal_mask();
 
   int epoll_fd_ = -1;
@@ -108,6 +112,10 @@ class EpollLoop final : public Loop {
   int batch_size_ = 0;
   // Queued behind the immediates of one iteration; see run_immediates.
   Immediate end_marker_;
+  // Between the immediates this iteration's events queued and those left
+  // from earlier ones, of which one iteration runs at most kBacklogBudget.
+  Immediate backlog_marker_;
+  static constexpr std::size_t kBacklogBudget = 1024;
 
   std::mutex post_mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by post_mutex_
