@@ -60,11 +60,14 @@ typedef struct cosync_options {
   const char *name;  /* copied (31 bytes kept); NULL: none */
   void *user_data;   /* what cosync_user_data returns */
 } cosync_options;
+/* COSYNC_OPTIONS_INIT: options with every default (all fields zero). */
 #define COSYNC_OPTIONS_INIT {0, 0, 0}
 
-/* Readiness events for cosync_wait_fd and cosync_call_when_ready. */
-#define COSYNC_READABLE 1u
-#define COSYNC_WRITABLE 2u
+/* Readiness events for cosync_wait_fd and cosync_call_when_ready (either
+   or both; a wait for neither is -EINVAL). */
+
+#define COSYNC_READABLE 1u /* wait until the fd is readable */
+#define COSYNC_WRITABLE 2u /* wait until the fd is writable */
 
 /* ---- time ---- */
 

@@ -262,6 +262,7 @@ class COSYNC_API Loop {
   // calls it first thing in its destructor, so the loop never calls
   // upward by name.
   using TeardownHook = void (*)(Loop& loop) noexcept;
+  // Sets that hook (the request layer does, at static initialisation).
   static void set_teardown_hook(TeardownHook hook) noexcept;
   // For the teardown hook: runs the immediates queued now (and the timers
   // due and the posts pending) once, as an iteration would without
