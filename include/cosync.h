@@ -159,7 +159,8 @@ int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
 /* cosync_request_get waits, stores the result in *result (may be NULL) and
    frees the request. Returns 0, -EIO (an exception escaped the body),
    -ECANCELED (the request ended cancelled, or the waiting coroutine was
-   cancelled), -EINVAL (request NULL), or -ETIMEDOUT or -EPERM (the
+   cancelled), -EINVAL (request NULL), or -ETIMEDOUT, -EPERM or the
+   -EINVAL of a wait nothing could end (as cosync_request_wait; the
    request is kept: wait again or free it). */
 int cosync_request_get(cosync_request *request, void **result, cosync_deadline deadline);
 /* cosync_request_cancel asks the coroutine to stop: its current or next
