@@ -198,7 +198,9 @@ int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline);
 /* ---- the loop ---- */
 
 /* cosync_this_loop returns this thread's loop (created on first use), or
-   NULL when it cannot be created (out of fds or memory). */
+   NULL when it cannot be created (out of fds or memory). The built-in
+   loop's own fds are close-on-exec and numbered 512 or above (half the
+   soft RLIMIT_NOFILE when that is lower). */
 cosync_loop *cosync_this_loop(void);
 /* cosync_loop_run_once runs one iteration, sleeping at most until `until`.
    0, -EINVAL (loop NULL), -EPERM from a coroutine or from inside one of
