@@ -1,22 +1,10 @@
 # Adapters that run cosync inside an application's own event loop: one
 # static library per host (cosync_tevent, cosync_libuv, cosync_libevent),
-# each built only when pkg-config finds the host's development package, so
-# the core library never links against any of them. They share the
-# host-independent half (src/loop_host/), compiled once.
-find_package(PkgConfig)
-
-set(COSYNC_ADAPTERS "" CACHE INTERNAL "The foreign-loop adapters built")
-if(NOT PKG_CONFIG_FOUND)
-  message(STATUS "cosync adapters: none (pkg-config not found)")
-  return()
-endif()
-
-pkg_check_modules(COSYNC_TEVENT IMPORTED_TARGET tevent talloc)
-pkg_check_modules(COSYNC_LIBUV IMPORTED_TARGET libuv)
-pkg_check_modules(COSYNC_LIBEVENT IMPORTED_TARGET libevent_core)
-
-if(NOT COSYNC_TEVENT_FOUND AND NOT COSYNC_LIBUV_FOUND AND NOT COSYNC_LIBEVENT_FOUND)
-  message(STATUS "cosync adapters: none (no tevent, libuv or libevent development files)")
+# each switched by its option (COSYNC_WITH_TEVENT, ...), so the core library
+# never links against any of them. Their host libraries were found by
+# cmake/CosyncDependencies.cmake. They share the host-independent half
+# (src/loop_host/), compiled once.
+if(NOT COSYNC_WITH_TEVENT AND NOT COSYNC_WITH_LIBUV AND NOT COSYNC_WITH_LIBEVENT)
   return()
 endif()
 
@@ -29,34 +17,32 @@ target_link_libraries(cosync_host_loop PUBLIC cosync)
 set_target_properties(cosync_host_loop PROPERTIES
   CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
 
-# cosync_add_adapter(<name> <source> <pkg-config target>)
-function(cosync_add_adapter name source host)
+# cosync_add_adapter(<host> <source> <pkg-config target>): cosync_<host>,
+# libcosync-<host>.a, cosync::<host> here and in the installed package.
+function(cosync_add_adapter host source pkg_target)
+  set(name cosync_${host})
   add_library(${name} STATIC ${source} $<TARGET_OBJECTS:cosync_host_loop>)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   # dladdr1, for the caller search (src/loop_host/caller_search_glibc.cpp).
-  target_link_libraries(${name} PUBLIC cosync ${host} ${CMAKE_DL_LIBS} ${ARGN})
-  set_target_properties(${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
-  add_library(cosync::${name} ALIAS ${name})
-  list(APPEND COSYNC_ADAPTERS ${name})
-  set(COSYNC_ADAPTERS ${COSYNC_ADAPTERS} CACHE INTERNAL "The foreign-loop adapters built")
+  target_link_libraries(${name} PUBLIC cosync ${pkg_target} ${CMAKE_DL_LIBS})
+  set_target_properties(${name} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
+    OUTPUT_NAME cosync-${host} EXPORT_NAME ${host})
+  add_library(cosync::${host} ALIAS ${name})
 endfunction()
 
-if(COSYNC_TEVENT_FOUND)
-  cosync_add_adapter(cosync_tevent src/loop_tevent/tevent_loop.cpp PkgConfig::COSYNC_TEVENT)
+if(COSYNC_WITH_TEVENT)
+  cosync_add_adapter(tevent src/loop_tevent/tevent_loop.cpp PkgConfig::COSYNC_TEVENT)
   # The errors tevent 0.14 does not report to a writer (src/loop_tevent/error_watch.hpp).
   target_sources(cosync_tevent PRIVATE src/loop_tevent/error_watch_linux.cpp)
 endif()
-if(COSYNC_LIBUV_FOUND)
-  cosync_add_adapter(cosync_libuv src/loop_libuv/libuv_loop.cpp PkgConfig::COSYNC_LIBUV)
+if(COSYNC_WITH_LIBUV)
+  cosync_add_adapter(libuv src/loop_libuv/libuv_loop.cpp PkgConfig::COSYNC_LIBUV)
 endif()
-if(COSYNC_LIBEVENT_FOUND)
-  cosync_add_adapter(cosync_libevent src/loop_libevent/libevent_loop.cpp
-    PkgConfig::COSYNC_LIBEVENT)
+if(COSYNC_WITH_LIBEVENT)
+  cosync_add_adapter(libevent src/loop_libevent/libevent_loop.cpp PkgConfig::COSYNC_LIBEVENT)
 endif()
-message(STATUS "cosync adapters: ${COSYNC_ADAPTERS}")
 
-# --- The tevent glue (issue 6, part 3): include/cosync/tevent.h, C ABI ----------
-if(TARGET cosync_tevent)
+# The tevent glue (include/cosync/tevent.h, C ABI), over the tevent adapter.
+if(COSYNC_WITH_TEVENT_GLUE)
   add_subdirectory(${PROJECT_SOURCE_DIR}/src/tevent_glue ${PROJECT_BINARY_DIR}/src/tevent_glue)
 endif()
-# --- end of the tevent glue -------------------------------------------------------

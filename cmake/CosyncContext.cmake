@@ -39,5 +39,12 @@ else()
   set(COSYNC_CONTEXT_BACKEND "ucontext")
 endif()
 
+# The x86_64 System V back end's switch is also inlined by coroutine.hpp.
+if(COSYNC_CONTEXT_BACKEND STREQUAL "switch_x86_64_sysv_elf_gas")
+  set(COSYNC_INLINE_JUMP_X86_64_SYSV 1)
+else()
+  set(COSYNC_INLINE_JUMP_X86_64_SYSV 0)
+endif()
+
 message(STATUS "cosync: arch=${COSYNC_ARCH} abi=${COSYNC_ABI} binfmt=${COSYNC_BINFMT} "
                "context=${COSYNC_CONTEXT_BACKEND}")

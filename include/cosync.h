@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "cosync/completion.h"
+#include "cosync/config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,10 @@ typedef struct cosync_options {
 
 #define COSYNC_READABLE 1u /* wait until the fd is readable */
 #define COSYNC_WRITABLE 2u /* wait until the fd is writable */
+
+/* cosync_version returns the version of the library the program runs with,
+   "MAJOR.MINOR.PATCH"; COSYNC_VERSION_STRING is the headers' version. */
+const char *cosync_version(void);
 
 /* ---- time ---- */
 

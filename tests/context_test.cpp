@@ -94,19 +94,29 @@ void clobber_callee_saved() {
 #endif
 }
 
+// Leaves through the inline switch (context::jump) on even rounds and
+// through cosync_context_jump on odd ones, so each kind of frame is resumed
+// by both kinds of switch (they are one and the same where no inline switch
+// exists).
 transfer_t clobbering_entry(transfer_t first) {
   auto* pressure = static_cast<Pressure*>(first.data);
   transfer_t incoming = first;
-  for (;;) {
+  for (std::size_t round = 0;; ++round) {
     clobber_callee_saved();
-    incoming = cosync_context_jump(incoming.from, pressure);
+    incoming = round % 2 == 0 ? jump(incoming.from, pressure)
+                              : cosync_context_jump(incoming.from, pressure);
     if (incoming.data == nullptr) {
       return transfer_t{incoming.from, nullptr};
     }
   }
 }
 
-TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
+// 16 integer and 16 double accumulators live across every switch: with the
+// out-of-line jump they sit in callee-saved registers the jump must restore;
+// with the inline one the compiler must keep them itself, as its clobber
+// list tells it.
+template <bool kInline>
+void expect_registers_survive_switches() {
   RawStack stack;
   Pressure pressure;
   context_t peer = cosync_context_make(stack.top(), kStackSize, &clobbering_entry);
@@ -116,7 +126,7 @@ TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
   double f0 = 0.5, f1 = 1.5, f2 = 2.5, f3 = 3.5, f4 = 4.5, f5 = 5.5, f6 = 6.5, f7 = 7.5;
   double f8 = 8.5, f9 = 9.5, f10 = 10.5, f11 = 11.5, f12 = 12.5, f13 = 13.5, f14 = 14.5, f15 = 15.5;
   for (std::size_t round = 0; round < rounds; ++round) {
-    peer = cosync_context_jump(peer, &pressure).from;
+    peer = kInline ? jump(peer, &pressure).from : cosync_context_jump(peer, &pressure).from;
     i0 += 1;
     i1 += 2;
     i2 += 3;
@@ -161,6 +171,14 @@ TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
                                     static_cast<double>(n) * static_cast<double>(k + 1))
         << "floating-point register " << k;
   }
+}
+
+TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
+  expect_registers_survive_switches<false>();
+}
+
+TEST(Context, InlineJumpPreservesIntegerAndFloatRegistersOverAMillionSwitches) {
+  expect_registers_survive_switches<true>();
 }
 
 struct Formatting {
@@ -233,6 +251,55 @@ TEST(Context, FloatingPointControlStateIsPerContext) {
   EXPECT_EQ(seen_inside, FE_UPWARD);
   EXPECT_EQ(std::fegetround(), FE_TONEAREST);
 }
+
+#if defined(__x86_64__)
+// The x87 control word's precision and rounding fields; glibc's fesetround
+// changes rounding in both units, so the precision field is set by hand.
+constexpr std::uint16_t kX87Controls = 0x0f00;
+constexpr std::uint16_t kSinglePrecisionRoundUp = 0x0800;  // PC = 00, RC = 10
+
+std::uint16_t x87_control_word() {
+  std::uint16_t word = 0;
+  asm volatile("fnstcw %0" : "=m"(word));
+  return word;
+}
+
+void set_x87_control_word(std::uint16_t word) { asm volatile("fldcw %0" ::"m"(word)); }
+
+struct ControlWords {
+  std::uint16_t x87 = 0;
+  unsigned mxcsr = 0;
+};
+
+// Sets both control words on its own stack, leaves through the inline
+// switch and reports what it finds when resumed.
+transfer_t control_words_entry(transfer_t first) {
+  set_x87_control_word(
+      static_cast<std::uint16_t>((x87_control_word() & ~kX87Controls) | kSinglePrecisionRoundUp));
+  _mm_setcsr((_mm_getcsr() & ~0x6000U) | 0x6000U);
+  const transfer_t again = jump(first.from, nullptr);
+  auto* seen = static_cast<ControlWords*>(again.data);
+  seen->x87 = x87_control_word() & kX87Controls;
+  seen->mxcsr = _mm_getcsr() & 0x6000U;
+  return transfer_t{again.from, nullptr};
+}
+
+TEST(Context, InlineJumpKeepsX87ControlWordAndMxcsrPerContext) {
+  RawStack stack;
+  const std::uint16_t x87_before = x87_control_word();
+  const unsigned mxcsr_before = _mm_getcsr();
+  context_t coroutine = cosync_context_make(stack.top(), kStackSize, &control_words_entry);
+  coroutine = jump(coroutine, nullptr).from;
+  EXPECT_EQ(x87_control_word(), x87_before);
+  EXPECT_EQ(_mm_getcsr(), mxcsr_before);
+  ControlWords seen;
+  jump(coroutine, &seen);
+  EXPECT_EQ(seen.x87, kSinglePrecisionRoundUp);
+  EXPECT_EQ(seen.mxcsr, 0x6000U);
+  EXPECT_EQ(x87_control_word(), x87_before);
+  EXPECT_EQ(_mm_getcsr(), mxcsr_before);
+}
+#endif
 
 }  // namespace
 }  // namespace cosync::context

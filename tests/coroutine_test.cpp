@@ -263,6 +263,45 @@ TEST(Coroutine, YieldAfterItsResumerWasDestroyedGoesToMain) {
   EXPECT_EQ(log, expected);
 }
 
+// A coroutine whose resumer finished while it was suspended yields to main:
+// the resumer's end hands its resumees to main.
+TEST(Coroutine, YieldAfterItsResumerFinishedGoesToMain) {
+  std::vector<std::string> log;
+  Task<void> outer;
+  Task<void> inner = create([&] {
+    outer.resume();  // switch straight back into outer, which then finishes
+    log.push_back("inner back");
+    yield();  // its resumer (outer) has finished: to main
+    log.push_back("inner resumed");
+  });
+  outer = create([&] {
+    inner.resume();  // returns early: inner resumed us directly
+    log.push_back("outer done");
+  });
+  outer.resume();
+  log.push_back("main");
+  EXPECT_TRUE(outer.done());
+  EXPECT_EQ(inner->state(), CoroutineState::suspended);
+  inner.join();
+  const std::vector<std::string> expected = {"outer done", "inner back", "main", "inner resumed"};
+  EXPECT_EQ(log, expected);
+}
+
+// Only the coroutine on the CPU is running: the one that resumed it, and
+// the main context, are suspended meanwhile.
+TEST(Coroutine, OnlyTheCurrentContextIsRunning) {
+  std::vector<CoroutineState> seen;
+  Task<void> inner;
+  auto outer = create([&] { inner.resume(); });
+  inner = create([&] { seen = {current().state(), outer->state(), main_context().state()}; });
+  outer.resume();
+  const std::vector<CoroutineState> expected = {CoroutineState::running, CoroutineState::suspended,
+                                                CoroutineState::suspended};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(main_context().state(), CoroutineState::running);
+  EXPECT_EQ(outer->state(), CoroutineState::finished);
+}
+
 TEST(Coroutine, ExceptionReachesTheJoinerExactlyOnce) {
   auto task = create([]() -> int { throw std::runtime_error("disk on fire"); });
   try {

@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a cosync job needs, when they are missing.
-# Usage: tools/deps.sh build|test|bench|ci
+# Usage: tools/deps.sh build|package|bench|ci      install what is missing
+#        tools/deps.sh versions build|package|...  print the installed set
+# (the Makefile configures again when that set changes)
 set -euo pipefail
 
-# googletest (sources only) belongs to the build: the build tree configures
-# the tests even for `make demo`, so a later `make test` there finds them.
-build_packages=(cmake ninja-build g++ make valgrind googletest)
-# The adapters' host loops and libpcl are tested against the real libraries.
-test_packages=("${build_packages[@]}" gdb pkg-config libpcl1-dev libtevent-dev libtalloc-dev
-  libuv1-dev libevent-dev)
-bench_packages=("${test_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
-ci_packages=("${bench_packages[@]}" g++-aarch64-linux-gnu qemu-user clang)
+# One set for `make demo` and `make test`: everything the default build
+# (every component ON) and its tests need, installed before the first
+# configure. googletest is sources only; valgrind brings the client-request
+# header the core includes; gdb and libpcl1-dev are the tests'.
+build_packages=(cmake ninja-build g++ make pkg-config valgrind googletest gdb
+  libtevent-dev libtalloc-dev libuv1-dev libevent-dev libpcl1-dev)
+# make package: cpack's DEB generator computes the runtime dependencies.
+package_packages=("${build_packages[@]}" dpkg-dev)
+bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
+ci_packages=("${package_packages[@]}" "${bench_packages[@]:${#build_packages[@]}}"
+  g++-aarch64-linux-gnu qemu-user clang)
 
-case "${1:-}" in
-  build) wanted=("${build_packages[@]}") ;;
-  test) wanted=("${test_packages[@]}") ;;
-  bench) wanted=("${bench_packages[@]}") ;;
-  ci) wanted=("${ci_packages[@]}") ;;
-  *) echo "usage: $0 build|test|bench|ci" >&2; exit 2 ;;
-esac
+package_set() {
+  case "${1:-}" in
+    build | test) wanted=("${build_packages[@]}") ;;
+    package) wanted=("${package_packages[@]}") ;;
+    bench) wanted=("${bench_packages[@]}") ;;
+    ci) wanted=("${ci_packages[@]}") ;;
+    *) echo "usage: $0 [versions] build|package|bench|ci" >&2; exit 2 ;;
+  esac
+}
+
+if [ "${1:-}" = "versions" ]; then
+  package_set "${2:-}"
+  dpkg-query -W -f='${Package} ${Version} ${Status}\n' "${wanted[@]}" 2>/dev/null || true
+  exit 0
+fi
+package_set "${1:-}"
 
 missing=()
 for package in "${wanted[@]}"; do

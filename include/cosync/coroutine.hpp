@@ -116,6 +116,13 @@ class Coroutine;
 namespace detail {
 struct Runtime;
 struct Switch;
+// The C++ runtime's per-thread exception state, as laid out by the Itanium
+// C++ ABI (__cxa_eh_globals, section 2.2.2): the exceptions being handled
+// (one per active catch block) and the count of exceptions in flight.
+struct EhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
 struct Scheduling;
 template <class R>
 class ResultSlot;
@@ -155,7 +162,7 @@ class COSYNC_API Coroutine {
   // Renames the coroutine (copied; at most 31 bytes are kept).
   void set_name(std::string_view name) noexcept;
   // Where the coroutine is in its life (see CoroutineState).
-  CoroutineState state() const noexcept { return state_; }
+  inline CoroutineState state() const noexcept;
   // True for a thread's main context, false for a coroutine.
   bool is_main() const noexcept { return stack_.base == nullptr; }
   // The pointer set by Options::user_data or set_user_data (null by default).
@@ -210,16 +217,20 @@ class COSYNC_API Coroutine {
   Coroutine* resumer_ = nullptr;  // yield() target
   void* thread_ = nullptr;        // owning thread's runtime state
   // The C++ runtime's exception state when this context last left by
-  // resuming another one; a context that switches back must leave it so.
-  void* eh_caught_ = nullptr;
-  unsigned eh_uncaught_ = 0;
+  // resuming another one (copied whole, padding included, in one move); a
+  // context that switches back must leave it so.
+  detail::EhGlobals eh_{};
   // Reasons a switch involving this context leaves the inline fast path.
   static constexpr std::uint8_t kCanaryStack = 1;      // check it when leaving
   static constexpr std::uint8_t kUnwindRequested = 2;  // destroyed or cancelled
   static constexpr std::uint8_t kUnwindPending = 4;    // ForcedUnwind not thrown yet
   static constexpr std::uint8_t kDestroying = 8;       // unwinding another coroutine
   static constexpr std::uint8_t kFinishing = 16;       // body done, callable being dropped
+  static constexpr std::uint8_t kMainContext = 32;     // yield() here is a misuse
   std::uint8_t slow_path_ = 0;
+  // created, suspended (which here means "started") or finished: a switch
+  // writes no state, because the running context is its thread's current
+  // one, which state() reads.
   CoroutineState state_ = CoroutineState::created;
   // How the request layer resumes and cancels this coroutine (null for a
   // coroutine it never waited in).
@@ -262,14 +273,6 @@ COSYNC_API CoroutineStats coroutine_stats() noexcept;
 
 namespace detail {
 
-// The C++ runtime's per-thread exception state, as laid out by the Itanium
-// C++ ABI (__cxa_eh_globals, section 2.2.2): the exceptions being handled
-// (one per active catch block) and the count of exceptions in flight.
-struct EhGlobals {
-  void* caught_exceptions;
-  unsigned int uncaught_exceptions;
-};
-
 // What one thread knows about its coroutines. Created on the thread's first
 // use of cosync; `current` and `main` are valid from then on.
 struct ThreadState {
@@ -294,7 +297,8 @@ inline constexpr bool switch_hooks = COSYNC_SWITCH_HOOKS != 0;
 
 COSYNC_API ThreadState& create_thread_state();
 COSYNC_API void resume_slow(Coroutine& to);
-COSYNC_API void suspend_slow(Coroutine& self, Coroutine& target);
+// `self` is the running context; `call` names the misuse when it is main.
+COSYNC_API void suspend_slow(Coroutine& self, bool to_main, const char* call);
 COSYNC_API void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept;
 COSYNC_API void check_canary_slow(const Coroutine& coroutine) noexcept;
 [[noreturn]] COSYNC_API void throw_forced_unwind(Coroutine& self);
@@ -314,58 +318,61 @@ inline ThreadState& this_thread() {
 // The hot half of switching, inline so that a resume/yield pair compiles to
 // a few checks around the context jump with no extra call and return (a
 // return after a stack switch is a guaranteed branch misprediction). Every
-// unusual case leaves for the out-of-line path in coroutine.cpp.
+// unusual case leaves for the out-of-line path in coroutine.cpp. The switch
+// functions are always inlined: a compiler that makes one a call (clang
+// does, for suspend) pays that return's misprediction on every switch.
 struct Switch {
-  static void jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
-    from.state_ = CoroutineState::suspended;
-    to.state_ = CoroutineState::running;
+  [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from,
+                                          Coroutine& to) noexcept {
     ts.current = &to;
-    const context::transfer_t back = context::cosync_context_jump(to.context_, &from);
+    const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
   }
 
-  static void after_return(Coroutine& self) {
+  [[gnu::always_inline]] static void after_return(Coroutine& self) {
     if ((self.slow_path_ & Coroutine::kUnwindPending) != 0) [[unlikely]] {
       throw_forced_unwind(self);
     }
   }
 
-  static void check_canary(const Coroutine& self) noexcept {
-    if ((self.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
-      check_canary_slow(self);
-    }
-  }
-
-  static void resume(Coroutine& to) {
+  // The fast path is a coroutine's last resumer resuming it again. That one
+  // comparison also proves `to` resumable: it is on this thread (resumers
+  // are), not running (nobody is its own resumer) and not finished (a
+  // finished coroutine has no resumer); the main context has none either.
+  [[gnu::always_inline]] static void resume(Coroutine& to) {
     ThreadState* ts = t_state;
-    if (ts == nullptr || to.thread_ != ts || switch_hooks ||
-        (to.state_ != CoroutineState::suspended && to.state_ != CoroutineState::created))
-        [[unlikely]] {
+    if (ts == nullptr || to.resumer_ != ts->current || switch_hooks) [[unlikely]] {
       resume_slow(to);
       return;
     }
     Coroutine& from = *ts->current;
-    from.eh_caught_ = ts->eh->caught_exceptions;
-    from.eh_uncaught_ = ts->eh->uncaught_exceptions;
-    if (to.resumer_ != &from) [[unlikely]] {
-      set_resumer(to, from);
+    if ((from.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
+      check_canary_slow(from);
     }
-    check_canary(from);
+    from.eh_ = *ts->eh;
     jump(*ts, from, to);
     after_return(from);
   }
 
-  static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
+  // yield() (`to_main` false) and yield_to_main(). A running coroutine's
+  // resumer is never null or finished (finish redirects to main whoever
+  // names the finishing coroutine), so it is the target as it stands.
+  [[gnu::always_inline]] static void suspend(const char* call, bool to_main) {
+    ThreadState* ts = t_state;
+    if (ts == nullptr) [[unlikely]] {
+      suspend_outside_coroutine(call);
+    }
+    Coroutine& self = *ts->current;
     if (self.slow_path_ != 0 || switch_hooks) [[unlikely]] {
-      suspend_slow(self, target);
+      suspend_slow(self, to_main, call);
       return;
     }
-    if (ts.eh->caught_exceptions != target.eh_caught_ ||
-        ts.eh->uncaught_exceptions != target.eh_uncaught_) [[unlikely]] {
+    Coroutine& target = to_main ? *ts->main : *self.resumer_;
+    if (ts->eh->caught_exceptions != target.eh_.caught_exceptions ||
+        ts->eh->uncaught_exceptions != target.eh_.uncaught_exceptions) [[unlikely]] {
       refuse_suspension(self, target);
     }
-    check_canary(self);
-    jump(ts, self, target);
+    jump(*ts, self, target);
     after_return(self);
   }
 
@@ -379,6 +386,14 @@ struct Switch {
 };
 
 }  // namespace detail
+
+inline CoroutineState Coroutine::state() const noexcept {
+  if (state_ == CoroutineState::suspended &&
+      static_cast<const detail::ThreadState*>(thread_)->current == this) {
+    return CoroutineState::running;
+  }
+  return state_;
+}
 
 inline void Coroutine::resume() { detail::Switch::resume(*this); }
 
@@ -395,22 +410,9 @@ inline bool in_coroutine() noexcept {
   return ts != nullptr && ts->current != ts->main;
 }
 
-inline void yield() {
-  detail::ThreadState* ts = detail::t_state;
-  if (ts == nullptr || ts->current == ts->main) [[unlikely]] {
-    detail::suspend_outside_coroutine("yield()");
-  }
-  Coroutine& self = *ts->current;
-  detail::Switch::suspend_to(*ts, self, detail::Switch::yield_target(*ts, self));
-}
+inline void yield() { detail::Switch::suspend("yield()", false); }
 
-inline void yield_to_main() {
-  detail::ThreadState* ts = detail::t_state;
-  if (ts == nullptr || ts->current == ts->main) [[unlikely]] {
-    detail::suspend_outside_coroutine("yield_to_main()");
-  }
-  detail::Switch::suspend_to(*ts, *ts->current, *ts->main);
-}
+inline void yield_to_main() { detail::Switch::suspend("yield_to_main()", true); }
 
 namespace detail {
 

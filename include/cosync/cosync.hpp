@@ -8,3 +8,4 @@
 #include "cosync/sync.hpp"
 #include "cosync/pool.hpp"
 #include "cosync/io.hpp"
+#include "cosync/version.hpp"

@@ -9,13 +9,16 @@
 //                        return value names the context to resume.
 //
 // A `context_t` is an opaque token for a suspended context. With the assembly
-// back ends it is the saved stack pointer (the callee-saved registers sit on
-// the suspended stack itself); with the ucontext back end it points at a
-// ucontext_t kept on the suspended stack. A token is valid for exactly one
-// jump: after resuming it, the context that left hands out a new token.
+// back ends it points at a frame on the suspended stack itself (aarch64: the
+// saved stack pointer; x86_64: a small frame below it); with the ucontext back
+// end it points at a ucontext_t kept on the suspended stack. A token is valid
+// for exactly one jump: after resuming it, the context that left hands out a
+// new token.
 //
 // The declarations live in include/cosync/detail/context_jump.hpp because
-// the coroutine header inlines the switch; the implementations are the
+// the coroutine header inlines the switch (`context::jump`: on x86_64 the
+// switch itself, from context_jump_x86_64_sysv.hpp; elsewhere a call of
+// cosync_context_jump); the implementations are the
 // switch_<arch>_<abi>_<binfmt>_gas.S files and switch_ucontext.cpp.
 #pragma once
 

@@ -1,32 +1,42 @@
 /*
  * Context switch for x86_64, System V psABI, ELF, GNU as.
  *
- * A suspended context is its stack pointer; the frame it points at holds:
+ * A suspended context is the address T of a three-word frame it left
+ * below its stack pointer, past the 128-byte red zone:
  *
  *   offset  content
- *   0x00    MXCSR (4 bytes) | x87 control word (2 bytes) | padding (2)
- *   0x08    r12
- *   0x10    r13
- *   0x18    r14
- *   0x20    r15
- *   0x28    rbx     (a fresh context: the entry function)
- *   0x30    rbp     (a fresh context: 0, the end of the frame chain)
- *   0x38    rip     (where the context continues)
- *   0x40    -- caller's frame --
+ *   0x00    MXCSR (4 bytes) | x87 control word (2 bytes) | unused (2)
+ *   0x08    rbp
+ *   0x10    rip (where the context continues)
+ *   ...
+ *   0xa0    the context's stack pointer
  *
- * Saved: the callee-saved registers of psABI 3.2.1 (rbx, rbp, r12-r15, rsp)
- * and the control bits of MXCSR and the x87 control word, which the psABI
- * also makes callee-saved. Not saved: the signal mask (switching is a user
- * space affair), the x87 status and SSE/AVX data registers (caller-saved),
- * the FS base (TLS belongs to the thread, and coroutines never change
- * threads).
+ * Resuming a context (the `resume_frame` macro, and the same instructions
+ * inlined by include/cosync/detail/context_jump_x86_64_sysv.hpp) loads the
+ * control words, reloads rbp, sets rsp = T + 0xa0 and jumps
+ * to rip with rax = the token of the context that left and rdx = the data
+ * pointer. Everything else the context needs is restored by the code at
+ * rip: cosync_context_jump pops rbx and r12-r15, which it pushed; the
+ * inline switch tells the compiler that it clobbers every register but
+ * rsp and rbp, so the compiler keeps only what is live across it, in its
+ * own frame. Both kinds of frame are therefore resumed the same way.
+ *
+ * Saved across a switch: the callee-saved registers of psABI 3.2.1 (rbx,
+ * rbp, r12-r15, rsp) and the control bits of MXCSR and the x87 control
+ * word, which the psABI also makes callee-saved. Not saved: the signal
+ * mask (switching is a user space affair), the x87 status and SSE/AVX data
+ * registers (caller-saved), the FS base (TLS belongs to the thread, and
+ * coroutines never change threads).
+ *
+ * The frame is written after rsp has been lowered past it, so a signal
+ * delivered in the middle of a switch cannot overwrite it.
  *
  * Stack alignment (psABI 3.2.2): rsp + 8 is a multiple of 16 at every
  * function entry. cosync_context_make aligns the frame so that the trampoline
  * starts with rsp % 16 == 0 and enters the entry function through `call`.
  *
  * CET: every function starts with endbr64; the resuming jump is a `notrack`
- * indirect jmp, because it lands on return sites rather than on branch
+ * indirect jmp, because it lands on resume sites rather than on branch
  * targets. The property note claims IBT only: cosync does not switch shadow
  * stacks, so it must not claim SHSTK, and the linker then leaves shadow
  * stacks off for the whole program.
@@ -37,66 +47,75 @@
 
         .text
 
-/* Reloads the callee-saved registers from the saved frame %rsp points at. */
-        .macro restore_callee_saved
-        movq    0x08(%rsp), %r12
-        movq    0x10(%rsp), %r13
-        movq    0x18(%rsp), %r14
-        movq    0x20(%rsp), %r15
-        movq    0x28(%rsp), %rbx
-        movq    0x30(%rsp), %rbp
+/* Resumes the frame rsp points at; rax and rdx hold the transfer.
+   The control words are loaded unconditionally, as Boost.Context does:
+   comparing them first costs more instructions than the loads cost time
+   on current CPUs, and a compare that reads back the two words just
+   stored as one would stall on store forwarding. */
+        .macro resume_frame
+        ldmxcsr (%rsp)
+        fldcw   0x4(%rsp)
+        movq    0x08(%rsp), %rbp
+        movq    0x10(%rsp), %rcx
+        leaq    0xa0(%rsp), %rsp
+        /* The target is a resume site or the trampoline, not a branch
+           target: notrack keeps IBT from demanding an endbr64 there. */
+        notrack jmp *%rcx
         .endm
 
 /* transfer_t cosync_context_jump(context_t to, void *data) */
-        .globl  cosync_context_jump     /* exported: coroutine.hpp inlines calls */
+        .globl  cosync_context_jump     /* exported: pcl and the ASan path call it */
         .type   cosync_context_jump, @function
         .p2align 4
 cosync_context_jump:
         .cfi_startproc
         endbr64
-        leaq    -0x38(%rsp), %rsp
-        .cfi_adjust_cfa_offset 0x38
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset rbx, 0
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r12, 0
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r13, 0
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r14, 0
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset r15, 0
+        .cfi_remember_state
+        leaq    -0xa0(%rsp), %rsp
         stmxcsr (%rsp)
         fnstcw  0x4(%rsp)
-        movq    %r12, 0x08(%rsp)
-        movq    %r13, 0x10(%rsp)
-        movq    %r14, 0x18(%rsp)
-        movq    %r15, 0x20(%rsp)
-        movq    %rbx, 0x28(%rsp)
-        movq    %rbp, 0x30(%rsp)
-
+        movq    %rbp, 0x08(%rsp)
+        leaq    1f(%rip), %rcx
+        movq    %rcx, 0x10(%rsp)
         movq    %rsp, %rax              /* token of the context that leaves */
         movq    %rdi, %rsp              /* the switch itself */
-
-        /* Loading MXCSR or the x87 control word stalls the pipeline, so
-           they are loaded only when the context we resume saved values that
-           differ from the ones just saved by the context that left (they
-           rarely do). */
-        movl    (%rax), %ecx
-        cmpl    (%rsp), %ecx
-        je      1f
-        ldmxcsr (%rsp)
-1:      movzwl  0x4(%rax), %ecx
-        cmpw    0x4(%rsp), %cx
-        je      2f
-        fldcw   0x4(%rsp)
-2:      restore_callee_saved
-        movq    0x38(%rsp), %r8
-        leaq    0x40(%rsp), %rsp
-        .cfi_adjust_cfa_offset -0x40
-
-        /* Return transfer_t {from, data} in rax:rdx. A fresh context takes
-           it as its first two arguments instead: rdi = from, rsi = data. */
         movq    %rsi, %rdx
-        movq    %rax, %rdi
-        /* The target is a return site (after a call of this function) or
-           the trampoline, not a branch target: notrack keeps IBT from
-           demanding an endbr64 there. */
-        notrack jmp *%r8
+        resume_frame
+1:      .cfi_restore_state
+        /* Resumed: rsp is back where the frame left it, rbp is restored,
+           rax:rdx hold the transfer_t to return. */
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        ret
         .cfi_endproc
         .size   cosync_context_jump, .-cosync_context_jump
 
-/* context_t cosync_context_make(void *stack_top, size_t size, entry_fn entry) */
+/* context_t cosync_context_make(void *stack_top, size_t size, entry_fn entry)
+   The trampoline's stack pointer S is 16-aligned and holds the entry
+   function; the frame sits 0xa0 below it, like any other. */
         .globl  cosync_context_make
         .hidden cosync_context_make
         .type   cosync_context_make, @function
@@ -106,50 +125,36 @@ cosync_context_make:
         endbr64
         movq    %rdi, %rax
         andq    $-16, %rax
-        leaq    -0x40(%rax), %rax
+        leaq    -0x10(%rax), %rax
+        movq    %rdx, (%rax)            /* S: the entry function */
+        leaq    -0xa0(%rax), %rax       /* T */
         stmxcsr (%rax)
         fnstcw  0x4(%rax)
-        movq    %rdx, 0x28(%rax)
-        movq    $0, 0x30(%rax)
+        movq    $0, 0x08(%rax)          /* rbp: the end of the frame chain */
         leaq    cosync_context_trampoline(%rip), %rcx
-        movq    %rcx, 0x38(%rax)
+        movq    %rcx, 0x10(%rax)
         ret
         .cfi_endproc
         .size   cosync_context_make, .-cosync_context_make
 
-/* First code a fresh context runs: rdi/rsi hold the transfer, rbx the entry.
-   rip is undefined here so debuggers and unwinders stop at this frame.
+/* First code a fresh context runs: rax/rdx hold the transfer, (%rsp) the
+   entry. rip is undefined here so debuggers and unwinders stop at this
+   frame.
 
    The entry function returns {context to resume, data}: the context that
-   started here has finished and is left for good, so nothing is saved.
-   Leaving from this frame, with every call of the finished context
-   returned, lets the final `ret` be predicted: the return-stack buffer's
-   top is the call that switched into this context, which is exactly where
-   the resumed context continues. */
+   started here has finished and is left for good, so nothing is saved. */
         .type   cosync_context_trampoline, @function
         .p2align 4
 cosync_context_trampoline:
         .cfi_startproc
         .cfi_undefined rip
         endbr64
-        call    *%rbx
-        /* Current control words into scratch on the finished stack (the
-           resumed context's red zone may be its guard). */
-        stmxcsr -0x8(%rsp)
-        fnstcw  -0x4(%rsp)
-        movl    -0x8(%rsp), %ecx
-        movzwl  -0x4(%rsp), %esi
+        movq    %rax, %rdi
+        movq    %rdx, %rsi
+        call    *(%rsp)
         movq    %rax, %rsp              /* the switch itself */
-        cmpl    (%rsp), %ecx
-        je      1f
-        ldmxcsr (%rsp)
-1:      cmpw    0x4(%rsp), %si
-        je      2f
-        fldcw   0x4(%rsp)
-2:      restore_callee_saved
-        leaq    0x38(%rsp), %rsp
         xorl    %eax, %eax              /* transfer.from: nothing to resume */
-        ret                             /* transfer.data is already in rdx */
+        resume_frame                    /* transfer.data is already in rdx */
         .cfi_endproc
         .size   cosync_context_trampoline, .-cosync_context_trampoline
 

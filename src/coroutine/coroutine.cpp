@@ -121,6 +121,8 @@ struct Runtime {
                                stack_overflow::Culprit* owner) noexcept;
 
   static void resume(ThreadState& ts, Coroutine& to);
+  static void suspend(ThreadState& ts, Coroutine& self, bool to_main, const char* call);
+  static void mark_finished(ThreadState& ts, Coroutine& coroutine) noexcept;
   static void suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target);
   static void activate(Coroutine& coroutine) noexcept;
   static void check_joinable(Coroutine& coroutine);
@@ -142,7 +144,7 @@ struct Runtime {
   [[noreturn]] static void refuse_suspension(const Coroutine& self, const Coroutine& target);
   static void check_canary(const Coroutine& self) noexcept;
   static void check_owner(const ThreadState* ts, const Coroutine& coroutine, const char* what);
-  static void redirect_resumers(ThreadState& ts, const Coroutine& gone) noexcept;
+  static void redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept;
   static void link(ThreadState& ts, Coroutine& coroutine) noexcept;
   static void unlink(ThreadState& ts, Coroutine& coroutine) noexcept;
 };
@@ -186,6 +188,7 @@ ThreadState& Runtime::create_thread_state() {
   auto* fresh = new ThreadStateWithMain(take_first_id());
   t_owner.allocation = fresh;  // also registers the thread-exit destructor
   ThreadState& ts = fresh->state;
+  fresh->main.thread_ = &ts;
   ts.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
   ts.next_id = fresh->main.id() + 1;
   ts.id_limit = fresh->main.id() + kIdBlock;
@@ -229,8 +232,6 @@ void Runtime::arrive(context::transfer_t transfer) noexcept {
 
 // The out-of-line twin of Switch::jump, with the ASan annotations.
 void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
-  from.state_ = CoroutineState::suspended;
-  to.state_ = CoroutineState::running;
   ts.current = &to;
   support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
@@ -245,6 +246,7 @@ COSYNC_NO_SANITIZE_THREAD context::transfer_t Runtime::entry(
   arrive(transfer);
   ThreadState& ts = *t_state;
   Coroutine& self = *ts.current;
+  self.state_ = CoroutineState::suspended;  // started; state() says running
   run(ts, self);
   const context::transfer_t last = finish(ts, self);
   support::tsan_switch_to_fiber(ts.current->tsan_fiber_);
@@ -290,13 +292,25 @@ void Runtime::report_swallowed_unwind(ThreadState& ts, Coroutine& self) noexcept
 context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   check_canary(self);
   Coroutine& to = Switch::yield_target(ts, self);
-  self.state_ = CoroutineState::finished;
-  to.state_ = CoroutineState::running;
+  mark_finished(ts, self);
   ts.current = &to;
   // A context that leaves for the last time passes no fake-stack slot, so
   // ASan frees its fake stack.
   support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
   return context::transfer_t{to.context_, &self};
+}
+
+// A finished coroutine names no resumer and no running coroutine names it:
+// the inline resume and yield rely on both.
+void Runtime::mark_finished(ThreadState& ts, Coroutine& coroutine) noexcept {
+  coroutine.state_ = CoroutineState::finished;
+  if (coroutine.resumer_ != nullptr) {
+    --coroutine.resumer_->resumer_refs_;
+    coroutine.resumer_ = nullptr;
+  }
+  if (coroutine.resumer_refs_ != 0) {
+    redirect_resumers(ts, coroutine);
+  }
 }
 
 void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
@@ -327,7 +341,7 @@ void Runtime::check_owner(const ThreadState* ts, const Coroutine& coroutine, con
 
 void Runtime::check_resumable(const ThreadState& ts, const Coroutine& to) {
   check_owner(&ts, to, "resume of");
-  if (to.state_ == CoroutineState::running) {
+  if (to.state() == CoroutineState::running) {
     usage_error("resume of " + label(to) + ": it is already running");
   }
   if (to.state_ == CoroutineState::finished) {
@@ -337,14 +351,14 @@ void Runtime::check_resumable(const ThreadState& ts, const Coroutine& to) {
 
 void Runtime::check_exception_state(const Coroutine& self, const Coroutine& target) {
   const EhGlobals& eh = *t_state->eh;
-  if (eh.caught_exceptions != target.eh_caught_ || eh.uncaught_exceptions != target.eh_uncaught_)
-      [[unlikely]] {
+  if (eh.caught_exceptions != target.eh_.caught_exceptions ||
+      eh.uncaught_exceptions != target.eh_.uncaught_exceptions) [[unlikely]] {
     refuse_suspension(self, target);
   }
 }
 
 void Runtime::refuse_suspension(const Coroutine& self, const Coroutine& target) {
-  if (t_state->eh->uncaught_exceptions != target.eh_uncaught_) {
+  if (t_state->eh->uncaught_exceptions != target.eh_.uncaught_exceptions) {
     fatal(label(self) +
           " tried to suspend while an exception is unwinding its stack (a "
           "destructor that waits?); suspending there would hand the unwinding "
@@ -367,8 +381,7 @@ void Runtime::check_canary(const Coroutine& self) noexcept {
 }
 
 void Runtime::forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to) {
-  from.eh_caught_ = ts.eh->caught_exceptions;
-  from.eh_uncaught_ = ts.eh->uncaught_exceptions;
+  from.eh_ = *ts.eh;
   set_resumer(to, from);
   check_canary(from);
   jump(ts, from, to);
@@ -389,6 +402,13 @@ void Runtime::resume(ThreadState& ts, Coroutine& to) {
   }
   check_resumable(ts, to);
   forward_switch(ts, from, to);
+}
+
+void Runtime::suspend(ThreadState& ts, Coroutine& self, bool to_main, const char* call) {
+  if (self.is_main()) {
+    suspend_outside_coroutine(call);
+  }
+  suspend_to(ts, self, to_main ? *ts.main : Switch::yield_target(ts, self));
 }
 
 void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
@@ -462,12 +482,12 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
     }
     check_owner(ts, coroutine, "cancel of");
   }
-  switch (coroutine.state_) {
+  switch (coroutine.state()) {
     case CoroutineState::finished:
       return;
     case CoroutineState::created:
       coroutine.drop_callable();
-      coroutine.state_ = CoroutineState::finished;
+      mark_finished(*ts, coroutine);
       coroutine.cancelled_ = true;
       return;
     case CoroutineState::running:
@@ -501,13 +521,14 @@ void Runtime::for_each(const ThreadState& ts, const std::function<void(const Cor
   }
 }
 
-void Runtime::redirect_resumers(ThreadState& ts, const Coroutine& gone) noexcept {
+void Runtime::redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept {
   for (Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
     if (c->resumer_ == &gone) {
       c->resumer_ = ts.main;
       ++ts.main->resumer_refs_;
     }
   }
+  gone.resumer_refs_ = 0;
 }
 
 void Runtime::release(Coroutine& coroutine) noexcept {
@@ -551,8 +572,8 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
 
 ThreadState& create_thread_state() { return Runtime::create_thread_state(); }
 void resume_slow(Coroutine& to) { Runtime::resume(this_thread(), to); }
-void suspend_slow(Coroutine& self, Coroutine& target) {
-  Runtime::suspend_to(*t_state, self, target);
+void suspend_slow(Coroutine& self, bool to_main, const char* call) {
+  Runtime::suspend(*t_state, self, to_main, call);
 }
 void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   Runtime::set_resumer(coroutine, resumer);
@@ -593,7 +614,7 @@ Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
 }
 
 Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
-    : state_(CoroutineState::running), id_(id) {
+    : slow_path_(kMainContext), state_(CoroutineState::suspended), id_(id) {
   // The thread's own stack: the kernel guards it, so no canary is checked.
   stack_.guard = StackGuard::guard_page;
   set_name("main");

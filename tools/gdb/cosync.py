@@ -14,9 +14,10 @@ import gdb
 STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 
 # Where the assembly switch saves the resume registers, relative to the
-# saved stack pointer: (pc offset, frame pointer offset, frame size).
+# saved context token: (pc offset, frame pointer offset, distance from the
+# token to the suspended stack pointer).
 FRAMES = {
-    "i386:x86-64": (0x38, 0x30, 0x40),
+    "i386:x86-64": (0x10, 0x08, 0xA0),
     "aarch64": (0xA0, 0x90, 0xB0),
 }
 
@@ -36,9 +37,18 @@ def coroutines():
         node = coroutine["registry_next_"]
 
 
+def state_of(coroutine):
+    # state_ never holds "running": the running context is the thread's
+    # current one (Coroutine::state()).
+    state = STATES.get(int(coroutine["state_"]), "?")
+    if state == "suspended" and int(thread_state()["current"]) == int(coroutine.address):
+        return "running"
+    return state
+
+
 def describe(coroutine):
     stack = coroutine["stack_"]
-    state = STATES.get(int(coroutine["state_"]), "?")
+    state = state_of(coroutine)
     return "#%d %-24s %-9s stack [0x%x, 0x%x)" % (
         int(coroutine["id_"]),
         '"%s"' % coroutine["name_"].string(),
@@ -83,7 +93,7 @@ class CoroutineBacktrace(gdb.Command):
         raise gdb.GdbError("cosync: no live coroutine #%d on this thread" % wanted)
 
     def show(self, coroutine):
-        if STATES.get(int(coroutine["state_"])) != "suspended":
+        if state_of(coroutine) != "suspended":
             raise gdb.GdbError("cosync: only a suspended coroutine has a saved context")
         if backend() == "ucontext":
             raise gdb.GdbError("cosync: cosync-bt reads the assembly switch's frame; "

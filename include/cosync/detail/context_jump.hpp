@@ -1,10 +1,12 @@
 // Declarations of the context layer's two entry points, shared by the
 // library and by the inline switch in coroutine.hpp. They name no register
-// and no frame layout: that knowledge stays in src/context/.
+// and no frame layout: that knowledge stays in src/context/, but for the
+// x86_64 System V switch, which is inlined (context_jump_x86_64_sysv.hpp).
 #pragma once
 
 #include <cstddef>
 
+#include "cosync/config.hpp"
 #include "cosync/export.hpp"
 
 namespace cosync::context {
@@ -36,3 +38,12 @@ COSYNC_API transfer_t cosync_context_jump(context_t to, void* data) noexcept;
 }
 
 }  // namespace cosync::context
+
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+#include "cosync/detail/context_jump_x86_64_sysv.hpp"
+#else
+namespace cosync::context {
+// The switch the inline coroutine path uses: this back end's is out of line.
+inline transfer_t jump(context_t to, void* data) noexcept { return cosync_context_jump(to, data); }
+}  // namespace cosync::context
+#endif

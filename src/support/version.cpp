@@ -1,0 +1,15 @@
+// The library's version, from CMake's project(VERSION) through cosync/config.h:
+// compiled into the library, so a program can compare it with the headers'.
+#include "cosync.h"
+#include "cosync/version.hpp"
+
+namespace cosync {
+
+std::string_view version() noexcept { return COSYNC_VERSION_STRING; }
+
+}  // namespace cosync
+
+// Exported from libcosync.so (the library builds with hidden visibility).
+extern "C" __attribute__((visibility("default"))) const char* cosync_version(void) {
+  return COSYNC_VERSION_STRING;
+}
