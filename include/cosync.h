@@ -61,11 +61,14 @@ typedef struct cosync_options {
   const char *name;  /* copied (31 bytes kept); NULL: none */
   void *user_data;   /* what cosync_user_data returns */
 } cosync_options;
+/* COSYNC_OPTIONS_INIT: options with every default (all fields zero). */
 #define COSYNC_OPTIONS_INIT {0, 0, 0}
 
-/* Readiness events for cosync_wait_fd and cosync_call_when_ready. */
-#define COSYNC_READABLE 1u
-#define COSYNC_WRITABLE 2u
+/* Readiness events for cosync_wait_fd and cosync_call_when_ready (either
+   or both; a wait for neither is -EINVAL). */
+
+#define COSYNC_READABLE 1u /* wait until the fd is readable */
+#define COSYNC_WRITABLE 2u /* wait until the fd is writable */
 
 /* cosync_version returns the version of the library the program runs with,
    "MAJOR.MINOR.PATCH"; COSYNC_VERSION_STRING is the headers' version. */
@@ -162,7 +165,8 @@ int cosync_request_wait(cosync_request *request, cosync_deadline deadline);
 /* cosync_request_get waits, stores the result in *result (may be NULL) and
    frees the request. Returns 0, -EIO (an exception escaped the body),
    -ECANCELED (the request ended cancelled, or the waiting coroutine was
-   cancelled), -EINVAL (request NULL), or -ETIMEDOUT or -EPERM (the
+   cancelled), -EINVAL (request NULL), or -ETIMEDOUT, -EPERM or the
+   -EINVAL of a wait nothing could end (as cosync_request_wait; the
    request is kept: wait again or free it). */
 int cosync_request_get(cosync_request *request, void **result, cosync_deadline deadline);
 /* cosync_request_cancel asks the coroutine to stop: its current or next
@@ -200,7 +204,9 @@ int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline);
 /* ---- the loop ---- */
 
 /* cosync_this_loop returns this thread's loop (created on first use), or
-   NULL when it cannot be created (out of fds or memory). */
+   NULL when it cannot be created (out of fds or memory). The built-in
+   loop's own fds are close-on-exec and numbered 512 or above (half the
+   soft RLIMIT_NOFILE when that is lower). */
 cosync_loop *cosync_this_loop(void);
 /* cosync_loop_run_once runs one iteration, sleeping at most until `until`.
    0, -EINVAL (loop NULL), -EPERM from a coroutine or from inside one of

@@ -32,6 +32,7 @@ typedef int64_t cosync_deadline;
 /* A deadline that never passes. */
 #define COSYNC_NO_DEADLINE INT64_MAX
 
+/* The values of cosync_completion.state. */
 enum cosync_completion_state {
   COSYNC_COMPLETION_PENDING = 0, /* not complete yet */
   COSYNC_COMPLETION_DONE = 1     /* cosync_complete was called; result is set */
@@ -43,6 +44,7 @@ enum cosync_completion_state {
 struct cosync_completion {
   int state;  /* enum cosync_completion_state */
   int result; /* what cosync_complete was given (0 or a negative errno, by convention) */
+  /* called once by cosync_complete; NULL: none */
   void (*continuation)(struct cosync_completion *completion, void *data);
   void *data; /* the continuation's */
 };

@@ -86,25 +86,28 @@ class COSYNC_API Cancelled : public std::runtime_error {
 // std::exception; code that catches it must rethrow it.
 class COSYNC_API ForcedUnwind {
  public:
-  std::uint64_t coroutine_id = 0;
+  std::uint64_t coroutine_id = 0;  // id of the coroutine being unwound
 };
 
+// Where a coroutine is in its life: created (never resumed), running,
+// suspended, finished (returned, threw, or was unwound).
 enum class CoroutineState : std::uint8_t { created, running, suspended, finished };
 
+// The state's name ("created", "running", "suspended", "finished").
 COSYNC_API const char* to_string(CoroutineState state) noexcept;
 
 // How to create a coroutine.
 struct Options {
   std::size_t stack_size = 0;  // usable bytes; 0 = default_stack_size
   std::string_view name = {};  // copied; at most 31 bytes are kept
-  void* user_data = nullptr;
+  void* user_data = nullptr;   // the coroutine's initial user_data()
 };
 
 // Counters of this thread's coroutines.
 struct CoroutineStats {
-  std::size_t live = 0;  // created and not yet destroyed
-  std::size_t created = 0;
-  std::size_t forced_unwinds = 0;
+  std::size_t live = 0;               // created and not yet destroyed
+  std::size_t created = 0;            // coroutines this thread has created
+  std::size_t forced_unwinds = 0;     // suspended coroutines unwound by a cancel or destruction
   std::size_t swallowed_unwinds = 0;  // finished normally although unwound
 };
 
@@ -156,10 +159,15 @@ class COSYNC_API Coroutine {
   std::uint64_t id() const noexcept { return id_; }
   // The name given at creation; empty when none was given.
   const char* name() const noexcept { return name_; }
+  // Renames the coroutine (copied; at most 31 bytes are kept).
   void set_name(std::string_view name) noexcept;
+  // Where the coroutine is in its life (see CoroutineState).
   inline CoroutineState state() const noexcept;
+  // True for a thread's main context, false for a coroutine.
   bool is_main() const noexcept { return stack_.base == nullptr; }
+  // The pointer set by Options::user_data or set_user_data (null by default).
   void* user_data() const noexcept { return user_data_; }
+  // Stores a pointer for the program; cosync never reads it.
   void set_user_data(void* data) noexcept { user_data_ = data; }
   // The coroutine's stack (empty for a main context).
   const Stack& stack() const noexcept { return stack_; }
@@ -180,8 +188,10 @@ class COSYNC_API Coroutine {
   inline void resume();
 
  protected:
+  // A coroutine on `frame`'s stack, named and tagged from `options` (used by create()).
   explicit Coroutine(const detail::Frame& frame, const Options& options);
   struct MainTag {};
+  // A thread's main context, named "main".
   explicit Coroutine(MainTag, std::uint64_t id) noexcept;
   ~Coroutine() = default;
 
@@ -229,8 +239,8 @@ class COSYNC_API Coroutine {
   std::size_t resumer_refs_ = 0;
 
  protected:
-  std::exception_ptr error_;
-  bool cancelled_ = false;
+  std::exception_ptr error_;  // what the body threw, rethrown by join()
+  bool cancelled_ = false;    // unwound by a cancel: join() throws Cancelled
 
  private:
   Coroutine* registry_prev_ = nullptr;
@@ -258,6 +268,7 @@ inline void yield();
 inline void yield_to_main();
 // Calls `visit` for every live coroutine of this thread, oldest first.
 COSYNC_API void for_each_coroutine(const std::function<void(const Coroutine&)>& visit);
+// This thread's coroutine counters (all zero before its first coroutine).
 COSYNC_API CoroutineStats coroutine_stats() noexcept;
 
 namespace detail {
@@ -472,9 +483,12 @@ template <class R>
 class Task {
  public:
   Task() noexcept = default;
+  // Adopts a coroutine made by create().
   explicit Task(detail::ResultSlot<R>* slot) noexcept : slot_(slot) {}
+  // Takes over `other`'s coroutine; `other` becomes empty.
   Task(Task&& other) noexcept
       : slot_(std::exchange(other.slot_, nullptr)), joined_(std::exchange(other.joined_, false)) {}
+  // Destroys this task's coroutine (unwinding a suspended one), then takes over `other`'s.
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
       reset();
@@ -487,15 +501,19 @@ class Task {
   Task& operator=(const Task&) = delete;
   ~Task() { reset(); }
 
+  // False for an empty task (default-constructed, moved from, or joined).
   explicit operator bool() const noexcept { return slot_ != nullptr; }
+  // The coroutine's control block. Throws UsageError on an empty task.
   Coroutine& coroutine() const {
     if (slot_ == nullptr) {
       detail::throw_join_misuse(joined_);
     }
     return *slot_;
   }
+  // Access to the coroutine's members. Throws UsageError on an empty task.
   Coroutine* operator->() const { return &coroutine(); }
 
+  // Switches into the coroutine (Coroutine::resume). Throws UsageError on an empty task.
   void resume() { coroutine().resume(); }
   // True once the coroutine finished (or the task was joined).
   bool done() const noexcept {
@@ -547,6 +565,7 @@ class Task {
   bool joined_ = false;
 };
 
+// The value type of a coroutine running `F(Args...)` (what join() returns).
 template <class F, class... Args>
 using task_result_t =
     std::remove_cvref_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>;
@@ -569,6 +588,7 @@ Task<task_result_t<F, Args...>> create(const Options& options, F&& fn, Args&&...
   }
 }
 
+// create() with default Options.
 template <class F, class... Args>
 requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> Task<task_result_t<F, Args...>>
 create(F&& fn, Args&&... args) {

@@ -266,6 +266,7 @@ class COSYNC_API Loop {
   // calls it first thing in its destructor, so the loop never calls
   // upward by name.
   using TeardownHook = void (*)(Loop& loop) noexcept;
+  // Sets that hook (the request layer does, at static initialisation).
   static void set_teardown_hook(TeardownHook hook) noexcept;
   // For the teardown hook: runs the immediates queued now (and the timers
   // due and the posts pending) once, as an iteration would without
@@ -332,7 +333,9 @@ COSYNC_API extern thread_local constinit Loop* t_loop __attribute__((tls_model("
 COSYNC_API Loop& install_builtin_loop();
 }  // namespace detail
 // This thread's loop: the one installed with set_this_loop, else a
-// built-in epoll loop created on first use.
+// built-in epoll loop created on first use. The built-in loop's own fds
+// (epoll, eventfd, signalfd) are close-on-exec and numbered 512 or above
+// (half the soft RLIMIT_NOFILE when that is lower), out of the program's way.
 inline Loop& this_loop() {
   Loop* loop = detail::t_loop;
   return loop != nullptr ? *loop : detail::install_builtin_loop();

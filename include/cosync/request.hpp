@@ -77,6 +77,7 @@ namespace cosync {
 // std::system_error appends.
 class COSYNC_API TimedOut : public std::system_error {
  public:
+  // A timeout error with message `what`.
   explicit TimedOut(const std::string& what)
       : std::system_error(std::make_error_code(std::errc::timed_out), what), message_(what) {}
   // The message the wait was given, e.g. "cosync: mutex lock timed out".
@@ -86,9 +87,10 @@ class COSYNC_API TimedOut : public std::system_error {
   std::runtime_error message_;  // copied without allocating, as exceptions must be
 };
 
+// Counters of this thread's waits.
 struct RequestStats {
-  std::size_t early_resumes = 0;  // waits resumed before their condition held
-  std::size_t cancellations_delivered = 0;
+  std::size_t early_resumes = 0;            // waits resumed before their condition held
+  std::size_t cancellations_delivered = 0;  // cancels thrown as Cancelled at a wait
 };
 
 // This thread's counters.
@@ -303,13 +305,18 @@ class Request {
  public:
   // A fresh pending request, to be completed by callback-shaped code.
   Request() : state_(new detail::RequestState<T>()) { state_->add_handle(); }
+  // A handle to `adopted` (used by spawn() and the I/O layer).
   explicit Request(detail::RequestState<T>* adopted) noexcept : state_(adopted) {
     state_->add_handle();
   }
+  // Another handle to `other`'s request (loop thread only).
   Request(const Request& other) noexcept : state_(other.state_) {
     if (state_ != nullptr) state_->add_handle();
   }
+  // Takes over `other`'s handle; `other` is left moved-from.
   Request(Request&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  // Makes this a handle to `other`'s request, dropping the old one (which
+  // cancels it if it was its last handle and still pending).
   Request& operator=(Request other) noexcept {
     std::swap(state_, other.state_);
     return *this;
@@ -597,6 +604,7 @@ Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&.
   return Request<R>(state);
 }
 
+// spawn() with default Options.
 template <class F, class... Args>
 requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
     Request<task_result_t<F, Args...>> spawn(F&& fn, Args&&... args) {
@@ -613,13 +621,17 @@ COSYNC_API void yield_to_loop();
 // Suspends the calling coroutine (or runs the loop, outside coroutines)
 // until the deadline. Throws Cancelled if the coroutine is cancelled.
 COSYNC_API void sleep_until(Deadline deadline);
+// sleep_until(now + duration).
 inline void sleep_for(Clock::duration duration) { sleep_until(deadline_after(duration)); }
 
 // Waits until `fd` is ready for `events` (io_readable, io_writable, or
 // both) on this thread's loop; returns at once when it already is (level
 // triggered, on every backend). Throws std::system_error naming the fd when
 // the wait ends in error (ECANCELED: the fd was forgotten or closed through
-// the loop), TimedOut at the deadline, Cancelled in a cancelled coroutine.
+// the loop; EBADF: the fd was closed behind the built-in loop's back, see
+// Loop::forget_fd), TimedOut at the deadline, Cancelled in a cancelled
+// coroutine; the built-in loop refuses `events` without io_readable or
+// io_writable with std::invalid_argument.
 COSYNC_API void wait_io(int fd, unsigned events, Deadline deadline = no_deadline);
 // wait_io for code that keeps the loop's readiness cache itself
 // (Loop::io_ready / io_not_ready, as cosync's sockets do): waits for the
@@ -654,10 +666,12 @@ COSYNC_API bool wait_all(const std::vector<detail::RequestCore*>& requests,
 COSYNC_API int wait_any(const std::vector<detail::RequestCore*>& requests,
                         Deadline deadline = no_deadline);
 
+// wait_all over the given requests, without a deadline.
 template <class... T>
 bool wait_all(Request<T>&... requests) {
   return wait_all({&requests.core()...});
 }
+// wait_any over the given requests, without a deadline: the index of one that is done.
 template <class... T>
 int wait_any(Request<T>&... requests) {
   return wait_any({&requests.core()...});

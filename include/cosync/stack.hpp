@@ -51,6 +51,7 @@ inline constexpr std::size_t min_stack_size = 16 * 1024;
 // a unit mistake.
 inline constexpr std::size_t max_stack_size = std::size_t{1} << 30U;
 
+// How one stack is guarded (see "Guard strategies" above).
 enum class StackGuard : std::uint32_t { guard_region, guard_page, canary };
 
 // How new stacks get their guard. `automatic` uses guard regions where the
@@ -61,7 +62,7 @@ enum class GuardPolicy : std::uint8_t { automatic, guard_page, canary };
 // Process-wide stack settings. Change them before creating coroutines; a
 // change applies to stacks allocated afterwards.
 struct StackConfig {
-  GuardPolicy guard_policy = GuardPolicy::automatic;
+  GuardPolicy guard_policy = GuardPolicy::automatic;  // how new stacks get their guard
   // Share of vm.max_map_count that guard pages may use, in percent.
   unsigned guard_page_vma_share_percent = 25;
   // Most free stacks each thread keeps committed for reuse, per size: the
@@ -85,26 +86,31 @@ struct StackConfig {
 // (a partial copy that straddles earlier stores stalls store forwarding on
 // the coroutine creation path).
 struct COSYNC_API Stack {
-  void* base = nullptr;           // lowest usable address
-  std::size_t size = 0;           // usable bytes
-  std::size_t guard_bytes = 0;    // guard below `base` (0 for a canary stack)
-  std::uint32_t valgrind_id = 0;  // registration id while valgrind watches it
-  StackGuard guard = StackGuard::canary;
+  void* base = nullptr;                   // lowest usable address
+  std::size_t size = 0;                   // usable bytes
+  std::size_t guard_bytes = 0;            // guard below `base` (0 for a canary stack)
+  std::uint32_t valgrind_id = 0;          // registration id while valgrind watches it
+  StackGuard guard = StackGuard::canary;  // how this stack is guarded
 
+  // One past the highest usable address: the stack grows down from here.
   void* top() const noexcept { return static_cast<char*>(base) + size; }
+  // Bytes of the guard below `base` (0 for a canary stack).
   std::size_t guard_size() const noexcept { return guard_bytes; }
   // Lowest mapped address: the start of the guard.
   void* mapping_base() const noexcept { return static_cast<char*>(base) - guard_size(); }
+  // Bytes from mapping_base() to top(): the guard and the usable stack.
   std::size_t mapping_size() const noexcept { return guard_size() + size; }
+  // True when `address` lies in the usable stack, [base, top()).
   bool contains(const void* address) const noexcept;
+  // True when `address` lies in the guard, [mapping_base(), base).
   bool guard_contains(const void* address) const noexcept;
 };
 
 // Counters for this thread's pool and the process-wide guard budget.
 struct StackStats {
-  std::size_t live_guard_region = 0;  // this thread, in use by coroutines
-  std::size_t live_guard_page = 0;
-  std::size_t live_canary = 0;
+  std::size_t live_guard_region = 0;     // this thread, in use by coroutines
+  std::size_t live_guard_page = 0;       // this thread, in use by coroutines
+  std::size_t live_canary = 0;           // this thread, in use by coroutines
   std::size_t pooled = 0;                // this thread, waiting for reuse
   std::size_t mapped = 0;                // this thread, new stacks carved from slabs
   std::size_t reused = 0;                // this thread, allocations served by the pool
@@ -125,7 +131,11 @@ struct StackStats {
                                          // batches, a fraction of a call per stack
 };
 
+// Replaces the process-wide settings, for stacks allocated from now on.
+// Throws std::invalid_argument when guard_bytes exceeds max_stack_size or
+// guard_page_vma_share_percent exceeds 100 (nothing is changed then).
 COSYNC_API void configure_stacks(const StackConfig& config);
+// The current process-wide settings, as last given to configure_stacks.
 COSYNC_API StackConfig stack_config() noexcept;
 
 // Rounds a requested size up to whole pages, after checking it against
@@ -147,6 +157,7 @@ COSYNC_API void release_stack(Stack& stack) noexcept;
 // stacks are all free, decommits the other free stacks.
 COSYNC_API void trim_stack_pool() noexcept;
 
+// This thread's stack counters and the process-wide ones (see StackStats).
 COSYNC_API StackStats stack_stats() noexcept;
 
 // True when the canary of a canary-guarded stack is intact (always true for

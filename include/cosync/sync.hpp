@@ -22,9 +22,13 @@ namespace cosync {
 // A manual-reset event: wait() returns once set() was called, until reset().
 class COSYNC_API Event {
  public:
+  // Sets the event and wakes every waiter.
   void set() noexcept;
+  // Clears the event: later waits block until the next set().
   void reset() noexcept { set_ = false; }
+  // True between set() and reset().
   bool is_set() const noexcept { return set_; }
+  // Returns at once when set, else waits for set(). Throws TimedOut or Cancelled.
   void wait(Deadline deadline = no_deadline);
 
  private:
@@ -40,10 +44,13 @@ class COSYNC_API Mutex {
   Mutex& operator=(const Mutex&) = delete;
   ~Mutex();
 
+  // Waits for the mutex and takes it. Throws TimedOut or Cancelled (not holding it).
   void lock(Deadline deadline = no_deadline);
+  // Takes the mutex if it is free and nobody is queued for it; false otherwise.
   bool try_lock() noexcept;
   // Throws UsageError when the mutex is not locked.
   void unlock();
+  // True while someone holds the mutex.
   bool locked() const noexcept { return locked_; }
 
  private:
@@ -54,10 +61,15 @@ class COSYNC_API Mutex {
 // A counting semaphore; acquirers are served in arrival order.
 class COSYNC_API Semaphore {
  public:
+  // A semaphore holding `initial` units.
   explicit Semaphore(std::size_t initial) noexcept : count_(initial) {}
+  // Waits for a unit and takes it. Throws TimedOut or Cancelled (taking none).
   void acquire(Deadline deadline = no_deadline);
+  // Takes a unit if one is free and nobody is queued for one; false otherwise.
   bool try_acquire() noexcept;
+  // Returns a unit: to the first waiter if there is one, else to the count.
   void release() noexcept;
+  // Units free now.
   std::size_t available() const noexcept { return count_; }
 
  private:
@@ -75,6 +87,7 @@ class COSYNC_API ChannelClosed : public std::runtime_error {
 template <class T>
 class Channel {
  public:
+  // A channel buffering up to `capacity` values. Throws std::invalid_argument for 0.
   explicit Channel(std::size_t capacity) : capacity_(capacity) {
     if (capacity == 0) {
       throw std::invalid_argument("cosync: a channel needs a capacity of at least 1");
@@ -111,7 +124,9 @@ class Channel {
     senders_.wake_all();
     receivers_.wake_all();
   }
+  // True once close() was called.
   bool closed() const noexcept { return closed_; }
+  // Values buffered and not yet received.
   std::size_t size() const noexcept { return buffer_.size(); }
 
  private:
@@ -164,8 +179,10 @@ class Channel {
 // loop's teardown at thread exit cancels and unwinds its children first.
 class COSYNC_API TaskGroup {
  public:
+  // What a child's failure does: cancel the other children, or nothing.
   enum class OnFailure { cancel_siblings, keep_going };
 
+  // An empty group with the given failure policy.
   explicit TaskGroup(OnFailure on_failure = OnFailure::cancel_siblings) noexcept
       : on_failure_(on_failure) {}
   TaskGroup(const TaskGroup&) = delete;
@@ -178,6 +195,7 @@ class COSYNC_API TaskGroup {
   auto spawn(F&& fn, Args&&... args) {
     return adopt(cosync::spawn(std::forward<F>(fn), std::forward<Args>(args)...));
   }
+  // spawn() with Options (a stack size, a name).
   template <class F, class... Args>
   auto spawn(const Options& options, F&& fn, Args&&... args) {
     return adopt(cosync::spawn(options, std::forward<F>(fn), std::forward<Args>(args)...));
@@ -186,6 +204,7 @@ class COSYNC_API TaskGroup {
   // Waits until every child has finished; on timeout cancels them, waits
   // for them to unwind and throws TimedOut.
   void join(Deadline deadline = no_deadline);
+  // Cancels every unfinished child; they unwind when next resumed.
   void cancel() noexcept;
   // Children not finished yet.
   std::size_t size() const noexcept { return children_.size(); }
