@@ -73,6 +73,7 @@ bench: deps-bench
 
 # The HTML API reference of the public headers (Doxygen), in $(BUILD)/docs/html.
 docs:
+	@tools/deps.sh docs
 	@mkdir -p $(BUILD)/docs
 	COSYNC_VERSION=$$(sed -n 's/^project(cosync VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt) \
 	  COSYNC_DOCS_OUT=$(BUILD)/docs doxygen docs/Doxyfile

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a cosync job needs, when they are missing.
-# Usage: tools/deps.sh build|package|bench|ci      install what is missing
+# Usage: tools/deps.sh build|package|bench|docs|ci     install what is missing
 #        tools/deps.sh versions build|package|...  print the installed set
 # (the Makefile configures again when that set changes)
 set -euo pipefail
@@ -13,17 +13,20 @@ build_packages=(cmake ninja-build g++ make pkg-config valgrind googletest gdb
   libtevent-dev libtalloc-dev libuv1-dev libevent-dev libpcl1-dev)
 # make package: cpack's DEB generator computes the runtime dependencies.
 package_packages=("${build_packages[@]}" dpkg-dev)
+# make docs: the API reference (Doxygen, with tools/doxygen_filter.py).
+docs_packages=(doxygen python3)
 bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
 ci_packages=("${package_packages[@]}" "${bench_packages[@]:${#build_packages[@]}}"
-  g++-aarch64-linux-gnu qemu-user clang)
+  g++-aarch64-linux-gnu qemu-user clang doxygen python3)
 
 package_set() {
   case "${1:-}" in
     build | test) wanted=("${build_packages[@]}") ;;
     package) wanted=("${package_packages[@]}") ;;
     bench) wanted=("${bench_packages[@]}") ;;
+    docs) wanted=("${docs_packages[@]}") ;;
     ci) wanted=("${ci_packages[@]}") ;;
-    *) echo "usage: $0 [versions] build|package|bench|ci" >&2; exit 2 ;;
+    *) echo "usage: $0 [versions] build|package|bench|docs|ci" >&2; exit 2 ;;
   esac
 }
 
