@@ -234,6 +234,10 @@ class ThreadStacks {
 // on the allocation path); a second thread_local object frees it at thread
 // exit.
 thread_local ThreadStacks* t_stacks __attribute__((tls_model("initial-exec"))) = nullptr;
+// Set once the pool's owner has run at thread exit: another thread_local
+// destructor that runs later (the built-in loop's teardown unwinds spawned
+// coroutines) must not make a pool nobody would free.
+thread_local bool t_stacks_gone __attribute__((tls_model("initial-exec"))) = false;
 
 struct ThreadStacksOwner {
   ThreadStacksOwner() = default;
@@ -242,6 +246,7 @@ struct ThreadStacksOwner {
   ~ThreadStacksOwner() {
     delete t_stacks;
     t_stacks = nullptr;
+    t_stacks_gone = true;
   }
 };
 thread_local ThreadStacksOwner t_stacks_owner;
@@ -646,9 +651,16 @@ Stack allocate_stack(std::size_t size) {
 }
 
 void release_stack(Stack& stack) noexcept {
-  if (stack.base != nullptr) {
-    thread_stacks().release(stack);
+  if (stack.base == nullptr) {
+    return;
   }
+  if (t_stacks_gone) [[unlikely]] {
+    support::asan_unpoison(stack.base, stack.size);
+    give_back_one(stack);  // straight to its slab: this thread pools no more
+    stack = Stack{};
+    return;
+  }
+  thread_stacks().release(stack);
 }
 
 void trim_stack_pool() noexcept {
