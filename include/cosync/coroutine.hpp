@@ -311,11 +311,27 @@ inline ThreadState& this_thread() {
 // functions are always inlined: a compiler that makes one a call (clang
 // does, for suspend) pays that return's misprediction on every switch.
 struct Switch {
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  // Where a control block keeps its token, for the switch that saves it.
+  // Coroutine has no virtual base, so the offset is fixed (g++ and clang
+  // only warn that the standard does not promise it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  static constexpr unsigned long kContextOffset = offsetof(Coroutine, context_);
+#pragma GCC diagnostic pop
+#endif
+
   [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from,
                                           Coroutine& to) noexcept {
     ts.current = &to;
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+    // Every context saves its own token (Runtime::jump and finish too), so
+    // the resumed one writes nothing back.
+    context::jump_saving<kContextOffset>(to.context_, &from);
+#else
     const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
+#endif
   }
 
   [[gnu::always_inline]] static void after_return(Coroutine& self) {

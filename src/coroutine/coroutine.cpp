@@ -222,9 +222,18 @@ void Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* runni
   }
 }
 
+// `transfer` is what the context that left passed. With the inline x86_64
+// switch every context saves its own token before it leaves (Switch::jump,
+// jump and finish), and the data is &previous only when it came through
+// jump or finish, which the sanitizer builds always take.
 void Runtime::arrive(context::transfer_t transfer) noexcept {
   auto* previous = static_cast<Coroutine*>(transfer.data);
+#if !COSYNC_INLINE_JUMP_X86_64_SYSV
   previous->context_ = transfer.from;  // null when `previous` finished
+#endif
+  if constexpr (!support::asan_enabled) {
+    return;
+  }
   const Coroutine& self = *t_state->current;
   support::asan_finish_switch(self.asan_fake_stack_, &previous->asan_bottom_,
                               &previous->asan_size_);
@@ -235,7 +244,12 @@ void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
   ts.current = &to;
   support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  arrive(context::transfer_t{
+      nullptr, context::jump_saving<Switch::kContextOffset>(to.context_, &from, &from)});
+#else
   arrive(context::cosync_context_jump(to.context_, &from));
+#endif
 }
 
 // Not instrumented for TSan: it switches TSan to the next context's fiber
@@ -293,6 +307,7 @@ context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   check_canary(self);
   Coroutine& to = Switch::yield_target(ts, self);
   mark_finished(ts, self);
+  self.context_ = nullptr;  // never resumed again
   ts.current = &to;
   // A context that leaves for the last time passes no fake-stack slot, so
   // ASan frees its fake stack.
