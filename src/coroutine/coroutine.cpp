@@ -34,7 +34,25 @@ class MainContext final : public Coroutine {
 
 }  // namespace
 
+namespace {
+
+// The current context of a thread without state (see t_switch_state). A
+// main context, so a suspension takes the slow path, which finds no state
+// and refuses it. Built before other static objects, whose constructors may
+// already switch.
+[[gnu::init_priority(101)]] MainContext g_placeholder_main{0};
+constexpr ThreadState placeholder_state(Coroutine* current) noexcept {
+  ThreadState state;
+  state.current = current;
+  return state;
+}
+constinit ThreadState g_placeholder_state = placeholder_state(&g_placeholder_main);
+
+}  // namespace
+
 constinit thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local ThreadState* t_switch_state __attribute__((tls_model("initial-exec"))) =
+    &g_placeholder_state;
 static_assert(switch_hooks == support::switch_hooks_needed,
               "cosync/config.hpp must match the sanitizer flags the library is built with");
 
@@ -170,6 +188,7 @@ struct ThreadStateOwner {
     }
     delete allocation;
     t_state = nullptr;
+    t_switch_state = &g_placeholder_state;
   }
 
   ThreadStateWithMain* allocation = nullptr;
@@ -195,6 +214,7 @@ ThreadState& Runtime::create_thread_state() {
   Coroutine& main = fresh->main;
   main.tsan_fiber_ = support::tsan_current_fiber();
   t_state = &ts;
+  t_switch_state = &ts;
   return ts;
 }
 
@@ -588,7 +608,11 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
 ThreadState& create_thread_state() { return Runtime::create_thread_state(); }
 void resume_slow(Coroutine& to) { Runtime::resume(this_thread(), to); }
 void suspend_slow(Coroutine& self, bool to_main, const char* call) {
-  Runtime::suspend(*t_state, self, to_main, call);
+  ThreadState* ts = t_state;
+  if (ts == nullptr) {
+    suspend_outside_coroutine(call);  // `self` is the placeholder
+  }
+  Runtime::suspend(*ts, self, to_main, call);
 }
 void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   Runtime::set_resumer(coroutine, resumer);
