@@ -10,6 +10,7 @@
 #include <xmmintrin.h>
 #endif
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -114,19 +115,16 @@ transfer_t clobbering_entry(transfer_t first) {
 // 16 integer and 16 double accumulators live across every switch: with the
 // out-of-line jump they sit in callee-saved registers the jump must restore;
 // with the inline one the compiler must keep them itself, as its clobber
-// list tells it.
-template <bool kInline>
-void expect_registers_survive_switches() {
-  RawStack stack;
-  Pressure pressure;
-  context_t peer = cosync_context_make(stack.top(), kStackSize, &clobbering_entry);
-  const std::size_t rounds = test::scaled(1000000);
+// list tells it. `step` makes one round trip; it is inlined, so the
+// accumulators are live across the switch itself.
+template <class Step>
+[[gnu::always_inline]] inline void expect_registers_survive(std::size_t rounds, Step step) {
   std::uint64_t i0 = 1, i1 = 2, i2 = 3, i3 = 4, i4 = 5, i5 = 6, i6 = 7, i7 = 8;
   std::uint64_t i8 = 9, i9 = 10, i10 = 11, i11 = 12, i12 = 13, i13 = 14, i14 = 15, i15 = 16;
   double f0 = 0.5, f1 = 1.5, f2 = 2.5, f3 = 3.5, f4 = 4.5, f5 = 5.5, f6 = 6.5, f7 = 7.5;
   double f8 = 8.5, f9 = 9.5, f10 = 10.5, f11 = 11.5, f12 = 12.5, f13 = 13.5, f14 = 14.5, f15 = 15.5;
   for (std::size_t round = 0; round < rounds; ++round) {
-    peer = kInline ? jump(peer, &pressure).from : cosync_context_jump(peer, &pressure).from;
+    step();
     i0 += 1;
     i1 += 2;
     i2 += 3;
@@ -160,7 +158,6 @@ void expect_registers_survive_switches() {
     f14 += 15.0;
     f15 += 16.0;
   }
-  cosync_context_jump(peer, nullptr);
   const auto n = static_cast<std::uint64_t>(rounds);
   const std::uint64_t ints[] = {i0, i1, i2,  i3,  i4,  i5,  i6,  i7,
                                 i8, i9, i10, i11, i12, i13, i14, i15};
@@ -172,6 +169,49 @@ void expect_registers_survive_switches() {
         << "floating-point register " << k;
   }
 }
+
+template <bool kInline>
+void expect_registers_survive_switches() {
+  RawStack stack;
+  Pressure pressure;
+  context_t peer = cosync_context_make(stack.top(), kStackSize, &clobbering_entry);
+  expect_registers_survive(test::scaled(1000000), [&] {
+    peer = kInline ? jump(peer, &pressure).from : cosync_context_jump(peer, &pressure).from;
+  });
+  cosync_context_jump(peer, nullptr);
+}
+
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+// The tokens of two contexts that each save their own (jump_saving), as
+// coroutine control blocks do.
+struct SavedTokens {
+  context_t main = nullptr;
+  context_t peer = nullptr;
+  bool finish = false;
+};
+constexpr unsigned long kMainSlot = offsetof(SavedTokens, main);
+constexpr unsigned long kPeerSlot = offsetof(SavedTokens, peer);
+
+transfer_t saving_entry(transfer_t first) {
+  auto* tokens = static_cast<SavedTokens*>(first.data);
+  while (!tokens->finish) {
+    clobber_callee_saved();
+    jump_saving<kPeerSlot>(tokens->main, tokens);
+  }
+  return transfer_t{tokens->main, nullptr};
+}
+
+TEST(Context, SelfSavingJumpPreservesIntegerAndFloatRegistersOverAMillionSwitches) {
+  RawStack stack;
+  SavedTokens tokens;
+  tokens.peer = cosync_context_make(stack.top(), kStackSize, &saving_entry);
+  jump_saving<kMainSlot>(tokens.peer, &tokens, &tokens);  // the entry reads the data
+  expect_registers_survive(test::scaled(1000000),
+                           [&] { jump_saving<kMainSlot>(tokens.peer, &tokens); });
+  tokens.finish = true;
+  jump_saving<kMainSlot>(tokens.peer, &tokens);
+}
+#endif
 
 TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {
   expect_registers_survive_switches<false>();

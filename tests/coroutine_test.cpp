@@ -418,6 +418,36 @@ TEST(Coroutine, YieldOutsideACoroutineIsAClearError) {
   EXPECT_TRUE(contains(usage_error_of([] { main_context().resume(); }), "main context"));
 }
 
+// A thread that never used cosync has no state; the inline switch then sees
+// a placeholder (never a null pointer) and must still refuse both switches,
+// and the thread must work normally afterwards.
+TEST(Coroutine, SwitchesOnAThreadWithoutStateAreClearErrors) {
+  auto task = create([] { yield(); });
+  std::string yield_error;
+  std::string resume_error;
+  std::string resume_after_error;
+  int ran = 0;
+  std::thread fresh([&] {
+    yield_error = usage_error_of([] { yield(); });
+    resume_error = usage_error_of([&] { task.resume(); });
+    auto own = create([&ran] {
+      ++ran;
+      yield();
+      ++ran;
+    });
+    own.resume();
+    resume_after_error = usage_error_of([] { yield_to_main(); });
+    own.join();
+  });
+  fresh.join();
+  EXPECT_TRUE(contains(yield_error, "outside any coroutine")) << yield_error;
+  EXPECT_TRUE(contains(resume_error, "does not own it")) << resume_error;
+  EXPECT_TRUE(contains(resume_after_error, "outside any coroutine")) << resume_after_error;
+  EXPECT_EQ(ran, 2);
+  task.resume();
+  EXPECT_NO_THROW(task.join());
+}
+
 TEST(Coroutine, EmptyTaskIsAClearError) {
   Task<int> empty;
   EXPECT_FALSE(empty);

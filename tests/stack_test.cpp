@@ -82,6 +82,39 @@ TEST_F(StackTest, PoolReusesStacksWithoutNewMappings) {
   release_stack(second);
 }
 
+// The pool finds the bucket of the size used last without a search: sizes
+// taken in turn must each still get their own pooled stack back, with the
+// live and pooled counts right on both the fast and the slow path.
+TEST_F(StackTest, SizesTakenInTurnEachReuseTheirOwnPooledStack) {
+  trim_stack_pool();
+  const std::size_t small = min_stack_size;
+  Stack a = allocate_stack();
+  Stack b = allocate_stack(small);
+  void* base_a = a.base;
+  void* base_b = b.base;
+  release_stack(a);
+  release_stack(b);
+  EXPECT_EQ(stack_stats().pooled, 2U);
+  for (int round = 0; round < 3; ++round) {
+    const StackStats before = stack_stats();
+    Stack again_b = allocate_stack(small);
+    Stack again_a = allocate_stack();
+    EXPECT_EQ(again_a.base, base_a);
+    EXPECT_EQ(again_a.size, default_stack_size);
+    EXPECT_EQ(again_b.base, base_b);
+    EXPECT_EQ(again_b.size, small);
+    const StackStats during = stack_stats();
+    EXPECT_EQ(during.mapped, before.mapped);
+    EXPECT_EQ(during.reused, before.reused + 2);
+    EXPECT_EQ(during.pooled, 0U);
+    EXPECT_EQ(during.live_guard_region + during.live_guard_page + during.live_canary,
+              before.live_guard_region + before.live_guard_page + before.live_canary + 2);
+    release_stack(again_a);
+    release_stack(again_b);
+    EXPECT_EQ(stack_stats().pooled, 2U);
+  }
+}
+
 TEST_F(StackTest, PoolKeepsAtMostItsLimit) {
   StackConfig config = stack_config();
   config.pool_limit = 2;

@@ -64,6 +64,10 @@
 #include "cosync/export.hpp"
 #include "cosync/stack.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace cosync {
 
 // A misuse of the API: resuming a finished or running coroutine, resuming
@@ -218,8 +222,9 @@ class COSYNC_API Coroutine {
   void* thread_ = nullptr;        // owning thread's runtime state
   // The C++ runtime's exception state when this context last left by
   // resuming another one (copied whole, padding included, in one move); a
-  // context that switches back must leave it so.
-  detail::EhGlobals eh_{};
+  // context that switches back must leave it so. 16-aligned (the offset it
+  // has anyway), so one vector compare checks it.
+  alignas(16) detail::EhGlobals eh_{};
   // Reasons a switch involving this context leaves the inline fast path.
   static constexpr std::uint8_t kCanaryStack = 1;      // check it when leaving
   static constexpr std::uint8_t kUnwindRequested = 2;  // destroyed or cancelled
@@ -290,6 +295,12 @@ struct ThreadState {
 // threads, so a compiler that caches its address across a switch is right.
 COSYNC_API extern thread_local constinit ThreadState* t_state
     __attribute__((tls_model("initial-exec")));
+// The inline switch's view of t_state, never null so that the switch tests
+// no pointer: until the thread's state exists it points at a placeholder
+// whose current context is a main context that no coroutine names as its
+// resumer, so every switch takes the out-of-line path.
+COSYNC_API extern thread_local constinit ThreadState* t_switch_state
+    __attribute__((tls_model("initial-exec")));
 
 // True when the library was built with ASan or TSan: every switch then
 // takes the out-of-line path, which tells the sanitizer about it.
@@ -322,11 +333,27 @@ inline ThreadState& this_thread() {
 // functions are always inlined: a compiler that makes one a call (clang
 // does, for suspend) pays that return's misprediction on every switch.
 struct Switch {
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  // Where a control block keeps its token, for the switch that saves it.
+  // Coroutine has no virtual base, so the offset is fixed (g++ and clang
+  // only warn that the standard does not promise it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  static constexpr unsigned long kContextOffset = offsetof(Coroutine, context_);
+#pragma GCC diagnostic pop
+#endif
+
   [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from,
                                           Coroutine& to) noexcept {
     ts.current = &to;
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+    // Every context saves its own token (Runtime::jump and finish too), so
+    // the resumed one writes nothing back.
+    context::jump_saving<kContextOffset>(to.context_, &from);
+#else
     const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
+#endif
   }
 
   [[gnu::always_inline]] static void after_return(Coroutine& self) {
@@ -338,10 +365,11 @@ struct Switch {
   // The fast path is a coroutine's last resumer resuming it again. That one
   // comparison also proves `to` resumable: it is on this thread (resumers
   // are), not running (nobody is its own resumer) and not finished (a
-  // finished coroutine has no resumer); the main context has none either.
+  // finished coroutine has no resumer); the main context has none either,
+  // and a thread without state has a placeholder current nobody names.
   [[gnu::always_inline]] static void resume(Coroutine& to) {
-    ThreadState* ts = t_state;
-    if (ts == nullptr || to.resumer_ != ts->current || switch_hooks) [[unlikely]] {
+    ThreadState* ts = t_switch_state;
+    if (to.resumer_ != ts->current || switch_hooks) [[unlikely]] {
       resume_slow(to);
       return;
     }
@@ -358,22 +386,34 @@ struct Switch {
   // resumer is never null or finished (finish redirects to main whoever
   // names the finishing coroutine), so it is the target as it stands.
   [[gnu::always_inline]] static void suspend(const char* call, bool to_main) {
-    ThreadState* ts = t_state;
-    if (ts == nullptr) [[unlikely]] {
-      suspend_outside_coroutine(call);
-    }
+    ThreadState* ts = t_switch_state;
     Coroutine& self = *ts->current;
     if (self.slow_path_ != 0 || switch_hooks) [[unlikely]] {
       suspend_slow(self, to_main, call);
       return;
     }
     Coroutine& target = to_main ? *ts->main : *self.resumer_;
-    if (ts->eh->caught_exceptions != target.eh_.caught_exceptions ||
-        ts->eh->uncaught_exceptions != target.eh_.uncaught_exceptions) [[unlikely]] {
+    if (!same_exception_state(*ts->eh, target.eh_)) [[unlikely]] {
       refuse_suspension(self, target);
     }
     jump(*ts, self, target);
     after_return(self);
+  }
+
+  // Compares the runtime's state with a control block's copy whole, padding
+  // included: the copy is taken whole, and the runtime never writes its
+  // padding, so the bytes match exactly when both fields do.
+  [[gnu::always_inline]] static bool same_exception_state(const EhGlobals& now,
+                                                          const EhGlobals& saved) noexcept {
+#if defined(__SSE2__)
+    static_assert(sizeof(EhGlobals) == 16);
+    const __m128i live = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&now));
+    const __m128i copy = _mm_load_si128(reinterpret_cast<const __m128i*>(&saved));
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(live, copy)) == 0xffff;
+#else
+    return now.caught_exceptions == saved.caught_exceptions &&
+           now.uncaught_exceptions == saved.uncaught_exceptions;
+#endif
   }
 
   static Coroutine& yield_target(const ThreadState& ts, const Coroutine& self) noexcept {

@@ -34,7 +34,25 @@ class MainContext final : public Coroutine {
 
 }  // namespace
 
+namespace {
+
+// The current context of a thread without state (see t_switch_state). A
+// main context, so a suspension takes the slow path, which finds no state
+// and refuses it. Built before other static objects, whose constructors may
+// already switch.
+[[gnu::init_priority(101)]] MainContext g_placeholder_main{0};
+constexpr ThreadState placeholder_state(Coroutine* current) noexcept {
+  ThreadState state;
+  state.current = current;
+  return state;
+}
+constinit ThreadState g_placeholder_state = placeholder_state(&g_placeholder_main);
+
+}  // namespace
+
 constinit thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
+constinit thread_local ThreadState* t_switch_state __attribute__((tls_model("initial-exec"))) =
+    &g_placeholder_state;
 static_assert(switch_hooks == support::switch_hooks_needed,
               "cosync/config.hpp must match the sanitizer flags the library is built with");
 
@@ -170,6 +188,7 @@ struct ThreadStateOwner {
     }
     delete allocation;
     t_state = nullptr;
+    t_switch_state = &g_placeholder_state;
   }
 
   ThreadStateWithMain* allocation = nullptr;
@@ -195,6 +214,7 @@ ThreadState& Runtime::create_thread_state() {
   Coroutine& main = fresh->main;
   main.tsan_fiber_ = support::tsan_current_fiber();
   t_state = &ts;
+  t_switch_state = &ts;
   return ts;
 }
 
@@ -222,9 +242,18 @@ void Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* runni
   }
 }
 
+// `transfer` is what the context that left passed. With the inline x86_64
+// switch every context saves its own token before it leaves (Switch::jump,
+// jump and finish), and the data is &previous only when it came through
+// jump or finish, which the sanitizer builds always take.
 void Runtime::arrive(context::transfer_t transfer) noexcept {
   auto* previous = static_cast<Coroutine*>(transfer.data);
+#if !COSYNC_INLINE_JUMP_X86_64_SYSV
   previous->context_ = transfer.from;  // null when `previous` finished
+#endif
+  if constexpr (!support::asan_enabled) {
+    return;
+  }
   const Coroutine& self = *t_state->current;
   support::asan_finish_switch(self.asan_fake_stack_, &previous->asan_bottom_,
                               &previous->asan_size_);
@@ -235,7 +264,12 @@ void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
   ts.current = &to;
   support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  arrive(context::transfer_t{
+      nullptr, context::jump_saving<Switch::kContextOffset>(to.context_, &from, &from)});
+#else
   arrive(context::cosync_context_jump(to.context_, &from));
+#endif
 }
 
 // Not instrumented for TSan: it switches TSan to the next context's fiber
@@ -293,6 +327,7 @@ context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   check_canary(self);
   Coroutine& to = Switch::yield_target(ts, self);
   mark_finished(ts, self);
+  self.context_ = nullptr;  // never resumed again
   ts.current = &to;
   // A context that leaves for the last time passes no fake-stack slot, so
   // ASan frees its fake stack.
@@ -573,7 +608,11 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
 ThreadState& create_thread_state() { return Runtime::create_thread_state(); }
 void resume_slow(Coroutine& to) { Runtime::resume(this_thread(), to); }
 void suspend_slow(Coroutine& self, bool to_main, const char* call) {
-  Runtime::suspend(*t_state, self, to_main, call);
+  ThreadState* ts = t_state;
+  if (ts == nullptr) {
+    suspend_outside_coroutine(call);  // `self` is the placeholder
+  }
+  Runtime::suspend(*ts, self, to_main, call);
 }
 void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   Runtime::set_resumer(coroutine, resumer);

@@ -173,6 +173,8 @@ class ThreadStacks {
   ThreadStacks& operator=(const ThreadStacks&) = delete;
   ~ThreadStacks();
 
+  // The common cases inline: a stack of the size last used pops from or
+  // pushes onto its bucket's list; everything else is out of line.
   Stack allocate(std::size_t size);
   void release(Stack& stack) noexcept;
   void trim() noexcept;
@@ -209,6 +211,9 @@ class ThreadStacks {
     return static_cast<PooledNode*>(stack.top()) - 1;
   }
 
+  Stack allocate_slow(std::size_t size);
+  void release_slow(Stack& stack) noexcept;
+  static bool has_deep_pages(const Stack& stack) noexcept;
   Bucket& bucket_for(std::size_t size);
   Bucket* find_bucket(std::size_t size) noexcept;
   bool take_decommitted(std::size_t size, Stack& out) noexcept;
@@ -223,6 +228,10 @@ class ThreadStacks {
   void count_live(StackGuard guard, int delta) noexcept;
 
   std::vector<Bucket> buckets_;
+  // The bucket last allocated from or released to: a thread that uses one
+  // size finds it without a search. Points into buckets_, so it is set anew
+  // whenever buckets_ grows.
+  Bucket* recent_ = nullptr;
   std::size_t live_[3] = {0, 0, 0};
   std::size_t mapped_ = 0;
   std::size_t reused_ = 0;
@@ -251,13 +260,21 @@ struct ThreadStacksOwner {
 };
 thread_local ThreadStacksOwner t_stacks_owner;
 
+// Out of line, so the allocation and release paths save no registers for it.
+[[gnu::noinline]] ThreadStacks& create_thread_stacks() {
+  // Once per thread, not once per stack: a thread with a pool has its
+  // overflow handling ready.
+  stack_overflow::ensure_installed();
+  (void)&t_stacks_owner;  // odr-use: registers the thread-exit destructor
+  t_stacks = new ThreadStacks();
+  return *t_stacks;
+}
+
 ThreadStacks& thread_stacks() {
   if (t_stacks != nullptr) [[likely]] {
     return *t_stacks;
   }
-  (void)&t_stacks_owner;  // odr-use: registers the thread-exit destructor
-  t_stacks = new ThreadStacks();
-  return *t_stacks;
+  return create_thread_stacks();
 }
 
 // Slabs with stacks still in use (coroutines that outlive the thread) stay
@@ -271,8 +288,12 @@ ThreadStacks::~ThreadStacks() {
 }
 
 ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
+  if (recent_ != nullptr && recent_->size == size) [[likely]] {
+    return recent_;
+  }
   for (Bucket& bucket : buckets_) {
     if (bucket.size == size) {
+      recent_ = &bucket;
       return &bucket;
     }
   }
@@ -281,11 +302,12 @@ ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
 
 ThreadStacks::Bucket& ThreadStacks::bucket_for(std::size_t size) {
   Bucket* found = find_bucket(size);
-  if (found != nullptr) {
+  if (found != nullptr) [[likely]] {
     return *found;
   }
   Bucket& fresh = buckets_.emplace_back();
   fresh.size = size;
+  recent_ = &fresh;
   return fresh;
 }
 
@@ -293,7 +315,24 @@ void ThreadStacks::count_live(StackGuard guard, int delta) noexcept {
   live_[static_cast<unsigned>(guard)] += static_cast<std::size_t>(delta);
 }
 
-Stack ThreadStacks::allocate(std::size_t size) {
+inline Stack ThreadStacks::allocate(std::size_t size) {
+  Bucket* bucket = recent_;
+  if (bucket == nullptr || bucket->size != size || bucket->head == nullptr) [[unlikely]] {
+    return allocate_slow(size);
+  }
+  PooledNode* node = bucket->head;
+  bucket->head = node->next;
+  --bucket->count;
+  Stack stack = node->stack;
+  ++reused_;
+  if (++bucket->live > bucket->epoch_peak) {
+    bucket->epoch_peak = bucket->live;
+  }
+  count_live(stack.guard, +1);
+  return stack;
+}
+
+[[gnu::noinline]] Stack ThreadStacks::allocate_slow(std::size_t size) {
   Bucket& bucket = bucket_for(size);
   Stack stack;
   if (bucket.head != nullptr) {
@@ -491,15 +530,10 @@ bool ThreadStacks::install_guard(Slab& slab, std::size_t slot, Stack& stack) noe
 // address, a saved register). A deep frame that skipped it unwritten is
 // missed; trim_stack_pool() releases everything.
 void ThreadStacks::give_back_deep_pages(Stack& stack) noexcept {
-  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
-  if (stack.size <= hot) {
+  if (!has_deep_pages(stack)) {
     return;
   }
-  char* hot_bottom = static_cast<char*>(stack.top()) - hot;
-  const auto* probe = reinterpret_cast<const std::uintptr_t*>(hot_bottom) - 1;
-  if (*probe == 0) {
-    return;
-  }
+  char* hot_bottom = static_cast<char*>(stack.top()) - g_hot_bytes.load(std::memory_order_relaxed);
   char* low = static_cast<char*>(stack.base);
   if (stack.guard == StackGuard::canary) {
     low += stack_os::page_size();  // keep the canary's page
@@ -508,7 +542,40 @@ void ThreadStacks::give_back_deep_pages(Stack& stack) noexcept {
   ++trimmed_;
 }
 
-void ThreadStacks::release(Stack& stack) noexcept {
+bool ThreadStacks::has_deep_pages(const Stack& stack) noexcept {
+  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
+  if (stack.size <= hot) {
+    return false;
+  }
+  const auto* probe =
+      reinterpret_cast<const std::uintptr_t*>(static_cast<char*>(stack.top()) - hot) - 1;
+  return *probe != 0;
+}
+
+inline void ThreadStacks::release(Stack& stack) noexcept {
+  Bucket* bucket = recent_;
+  if (bucket == nullptr || bucket->size != stack.size ||
+      bucket->count >= g_pool_limit.load(std::memory_order_relaxed) || has_deep_pages(stack) ||
+      support::asan_enabled) [[unlikely]] {
+    release_slow(stack);
+    return;
+  }
+  count_live(stack.guard, -1);
+  if (bucket->live > 0) {
+    --bucket->live;
+  }
+  PooledNode* node = node_for(stack);
+  node->stack = stack;
+  node->next = bucket->head;
+  bucket->head = node;
+  ++bucket->count;
+  stack = Stack{};
+  if (++bucket->releases >= bucket->epoch_length) [[unlikely]] {
+    end_epoch(*bucket);
+  }
+}
+
+[[gnu::noinline]] void ThreadStacks::release_slow(Stack& stack) noexcept {
   count_live(stack.guard, -1);
   support::asan_unpoison(stack.base, stack.size);
   Bucket* bucket = find_bucket(stack.size);
@@ -645,8 +712,7 @@ std::size_t checked_stack_size(std::size_t requested) {
 }
 
 Stack allocate_stack(std::size_t size) {
-  const std::size_t checked = checked_stack_size(size);
-  stack_overflow::ensure_installed();
+  const std::size_t checked = size == 0 ? default_stack_size : checked_stack_size(size);
   return thread_stacks().allocate(checked);
 }
 
