@@ -704,6 +704,45 @@ TEST(BuiltinLoopDeathTest, ExitWithSuspendedCoroutinesInStaticsIsClean) {
   EXPECT_EXIT(exit_with_static_handles(), testing::ExitedWithCode(0), "all 201 unwound");
 }
 
+// Destroying a loop unwinds the coroutines spawned on it, on every backend
+// (the built-in loop at thread exit: BuiltinLoop.ThreadExit...). The
+// cancellation stays requested, so one that catches Cancelled and waits
+// again is cancelled again and unwinds too; the handles stay safe to use
+// and to drop after the loop is gone.
+TEST_P(RequestOn, DestroyingTheLoopUnwindsItsSpawnedCoroutines) {
+  if (GetParam() == test::Backend::epoll) {
+    GTEST_SKIP() << "the built-in loop is destroyed at thread exit: "
+                    "BuiltinLoop.ThreadExitUnwindsTheCoroutinesSpawnedOnItsLoop";
+  }
+  int unwound = 0;
+  struct CountsUnwinding {
+    int& count;
+    ~CountsUnwinding() { ++count; }
+  };
+  Request<void> obedient = spawn([&unwound] {
+    const CountsUnwinding counts{unwound};
+    sleep_for(1h);
+  });
+  Request<void> stubborn = spawn([&unwound] {
+    const CountsUnwinding counts{unwound};
+    try {
+      sleep_for(1h);
+    } catch (const Cancelled&) {
+      sleep_for(1h);  // waits again: cancelled again
+    }
+  });
+  sleep_for(2ms);  // both start and suspend
+  ASSERT_FALSE(obedient.done());
+  ASSERT_FALSE(stubborn.done());
+  harness().destroy_adapter();
+  EXPECT_EQ(unwound, 2);
+  EXPECT_TRUE(obedient.cancelled());
+  EXPECT_TRUE(stubborn.cancelled());
+  EXPECT_THROW(stubborn.get(), Cancelled);
+  obedient = Request<void>();
+  stubborn = Request<void>();
+}
+
 COSYNC_INSTANTIATE_BACKENDS(RequestOn);
 COSYNC_INSTANTIATE_BACKENDS(TaskGroupOn);
 COSYNC_INSTANTIATE_BACKENDS(SyncOn);

@@ -10,7 +10,6 @@
 #include <system_error>
 
 #include "cosync/coroutine.hpp"
-#include "cosync/request.hpp"
 
 namespace cosync::host_loop {
 namespace {
@@ -30,11 +29,6 @@ class CallbackScope {
 [[noreturn]] void throw_errno(int error, const std::string& what) {
   throw std::system_error(error, std::generic_category(), "cosync: " + what);
 }
-
-// A cancelled coroutine may need a few rounds of immediates to unwind (it
-// cancels its children, then waits for them); one that keeps yielding
-// after its cancellation was delivered is given up on after this many.
-constexpr int kMaxTeardownRounds = 10000;
 
 }  // namespace
 
@@ -498,7 +492,7 @@ void HostLoop::shut_down() noexcept {
   }
   shut_down_ = true;
   close_post_gate();
-  cancel_spawned_coroutines();
+  run_teardown_hook();
   detach_all_nodes();
   release_host_resources();
   if (&this_loop() == this) {
@@ -506,38 +500,16 @@ void HostLoop::shut_down() noexcept {
   }
 }
 
-// A spawned coroutine is resumed by the loop it was spawned on; with that
-// loop gone it would stay suspended for ever. Cancelling its request makes
-// its current wait throw Cancelled, and running the immediates here (the
-// host is not needed for that) lets it unwind to the end.
-void HostLoop::cancel_spawned_coroutines() noexcept {
-  std::vector<detail::RequestCore*> spawned;
-  for_each_coroutine([this, &spawned](const Coroutine& coroutine) {
-    // for_each_coroutine hands out const references to coroutines that
-    // are not const objects; cancelling needs the scheduling record.
-    const detail::Scheduling* scheduling = detail::scheduling_of(const_cast<Coroutine&>(coroutine));
-    if (scheduling != nullptr && scheduling->loop == this && scheduling->request != nullptr &&
-        !scheduling->request->done()) {
-      scheduling->request->add_ref();
-      spawned.push_back(scheduling->request);
-    }
-  });
-  for (detail::RequestCore* request : spawned) {
-    request->cancel();
-  }
-  int rounds = 0;
-  while (!immediates_.empty() && rounds++ < kMaxTeardownRounds) {
-    run_immediates();
-  }
-  for (detail::RequestCore* request : spawned) {
-    if (!request->done()) {
-      std::fprintf(stderr,
-                   "cosync: a coroutine on the %s loop did not finish when the loop was torn "
-                   "down (it caught its cancellation); its stack stays suspended\n",
-                   host_name_);
-    }
-    request->drop_ref();
-  }
+// The teardown hook (the request layer's) cancels the coroutines spawned on
+// this loop and calls this until they have unwound. The host is not needed
+// for that: their steps are immediates, and the posts and due timers are
+// this loop's own.
+bool HostLoop::run_pending_for_teardown() noexcept {
+  const bool pending = !immediates_.empty();
+  run_expired_timers();
+  run_posts();
+  run_immediates();
+  return pending;
 }
 
 // Nodes still armed belong to waits that will never be resumed through

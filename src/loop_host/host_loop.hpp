@@ -41,6 +41,7 @@ class HostLoop : public Loop {
  public:
   ~HostLoop() override;
 
+  bool run_pending_for_teardown() noexcept override;
   void add_timer(Timer& timer) override;
   void cancel_timer(Timer& timer) noexcept override;
   void post_immediate(Immediate& immediate) noexcept override;
@@ -165,7 +166,6 @@ class HostLoop : public Loop {
   void deliver_signal(int signo) noexcept;
   static void deliver_pending_signals(Immediate* self) noexcept;
 
-  void cancel_spawned_coroutines() noexcept;
   void detach_all_nodes() noexcept;
   void release_host_resources() noexcept;
 
