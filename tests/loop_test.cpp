@@ -11,11 +11,11 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
-#include <tuple>
-#include <utility>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "backend_fixture.hpp"
@@ -573,9 +573,8 @@ TEST(BuiltinLoop, ATimersImmediateRunsAheadOfTheBacklogAndCancelsStayCancelled) 
     scene.timer.due = Deadline{};
     loop.add_timer(scene.timer);
     loop.run_once();
-    const std::vector<int> want = cancel_backlog
-                                      ? std::vector<int>{-1}
-                                      : std::vector<int>{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const std::vector<int> want =
+        cancel_backlog ? std::vector<int>{-1} : std::vector<int>{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     EXPECT_EQ(scene.order, want);
     loop.run_once(Clock::now());
     EXPECT_EQ(scene.order, want) << "a cancelled immediate ran later";

@@ -111,8 +111,8 @@ __attribute__((noinline)) std::size_t distance_down_to(const void* target) {
 TEST(OverflowDeathTest, AnUnprobedFrameLargerThanTheStackStillHitsItsOwnGuard) {
   EXPECT_EXIT(
       {
-        auto task = create(Options{.name = "deep-diver"},
-                           [] { return test::touch_far_below(400 * 1024); });
+        auto task =
+            create(Options{.name = "deep-diver"}, [] { return test::touch_far_below(400 * 1024); });
         task.join();
       },
       ::testing::KilledBySignal(SIGSEGV), kReport);

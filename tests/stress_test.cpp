@@ -187,8 +187,8 @@ TEST_F(Stress, DISABLED_HundredThousandSleepersReportTheirLateness) {
     std::printf(
         "wave %d of %zu sleepers: lateness max %.1f ms, p99 %.1f ms, p50 %.1f ms; "
         "%zu stack calls\n",
-        wave, count, ms(lateness.back()), ms(lateness[count * 99 / 100]),
-        ms(lateness[count / 2]), stack_stats().system_calls - calls_before);
+        wave, count, ms(lateness.back()), ms(lateness[count * 99 / 100]), ms(lateness[count / 2]),
+        stack_stats().system_calls - calls_before);
   }
 }
 

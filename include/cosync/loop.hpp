@@ -74,7 +74,7 @@ enum IoEvent : unsigned {
 // closed through the loop, or the error the loop got from the kernel).
 struct IoWait {
   void (*fn)(IoWait* self) = nullptr;  // the callback, given this node
-  void* data = nullptr;  // the owner's, for the callback
+  void* data = nullptr;                // the owner's, for the callback
   // A coroutine's step (see Immediate::resume) that the loop may queue or
   // run in place of calling fn; fn must then do the same as queueing it.
   Immediate* step = nullptr;

@@ -127,8 +127,8 @@ const void* interrupted_stack_pointer(const void* context) noexcept {
 }
 
 bool below(const void* address, const void* limit) noexcept {
-  return address != nullptr && reinterpret_cast<std::uintptr_t>(address) <
-                                   reinterpret_cast<std::uintptr_t>(limit);
+  return address != nullptr &&
+         reinterpret_cast<std::uintptr_t>(address) < reinterpret_cast<std::uintptr_t>(limit);
 }
 
 void describe_guard_hit(Line& line, const Culprit& culprit, const void* fault) noexcept {
@@ -163,8 +163,9 @@ void describe_jumped_guard(Line& line, const Culprit& running, const Culprit& ow
   }
   line.text(": a frame larger than the ");
   line.decimal(running.stack->guard_size());
-  line.text("-byte guard jumped it and may have overwritten the memory below; build with "
-            "-fstack-clash-protection");
+  line.text(
+      "-byte guard jumped it and may have overwritten the memory below; build with "
+      "-fstack-clash-protection");
 }
 
 // Writes the report into `line` when the fault is a stack overflow:

@@ -102,7 +102,7 @@ struct Slab {
   std::size_t guarded = 0;      // slots whose guard region is installed ahead
   std::size_t guard_pages = 0;  // guard-page stacks in it (the VMA budget)
   // Guarded by g_slab_mutex.
-  bool carving = true;     // a thread carves from it: never unmapped
+  bool carving = true;      // a thread carves from it: never unmapped
   std::vector<Stack> free;  // decommitted free stacks, ready for reuse
 
   std::size_t stride() const noexcept { return guard + size; }

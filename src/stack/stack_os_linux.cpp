@@ -148,7 +148,6 @@ bool probe_batches() noexcept {
   return works;
 }
 
-
 }  // namespace
 
 namespace {

@@ -1,7 +1,8 @@
 // The library's version, from CMake's project(VERSION) through cosync/config.h:
 // compiled into the library, so a program can compare it with the headers'.
-#include "cosync.h"
 #include "cosync/version.hpp"
+
+#include "cosync.h"
 
 namespace cosync {
 
