@@ -491,6 +491,11 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   // Until now context_ holds the stack top below the control block.
   char* top = static_cast<char*>(coroutine.context_);
   const auto usable = static_cast<std::size_t>(top - static_cast<char*>(coroutine.stack_.base));
+  // The first frame is written below where the stack pointer will be; what
+  // the coroutine pushes later, memcheck follows by itself. The stack
+  // layer's probe word further down keeps its state.
+  constexpr std::size_t kFirstFrameBytes = 1024;
+  support::valgrind_make_usable(top - kFirstFrameBytes, kFirstFrameBytes);
   coroutine.context_ = context::cosync_context_make(top, usable, &Runtime::entry);
   coroutine.asan_bottom_ = coroutine.stack_.base;
   coroutine.asan_size_ = coroutine.stack_.size;

@@ -5,6 +5,7 @@
 // stay compiled in (they are how `valgrind --tool=memcheck` follows us).
 #pragma once
 
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 
 #include <cstddef>
@@ -40,6 +41,14 @@ inline unsigned valgrind_register_stack(void* low, std::size_t size) noexcept {
 }
 
 inline void valgrind_deregister_stack(unsigned id) noexcept { VALGRIND_STACK_DEREGISTER(id); }
+
+// Memcheck marks what lies below a stack pointer as inaccessible when the
+// stack shrinks; a pooled stack keeps those marks from its last coroutine,
+// so the first frame written on it for the next one must be declared
+// usable again.
+inline void valgrind_make_usable(void* low, std::size_t size) noexcept {
+  VALGRIND_MAKE_MEM_UNDEFINED(low, size);
+}
 
 #if defined(COSYNC_ASAN)
 inline constexpr bool asan_enabled = true;
