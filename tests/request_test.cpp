@@ -700,7 +700,6 @@ TEST(BuiltinLoop, ThreadExitUnwindsTheCoroutinesSpawnedOnItsLoop) {
 }
 
 TEST(BuiltinLoopDeathTest, ExitWithSuspendedCoroutinesInStaticsIsClean) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(exit_with_static_handles(), testing::ExitedWithCode(0), "all 201 unwound");
 }
 
