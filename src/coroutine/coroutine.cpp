@@ -11,6 +11,7 @@
 
 #include "context/context.hpp"
 #include "stack/overflow.hpp"
+#include "support/errors.hpp"
 #include "support/sanitizer.hpp"
 
 namespace cosync {
@@ -92,11 +93,7 @@ std::string label(const Coroutine& coroutine) {
 
 namespace {
 
-[[noreturn]] void fatal(const std::string& message) noexcept {
-  std::fprintf(stderr, "cosync: %s\n", message.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+using support::fatal;
 
 // The coroutine whose ForcedUnwind is in flight on this thread, if any: a
 // noexcept frame on its stack makes the runtime call std::terminate, and
