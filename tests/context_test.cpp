@@ -9,6 +9,10 @@
 #if defined(__x86_64__)
 #include <valgrind/valgrind.h>
 #include <xmmintrin.h>
+
+#include "cosync/impl/context_frame_x86_64_sysv.h"
+#elif defined(__aarch64__)
+#include "cosync/impl/context_frame_aarch64_aapcs.h"
 #endif
 #include <cmath>
 #include <cstddef>
@@ -349,6 +353,50 @@ TEST(Context, InlineJumpKeepsX87ControlWordAndMxcsrPerContext) {
   EXPECT_EQ(_mm_getcsr(), mxcsr_before);
 }
 #endif
+
+// Suspends once through the out-of-line switch, then finishes.
+transfer_t suspend_once_entry(transfer_t first) {
+  const transfer_t again = cosync_context_jump(first.from, nullptr);
+  return transfer_t{again.from, nullptr};
+}
+
+bool assembly_backend() { return std::strcmp(backend_name(), "ucontext") != 0; }
+
+// The frame a suspended context left reads back through the layout header
+// that the switch is assembled from and the gdb commands parse: its stack
+// pointer lies in its stack and its resume address in the switch (x86_64)
+// or in the function that called it (aarch64, where it is the link
+// register).
+TEST(Context, SuspendedFrameMatchesTheLayoutHeader) {
+  if (!assembly_backend()) {
+    GTEST_SKIP() << "the ucontext back end keeps a ucontext_t, not this frame";
+  }
+  RawStack stack;
+  context_t coroutine = cosync_context_make(stack.top(), kStackSize, &suspend_once_entry);
+  coroutine = cosync_context_jump(coroutine, nullptr).from;
+  const auto token = reinterpret_cast<std::uintptr_t>(coroutine);
+  const auto top = reinterpret_cast<std::uintptr_t>(stack.top());
+#if defined(__x86_64__)
+  const auto* frame = static_cast<const FrameX86_64Sysv*>(coroutine);
+  const auto code = reinterpret_cast<std::uintptr_t>(&cosync_context_jump);
+  EXPECT_GT(frame->rip, code);
+  EXPECT_LT(frame->rip, code + 128);
+  EXPECT_EQ(frame->mxcsr, _mm_getcsr());  // a fresh context takes its creator's
+  EXPECT_EQ(frame->x87_control, x87_control_word());
+  const std::uintptr_t stack_pointer = token + COSYNC_X86_64_FRAME_SIZE;
+#elif defined(__aarch64__)
+  const auto* frame = static_cast<const FrameAarch64Aapcs*>(coroutine);
+  const auto code = reinterpret_cast<std::uintptr_t>(&suspend_once_entry);
+  EXPECT_GT(frame->pc, code);
+  EXPECT_LT(frame->pc, code + 128);
+  const std::uintptr_t stack_pointer = token + COSYNC_AARCH64_FRAME_SIZE;
+#else
+  const std::uintptr_t stack_pointer = top - 1;
+#endif
+  EXPECT_LT(stack_pointer, top);
+  EXPECT_GT(stack_pointer, top - kStackSize);
+  cosync_context_jump(coroutine, nullptr);
+}
 
 }  // namespace
 }  // namespace cosync::context

@@ -60,7 +60,7 @@
 #include <utility>
 
 #include "cosync/config.hpp"
-#include "cosync/detail/context_jump.hpp"
+#include "cosync/impl/context_jump.hpp"
 #include "cosync/export.hpp"
 #include "cosync/stack.hpp"
 

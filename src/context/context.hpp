@@ -15,14 +15,14 @@
 // for exactly one jump: after resuming it, the context that left hands out a
 // new token.
 //
-// The declarations live in include/cosync/detail/context_jump.hpp because
+// The declarations live in include/cosync/impl/context_jump.hpp because
 // the coroutine header inlines the switch (`context::jump`: on x86_64 the
 // switch itself, from context_jump_x86_64_sysv.hpp; elsewhere a call of
 // cosync_context_jump); the implementations are the
 // switch_<arch>_<abi>_<binfmt>_gas.S files and switch_ucontext.cpp.
 #pragma once
 
-#include "cosync/detail/context_jump.hpp"
+#include "cosync/impl/context_jump.hpp"
 
 namespace cosync::context {
 

@@ -6,20 +6,39 @@
 #   (gdb) cosync-bt 17
 #
 # cosync-bt works on a live process built with the assembly switch (not
-# COSYNC_CONTEXT=ucontext): it points the registers at the
-# coroutine's saved context (the frame layout of src/context/switch_*.S),
-# prints the backtrace, and puts the registers back.
+# COSYNC_CONTEXT=ucontext): it points the registers at the coroutine's saved
+# context (the frame layout of include/cosync/impl/context_frame_*.h, read
+# from the source tree this script sits in), prints the backtrace, and puts
+# the registers back.
+import os
+import re
+
 import gdb
 
 STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 
 # Where the assembly switch saves the resume registers, relative to the
-# saved context token: (pc offset, frame pointer offset, distance from the
-# token to the suspended stack pointer).
-FRAMES = {
-    "i386:x86-64": (0x10, 0x08, 0xA0),
-    "aarch64": (0xA0, 0x90, 0xB0),
+# saved context token, is read from the frame-layout headers the switch
+# itself is assembled from: per gdb architecture, the header, its macro
+# prefix, the pc and frame-pointer fields and the frame-pointer register.
+FRAME_HEADERS = {
+    "i386:x86-64": ("context_frame_x86_64_sysv.h", "COSYNC_X86_64_FRAME_", "RIP", "RBP", "$rbp"),
+    "aarch64": ("context_frame_aarch64_aapcs.h", "COSYNC_AARCH64_FRAME_", "PC", "X29", "$x29"),
 }
+HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "..", "..", "include", "cosync", "impl")
+
+
+def frame_layout(arch):
+    """(pc offset, frame pointer offset, token-to-stack-pointer distance, fp register)."""
+    if arch not in FRAME_HEADERS:
+        raise gdb.GdbError("cosync: no frame layout for %s" % arch)
+    header, prefix, pc, fp, fp_register = FRAME_HEADERS[arch]
+    with open(os.path.join(HEADER_DIR, header)) as text:
+        offsets = {name: int(value, 0) for name, value in
+                   re.findall(r"^#define %s(\w+)\s+(0x[0-9a-fA-F]+|\d+)" % prefix,
+                              text.read(), re.MULTILINE)}
+    return offsets[pc], offsets[fp], offsets["SIZE"], fp_register
 
 
 def thread_state():
@@ -99,13 +118,10 @@ class CoroutineBacktrace(gdb.Command):
             raise gdb.GdbError("cosync: cosync-bt reads the assembly switch's frame; "
                                "this program uses the ucontext back end")
         arch = gdb.selected_frame().architecture().name()
-        if arch not in FRAMES:
-            raise gdb.GdbError("cosync: no frame layout for %s" % arch)
-        pc_at, fp_at, size = FRAMES[arch]
+        pc_at, fp_at, size, fp_register = frame_layout(arch)
         sp = int(coroutine["context_"])
         word = gdb.lookup_type("unsigned long").pointer()
         read = lambda offset: int(gdb.Value(sp + offset).cast(word).dereference())
-        fp_register = "$rbp" if arch == "i386:x86-64" else "$x29"
         saved = {r: int(gdb.parse_and_eval(r)) for r in ("$pc", "$sp", fp_register)}
         print(describe(coroutine))
         try:

@@ -40,7 +40,7 @@ COSYNC_API transfer_t cosync_context_jump(context_t to, void* data) noexcept;
 }  // namespace cosync::context
 
 #if COSYNC_INLINE_JUMP_X86_64_SYSV
-#include "cosync/detail/context_jump_x86_64_sysv.hpp"
+#include "cosync/impl/context_jump_x86_64_sysv.hpp"
 #else
 namespace cosync::context {
 // The switch the inline coroutine path uses: this back end's is out of line.

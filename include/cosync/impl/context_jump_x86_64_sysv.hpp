@@ -1,6 +1,7 @@
 // The x86_64 System V context switch, inline. It makes and resumes the
-// frames of src/context/switch_x86_64_sysv_elf_gas.S (read the layout
-// there), so it can resume any context and any context can resume it.
+// frames of src/context/switch_x86_64_sysv_elf_gas.S (their layout:
+// context_frame_x86_64_sysv.h), so it can resume any context and any
+// context can resume it.
 //
 // Unlike the out-of-line cosync_context_jump, it saves no general-purpose
 // register but rbp: its clobber list tells the compiler that every other
@@ -12,6 +13,8 @@
 #if !defined(__x86_64__)
 #error "context_jump_x86_64_sysv.hpp included for a target that is not x86_64"
 #endif
+
+#include "cosync/impl/context_frame_x86_64_sysv.h"
 
 namespace cosync::context {
 
@@ -41,24 +44,34 @@ namespace cosync::context {
 
 // rbp is saved by hand because a compiler keeping a frame pointer refuses it
 // in a clobber list. The frame goes below the red zone, and rsp moves first,
-// so neither the caller's red zone nor a signal frame can overlap it. The
-// control words are saved and loaded unconditionally (see the .S file for
-// why).
-#define COSYNC_DETAIL_LOWER_RSP "leaq -0xa0(%%rsp), %%rsp\n\t"
-#define COSYNC_DETAIL_SAVE_FRAME \
-  "stmxcsr (%%rsp)\n\t"          \
-  "fnstcw 0x4(%%rsp)\n\t"        \
-  "movq %%rbp, 0x8(%%rsp)\n\t"   \
-  "leaq 1f(%%rip), %%rcx\n\t"    \
-  "movq %%rcx, 0x10(%%rsp)\n\t"
-#define COSYNC_DETAIL_RESUME_FRAME \
-  "movq %%rdi, %%rsp\n\t"          \
-  "ldmxcsr (%%rsp)\n\t"            \
-  "fldcw 0x4(%%rsp)\n\t"           \
-  "movq 0x8(%%rsp), %%rbp\n\t"     \
-  "movq 0x10(%%rsp), %%rcx\n\t"    \
-  "leaq 0xa0(%%rsp), %%rsp\n\t"    \
-  "notrack jmp *%%rcx\n"           \
+// so neither the caller's red zone nor a signal frame can overlap it.
+#define COSYNC_DETAIL_STRING(x) #x
+#define COSYNC_DETAIL_AT(offset, base) COSYNC_DETAIL_STRING(offset) "(%%" base ")"
+#define COSYNC_DETAIL_LOWER_RSP "leaq -" COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_SIZE, "rsp") ", %%rsp\n\t"
+#define COSYNC_DETAIL_SAVE_FRAME                                     \
+  "stmxcsr " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_MXCSR, "rsp") "\n\t" \
+  "fnstcw " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rsp") "\n\t" \
+  "movq %%rbp, " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_RBP, "rsp") "\n\t" \
+  "leaq 1f(%%rip), %%rcx\n\t"                                        \
+  "movq %%rcx, " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_RIP, "rsp") "\n\t"
+// Resumes the frame rdi points at, while rsp still points at the frame just
+// saved: the target's frame is read before rsp moves onto its stack, where
+// it lies below the red zone. MXCSR is loaded unconditionally; the x87
+// control word only when it differs from the leaving context's (see
+// "Control words" in the .S file for the measurements behind both).
+#define COSYNC_DETAIL_RESUME_FRAME                                          \
+  "ldmxcsr " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_MXCSR, "rdi") "\n\t"      \
+  "movzwl " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rdi") ", %%ecx\n\t" \
+  "cmpw %%cx, " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rsp") "\n\t"  \
+  "jne 3f\n"                                                                \
+  "2:\n\t"                                                                  \
+  "movq " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_RBP, "rdi") ", %%rbp\n\t"    \
+  "movq " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_RIP, "rdi") ", %%rcx\n\t"    \
+  "leaq " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_SIZE, "rdi") ", %%rsp\n\t"   \
+  "notrack jmp *%%rcx\n"                                                    \
+  "3:\n\t"                                                                  \
+  "fldcw " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rdi") "\n\t"       \
+  "jmp 2b\n"                                                                \
   "1:"
 
 // Suspends the caller and resumes `to`, which receives `data`; returns the
@@ -108,6 +121,8 @@ template <unsigned long SaveOffset>
       : COSYNC_DETAIL_SWITCH_CLOBBERS);
 }
 
+#undef COSYNC_DETAIL_STRING
+#undef COSYNC_DETAIL_AT
 #undef COSYNC_DETAIL_LOWER_RSP
 #undef COSYNC_DETAIL_SAVE_FRAME
 #undef COSYNC_DETAIL_RESUME_FRAME
