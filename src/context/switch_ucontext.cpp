@@ -16,9 +16,9 @@
 #include <ucontext.h>
 
 #include <cstdint>
-#include <cstdlib>
 
 #include "context/context.hpp"
+#include "support/errors.hpp"
 
 namespace cosync::context {
 namespace {
@@ -37,7 +37,7 @@ void trampoline(unsigned int high, unsigned int low) {
   auto* frame = reinterpret_cast<UcontextFrame*>(address);  // NOLINT(performance-no-int-to-ptr)
   const transfer_t last = frame->entry(frame->incoming);
   cosync_context_jump(last.from, last.data);
-  std::abort();  // a finished context is never resumed
+  support::fatal("a finished context was resumed");
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ extern "C" context_t cosync_context_make(void* stack_top, std::size_t size,
   auto* frame = reinterpret_cast<UcontextFrame*>(  // NOLINT(performance-no-int-to-ptr)
       (top - sizeof(UcontextFrame)) & ~std::uintptr_t{63});
   if (getcontext(&frame->uc) != 0) {
-    std::abort();  // getcontext cannot fail on Linux for a valid pointer
+    support::fatal("getcontext failed");  // it cannot, on Linux, for a valid pointer
   }
   const auto frame_address = reinterpret_cast<std::uintptr_t>(frame);
   frame->uc.uc_stack.ss_sp = static_cast<char*>(stack_top) - size;

@@ -34,10 +34,16 @@ def frame_layout(arch):
     if arch not in FRAME_HEADERS:
         raise gdb.GdbError("cosync: no frame layout for %s" % arch)
     header, prefix, pc, fp, fp_register = FRAME_HEADERS[arch]
-    with open(os.path.join(HEADER_DIR, header)) as text:
-        offsets = {name: int(value, 0) for name, value in
-                   re.findall(r"^#define %s(\w+)\s+(0x[0-9a-fA-F]+|\d+)" % prefix,
-                              text.read(), re.MULTILINE)}
+    path = os.path.join(HEADER_DIR, header)
+    try:
+        with open(path) as text:
+            source = text.read()
+    except OSError as error:
+        raise gdb.GdbError("cosync: cannot read the frame layout %s (%s); source this "
+                           "script from the cosync source tree" % (path, error.strerror))
+    offsets = {name: int(value, 0) for name, value in
+               re.findall(r"^#define %s(\w+)\s+(0x[0-9a-fA-F]+|\d+)" % prefix,
+                          source, re.MULTILINE)}
     return offsets[pc], offsets[fp], offsets["SIZE"], fp_register
 
 

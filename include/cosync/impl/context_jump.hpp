@@ -17,8 +17,8 @@ using context_t = void*;
 // What a resumed context receives: the token of the context that jumped to
 // it and the pointer that context passed.
 struct transfer_t {
-  context_t from;
-  void* data;
+  context_t from;  // the context that jumped here (null: it finished)
+  void* data;      // the pointer it passed
 };
 
 // A fresh context's entry function. It returns when the context finishes,

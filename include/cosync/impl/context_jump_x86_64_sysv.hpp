@@ -21,20 +21,25 @@ namespace cosync::context {
 // Every register but rsp and rbp: the x87 stack registers, mm0-7, and with
 // AVX-512 xmm16-31 and the mask registers are caller-saved too.
 #if defined(__AVX512F__)
+// The AVX-512 registers, where the compiler may use them.
 #define COSYNC_DETAIL_AVX512_CLOBBERS                                                           \
   "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",     \
       "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k0", "k1", "k2", "k3", "k4", "k5", \
       "k6", "k7",
 #else
+// No AVX-512 registers to name.
 #define COSYNC_DETAIL_AVX512_CLOBBERS
 #endif
 #if defined(__APX_F__)
+// The APX registers, where the compiler may use them.
 #define COSYNC_DETAIL_APX_CLOBBERS                                                           \
   "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25", "r26", "r27", "r28", \
       "r29", "r30", "r31",
 #else
+// No APX registers to name.
 #define COSYNC_DETAIL_APX_CLOBBERS
 #endif
+// What the switch tells the compiler it may change.
 #define COSYNC_DETAIL_SWITCH_CLOBBERS                                                            \
   "rbx", "rcx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1",     \
       "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", \
@@ -45,10 +50,15 @@ namespace cosync::context {
 // rbp is saved by hand because a compiler keeping a frame pointer refuses it
 // in a clobber list. The frame goes below the red zone, and rsp moves first,
 // so neither the caller's red zone nor a signal frame can overlap it.
+// Spells a frame offset from the layout header as assembly text.
 #define COSYNC_DETAIL_STRING(x) #x
+// The operand `offset`(%base), with the offset's value spelled out.
 #define COSYNC_DETAIL_AT(offset, base) COSYNC_DETAIL_STRING(offset) "(%%" base ")"
-#define COSYNC_DETAIL_LOWER_RSP "leaq -" COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_SIZE, "rsp") ", %%rsp\n\t"
-#define COSYNC_DETAIL_SAVE_FRAME                                     \
+// Moves rsp below the red zone and the frame.
+#define COSYNC_DETAIL_LOWER_RSP \
+  "leaq -" COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_SIZE, "rsp") ", %%rsp\n\t"
+// Saves the leaving context's frame at rsp; it resumes at label 1.
+#define COSYNC_DETAIL_SAVE_FRAME \
   "stmxcsr " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_MXCSR, "rsp") "\n\t" \
   "fnstcw " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rsp") "\n\t" \
   "movq %%rbp, " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_RBP, "rsp") "\n\t" \
@@ -59,7 +69,7 @@ namespace cosync::context {
 // it lies below the red zone. MXCSR is loaded unconditionally; the x87
 // control word only when it differs from the leaving context's (see
 // "Control words" in the .S file for the measurements behind both).
-#define COSYNC_DETAIL_RESUME_FRAME                                          \
+#define COSYNC_DETAIL_RESUME_FRAME \
   "ldmxcsr " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_MXCSR, "rdi") "\n\t"      \
   "movzwl " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rdi") ", %%ecx\n\t" \
   "cmpw %%cx, " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rsp") "\n\t"  \
