@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-namespace cosync::stack_os {
+namespace cosync::stack::os {
 
 // Read once at load time; a plain load afterwards.
 std::size_t page_size() noexcept;
@@ -57,4 +57,4 @@ void prefault(const Range* writes, const Range* reads, std::size_t count) noexce
 // Fills `out` with random bytes, falling back to a weaker source.
 void random_bytes(void* out, std::size_t size) noexcept;
 
-}  // namespace cosync::stack_os
+}  // namespace cosync::stack::os

@@ -7,7 +7,7 @@
 
 #include "cosync/stack.hpp"
 
-namespace cosync::stack_overflow {
+namespace cosync::stack::overflow {
 
 // A coroutine a fault or a broken canary concerns; `stack` is null for none.
 struct Culprit {
@@ -34,4 +34,9 @@ void install_now();
 // Prints one line naming the coroutine and its stack, then aborts.
 [[noreturn]] void report_broken_canary(const Culprit& culprit) noexcept;
 
-}  // namespace cosync::stack_overflow
+}  // namespace cosync::stack::overflow
+
+namespace cosync {
+// The name the coroutine layer still uses.
+namespace stack_overflow = stack::overflow;
+}  // namespace cosync

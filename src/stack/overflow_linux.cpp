@@ -9,12 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <system_error>
 
 #include "stack/os.hpp"
 #include "stack/overflow.hpp"
+#include "support/errors.hpp"
 
-namespace cosync::stack_overflow {
+namespace cosync::stack::overflow {
 namespace {
 
 constexpr std::size_t kMinSignalStack = 64 * 1024;
@@ -190,7 +190,7 @@ bool describe_overflow(Line& line, const void* fault, const void* context) noexc
   }
   const bool owner_guard = owner.stack != nullptr && owner.stack->guard_contains(fault);
   const char* owner_top_page =
-      owner_guard ? static_cast<const char*>(owner.stack->base) - stack_os::page_size() : nullptr;
+      owner_guard ? static_cast<const char*>(owner.stack->base) - os::page_size() : nullptr;
   if (owner_guard && (running.stack == nullptr || !below(fault, owner_top_page))) {
     describe_guard_hit(line, owner, fault);
     return true;
@@ -251,7 +251,7 @@ class SignalStack {
     stack_t disable{};
     disable.ss_flags = SS_DISABLE;
     sigaltstack(&disable, nullptr);
-    stack_os::unmap(memory_, size_);
+    os::unmap(memory_, size_);
   }
 
   void ensure() {
@@ -266,17 +266,16 @@ class SignalStack {
         current.ss_size >= wanted) {
       return;  // the application gave this thread a big enough one
     }
-    memory_ = stack_os::map_lazy(wanted);
+    memory_ = os::map_lazy(wanted);
     if (memory_ == nullptr) {
-      throw std::system_error(errno, std::generic_category(),
-                              "cosync: cannot map the alternate signal stack");
+      support::throw_errno(errno, "cannot map the alternate signal stack");
     }
     size_ = wanted;
     stack_t fresh{};
     fresh.ss_sp = memory_;
     fresh.ss_size = wanted;
     if (sigaltstack(&fresh, nullptr) != 0) {
-      throw std::system_error(errno, std::generic_category(), "cosync: sigaltstack failed");
+      support::throw_errno(errno, "sigaltstack failed");
     }
   }
 
@@ -305,8 +304,7 @@ void install_now() {
   sigemptyset(&action.sa_mask);
   struct sigaction previous {};
   if (sigaction(SIGSEGV, &action, &previous) != 0) {
-    throw std::system_error(errno, std::generic_category(),
-                            "cosync: cannot install the SIGSEGV handler");
+    support::throw_errno(errno, "cannot install the SIGSEGV handler");
   }
   if (previous.sa_sigaction != &on_segv) {
     g_previous = previous;
@@ -333,4 +331,4 @@ void report_broken_canary(const Culprit& culprit) noexcept {
   std::abort();
 }
 
-}  // namespace cosync::stack_overflow
+}  // namespace cosync::stack::overflow

@@ -1,166 +1,37 @@
+// The per-thread half of the stack layer: each thread's pool of free
+// stacks, adapting to its population, over the slabs of slab.cpp; and the
+// public functions of cosync/stack.hpp, in the same file so that the pool's
+// fast paths inline into allocate_stack() and release_stack().
 #include "cosync/stack.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "stack/os.hpp"
 #include "stack/overflow.hpp"
+#include "stack/slab.hpp"
 #include "support/sanitizer.hpp"
+#include "support/scope_guard.hpp"
 
 namespace cosync {
 
 static_assert(sizeof(Stack) == 32, "Stack must stay padding-free: see its comment");
 
+namespace stack {
 namespace {
 
 std::mutex g_config_mutex;
 StackConfig g_config;  // guarded by g_config_mutex
-std::atomic<GuardPolicy> g_policy{GuardPolicy::automatic};
-std::atomic<std::size_t> g_pool_limit{StackConfig{}.pool_limit};
-std::atomic<std::size_t> g_hot_bytes{StackConfig{}.hot_bytes};      // page multiple
-std::atomic<std::size_t> g_guard_bytes{StackConfig{}.guard_bytes};  // page multiple
-std::atomic<unsigned> g_vma_share{StackConfig{}.guard_page_vma_share_percent};
-
-// Guard-page stacks alive, pooled or decommitted in the whole process: each
-// one costs two VMAs (its guard and its usable pages cannot merge with
-// neighbours).
-std::atomic<std::size_t> g_guard_pages{0};
-constexpr std::size_t kVmasPerGuardPage = 2;
-
-std::uintptr_t canary_secret() noexcept {
-  static const std::uintptr_t secret = [] {
-    std::uintptr_t value = 0;
-    stack_os::random_bytes(&value, sizeof value);
-    return value | 1U;  // never zero, the value of untouched memory
-  }();
-  return secret;
-}
-
-std::uintptr_t canary_for(const Stack& stack) noexcept {
-  return canary_secret() ^ reinterpret_cast<std::uintptr_t>(stack.base);
-}
-
-void write_canary(const Stack& stack) noexcept {
-  *static_cast<std::uintptr_t*>(stack.base) = canary_for(stack);
-}
-
-std::size_t guard_page_budget() noexcept {
-  return stack_os::max_map_count() * g_vma_share.load(std::memory_order_relaxed) / 100 /
-         kVmasPerGuardPage;
-}
 
 std::size_t round_up(std::size_t value, std::size_t unit) noexcept {
   return (value + unit - 1) / unit * unit;
 }
 
-// The automatic guard is as large as the stack: a frame that jumps it
-// cannot fit in the stack either, so unprobed frames cannot reach the
-// neighbour below. It costs address space and page-table entries only.
-constexpr std::size_t kMinAutomaticGuard = 64 * 1024;
-
-std::size_t guard_bytes_for(std::size_t size) noexcept {
-  const std::size_t configured = g_guard_bytes.load(std::memory_order_relaxed);
-  if (configured != 0) {
-    return configured;
-  }
-  return size > kMinAutomaticGuard ? size : kMinAutomaticGuard;
-}
-
-// Slabs grow from 64 to 4096 stacks (at most 4 GiB of address space), so a
-// program with a few coroutines maps little and a million need ~250 mmaps.
-constexpr std::size_t kFirstSlabStacks = 64;
-constexpr std::size_t kMaxSlabStacks = 4096;
-constexpr std::size_t kMaxSlabBytes = std::size_t{4} << 30U;
-// Guard regions installed ahead of the carving, in one batched call: at
-// first as many slots as the slab has carved (at least 8), then 64.
-constexpr std::size_t kMinGuardBatch = 8;
-constexpr std::size_t kGuardBatch = 64;
-// Stacks given back per round: the array lives on the caller's stack,
-// which may be a small coroutine stack.
-constexpr std::size_t kGiveBackBatch = 32;
 // Releases per epoch of the adaptive pool, at least.
 constexpr std::size_t kMinEpoch = 4096;
-
-// One mapping that holds `capacity` stacks of one size, each with its guard
-// below it: slot i spans [base + i * stride, base + (i + 1) * stride).
-struct Slab {
-  char* base = nullptr;
-  std::size_t bytes = 0;
-  std::size_t size = 0;
-  std::size_t guard = 0;
-  std::size_t capacity = 0;
-  // Written only by the thread carving it while `carving` is set.
-  std::size_t carved = 0;       // slots handed out at least once
-  std::size_t guarded = 0;      // slots whose guard region is installed ahead
-  std::size_t guard_pages = 0;  // guard-page stacks in it (the VMA budget)
-  // Guarded by g_slab_mutex.
-  bool carving = true;      // a thread carves from it: never unmapped
-  std::vector<Stack> free;  // decommitted free stacks, ready for reuse
-
-  std::size_t stride() const noexcept { return guard + size; }
-  char* slot(std::size_t index) const noexcept { return base + index * stride(); }
-  bool all_free() const noexcept { return !carving && free.size() == carved; }
-};
-
-// Every slab of the process, sorted by address: a stack may be released on
-// another thread than the one that carved it.
-std::mutex g_slab_mutex;
-std::vector<Slab*> g_slabs;                 // guarded by g_slab_mutex
-std::atomic<std::size_t> g_decommitted{0};  // sum of the slabs' free stacks
-
-Slab* slab_holding(const void* address) noexcept {
-  const auto* byte = static_cast<const char*>(address);
-  auto after = std::upper_bound(g_slabs.begin(), g_slabs.end(), byte,
-                                [](const char* a, const Slab* slab) { return a < slab->base; });
-  if (after == g_slabs.begin()) {
-    return nullptr;
-  }
-  Slab* slab = *(after - 1);
-  return byte < slab->base + slab->bytes ? slab : nullptr;
-}
-
-// Caller holds g_slab_mutex.
-void unmap_slab(Slab* slab) noexcept {
-  g_guard_pages.fetch_sub(slab->guard_pages, std::memory_order_relaxed);
-  g_decommitted.fetch_sub(slab->free.size(), std::memory_order_relaxed);
-  stack_os::unmap(slab->base, slab->bytes);
-  g_slabs.erase(std::find(g_slabs.begin(), g_slabs.end(), slab));
-  delete slab;
-}
-
-// Decommits free stacks and files them in their slabs; unmaps each slab
-// whose stacks are then all free (without decommitting those first).
-void give_back(Stack* stacks, std::size_t count) noexcept {
-  stack_os::Range ranges[kGiveBackBatch];
-  std::size_t decommit = 0;
-  const std::lock_guard lock(g_slab_mutex);
-  for (std::size_t i = 0; i < count; ++i) {
-    support::valgrind_deregister_stack(stacks[i].valgrind_id);
-    stacks[i].valgrind_id = 0;
-    slab_holding(stacks[i].base)->free.push_back(stacks[i]);  // reserved: never throws
-  }
-  g_decommitted.fetch_add(count, std::memory_order_relaxed);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (!slab_holding(stacks[i].base)->all_free()) {
-      ranges[decommit++] = stack_os::Range{stacks[i].base, stacks[i].size};
-    }
-  }
-  stack_os::decommit(ranges, decommit);
-  for (std::size_t i = 0; i < count; ++i) {
-    Slab* slab = slab_holding(stacks[i].base);
-    if (slab != nullptr && slab->all_free()) {
-      unmap_slab(slab);
-    }
-  }
-}
 
 void give_back_one(Stack& stack) noexcept { give_back(&stack, 1); }
 
@@ -216,11 +87,9 @@ class ThreadStacks {
   static bool has_deep_pages(const Stack& stack) noexcept;
   Bucket& bucket_for(std::size_t size);
   Bucket* find_bucket(std::size_t size) noexcept;
-  bool take_decommitted(std::size_t size, Stack& out) noexcept;
   Stack carve(Bucket& bucket);
   void start_slab(Carver& carver, std::size_t size, std::size_t guard);
   StackGuard choose_guard() noexcept;
-  bool install_guard(Slab& slab, std::size_t slot, Stack& stack) noexcept;
   void give_back_deep_pages(Stack& stack) noexcept;
   void end_epoch(Bucket& bucket) noexcept;
   void shrink_pool(Bucket& bucket, std::size_t keep) noexcept;
@@ -264,7 +133,7 @@ thread_local ThreadStacksOwner t_stacks_owner;
 [[gnu::noinline]] ThreadStacks& create_thread_stacks() {
   // Once per thread, not once per stack: a thread with a pool has its
   // overflow handling ready.
-  stack_overflow::ensure_installed();
+  overflow::ensure_installed();
   (void)&t_stacks_owner;  // odr-use: registers the thread-exit destructor
   t_stacks = new ThreadStacks();
   return *t_stacks;
@@ -353,43 +222,16 @@ inline Stack ThreadStacks::allocate(std::size_t size) {
   return stack;
 }
 
-bool ThreadStacks::take_decommitted(std::size_t size, Stack& out) noexcept {
-  if (g_decommitted.load(std::memory_order_relaxed) == 0) {
-    return false;
-  }
-  {
-    const std::lock_guard lock(g_slab_mutex);
-    auto found = std::find_if(g_slabs.begin(), g_slabs.end(), [size](const Slab* slab) {
-      return slab->size == size && !slab->free.empty();
-    });
-    if (found == g_slabs.end()) {
-      return false;
-    }
-    out = (*found)->free.back();
-    (*found)->free.pop_back();
-    g_decommitted.fetch_sub(1, std::memory_order_relaxed);
-  }
-  if (out.guard == StackGuard::canary) {
-    write_canary(out);  // decommitted pages read zero
-  }
-  out.valgrind_id = support::valgrind_register_stack(out.base, out.size);
-  return true;
-}
-
 StackGuard ThreadStacks::choose_guard() noexcept {
   const GuardPolicy policy = g_policy.load(std::memory_order_relaxed);
   if (policy == GuardPolicy::canary) {
     return StackGuard::canary;
   }
-  if (policy == GuardPolicy::automatic && stack_os::guard_regions_supported()) {
+  if (policy == GuardPolicy::automatic && os::guard_regions_supported()) {
     return StackGuard::guard_region;
   }
-  std::size_t taken = g_guard_pages.load(std::memory_order_relaxed);
-  const std::size_t budget = guard_page_budget();
-  while (taken < budget) {
-    if (g_guard_pages.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed)) {
-      return StackGuard::guard_page;
-    }
+  if (reserve_guard_page()) {
+    return StackGuard::guard_page;
   }
   ++canary_fallbacks_;
   return StackGuard::canary;
@@ -397,44 +239,14 @@ StackGuard ThreadStacks::choose_guard() noexcept {
 
 // Stops carving from the slab; unmaps it when none of its stacks is in use.
 void ThreadStacks::retire(Carver& carver, bool only_if_all_free) noexcept {
-  if (carver.slab == nullptr) {
-    return;
-  }
-  const std::lock_guard lock(g_slab_mutex);
-  Slab* slab = carver.slab;
-  if (only_if_all_free && slab->free.size() != slab->carved) {
-    return;
-  }
-  slab->carving = false;
-  carver.slab = nullptr;
-  if (slab->all_free()) {
-    unmap_slab(slab);
+  if (carver.slab != nullptr && retire_slab(*carver.slab, only_if_all_free)) {
+    carver.slab = nullptr;
   }
 }
 
 void ThreadStacks::start_slab(Carver& carver, std::size_t size, std::size_t guard) {
   retire(carver, false);
-  auto slab = std::make_unique<Slab>();
-  slab->size = size;
-  slab->guard = guard;
-  const std::size_t fit = kMaxSlabBytes / slab->stride();
-  slab->capacity = std::min(carver.next_capacity, fit > 0 ? fit : 1);
-  slab->bytes = slab->capacity * slab->stride();
-  slab->free.reserve(slab->capacity);
-  void* mapping = stack_os::map_lazy(slab->bytes);
-  if (mapping == nullptr) {
-    throw std::system_error(errno, std::generic_category(),
-                            "cosync: cannot map a slab of " + std::to_string(slab->capacity) +
-                                " coroutine stacks of " + std::to_string(size) + " bytes");
-  }
-  slab->base = static_cast<char*>(mapping);
-  {
-    const std::lock_guard lock(g_slab_mutex);
-    g_slabs.insert(std::upper_bound(g_slabs.begin(), g_slabs.end(), slab.get(),
-                                    [](const Slab* a, const Slab* b) { return a->base < b->base; }),
-                   slab.get());
-  }
-  carver.slab = slab.release();
+  carver.slab = map_slab(size, guard, carver.next_capacity);
   carver.next_capacity = std::min(carver.next_capacity * 2, kMaxSlabStacks);
 }
 
@@ -444,14 +256,14 @@ Stack ThreadStacks::carve(Bucket& bucket) {
   const std::size_t guard = guard_bytes_for(bucket.size);
   Slab* slab = carver.slab;
   if (slab == nullptr || slab->carved == slab->capacity || slab->guard != guard) {
-    try {
-      start_slab(carver, bucket.size, guard);
-    } catch (...) {
+    // The guard page reserved above goes back if no slab can be mapped.
+    support::ScopeExit unreserve([kind] {
       if (kind == StackGuard::guard_page) {
-        g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
+        release_guard_page();
       }
-      throw;
-    }
+    });
+    start_slab(carver, bucket.size, guard);
+    unreserve.dismiss();
     slab = carver.slab;
   }
   const std::size_t slot = slab->carved++;
@@ -464,7 +276,7 @@ Stack ThreadStacks::carve(Bucket& bucket) {
     // The kernel refused the guard (for mprotect: usually the VMA limit).
     // A canary still catches the overflow, so keep the stack.
     if (kind == StackGuard::guard_page) {
-      g_guard_pages.fetch_sub(1, std::memory_order_relaxed);
+      release_guard_page();
     }
     stack.guard = StackGuard::canary;
     stack.guard_bytes = 0;
@@ -476,52 +288,6 @@ Stack ThreadStacks::carve(Bucket& bucket) {
   stack.valgrind_id = support::valgrind_register_stack(stack.base, stack.size);
   ++mapped_;
   return stack;
-}
-
-// Every coroutine writes the top page of its stack, and release_stack()
-// reads the word under the hot area: mapping both ahead for a batch of
-// slots saves two page faults per new stack for two batched calls.
-void prefault_batch(const Slab& slab, std::size_t first, std::size_t count) noexcept {
-  const std::size_t page = stack_os::page_size();
-  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
-  const bool probed = slab.size > hot;
-  stack_os::Range writes[kGuardBatch];
-  stack_os::Range reads[kGuardBatch];
-  for (std::size_t i = 0; i < count; ++i) {
-    char* top = slab.slot(first + i) + slab.stride();
-    writes[i] = stack_os::Range{top - page, page};
-    reads[i] = stack_os::Range{top - hot - page, page};
-  }
-  stack_os::prefault(writes, probed ? reads : nullptr, count);
-}
-
-// Guard regions go in ahead of the carving, in batches.
-bool ThreadStacks::install_guard(Slab& slab, std::size_t slot, Stack& stack) noexcept {
-  switch (stack.guard) {
-    case StackGuard::guard_region: {
-      if (slot < slab.guarded) {
-        return true;
-      }
-      const std::size_t count =
-          std::min({kGuardBatch, slab.capacity - slot, std::max(kMinGuardBatch, slot)});
-      stack_os::Range ranges[kGuardBatch] = {};
-      for (std::size_t i = 0; i < count; ++i) {
-        ranges[i] = stack_os::Range{slab.slot(slot + i), slab.guard};
-      }
-      if (!stack_os::install_guard_regions(ranges, count)) {
-        return stack_os::install_guard_region(stack.mapping_base(), stack.guard_size());
-      }
-      slab.guarded = slot + count;
-      prefault_batch(slab, slot, count);
-      return true;
-    }
-    case StackGuard::guard_page:
-      return stack_os::protect_guard_page(stack.mapping_base(), stack.guard_size());
-    case StackGuard::canary:
-      write_canary(stack);
-      return true;
-  }
-  return false;
 }
 
 // Pages below the hot area that a deep call wrote are given back. The probe
@@ -536,9 +302,9 @@ void ThreadStacks::give_back_deep_pages(Stack& stack) noexcept {
   char* hot_bottom = static_cast<char*>(stack.top()) - g_hot_bytes.load(std::memory_order_relaxed);
   char* low = static_cast<char*>(stack.base);
   if (stack.guard == StackGuard::canary) {
-    low += stack_os::page_size();  // keep the canary's page
+    low += os::page_size();  // keep the canary's page
   }
-  stack_os::decommit(low, static_cast<std::size_t>(hot_bottom - low));
+  os::decommit(low, static_cast<std::size_t>(hot_bottom - low));
   ++trimmed_;
 }
 
@@ -658,6 +424,7 @@ void ThreadStacks::fill(StackStats& stats) const noexcept {
 }
 
 }  // namespace
+}  // namespace stack
 
 bool Stack::contains(const void* address) const noexcept {
   const auto* byte = static_cast<const char*>(address);
@@ -680,19 +447,20 @@ void configure_stacks(const StackConfig& config) {
                                 std::to_string(config.guard_page_vma_share_percent) +
                                 ", above 100");
   }
-  const std::lock_guard lock(g_config_mutex);
-  g_config = config;
-  g_policy.store(config.guard_policy, std::memory_order_relaxed);
-  g_pool_limit.store(config.pool_limit, std::memory_order_relaxed);
-  g_hot_bytes.store(round_up(config.hot_bytes, stack_os::page_size()), std::memory_order_relaxed);
-  g_guard_bytes.store(round_up(config.guard_bytes, stack_os::page_size()),
-                      std::memory_order_relaxed);
-  g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
+  const std::lock_guard lock(stack::g_config_mutex);
+  stack::g_config = config;
+  stack::g_policy.store(config.guard_policy, std::memory_order_relaxed);
+  stack::g_pool_limit.store(config.pool_limit, std::memory_order_relaxed);
+  stack::g_hot_bytes.store(stack::round_up(config.hot_bytes, stack::os::page_size()),
+                           std::memory_order_relaxed);
+  stack::g_guard_bytes.store(stack::round_up(config.guard_bytes, stack::os::page_size()),
+                             std::memory_order_relaxed);
+  stack::g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
 }
 
 StackConfig stack_config() noexcept {
-  const std::lock_guard lock(g_config_mutex);
-  return g_config;
+  const std::lock_guard lock(stack::g_config_mutex);
+  return stack::g_config;
 }
 
 std::size_t checked_stack_size(std::size_t requested) {
@@ -708,57 +476,54 @@ std::size_t checked_stack_size(std::size_t requested) {
     throw std::invalid_argument("cosync: stack size " + std::to_string(size) +
                                 " bytes is above the maximum of " + std::to_string(max_stack_size));
   }
-  return round_up(size, stack_os::page_size());
+  return stack::round_up(size, stack::os::page_size());
 }
 
 Stack allocate_stack(std::size_t size) {
   const std::size_t checked = size == 0 ? default_stack_size : checked_stack_size(size);
-  return thread_stacks().allocate(checked);
+  return stack::thread_stacks().allocate(checked);
 }
 
 void release_stack(Stack& stack) noexcept {
   if (stack.base == nullptr) {
     return;
   }
-  if (t_stacks_gone) [[unlikely]] {
+  if (stack::t_stacks_gone) [[unlikely]] {
     support::asan_unpoison(stack.base, stack.size);
-    give_back_one(stack);  // straight to its slab: this thread pools no more
+    stack::give_back_one(stack);  // straight to its slab: this thread pools no more
     stack = Stack{};
     return;
   }
-  thread_stacks().release(stack);
+  stack::thread_stacks().release(stack);
 }
 
 void trim_stack_pool() noexcept {
-  if (t_stacks != nullptr) {
-    t_stacks->trim();
+  if (stack::t_stacks != nullptr) {
+    stack::t_stacks->trim();
   }
 }
 
 StackStats stack_stats() noexcept {
   StackStats stats;
-  if (t_stacks != nullptr) {
-    t_stacks->fill(stats);
+  if (stack::t_stacks != nullptr) {
+    stack::t_stacks->fill(stats);
   }
-  stats.system_calls = stack_os::system_calls();
-  {
-    const std::lock_guard lock(g_slab_mutex);
-    stats.slabs = g_slabs.size();
-  }
-  stats.decommitted = g_decommitted.load(std::memory_order_relaxed);
-  stats.process_guard_pages = g_guard_pages.load(std::memory_order_relaxed);
-  stats.guard_page_budget = guard_page_budget();
-  stats.max_map_count = stack_os::max_map_count();
-  stats.guard_regions_supported = stack_os::guard_regions_supported();
-  stats.guard_batches_supported = stack_os::guard_batches_supported();
+  stats.system_calls = stack::os::system_calls();
+  stats.slabs = stack::slab_count();
+  stats.decommitted = stack::decommitted_count();
+  stats.process_guard_pages = stack::guard_pages_in_use();
+  stats.guard_page_budget = stack::guard_page_budget();
+  stats.max_map_count = stack::os::max_map_count();
+  stats.guard_regions_supported = stack::os::guard_regions_supported();
+  stats.guard_batches_supported = stack::os::guard_batches_supported();
   return stats;
 }
 
 bool stack_canary_intact(const Stack& stack) noexcept {
   return stack.guard != StackGuard::canary ||
-         *static_cast<const std::uintptr_t*>(stack.base) == canary_for(stack);
+         *static_cast<const std::uintptr_t*>(stack.base) == stack::canary_for(stack);
 }
 
-void install_overflow_handler() { stack_overflow::install_now(); }
+void install_overflow_handler() { stack::overflow::install_now(); }
 
 }  // namespace cosync

@@ -27,7 +27,7 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-namespace cosync::stack_os {
+namespace cosync::stack::os {
 namespace {
 
 // The kernel's default vm.max_map_count, used when /proc is not readable.
@@ -241,4 +241,4 @@ void random_bytes(void* out, std::size_t size) noexcept {
   std::memcpy(out, &seed, size < sizeof seed ? size : sizeof seed);
 }
 
-}  // namespace cosync::stack_os
+}  // namespace cosync::stack::os
