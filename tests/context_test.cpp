@@ -352,6 +352,50 @@ TEST(Context, InlineJumpKeepsX87ControlWordAndMxcsrPerContext) {
   EXPECT_EQ(x87_control_word(), x87_before);
   EXPECT_EQ(_mm_getcsr(), mxcsr_before);
 }
+
+// Which control word a context changes before it leaves through the inline
+// switch; the switch compares the x87 words to skip loading an equal one,
+// so each word must still come back when only it differs.
+enum class OnlyChange { mxcsr, x87 };
+
+transfer_t one_control_word_entry(transfer_t first) {
+  if (*static_cast<const OnlyChange*>(first.data) == OnlyChange::mxcsr) {
+    _mm_setcsr((_mm_getcsr() & ~0x6000U) | 0x6000U);
+  } else {
+    set_x87_control_word(static_cast<std::uint16_t>((x87_control_word() & ~kX87RoundingControl) |
+                                                    kX87RoundingControl));
+  }
+  const transfer_t again = jump(first.from, nullptr);
+  auto* seen = static_cast<ControlWords*>(again.data);
+  seen->x87 = x87_control_word() & kX87RoundingControl;
+  seen->mxcsr = _mm_getcsr() & 0x6000U;
+  return transfer_t{again.from, nullptr};
+}
+
+void expect_only_one_word_travels(OnlyChange change) {
+  RawStack stack;
+  const std::uint16_t x87_before = x87_control_word();
+  const unsigned mxcsr_before = _mm_getcsr();
+  context_t coroutine = cosync_context_make(stack.top(), kStackSize, &one_control_word_entry);
+  coroutine = jump(coroutine, &change).from;
+  EXPECT_EQ(x87_control_word(), x87_before);
+  EXPECT_EQ(_mm_getcsr(), mxcsr_before);
+  ControlWords seen;
+  jump(coroutine, &seen);
+  const bool mxcsr_changed = change == OnlyChange::mxcsr;
+  EXPECT_EQ(seen.mxcsr, mxcsr_changed ? 0x6000U : mxcsr_before & 0x6000U);
+  EXPECT_EQ(seen.x87, mxcsr_changed ? x87_before & kX87RoundingControl : kX87RoundingControl);
+  EXPECT_EQ(x87_control_word(), x87_before);
+  EXPECT_EQ(_mm_getcsr(), mxcsr_before);
+}
+
+TEST(Context, InlineJumpRestoresMxcsrWhenTheX87WordsAgree) {
+  expect_only_one_word_travels(OnlyChange::mxcsr);
+}
+
+TEST(Context, InlineJumpRestoresTheX87WordWhenMxcsrAgrees) {
+  expect_only_one_word_travels(OnlyChange::x87);
+}
 #endif
 
 // Suspends once through the out-of-line switch, then finishes.
