@@ -30,11 +30,12 @@ def thread_state():
 
 
 def coroutines():
-    node = thread_state()["registry_head"]
+    # The registry holds each control block's record (its base at offset 0).
+    node = thread_state()["registry"]["head_"]
     while int(node) != 0:
         coroutine = node.dereference()
         yield coroutine
-        node = coroutine["registry_next_"]
+        node = coroutine["next"]
 
 
 def state_of(coroutine):
