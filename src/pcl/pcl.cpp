@@ -25,20 +25,21 @@
 // lands in frees it right after the switch (coroutine::exit_to).
 //
 // Misuse that libpcl leaves undefined or reports with exit(1) is reported
-// here on stderr, naming the call, followed by abort().
+// here on stderr ("cosync: co_call(0x...): why"), followed by abort().
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "coroutine/foreign.hpp"
 #include "cosync/coroutine.hpp"
 #include "cosync/pcl_ext.h"
 #include "cosync/stack.hpp"
+#include "support/errors.hpp"
 #include "support/sanitizer.hpp"
 
 namespace cosync::pcl {
@@ -58,10 +59,11 @@ struct Links {
   Coroutine* restarget = nullptr;  // where co_resume and co_exit go
 };
 
+// "cosync: <call>(<handle>): <why>", then abort.
 [[noreturn]] void fatal(const char* call, const void* handle, const char* why) noexcept {
-  std::fprintf(stderr, "cosync-pcl: %s(%p): %s\n", call, handle, why);
-  std::fflush(stderr);
-  std::abort();
+  char head[128];
+  std::snprintf(head, sizeof head, "%s(%p): ", call, handle);
+  support::fatal(std::string(head) + why);
 }
 
 std::uintptr_t canary_value(const std::uintptr_t* where) noexcept {
@@ -127,13 +129,11 @@ void PclCoroutine::check_program_stack() const noexcept {
   if (*lowest == canary_value(lowest)) [[likely]] {
     return;
   }
-  std::fprintf(stderr,
-               "cosync-pcl: coroutine %p overflowed its %zu-byte stack [%p, %p) (cosync %s): the "
-               "canary at its lowest address is overwritten; give it a bigger stack\n",
-               static_cast<const void*>(this), stack().size, stack().base, stack().top(),
-               detail::label(*this).c_str());
-  std::fflush(stderr);
-  std::abort();
+  char head[160];
+  std::snprintf(head, sizeof head, "coroutine %p overflowed its %zu-byte stack [%p, %p) (cosync ",
+                static_cast<const void*>(this), stack().size, stack().base, stack().top());
+  support::fatal(std::string(head) + detail::label(*this) +
+                 "): the canary at its lowest address is overwritten; give it a bigger stack");
 }
 
 // libpcl's links of the main coroutine, which is cosync's main context.
