@@ -23,7 +23,13 @@ FRAMES = {
 
 
 def thread_state():
-    state = gdb.parse_and_eval("cosync::detail::t_state")
+    # Parsed as C++ even when the selected frame is C (a libpcl program).
+    language = gdb.parameter("language")
+    gdb.execute("set language c++", to_string=True)
+    try:
+        state = gdb.parse_and_eval("cosync::detail::t_state")
+    finally:
+        gdb.execute("set language %s" % language, to_string=True)
     if int(state) == 0:
         raise gdb.GdbError("cosync: this thread has not used cosync")
     return state.dereference()
