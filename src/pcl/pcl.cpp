@@ -71,7 +71,8 @@ std::uintptr_t canary_value(const std::uintptr_t* where) noexcept {
 }
 
 Coroutine& exit_target(Coroutine& to, const char* call) noexcept;
-[[gnu::always_inline]] inline Coroutine& resume_target(Coroutine& self, const char* call) noexcept;
+class PclCoroutine;
+[[gnu::always_inline]] inline Coroutine& resume_target(PclCoroutine& self, const char* call) noexcept;
 [[noreturn]] void exit_to(Coroutine& to, const char* call) noexcept;
 
 // The control block of a co_create'd coroutine, at the top of its stack.
@@ -185,7 +186,7 @@ Links& links_of(Coroutine& coroutine) noexcept {
 // every return there is one the CPU's return predictor gets wrong, so the
 // fewer frames between the API entry and the jump, the faster.
 [[gnu::always_inline]] inline void call(Coroutine& to, const char* name) noexcept {
-  Coroutine& from = current();
+  Coroutine& from = *detail::t_state->current;
   links_of(to).caller = &from;
   if (&to == &from) {
     return;  // pcl(3): "Calling oneself returns immediately."
@@ -197,12 +198,19 @@ Links& links_of(Coroutine& coroutine) noexcept {
   }
 }
 
-// The restarget of `self`, for co_resume, co_exit and a function return.
-inline Coroutine& resume_target(Coroutine& self, const char* call) noexcept {
-  Coroutine* target = links_of(self).restarget;
-  if (target == nullptr) [[unlikely]] {
+// The running coroutine, for co_resume: the main coroutine has no
+// restarget (libpcl sets one only when a co_resume returns).
+[[gnu::always_inline]] inline PclCoroutine& resuming_coroutine(const char* call) noexcept {
+  Coroutine& self = *detail::t_state->current;
+  if (self.is_main()) [[unlikely]] {
     fatal(call, &self, "the main coroutine has no coroutine to resume");
   }
+  return static_cast<PclCoroutine&>(self);
+}
+
+// The restarget of `self`, for co_resume, co_exit and a function return.
+inline Coroutine& resume_target(PclCoroutine& self, const char* call) noexcept {
+  Coroutine* target = self.links.restarget;
   if (target == exited_caller()) [[unlikely]] {
     fatal(call, &self,
           "the coroutine that last called this one has exited (co_exit, co_exit_to or its "
@@ -317,10 +325,9 @@ extern "C" __attribute__((visibility("default"))) void co_call(coroutine_t coro)
 
 extern "C" __attribute__((visibility("default"))) void co_resume(void) {
   cosync::pcl::ensure_thread();
-  cosync::Coroutine& self = cosync::current();
+  cosync::pcl::PclCoroutine& self = cosync::pcl::resuming_coroutine("co_resume");
   cosync::pcl::call(cosync::pcl::resume_target(self, "co_resume"), "co_resume");
-  cosync::pcl::Links& links = cosync::pcl::links_of(self);
-  links.restarget = links.caller;
+  self.links.restarget = self.links.caller;
 }
 
 extern "C" __attribute__((visibility("default"))) void co_exit_to(coroutine_t coro) {
@@ -336,8 +343,10 @@ extern "C" __attribute__((visibility("default"))) void co_exit(void) {
     cosync::pcl::fatal("co_exit", &self,
                        "the main coroutine cannot exit; return from main() or end the thread");
   }
+  auto& exiting = static_cast<cosync::pcl::PclCoroutine&>(self);
   cosync::pcl::exit_to(
-      cosync::pcl::exit_target(cosync::pcl::resume_target(self, "co_exit"), "co_exit"), "co_exit");
+      cosync::pcl::exit_target(cosync::pcl::resume_target(exiting, "co_exit"), "co_exit"),
+      "co_exit");
 }
 
 extern "C" __attribute__((visibility("default"))) coroutine_t co_current(void) {
