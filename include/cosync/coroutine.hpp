@@ -247,13 +247,8 @@ class Task {
     if (coroutine.state() != CoroutineState::finished) {
       detail::await_finished(coroutine, deadline);
     }
-    detail::ResultSlot<R>* slot = std::exchange(slot_, nullptr);
     joined_ = true;
-    const struct Release {
-      detail::ResultSlot<R>* slot;
-      ~Release() { detail::release(*slot); }
-    } release{slot};
-    return slot->take();
+    return detail::take_and_release(*std::exchange(slot_, nullptr));
   }
   // join with a timeout instead of a deadline (saturating: a huge timeout
   // is no deadline).

@@ -774,23 +774,19 @@ detail::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
 
 }  // namespace coroutine
 
-Coroutine::Coroutine(const detail::Frame& frame, const Options& options) {
-  context_ = frame.body;
-  slow_path_ = frame.stack.guard == StackGuard::canary ? kCanaryStack : 0;
-  owns_stack_ = frame.owns_stack;
-  stack_ = frame.stack;
-  user_data_ = options.user_data;
+Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
+    : CoroutineRecord(frame.body, frame.stack.guard == StackGuard::canary ? kCanaryStack : 0,
+                      CoroutineState::created, frame.owns_stack, frame.stack, 0,
+                      options.user_data) {
   if (!options.name.empty()) {
     set_name(options.name);
   }
 }
 
-Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept {
-  slow_path_ = kMainContext;
-  state_ = CoroutineState::suspended;
-  id_ = id;
-  // The thread's own stack: the kernel guards it, so no canary is checked.
-  stack_.guard = StackGuard::guard_page;
+// The thread's own stack: the kernel guards it, so no canary is checked.
+Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
+    : CoroutineRecord(nullptr, kMainContext, CoroutineState::suspended, false,
+                      Stack{.guard = StackGuard::guard_page}, id, nullptr) {
   set_name("main");
 }
 

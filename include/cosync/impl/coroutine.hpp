@@ -41,7 +41,17 @@ class COSYNC_API CoroutineRecord {
   CoroutineRecord& operator=(const CoroutineRecord&) = delete;
 
  protected:
-  CoroutineRecord() = default;
+  // Every field a control block starts with, in one pass (the rest start
+  // zero).
+  CoroutineRecord(void* context, std::uint8_t slow_path, CoroutineState state, bool owns_stack,
+                  const Stack& stack, std::uint64_t id, void* user_data) noexcept
+      : context_(context),
+        slow_path_(slow_path),
+        state_(state),
+        owns_stack_(owns_stack),
+        stack_(stack),
+        id_(id),
+        user_data_(user_data) {}
   ~CoroutineRecord() = default;
 
   // Runs the callable and stores its value. Exceptions are the caller's.

@@ -265,6 +265,28 @@ void ResultSlot<R>::throw_if_cancelled() const {
   }
 }
 
+// The result of a finished coroutine (its value, or its exception
+// rethrown), its control block and stack freed either way.
+template <class R>
+R take_and_release(ResultSlot<R>& slot) {
+  const auto take = [&slot]() -> R {
+    try {
+      return slot.take();
+    } catch (...) {
+      release(slot);
+      throw;
+    }
+  };
+  if constexpr (std::is_void_v<R>) {
+    take();
+    release(slot);
+  } else {
+    R value = take();  // out of the slot before the slot goes
+    release(slot);
+    return value;
+  }
+}
+
 template <class R, class Fn, class... Args>
 class Body final : public ResultSlot<R> {
  public:
