@@ -33,6 +33,7 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
+#include <typeinfo>
 #include <string>
 
 #include "coroutine/foreign.hpp"
@@ -167,6 +168,13 @@ Links& links_of(Coroutine& coroutine) noexcept {
   return coroutine.is_main() ? t_main_links : static_cast<PclCoroutine&>(coroutine).links;
 }
 
+// A cosync coroutine made otherwise (cosync::create) has no libpcl links.
+// PclCoroutine is local to this file, so its type_info is compared by
+// address: one load and one compare.
+[[gnu::always_inline]] inline bool made_by_co_create(const Coroutine& coroutine) noexcept {
+  return typeid(coroutine) == typeid(PclCoroutine);
+}
+
 [[gnu::always_inline]] inline Coroutine& live(coroutine_t handle, const char* call) noexcept {
   auto* coroutine = static_cast<Coroutine*>(handle);
   if (coroutine == nullptr) [[unlikely]] {
@@ -175,7 +183,8 @@ Links& links_of(Coroutine& coroutine) noexcept {
   if (coroutine == detail::t_state->main) {
     return *coroutine;
   }
-  if (!static_cast<PclCoroutine*>(coroutine)->live()) [[unlikely]] {
+  if (!made_by_co_create(*coroutine) || !static_cast<PclCoroutine*>(coroutine)->live())
+      [[unlikely]] {
     fatal(call, handle, "not a live coroutine (deleted, exited, or not made by co_create)");
   }
   return *coroutine;
@@ -204,6 +213,9 @@ Links& links_of(Coroutine& coroutine) noexcept {
   Coroutine& self = *detail::t_state->current;
   if (self.is_main()) [[unlikely]] {
     fatal(call, &self, "the main coroutine has no coroutine to resume");
+  }
+  if (!made_by_co_create(self)) [[unlikely]] {
+    fatal(call, &self, "the running coroutine was not made by co_create; it has no restarget");
   }
   return static_cast<PclCoroutine&>(self);
 }
@@ -343,7 +355,7 @@ extern "C" __attribute__((visibility("default"))) void co_exit(void) {
     cosync::pcl::fatal("co_exit", &self,
                        "the main coroutine cannot exit; return from main() or end the thread");
   }
-  auto& exiting = static_cast<cosync::pcl::PclCoroutine&>(self);
+  cosync::pcl::PclCoroutine& exiting = cosync::pcl::resuming_coroutine("co_exit");
   cosync::pcl::exit_to(
       cosync::pcl::exit_target(cosync::pcl::resume_target(exiting, "co_exit"), "co_exit"),
       "co_exit");

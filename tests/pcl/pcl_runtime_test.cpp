@@ -78,6 +78,11 @@ TEST(PclOnTheRuntime, CurrentAndDataAreCosyncs) {
   EXPECT_TRUE(registered_pcl_ids().empty());
 }
 
+TEST(PclOnTheRuntimeDeathTest, ACoroutineNotMadeByCoCreateHasNoRestarget) {
+  EXPECT_DEATH(cosync::create([] { co_resume(); }).join(),
+               "co_resume\\(0x[0-9a-f]+\\): the running coroutine was not made by co_create");
+}
+
 // A frame twice the stack: stack-clash probes walk it page by page into the
 // guard below.
 void overflow(void*) {
