@@ -15,7 +15,10 @@ extern "C" {
 
 /* co_main returns the calling thread's main coroutine: the one that runs on
    the thread's own stack (usually the event loop). Any coroutine, at any
-   depth, can co_call(co_main()) to hand control back to it. */
+   depth, can co_call(co_main()) to hand control back to it. It is the
+   thread's cosync main context (cosync::main_context()): libcosync-pcl's
+   coroutines are cosync coroutines, named "pcl" (cosync-list, overflow
+   reports), whose co_get_data is their cosync user data. */
 coroutine_t co_main(void);
 
 #ifdef __cplusplus

@@ -10,9 +10,11 @@
 #include <string>
 
 #include "context/context.hpp"
+#include "coroutine/foreign.hpp"
 #include "stack/overflow.hpp"
 #include "support/errors.hpp"
 #include "support/sanitizer.hpp"
+#include "support/scope_guard.hpp"
 
 namespace cosync {
 namespace detail {
@@ -132,8 +134,8 @@ void install_terminate_hook() {
 // thread that owns the coroutines involved.
 struct Runtime {
   static ThreadState& create_thread_state();
-  static void resolve_overflow(const void* fault, stack_overflow::Culprit* running,
-                               stack_overflow::Culprit* owner) noexcept;
+  static void resolve_overflow(const void* fault, stack::overflow::Culprit* running,
+                               stack::overflow::Culprit* owner) noexcept;
 
   static void resume(ThreadState& ts, Coroutine& to);
   static void suspend(ThreadState& ts, Coroutine& self, bool to_main, const char* call);
@@ -153,6 +155,9 @@ struct Runtime {
   static void report_swallowed_unwind(ThreadState& ts, Coroutine& self) noexcept;
   static context::transfer_t finish(ThreadState& ts, Coroutine& self) noexcept;
   [[noreturn]] static void throw_forced_unwind(Coroutine& self);
+  static void after_return_slow(Coroutine& self);
+  [[noreturn]] static void exit_to(ThreadState& ts, Coroutine& self, Coroutine& to) noexcept;
+  static void check_exit_target(const ThreadState& ts, const Coroutine& to);
   static void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept;
   static void check_resumable(const ThreadState& ts, const Coroutine& to);
   static void check_exception_state(const Coroutine& self, const Coroutine& target);
@@ -162,6 +167,17 @@ struct Runtime {
   static void redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept;
   static void link(ThreadState& ts, Coroutine& coroutine) noexcept;
   static void unlink(ThreadState& ts, Coroutine& coroutine) noexcept;
+  static void await_finished(Coroutine& coroutine,
+                             std::chrono::steady_clock::time_point deadline);
+
+  // The coroutine a registry record belongs to (records are only ever
+  // Coroutines' bases; the downcast needs a friend of Coroutine).
+  static Coroutine& of(CoroutineRecord& record) noexcept {
+    return static_cast<Coroutine&>(record);
+  }
+  static const Coroutine& of(const CoroutineRecord& record) noexcept {
+    return static_cast<const Coroutine&>(record);
+  }
 };
 
 namespace {
@@ -197,7 +213,7 @@ thread_local ThreadStateOwner t_owner;
 
 ThreadState& Runtime::create_thread_state() {
   static const bool resolver_set = [] {
-    stack_overflow::set_resolver(&Runtime::resolve_overflow);
+    stack::overflow::set_resolver(&Runtime::resolve_overflow);
     return true;
   }();
   (void)resolver_set;
@@ -217,13 +233,13 @@ ThreadState& Runtime::create_thread_state() {
 
 // The running coroutine, and the coroutine whose memory holds the fault: a
 // frame larger than the guard lands in another coroutine's guard or stack.
-void Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* running,
-                               stack_overflow::Culprit* owner) noexcept {
+void Runtime::resolve_overflow(const void* fault, stack::overflow::Culprit* running,
+                               stack::overflow::Culprit* owner) noexcept {
   const ThreadState* ts = t_state;
   if (ts == nullptr) {
     return;
   }
-  const auto describe = [](const Coroutine& c, stack_overflow::Culprit* out) {
+  const auto describe = [](const Coroutine& c, stack::overflow::Culprit* out) {
     out->id = c.id_;
     out->name = c.name_;
     out->stack = &c.stack_;
@@ -231,9 +247,10 @@ void Runtime::resolve_overflow(const void* fault, stack_overflow::Culprit* runni
   if (ts->current != ts->main) {
     describe(*ts->current, running);
   }
-  for (const Coroutine* c = ts->registry_head; c != nullptr; c = c->registry_next_) {
-    if (c->stack_.guard_contains(fault) || c->stack_.contains(fault)) {
-      describe(*c, owner);
+  for (const CoroutineRecord* r = ts->registry.front(); r != nullptr; r = r->next) {
+    const Coroutine& c = of(*r);
+    if (c.stack_.guard_contains(fault) || c.stack_.contains(fault)) {
+      describe(c, owner);
       return;
     }
   }
@@ -278,6 +295,9 @@ COSYNC_NO_SANITIZE_THREAD context::transfer_t Runtime::entry(
   ThreadState& ts = *t_state;
   Coroutine& self = *ts.current;
   self.state_ = CoroutineState::suspended;  // started; state() says running
+  if ((self.slow_path_ & Coroutine::kReapExited) != 0) [[unlikely]] {
+    after_return_slow(self);
+  }
   run(ts, self);
   const context::transfer_t last = finish(ts, self);
   support::tsan_switch_to_fiber(ts.current->tsan_fiber_);
@@ -363,6 +383,49 @@ void Runtime::throw_forced_unwind(Coroutine& self) {
   throw ForcedUnwind{self.id_};
 }
 
+void Runtime::after_return_slow(Coroutine& self) {
+  if ((self.slow_path_ & Coroutine::kReapExited) != 0) {
+    self.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kReapExited);
+    ThreadState& ts = *t_state;
+    release(*std::exchange(ts.exited, nullptr));
+  }
+  if ((self.slow_path_ & Coroutine::kUnwindPending) != 0) {
+    throw_forced_unwind(self);
+  }
+}
+
+void Runtime::check_exit_target(const ThreadState& ts, const Coroutine& to) {
+  if (ts.current->is_main()) {
+    suspend_outside_coroutine("exit_to()");
+  }
+  if (&to == ts.current) {
+    usage_error("exit of " + label(to) + " to itself");
+  }
+  if (!to.is_main()) {
+    check_resumable(ts, to);
+  } else if (&to != ts.main) {
+    usage_error("exit to the main context of another thread");
+  }
+}
+
+// The running coroutine leaves its stack for good, its frames not unwound,
+// and `to` frees it on arrival (kReapExited). Not instrumented: after the
+// last-switch announcement ASan has freed this context's fake stack, and
+// TSan already follows `to`'s fiber.
+COSYNC_NO_SANITIZE_THREAD __attribute__((no_sanitize("address"))) void Runtime::exit_to(
+    ThreadState& ts, Coroutine& self, Coroutine& to) noexcept {
+  check_canary(self);
+  mark_finished(ts, self);
+  self.context_ = nullptr;
+  ts.exited = &self;
+  to.slow_path_ |= Coroutine::kReapExited;
+  ts.current = &to;
+  support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
+  support::tsan_switch_to_fiber(to.tsan_fiber_);
+  context::cosync_context_jump(to.context_, &self);
+  __builtin_unreachable();
+}
+
 void Runtime::check_owner(const ThreadState* ts, const Coroutine& coroutine, const char* what) {
   if (coroutine.thread_ != ts) {
     usage_error(std::string(what) + " " + label(coroutine) +
@@ -403,12 +466,19 @@ void Runtime::refuse_suspension(const Coroutine& self, const Coroutine& target) 
 }
 
 void Runtime::check_canary(const Coroutine& self) noexcept {
-  if (self.stack_.guard == StackGuard::canary && !stack_canary_intact(self.stack_)) [[unlikely]] {
-    stack_overflow::Culprit culprit;
+  if (self.stack_.guard != StackGuard::canary) {
+    return;
+  }
+  if (!self.owns_stack_) {
+    self.check_program_stack();
+    return;
+  }
+  if (!stack_canary_intact(self.stack_)) [[unlikely]] {
+    stack::overflow::Culprit culprit;
     culprit.id = self.id_;
     culprit.name = self.name_;
     culprit.stack = &self.stack_;
-    stack_overflow::report_broken_canary(culprit);
+    stack::overflow::report_broken_canary(culprit);
   }
 }
 
@@ -461,23 +531,13 @@ void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
 }
 
 void Runtime::link(ThreadState& ts, Coroutine& coroutine) noexcept {
-  coroutine.registry_prev_ = ts.registry_tail;
-  coroutine.registry_next_ = nullptr;
-  if (ts.registry_tail != nullptr) {
-    ts.registry_tail->registry_next_ = &coroutine;
-  } else {
-    ts.registry_head = &coroutine;
-  }
-  ts.registry_tail = &coroutine;
+  ts.registry.push_back(coroutine);
   ++ts.stats.live;
   ++ts.stats.created;
 }
 
 void Runtime::unlink(ThreadState& ts, Coroutine& coroutine) noexcept {
-  Coroutine* prev = coroutine.registry_prev_;
-  Coroutine* next = coroutine.registry_next_;
-  (prev != nullptr ? prev->registry_next_ : ts.registry_head) = next;
-  (next != nullptr ? next->registry_prev_ : ts.registry_tail) = prev;
+  ts.registry.remove(coroutine);
   --ts.stats.live;
 }
 
@@ -543,28 +603,51 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
   ++ts->stats.forced_unwinds;
   Coroutine& destroyer = *ts->current;
   destroyer.slow_path_ |= Coroutine::kDestroying;
-  const struct Clear {
-    Coroutine& destroyer;
-    ~Clear() { destroyer.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kDestroying); }
-  } clear{destroyer};
+  const support::ScopeExit clear_destroying{[&destroyer]() noexcept {
+    destroyer.slow_path_ &= static_cast<std::uint8_t>(~Coroutine::kDestroying);
+  }};
   while (coroutine.state_ != CoroutineState::finished) {
     forward_switch(*ts, destroyer, coroutine);
   }
 }
 
-void Runtime::for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit) {
-  for (const Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
-    visit(*c);
+namespace {
+constinit JoinHook g_join_hook = nullptr;
+}  // namespace
+
+// On the main context a coroutine not started yet takes its first step in
+// place, as the loop would take it: one that finishes without waiting
+// costs no loop iteration (create + join is the lifecycle benchmark). The
+// rest is the request layer's: it hands the coroutine to the loop and waits.
+void Runtime::await_finished(Coroutine& coroutine,
+                             std::chrono::steady_clock::time_point deadline) {
+  check_joinable(coroutine);
+  if (!in_coroutine() && coroutine.state() == CoroutineState::created) {
+    coroutine.resume();
+    if (coroutine.state_ == CoroutineState::finished) {
+      return;
+    }
   }
+  if (g_join_hook == nullptr) {
+    usage_error("join of " + label(coroutine) +
+                ", which suspended: waiting for it needs cosync's request layer "
+                "(src/request), which this program does not contain");
+  }
+  g_join_hook(coroutine, deadline);
+}
+
+void Runtime::for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit) {
+  ts.registry.for_each([&visit](const CoroutineRecord& record) { visit(of(record)); });
 }
 
 void Runtime::redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept {
-  for (Coroutine* c = ts.registry_head; c != nullptr; c = c->registry_next_) {
-    if (c->resumer_ == &gone) {
-      c->resumer_ = ts.main;
+  ts.registry.for_each([&ts, &gone](CoroutineRecord& record) {
+    Coroutine& c = of(record);
+    if (c.resumer_ == &gone) {
+      c.resumer_ = ts.main;
       ++ts.main->resumer_refs_;
     }
-  }
+  });
   gone.resumer_refs_ = 0;
 }
 
@@ -584,8 +667,11 @@ void Runtime::release(Coroutine& coroutine) noexcept {
   unlink(*ts, coroutine);
   support::tsan_destroy_fiber(coroutine.tsan_fiber_);
   Stack stack = coroutine.stack_;
+  const bool owns_stack = coroutine.owns_stack_;
   coroutine.destroy();
-  release_stack(stack);
+  if (owns_stack) {
+    release_stack(stack);
+  }
 }
 
 Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t body_align) {
@@ -620,7 +706,7 @@ void set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   Runtime::set_resumer(coroutine, resumer);
 }
 void check_canary_slow(const Coroutine& coroutine) noexcept { Runtime::check_canary(coroutine); }
-void throw_forced_unwind(Coroutine& self) { Runtime::throw_forced_unwind(self); }
+void after_return_slow(Coroutine& self) { Runtime::after_return_slow(self); }
 void refuse_suspension(const Coroutine& self, const Coroutine& target) {
   Runtime::refuse_suspension(self, target);
 }
@@ -628,9 +714,17 @@ void suspend_outside_coroutine(const char* call) {
   usage_error(std::string(call) + " called on the main context, outside any coroutine");
 }
 
-void abandon_frame(Frame& frame) noexcept { release_stack(frame.stack); }
+void abandon_frame(Frame& frame) noexcept {
+  if (frame.owns_stack) {
+    release_stack(frame.stack);
+  }
+}
 void activate(Coroutine& coroutine) noexcept { Runtime::activate(coroutine); }
 void check_joinable(Coroutine& coroutine) { Runtime::check_joinable(coroutine); }
+void await_finished(Coroutine& coroutine, std::chrono::steady_clock::time_point deadline) {
+  Runtime::await_finished(coroutine, deadline);
+}
+void set_join_hook(JoinHook hook) noexcept { g_join_hook = hook; }
 void unwind_for_destruction(Coroutine& coroutine) noexcept { Runtime::unwind(coroutine, true); }
 void unwind_for_cancel(Coroutine& coroutine) { Runtime::unwind(coroutine, false); }
 void release(Coroutine& coroutine) noexcept { Runtime::release(coroutine); }
@@ -644,20 +738,55 @@ void throw_join_misuse(bool joined) {
 
 }  // namespace detail
 
+namespace coroutine {
+namespace {
+// The least a program-provided stack must leave below the control block.
+constexpr std::size_t kFrameRoom = 1024;
+}  // namespace
+
+void exit_to(Coroutine& to) {
+  detail::ThreadState& ts = detail::this_thread();
+  detail::Runtime::check_exit_target(ts, to);
+  detail::Runtime::exit_to(ts, *ts.current, to);
+}
+
+detail::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
+                       std::size_t body_align) {
+  detail::this_thread();
+  const auto base = reinterpret_cast<std::uintptr_t>(memory);
+  const auto top = base + size;
+  const std::size_t align = body_align < 64 ? 64 : body_align;
+  const std::uintptr_t body = (top - body_size) & ~(std::uintptr_t{align} - 1);
+  if (body < base + kFrameRoom) {
+    throw std::invalid_argument("cosync: a " + std::to_string(size) +
+                                "-byte stack cannot hold a coroutine");
+  }
+  detail::Frame frame;
+  frame.stack.base = memory;
+  frame.stack.size = size;
+  // No guard below the program's memory: the control block checks it
+  // (check_program_stack) each time the coroutine leaves it.
+  frame.stack.guard = StackGuard::canary;
+  frame.body = reinterpret_cast<void*>(body);  // NOLINT(performance-no-int-to-ptr)
+  frame.owns_stack = false;
+  return frame;
+}
+
+}  // namespace coroutine
+
 Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
-    : context_(frame.body),
-      slow_path_(frame.stack.guard == StackGuard::canary ? kCanaryStack : 0),
-      stack_(frame.stack),
-      user_data_(options.user_data) {
+    : CoroutineRecord(frame.body, frame.stack.guard == StackGuard::canary ? kCanaryStack : 0,
+                      CoroutineState::created, frame.owns_stack, frame.stack, 0,
+                      options.user_data) {
   if (!options.name.empty()) {
     set_name(options.name);
   }
 }
 
+// The thread's own stack: the kernel guards it, so no canary is checked.
 Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
-    : slow_path_(kMainContext), state_(CoroutineState::suspended), id_(id) {
-  // The thread's own stack: the kernel guards it, so no canary is checked.
-  stack_.guard = StackGuard::guard_page;
+    : CoroutineRecord(nullptr, kMainContext, CoroutineState::suspended, false,
+                      Stack{.guard = StackGuard::guard_page}, id, nullptr) {
   set_name("main");
 }
 

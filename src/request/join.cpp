@@ -1,5 +1,6 @@
-// Task::join (coroutine.hpp): a created coroutine handed to the loop the way
-// spawn hands one, and waited for the way Request::get waits.
+// Task::join (coroutine.hpp) past its first step: the join hook the request
+// layer gives the coroutine layer, which hands the created coroutine to the
+// loop the way spawn hands one and waits the way Request::get waits.
 #include <string>
 
 #include "cosync/coroutine.hpp"
@@ -85,8 +86,11 @@ class JoinSchedule {
 
 namespace {
 
-// The general case: the loop runs every step from here on.
-[[gnu::noinline]] void join_through_loop(Coroutine& coroutine, Deadline deadline) {
+// The join hook (set_join_hook): the coroutine suspended, so from here on
+// the loop runs every step. A wait it suspended in counts the loop's first
+// resume as early (the loop cannot tell a wait from a plain yield it was
+// not scheduling).
+void join_through_loop(Coroutine& coroutine, Deadline deadline) {
   if (scheduling_of(coroutine) != nullptr) {
     throw UsageError("cosync: join of " + label(coroutine) +
                      ", which the loop already schedules (it is being joined)");
@@ -97,22 +101,12 @@ namespace {
 }
 
 }  // namespace
-
-// On the main context a coroutine not started yet takes its first step in
-// place, as the loop would take it: one that finishes without waiting
-// costs no loop iteration (create + join is the lifecycle benchmark). One
-// that suspended there is handed to the loop, which resumes it: a wait it
-// suspended in counts that resume as early (the loop cannot tell a wait
-// from a plain yield it was not scheduling).
-void await_finished(Coroutine& coroutine, Deadline deadline) {
-  check_joinable(coroutine);
-  if (!in_coroutine() && coroutine.state() == CoroutineState::created) {
-    coroutine.resume();
-    if (coroutine.state() == CoroutineState::finished) {
-      return;
-    }
-  }
-  join_through_loop(coroutine, deadline);
-}
-
 }  // namespace cosync::detail
+
+// Registers the join hook when the program starts. Named by the static
+// library's link options (-u), so a program that joins but names nothing
+// else of this object still links it.
+extern "C" const bool cosync_join_hook_anchor = [] {
+  cosync::detail::set_join_hook(&cosync::detail::join_through_loop);
+  return true;
+}();

@@ -35,8 +35,3 @@ void install_now();
 [[noreturn]] void report_broken_canary(const Culprit& culprit) noexcept;
 
 }  // namespace cosync::stack::overflow
-
-namespace cosync {
-// The name the coroutine layer still uses.
-namespace stack_overflow = stack::overflow;
-}  // namespace cosync

@@ -48,18 +48,25 @@ def frame_layout(arch):
 
 
 def thread_state():
-    state = gdb.parse_and_eval("cosync::detail::t_state")
+    # Parsed as C++ even when the selected frame is C (a libpcl program).
+    language = gdb.parameter("language")
+    gdb.execute("set language c++", to_string=True)
+    try:
+        state = gdb.parse_and_eval("cosync::detail::t_state")
+    finally:
+        gdb.execute("set language %s" % language, to_string=True)
     if int(state) == 0:
         raise gdb.GdbError("cosync: this thread has not used cosync")
     return state.dereference()
 
 
 def coroutines():
-    node = thread_state()["registry_head"]
+    # The registry holds each control block's record (its base at offset 0).
+    node = thread_state()["registry"]["head_"]
     while int(node) != 0:
         coroutine = node.dereference()
         yield coroutine
-        node = coroutine["registry_next_"]
+        node = coroutine["next"]
 
 
 def state_of(coroutine):
