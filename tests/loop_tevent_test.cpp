@@ -163,27 +163,27 @@ TEST_F(TeventHost, SyncWaitInsideARawHandlerUnderTeventLoopUntilIsAClearError) {
 // empty range) matches nothing.
 TEST_F(TeventHost, TheStackWalkFindsAnyOfSeveralFunctions) {
   struct Probe {
-    std::array<cosync::host_loop::CodeRange, 2> code;
+    std::array<cosync::loop_host::CodeRange, 2> code;
     bool ran = false;
     bool found = false;
   };
-  Probe probe{{cosync::host_loop::CodeRange{},
-               cosync::host_loop::find_function("libtevent.so.0", "_tevent_loop_once", nullptr)}};
+  Probe probe{{cosync::loop_host::CodeRange{},
+               cosync::loop_host::find_function("libtevent.so.0", "_tevent_loop_once", nullptr)}};
   ASSERT_FALSE(probe.code[1].empty());
-  EXPECT_FALSE(cosync::host_loop::on_call_stack(probe.code)) << "outside tevent's dispatch";
+  EXPECT_FALSE(cosync::loop_host::on_call_stack(probe.code)) << "outside tevent's dispatch";
   add_raw_timer(
       [](void* data) {
         auto* self = static_cast<Probe*>(data);
-        self->found = cosync::host_loop::on_call_stack(self->code);
+        self->found = cosync::loop_host::on_call_stack(self->code);
         self->ran = true;
       },
       &probe);
   ASSERT_TRUE(scenario::run_host_until(*this, [&] { return probe.ran; }));
   EXPECT_TRUE(probe.found);
-  const std::array<cosync::host_loop::CodeRange, 2> not_found{};
-  EXPECT_TRUE(cosync::host_loop::none_found(not_found));
-  EXPECT_FALSE(cosync::host_loop::none_found(probe.code));
-  EXPECT_FALSE(cosync::host_loop::on_call_stack(not_found));
+  const std::array<cosync::loop_host::CodeRange, 2> not_found{};
+  EXPECT_TRUE(cosync::loop_host::none_found(not_found));
+  EXPECT_FALSE(cosync::loop_host::none_found(probe.code));
+  EXPECT_FALSE(cosync::loop_host::on_call_stack(not_found));
 }
 
 // Counts the fd events on a context, through tevent's fd trace callback

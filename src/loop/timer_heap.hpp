@@ -13,7 +13,7 @@
 
 #include "cosync/loop.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 class TimerHeap {
  public:
@@ -100,4 +100,4 @@ class TimerHeap {
   std::uint64_t next_sequence_ = 0;
 };
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop
