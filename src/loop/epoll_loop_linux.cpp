@@ -113,6 +113,7 @@ void EpollLoop::wait_io(IoWait& wait) {
 // path a larger frame.
 [[gnu::noinline]] void EpollLoop::queue_audit(int fd, FdRecord& record) {
   audit_young_.push_back(fd);
+  audit_due_ = true;
   record.marks |= kAuditQueued;
 }
 
@@ -128,6 +129,7 @@ void EpollLoop::audit_round() {
     }
   }
   auditing_.clear();
+  audit_due_ = !audit_young_.empty() || !audit_old_.empty();
 }
 
 // EEXIST: the registration is still there. Success: the fd the loop

@@ -47,7 +47,8 @@ class EpollLoop final : public LoopCore {
   void send_wake() noexcept override { wake_.send(); }
   int epoll_add(int fd, bool writable) noexcept;
   void queue_audit(int fd, FdRecord& record);
-  bool audit_due() const noexcept { return !audit_young_.empty() || !audit_old_.empty(); }
+  // One byte to test on every iteration, not two vectors.
+  bool audit_due() const noexcept { return audit_due_; }
   void audit_round();
   void audit_registration(int fd, FdRecord& record);
   void watch_writable(int fd, FdRecord& record);
@@ -77,6 +78,7 @@ class EpollLoop final : public LoopCore {
   std::vector<int> audit_old_;    // queued before it: this round's
   std::vector<int> auditing_;     // the round in progress (callbacks may queue more)
   unsigned iterations_since_audit_ = 0;
+  bool audit_due_ = false;  // audit_young_ or audit_old_ holds an fd
 
   sigset_t watched_signals_{};
   sigset_t original_mask_{};
