@@ -15,9 +15,9 @@
 // Every host callback of ours ends like an iteration of the built-in loop:
 // the immediates queued so far run (the coroutines the callback woke resume
 // from the top of the host's dispatch; a coroutine woken by the fd callback
-// itself resumes right there: loop::StepRun::in_place), then the host's timer, immediate
-// and fd watch are brought up to date. Immediates queued while those run
-// wait for the host's next iteration.
+// itself resumes right there: loop::StepRun::in_place), then the host's
+// timer, immediate and fd watch are brought up to date. Immediates queued
+// while those run wait for the host's next iteration.
 #pragma once
 
 #include <bitset>
