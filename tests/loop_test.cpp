@@ -20,6 +20,7 @@
 
 #include "backend_fixture.hpp"
 #include "cosync/cosync.hpp"
+#include "host_loop_suite.hpp"
 #include "test_util.hpp"
 
 namespace cosync {
@@ -744,6 +745,63 @@ TEST(BuiltinLoop, CanWakeOnlyWhileSomethingCouldWakeIt) {
     close(fds[1]);
   })
       .join();
+}
+
+// --- HostLoopSuite: every loop kind, as an application drives it. --------
+
+template <class Host>
+class HostLoopSuite : public ::testing::Test {
+ protected:
+  Host host_;
+};
+
+#if COSYNC_TEST_TEVENT
+#define COSYNC_TEST_TEVENT_HOST , test::host_loop::TeventHost
+#else
+#define COSYNC_TEST_TEVENT_HOST
+#endif
+#if COSYNC_TEST_LIBUV
+#define COSYNC_TEST_LIBUV_HOST , test::host_loop::LibuvHost
+#else
+#define COSYNC_TEST_LIBUV_HOST
+#endif
+#if COSYNC_TEST_LIBEVENT
+#define COSYNC_TEST_LIBEVENT_HOST , test::host_loop::LibeventHost
+#else
+#define COSYNC_TEST_LIBEVENT_HOST
+#endif
+using Hosts = ::testing::Types<test::host_loop::BuiltinHost COSYNC_TEST_TEVENT_HOST
+                                   COSYNC_TEST_LIBUV_HOST COSYNC_TEST_LIBEVENT_HOST>;
+
+// Names each instance after its host: HostLoopSuite/tevent.
+struct HostName {
+  template <class Host>
+  static std::string GetName(int /*index*/) {
+    return Host::kName;
+  }
+};
+TYPED_TEST_SUITE(HostLoopSuite, Hosts, HostName);
+
+namespace scenario = test::host_loop;
+
+TYPED_TEST(HostLoopSuite, RawCallbackCompletesARequestACoroutineWaitsFor) {
+  scenario::raw_callback_completes_a_request_a_coroutine_waits_for(this->host_);
+}
+
+TYPED_TEST(HostLoopSuite, CoroutineCompletesWorkARawCallbackWaitsFor) {
+  scenario::coroutine_completes_work_a_raw_callback_waits_for(this->host_);
+}
+
+TYPED_TEST(HostLoopSuite, SyncWaitInsideARawCallbackIsAClearError) {
+  scenario::sync_wait_inside_a_raw_callback_is_a_clear_error(this->host_);
+}
+
+TYPED_TEST(HostLoopSuite, DestroyingTheLoopUnwindsSuspendedCoroutinesAndLeavesTheHost) {
+  scenario::teardown_unwinds_suspended_coroutines_and_leaves_the_host(this->host_);
+}
+
+TYPED_TEST(HostLoopSuite, PostStormFromEightThreadsReachesACoroutine) {
+  scenario::post_storm_from_eight_threads_reaches_a_coroutine(this->host_);
 }
 
 }  // namespace

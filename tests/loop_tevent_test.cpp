@@ -1,7 +1,7 @@
 // cosync inside an application's own tevent loop: raw tevent handlers and
 // coroutines on one tevent_context, driven by the application's
-// tevent_loop_once. The scenarios every adapter shares are in
-// host_loop_suite.hpp; this file has tevent's side of them.
+// tevent_loop_once. The scenarios every loop kind shares are loop_test's
+// HostLoopSuite (host_loop_suite.hpp); this file has what only tevent has.
 //
 // TEVENT_DEPRECATED declares tevent_loop_until, which a test below runs; it
 // must come before backend_fixture.hpp includes tevent.h.
@@ -24,73 +24,10 @@
 namespace cosync {
 namespace {
 
+// The tevent host, as a fixture.
+class TeventHost : public ::testing::Test, public test::host_loop::TeventHost {};
+
 namespace scenario = test::host_loop;
-
-class TeventHost : public ::testing::Test {
- public:
-  static constexpr const char* kName = "tevent";
-
-  tevent_context* ev() { return harness_.tevent(); }
-  test::BackendHarness& harness() { return harness_; }
-
-  // One iteration of the application's own loop.
-  void run_once() { EXPECT_EQ(tevent_loop_once(ev()), 0); }
-
-  // A raw tevent timer, due in a millisecond.
-  void add_raw_timer(void (*callback)(void* data), void* data) {
-    raw_timer_ = {callback, data};
-    ASSERT_NE(tevent_add_timer(
-                  ev(), ev(), tevent_timeval_current_ofs(0, 1000),
-                  [](tevent_context*, tevent_timer*, timeval, void* self) {
-                    auto* raw = static_cast<RawCallback*>(self);
-                    raw->callback(raw->data);
-                  },
-                  &raw_timer_),
-              nullptr);
-  }
-
-  // A raw tevent fd handler, called while `fd` is readable.
-  void watch_readable(int fd, void (*callback)(void* data), void* data) {
-    raw_reader_ = {callback, data};
-    raw_fd_ = tevent_add_fd(
-        ev(), ev(), fd, TEVENT_FD_READ,
-        [](tevent_context*, tevent_fd*, uint16_t, void* self) {
-          auto* raw = static_cast<RawCallback*>(self);
-          raw->callback(raw->data);
-        },
-        &raw_reader_);
-    ASSERT_NE(raw_fd_, nullptr);
-  }
-
-  void stop_watching() {
-    talloc_free(raw_fd_);
-    raw_fd_ = nullptr;
-  }
-
- private:
-  struct RawCallback {
-    void (*callback)(void* data);
-    void* data;
-  };
-
-  RawCallback raw_timer_{};
-  RawCallback raw_reader_{};
-  tevent_fd* raw_fd_ = nullptr;
-  // Last: destroyed first, while what the raw handlers point to still stands.
-  test::BackendHarness harness_{test::Backend::tevent};
-};
-
-TEST_F(TeventHost, RawHandlerCompletesARequestACoroutineWaitsFor) {
-  scenario::raw_callback_completes_a_request_a_coroutine_waits_for(*this);
-}
-
-TEST_F(TeventHost, CoroutineCompletesWorkARawHandlerWaitsFor) {
-  scenario::coroutine_completes_work_a_raw_callback_waits_for(*this);
-}
-
-TEST_F(TeventHost, SyncWaitInsideARawHandlerIsAClearError) {
-  scenario::sync_wait_inside_a_raw_callback_is_a_clear_error(*this);
-}
 
 // The application owns tevent's trace callback (Samba's smbd installs one
 // for its profiling): the adapter neither takes it nor depends on it, and
@@ -163,27 +100,27 @@ TEST_F(TeventHost, SyncWaitInsideARawHandlerUnderTeventLoopUntilIsAClearError) {
 // empty range) matches nothing.
 TEST_F(TeventHost, TheStackWalkFindsAnyOfSeveralFunctions) {
   struct Probe {
-    std::array<cosync::host_loop::CodeRange, 2> code;
+    std::array<cosync::loop_host::CodeRange, 2> code;
     bool ran = false;
     bool found = false;
   };
-  Probe probe{{cosync::host_loop::CodeRange{},
-               cosync::host_loop::find_function("libtevent.so.0", "_tevent_loop_once", nullptr)}};
+  Probe probe{{cosync::loop_host::CodeRange{},
+               cosync::loop_host::find_function("libtevent.so.0", "_tevent_loop_once", nullptr)}};
   ASSERT_FALSE(probe.code[1].empty());
-  EXPECT_FALSE(cosync::host_loop::on_call_stack(probe.code)) << "outside tevent's dispatch";
+  EXPECT_FALSE(cosync::loop_host::on_call_stack(probe.code)) << "outside tevent's dispatch";
   add_raw_timer(
       [](void* data) {
         auto* self = static_cast<Probe*>(data);
-        self->found = cosync::host_loop::on_call_stack(self->code);
+        self->found = cosync::loop_host::on_call_stack(self->code);
         self->ran = true;
       },
       &probe);
   ASSERT_TRUE(scenario::run_host_until(*this, [&] { return probe.ran; }));
   EXPECT_TRUE(probe.found);
-  const std::array<cosync::host_loop::CodeRange, 2> not_found{};
-  EXPECT_TRUE(cosync::host_loop::none_found(not_found));
-  EXPECT_FALSE(cosync::host_loop::none_found(probe.code));
-  EXPECT_FALSE(cosync::host_loop::on_call_stack(not_found));
+  const std::array<cosync::loop_host::CodeRange, 2> not_found{};
+  EXPECT_TRUE(cosync::loop_host::none_found(not_found));
+  EXPECT_FALSE(cosync::loop_host::none_found(probe.code));
+  EXPECT_FALSE(cosync::loop_host::on_call_stack(not_found));
 }
 
 // Counts the fd events on a context, through tevent's fd trace callback
@@ -248,10 +185,6 @@ TEST_F(TeventHost, AWriterBesideUnreadBytesLeavesNoFdEventBehind) {
   EXPECT_EQ(tevent_loop_wait(ev()), 0);
 }
 
-TEST_F(TeventHost, TeardownUnwindsSuspendedCoroutinesAndLeavesTevent) {
-  scenario::teardown_unwinds_suspended_coroutines_and_leaves_the_host(*this);
-}
-
 // The wake-up of a post is still scheduled from its thread when the adapter
 // and then the context go away (tevent aborts when such an immediate is
 // freed). The storm below ends like this whenever a poster schedules its
@@ -262,10 +195,6 @@ TEST_F(TeventHost, ContextFreedWithAWakeUpStillScheduled) {
   std::thread([&] { loop.post([&] { ran = true; }); }).join();
   harness().destroy_adapter();
   EXPECT_FALSE(ran) << "a post left when the adapter goes away is dropped";
-}
-
-TEST_F(TeventHost, PostStormFromEightThreadsReachesACoroutine) {
-  scenario::post_storm_from_eight_threads_reaches_a_coroutine(*this);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// cosync loop (layer 5): the event-loop interface the layers above need, and
-// nothing more. The built-in implementation is an epoll loop (one per
+// cosync loop (layer 4, below request): the event-loop interface the
+// layers above need, and nothing more. The built-in implementation is an epoll loop (one per
 // thread, created on first use); adapters for loops an application already
 // owns (tevent, libuv, libevent) implement the same interface.
 //
@@ -13,12 +13,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <memory>
-#include <mutex>
 
 #include "cosync/coroutine.hpp"
 #include "cosync/export.hpp"
+#include "cosync/impl/loop.hpp"
 
 namespace cosync {
 
@@ -52,15 +51,12 @@ struct Immediate {
 // A one-shot timer on the monotonic clock. Timers with equal deadlines fire
 // in the order they were added.
 struct Timer {
-  // not_armed is heap_index's value while the timer is not armed.
-  static constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
-  void (*fn)(Timer* self) = nullptr;   // the callback, given this node
-  void* data = nullptr;                // the owner's, for the callback
-  Deadline due{};                      // when it fires; set before add_timer
-  std::uint64_t sequence = 0;          // the loop's, orders equal deadlines
-  std::size_t heap_index = not_armed;  // the loop's, its place in the timer heap
-  // armed is true from add_timer until it fires or is cancelled.
-  bool armed() const noexcept { return heap_index != not_armed; }
+  void (*fn)(Timer* self) = nullptr;  // the callback, given this node
+  void* data = nullptr;               // the owner's, for the callback
+  Deadline due{};                     // when it fires; set before add_timer
+  detail::TimerSlot slot;             // the loop's; not the owner's
+  // True from add_timer until it fires or is cancelled.
+  bool armed() const noexcept { return slot.heap_index != detail::TimerSlot::not_armed; }
 };
 
 // IoEvent names the directions of fd readiness; combine them with |.
@@ -94,50 +90,7 @@ struct SignalWait {
   bool armed = false;                      // true from watch_signal until fn runs or cancel
 };
 
-namespace detail {
-// The loop's readiness cache as Loop's inline io_ready and io_not_ready read
-// it (they run around every read and write, so they are not virtual calls):
-// one byte per fd, kept in the backend's own per-fd records, kStride bytes
-// apart, from `first` on for `count` fds (loop_detail::FdTable keeps them
-// up to date as it grows). The layout is compiled into the programs that
-// call io_ready: changing it changes the library's binary interface.
-struct Readiness {
-  static constexpr unsigned kStride = 32;
-  // Bits 0-1: the IoEvent directions seen ready and not consumed since.
-  // Bits 2-3: directions that stay ready for good (the built-in loop sets
-  // them after a hang-up or an error, when no further edge will come; the
-  // host adapters' hosts report readiness for as long as it lasts).
-  static constexpr unsigned kForGoodShift = 2;
-  // Set while the loop keeps a record of the fd. An fd without one reads
-  // as ready both ways, so an operation on an fd never waited on is tried.
-  static constexpr std::uint8_t kKnown = 0x80;
-  static constexpr std::uint8_t kUnknown = io_readable | io_writable;
-
-  static bool known(std::uint8_t bits) noexcept { return (bits & kKnown) != 0; }
-
-  // Clears `event` unless it is ready for good; bits beyond the two
-  // directions are never touched, whatever `event` holds.
-  static void clear(std::uint8_t& bits, IoEvent event) noexcept {
-    const unsigned cleared = event & kUnknown & ~(static_cast<unsigned>(bits) >> kForGoodShift);
-    bits &= static_cast<std::uint8_t>(~cleared);
-  }
-
-  std::uint8_t* first = nullptr;
-  unsigned count = 0;
-
-  // The byte of fd number `index` (< count); std::size_t, so that no fd
-  // number wraps the offset.
-  std::uint8_t& at(unsigned index) const noexcept { return first[std::size_t{index} * kStride]; }
-};
-
-// How code on other threads that may outlive a loop (the blocking pool's
-// workers) reaches it: post only while `open`, holding `mutex`. The loop
-// closes it first thing in its destructor.
-struct PostGate {
-  std::mutex mutex;
-  bool open = true;  // guarded by mutex
-};
-}  // namespace detail
+static_assert(detail::Readiness::kUnknown == (io_readable | io_writable));
 
 // Counters a loop keeps, for tests and diagnostics.
 struct LoopStats {
@@ -153,11 +106,15 @@ struct LoopStats {
 // Every call but post() is made on the loop's own thread.
 class COSYNC_API Loop {
  public:
+  // A loop with no callbacks armed; backends derive from it.
   Loop() = default;
+  // Not copyable: nodes and other threads hold its address.
   Loop(const Loop&) = delete;
+  // Not assignable, as it is not copyable.
   Loop& operator=(const Loop&) = delete;
-  // Closes the post gate; backends cancel the coroutines spawned on the
-  // loop and release what they registered.
+  // Closes the post gate. Every backend first cancels the coroutines
+  // spawned on the loop and lets them unwind (the teardown hook), disarms
+  // the nodes still armed, and releases what it registered.
   virtual ~Loop();
 
   // add_timer arms `timer` to call timer.fn at timer.due.
@@ -166,8 +123,8 @@ class COSYNC_API Loop {
   virtual void cancel_timer(Timer& timer) noexcept = 0;
 
   // Runs `immediate` on the next iteration. A loop must honour
-  // Immediate::resume (switch into that coroutine first, as
-  // loop_detail::run_immediate does): a spawned coroutine's step relies on it.
+  // Immediate::resume (switch into that coroutine first, then call fn):
+  // a spawned coroutine's step relies on it.
   virtual void post_immediate(Immediate& immediate) noexcept = 0;
   // cancel_immediate takes a queued immediate off the queue; nothing
   // happens when it is not queued.
@@ -229,7 +186,7 @@ class COSYNC_API Loop {
   // Runs until stop() is called (from a callback or, via post, another
   // thread).
   void run();
-  // stop makes run() return after the current iteration.
+  // Makes run() return after the current iteration.
   void stop() noexcept { stopped_ = true; }
 
   // Runs until `done()` holds, or the deadline passes; returns done().
@@ -262,9 +219,9 @@ class COSYNC_API Loop {
 
   // What the layers above do when a loop is torn down (thread exit, or the
   // loop destroyed): the request layer cancels the coroutines spawned on
-  // it and lets them unwind. One hook for the process, set once; the loop
-  // calls it first thing in its destructor, so the loop never calls
-  // upward by name.
+  // it and lets them unwind. One hook for the process, set once; every
+  // backend calls it at the start of its destructor, so the loop never
+  // calls upward by name.
   using TeardownHook = void (*)(Loop& loop) noexcept;
   // Sets that hook (the request layer does, at static initialisation).
   static void set_teardown_hook(TeardownHook hook) noexcept;
@@ -276,9 +233,9 @@ class COSYNC_API Loop {
 
   // True while one of this loop's callbacks runs.
   bool in_callback() const noexcept { return callback_depth_ != 0; }
-  // See detail::PostGate.
+  // The gate other threads post through while the loop lives (see detail::PostGate).
   const std::shared_ptr<detail::PostGate>& post_gate() const noexcept { return post_gate_; }
-  // stats are this loop's counters.
+  // This loop's counters.
   const LoopStats& stats() const noexcept { return stats_; }
 
  protected:
@@ -295,8 +252,8 @@ class COSYNC_API Loop {
   // First thing in every backend's destructor: from then on no other
   // thread reaches this loop through its post gate.
   void close_post_gate() noexcept;
-  // Calls the teardown hook (see set_teardown_hook); the built-in loop's
-  // destructor calls it before anything else.
+  // Calls the teardown hook (see set_teardown_hook); every backend's
+  // destructor calls it, through the loop core's tear_down.
   void run_teardown_hook() noexcept;
   // Open holds (hold_open), for can_wake.
   std::size_t holds() const noexcept { return holds_; }
@@ -322,18 +279,18 @@ class COSYNC_API Loop {
   std::shared_ptr<detail::PostGate> post_gate_ = std::make_shared<detail::PostGate>();
 };
 
-// This thread's loop: the one installed with set_this_loop, else a
-// built-in epoll loop created on first use and torn down at the thread's
-// exit (the teardown hook unwinds the coroutines spawned on it first).
-// Asking for it after that throws UsageError.
 namespace detail {
 // The loop this_loop() answers (initial-exec TLS: one load); null until the
 // thread's first use installs the built-in loop.
 COSYNC_API extern thread_local constinit Loop* t_loop __attribute__((tls_model("initial-exec")));
+// Creates this thread's built-in loop and makes it t_loop.
 COSYNC_API Loop& install_builtin_loop();
 }  // namespace detail
+
 // This thread's loop: the one installed with set_this_loop, else a
-// built-in epoll loop created on first use. The built-in loop's own fds
+// built-in epoll loop created on first use and torn down at the thread's
+// exit (the teardown hook unwinds the coroutines spawned on it first);
+// asking for it after that throws UsageError. The built-in loop's own fds
 // (epoll, eventfd, signalfd) are close-on-exec and numbered 512 or above
 // (half the soft RLIMIT_NOFILE when that is lower), out of the program's way.
 inline Loop& this_loop() {

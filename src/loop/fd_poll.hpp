@@ -3,7 +3,7 @@
 // readiness cache.
 #pragma once
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 // The IoEvent bits of `events` the kernel reports ready for `fd` right now.
 // An error or hang-up counts as every requested direction (the operation
@@ -11,4 +11,10 @@ namespace cosync::loop_detail {
 // reports nothing, so the wait that follows gives the error.
 unsigned poll_ready_now(int fd, unsigned events) noexcept;
 
+}  // namespace cosync::loop
+
+// The name the request layer still calls it by; it goes when that layer
+// says loop::poll_ready_now.
+namespace cosync::loop_detail {
+using loop::poll_ready_now;
 }  // namespace cosync::loop_detail

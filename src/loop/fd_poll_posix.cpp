@@ -5,7 +5,7 @@
 #include "cosync/loop.hpp"
 #include "loop/fd_poll.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 unsigned poll_ready_now(int fd, unsigned events) noexcept {
   pollfd query{};
@@ -27,4 +27,4 @@ unsigned poll_ready_now(int fd, unsigned events) noexcept {
   return ready & events;
 }
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

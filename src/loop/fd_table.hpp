@@ -1,5 +1,5 @@
 // A loop's per-fd records, indexed by the fd number (fds are small and
-// dense): the built-in epoll loop and the host adapters keep one each.
+// dense), as the loop core keeps them for every backend.
 #pragma once
 
 #include <algorithm>
@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <utility>
 
 #include "cosync/loop.hpp"
+#include "support/errors.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 // An array and its length: the lookup on every wait is one unsigned compare
 // (a negative fd fails it too) and an index. Records past the highest fd
@@ -42,8 +42,7 @@ class FdTable {
   // The record of `fd`, growing the table to it; a negative fd is EBADF.
   Entry& grow_to(int fd) {
     if (fd < 0) {
-      throw std::system_error(EBADF, std::generic_category(),
-                              "cosync: cannot wait on fd " + std::to_string(fd));
+      support::throw_errno(EBADF, "cannot wait on fd " + std::to_string(fd));
     }
     if (static_cast<unsigned>(fd) >= count_) {
       grow(std::max({static_cast<unsigned>(fd) + 1, count_ * 2, kInitialCount}));
@@ -74,4 +73,4 @@ class FdTable {
   unsigned count_ = 0;
 };
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

@@ -1,97 +1,53 @@
-// The queue of immediates both loop kinds keep, and how one is run.
+// The queue of immediates every backend keeps, and how one is run.
 #pragma once
 
 #include "cosync/coroutine.hpp"
+#include "cosync/impl/intrusive_list.hpp"
 #include "cosync/loop.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
-// Immediates waiting for the next iteration, in posting order.
+// Immediates waiting for the next iteration, in posting order. Keeps each
+// one's `queued` flag, which the layers above read.
 class ImmediateQueue {
  public:
-  bool empty() const noexcept { return head_ == nullptr; }
-  Immediate* front() const noexcept { return head_; }
+  bool empty() const noexcept { return list_.empty(); }
+  Immediate* front() const noexcept { return list_.front(); }
 
   void push(Immediate& immediate) noexcept {
-    immediate.prev = tail_;
-    immediate.next = nullptr;
-    (tail_ != nullptr ? tail_->next : head_) = &immediate;
-    tail_ = &immediate;
+    list_.push_back(immediate);
     immediate.queued = true;
   }
 
   void remove(Immediate& immediate) noexcept {
-    (immediate.prev != nullptr ? immediate.prev->next : head_) = immediate.next;
-    (immediate.next != nullptr ? immediate.next->prev : tail_) = immediate.prev;
-    immediate.prev = immediate.next = nullptr;
+    list_.remove(immediate);
     immediate.queued = false;
+  }
+
+  Immediate* pop() noexcept {
+    Immediate* first = list_.pop_front();
+    if (first != nullptr) {
+      first->queued = false;
+    }
+    return first;
   }
 
   // [before][separator][after] becomes [after][separator][before]: what
   // `after` holds overtakes what was queued before the separator.
   void move_behind_to_front(Immediate& separator) noexcept {
-    Immediate* before_first = head_ != &separator ? head_ : nullptr;
-    Immediate* before_last = separator.prev;
     Immediate* after_first = separator.next;
-    Immediate* after_last = tail_ != &separator ? tail_ : nullptr;
-    remove(separator);
-    if (before_first == nullptr) {
-      push(separator);
-      return;
-    }
     if (after_first == nullptr) {
-      push_front(separator);
+      list_.rotate_to_front(separator);
       return;
     }
-    head_ = after_first;
-    after_first->prev = nullptr;
-    link(*after_last, separator);
-    link(separator, *before_first);
-    before_last->next = nullptr;
-    tail_ = before_last;
-    separator.queued = true;
-  }
-
-  Immediate* pop() noexcept {
-    Immediate* first = head_;
-    if (first != nullptr) {
-      remove(*first);
-    }
-    return first;
+    // [before][after][separator], then `after` to the front.
+    list_.remove(separator);
+    list_.push_back(separator);
+    list_.rotate_to_front(*after_first);
   }
 
  private:
-  static void link(Immediate& first, Immediate& second) noexcept {
-    first.next = &second;
-    second.prev = &first;
-  }
-
-  void push_front(Immediate& immediate) noexcept {
-    immediate.prev = nullptr;
-    immediate.next = head_;
-    (head_ != nullptr ? head_->prev : tail_) = &immediate;
-    head_ = &immediate;
-    immediate.queued = true;
-  }
-
-  Immediate* head_ = nullptr;
-  Immediate* tail_ = nullptr;
-};
-
-// Takes a marker the loop queued off the queue when its scope ends, also
-// when a callback throws.
-class MarkerScope {
- public:
-  MarkerScope(ImmediateQueue& queue, Immediate& marker) noexcept : queue_(queue), marker_(marker) {}
-  MarkerScope(const MarkerScope&) = delete;
-  MarkerScope& operator=(const MarkerScope&) = delete;
-  ~MarkerScope() {
-    if (marker_.queued) queue_.remove(marker_);
-  }
-
- private:
-  ImmediateQueue& queue_;
-  Immediate& marker_;
+  impl::IntrusiveList<Immediate> list_;
 };
 
 // Runs one immediate. A coroutine step switches into its coroutine here,
@@ -107,4 +63,4 @@ inline void run_immediate(Immediate& immediate) noexcept {
   immediate.fn(&immediate);
 }
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

@@ -5,11 +5,11 @@
 // a just-closed number could land on the loop's own eventfd.
 #pragma once
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 // Moves `fd` to the lowest free number at or above the internal floor
 // (close-on-exec) and closes the original. Keeps `fd` as it is when no
 // number that high is free or allowed. Returns the fd to use.
 int move_above_user_fds(int fd) noexcept;
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

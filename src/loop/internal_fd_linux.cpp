@@ -12,7 +12,7 @@
 
 #include "loop/internal_fd.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 namespace {
 
 constexpr rlim_t kPreferredFloor = 512;
@@ -40,4 +40,4 @@ int move_above_user_fds(int fd) noexcept {
   return moved;
 }
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

@@ -1,15 +1,15 @@
-// The waits on one fd, as every loop's fd table keeps them (the built-in
-// epoll loop and the host adapters): one reader and one writer at a time,
+// The waits on one fd, as the loop core's fd records keep them for every
+// backend: one reader and one writer at a time,
 // and a wait for both directions holds both slots.
 #pragma once
 
 #include <cerrno>
 #include <string>
-#include <system_error>
 
 #include "cosync/loop.hpp"
+#include "support/errors.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 struct IoWaiters {
   IoWait* reader = nullptr;
@@ -63,10 +63,9 @@ struct IoWaiters {
   static bool writes(const IoWait& wait) noexcept { return (wait.events & io_writable) != 0; }
 
   [[noreturn]] static void refuse(const IoWait& wait, const char* role) {
-    throw std::system_error(
-        EBUSY, std::generic_category(),
-        "cosync: fd " + std::to_string(wait.fd) + " already has a " + role + " waiting");
+    support::throw_errno(EBUSY,
+                         "fd " + std::to_string(wait.fd) + " already has a " + role + " waiting");
   }
 };
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

@@ -45,7 +45,7 @@ Loop& builtin_loop() {
         "any more");
   }
   if (!t_builtin_loop.loop) {
-    t_builtin_loop.loop = std::make_unique<EpollLoop>();
+    t_builtin_loop.loop = std::make_unique<loop::EpollLoop>();
   }
   return *t_builtin_loop.loop;
 }

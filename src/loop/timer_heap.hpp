@@ -13,7 +13,7 @@
 
 #include "cosync/loop.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 class TimerHeap {
  public:
@@ -24,17 +24,17 @@ class TimerHeap {
   Deadline top_due() const noexcept { return heap_.front().due; }
 
   void push(Timer& timer) {
-    timer.sequence = next_sequence_++;
-    timer.heap_index = heap_.size();
+    timer.slot.sequence = next_sequence_++;
+    timer.slot.heap_index = heap_.size();
     heap_.push_back(Entry{timer.due, &timer});
-    sift_up(timer.heap_index);
+    sift_up(timer.slot.heap_index);
   }
 
   void remove(Timer& timer) noexcept {
-    const std::size_t index = timer.heap_index;
+    const std::size_t index = timer.slot.heap_index;
     const Entry last = heap_.back();
     heap_.pop_back();
-    timer.heap_index = Timer::not_armed;
+    timer.slot.heap_index = detail::TimerSlot::not_armed;
     if (last.timer == &timer) {
       return;
     }
@@ -50,12 +50,12 @@ class TimerHeap {
   static constexpr std::size_t kArity = 4;
 
   static bool earlier(const Entry& a, const Entry& b) noexcept {
-    return a.due < b.due || (a.due == b.due && a.timer->sequence < b.timer->sequence);
+    return a.due < b.due || (a.due == b.due && a.timer->slot.sequence < b.timer->slot.sequence);
   }
 
   void place(std::size_t index, const Entry& entry) noexcept {
     heap_[index] = entry;
-    entry.timer->heap_index = index;
+    entry.timer->slot.heap_index = index;
   }
 
   std::size_t sift_up(std::size_t index) noexcept {
@@ -100,4 +100,4 @@ class TimerHeap {
   std::uint64_t next_sequence_ = 0;
 };
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

@@ -4,7 +4,7 @@
 // no lock shared with the loop (a libevent base need not have locking).
 #pragma once
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 class WakeFd {
  public:
@@ -25,4 +25,4 @@ class WakeFd {
   int fd_ = -1;
 };
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

@@ -10,7 +10,7 @@
 #include "loop/internal_fd.hpp"
 #include "loop/wake_fd.hpp"
 
-namespace cosync::loop_detail {
+namespace cosync::loop {
 
 WakeFd::WakeFd() : fd_(move_above_user_fds(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
   if (fd_ < 0) {
@@ -36,4 +36,4 @@ void WakeFd::drain() const noexcept {
   }
 }
 
-}  // namespace cosync::loop_detail
+}  // namespace cosync::loop

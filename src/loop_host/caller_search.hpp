@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <span>
 
-namespace cosync::host_loop {
+namespace cosync::loop_host {
 
 // The code of one function: [begin, end). An empty range (begin == end)
 // stands for a function that was not found: it contains no address, so it
@@ -41,4 +41,4 @@ inline bool on_call_stack(const CodeRange& code) noexcept {
   return on_call_stack(std::span<const CodeRange>(&code, 1));
 }
 
-}  // namespace cosync::host_loop
+}  // namespace cosync::loop_host

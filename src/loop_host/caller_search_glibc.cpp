@@ -5,7 +5,7 @@
 
 #include "loop_host/caller_search.hpp"
 
-namespace cosync::host_loop {
+namespace cosync::loop_host {
 
 CodeRange find_function(const char* soname, const char* symbol, void* fallback) noexcept {
   void* address = fallback;
@@ -49,4 +49,4 @@ bool on_call_stack(std::span<const CodeRange> code) noexcept {
   return search.found;
 }
 
-}  // namespace cosync::host_loop
+}  // namespace cosync::loop_host

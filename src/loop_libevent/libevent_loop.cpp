@@ -14,29 +14,30 @@
 #include "cosync/loop_libevent.hpp"
 #include "loop/wake_fd.hpp"
 #include "loop_host/host_loop.hpp"
+#include "support/errors.hpp"
+#include "support/timeout.hpp"
 
-namespace cosync {
+namespace cosync::loop_libevent {
 namespace {
 
 // The hooks cannot report failure to their caller (they run inside
 // libevent's dispatch); libevent only fails these calls when out of memory.
 void check(int result, const char* what) {
   if (result != 0) {
-    std::fprintf(stderr, "cosync: %s failed on the libevent loop\n", what);
-    std::abort();
+    support::fatal(std::string(what) + " failed on the libevent loop");
   }
 }
 
 // event_add fails without setting errno itself: a refused fd leaves
-// epoll_ctl's, running out of memory may leave none (throw_errno then
-// reports EINVAL rather than a stale value).
+// epoll_ctl's, running out of memory may leave none (throw_event_error
+// then reports EINVAL rather than a stale value).
 bool add_event(event* added) {
   errno = 0;
   return event_add(added, nullptr) == 0;
 }
 
-[[noreturn]] void throw_errno(const std::string& what) {
-  throw std::system_error(errno != 0 ? errno : EINVAL, std::generic_category(), "cosync: " + what);
+[[noreturn]] void throw_event_error(const std::string& what) {
+  support::throw_errno(errno != 0 ? errno : EINVAL, what);
 }
 
 // A relative timeout, rounded up so the timer never fires early, and capped
@@ -44,10 +45,7 @@ bool add_event(event* added) {
 // from its cached time, which may lag: the heap re-arms a timer that fires
 // before its deadline.
 timeval timeout_until(Deadline due) {
-  const Deadline now = Clock::now();
-  auto left = due > now ? due - now : Clock::duration::zero();
-  left = std::min<Clock::duration>(left, std::chrono::hours(24));
-  const auto micros = std::chrono::ceil<std::chrono::microseconds>(left).count();
+  const auto micros = support::poll_timeout<std::chrono::microseconds>(due - Clock::now());
   return timeval{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
 }
 
@@ -59,7 +57,7 @@ struct FdEvents {
   unsigned watching = 0;
 };
 
-class LibeventLoop final : public host_loop::HostLoop {
+class LibeventLoop final : public loop_host::HostLoop {
  public:
   explicit LibeventLoop(event_base* base);
   ~LibeventLoop() override;
@@ -85,7 +83,7 @@ class LibeventLoop final : public host_loop::HostLoop {
   static void on_signal(evutil_socket_t signo, short, void* data);
 
   event_base* base_;
-  loop_detail::WakeFd wake_fd_;
+  loop::WakeFd wake_fd_;
   event* immediate_ = nullptr;
   event* timer_ = nullptr;
   event* wake_ = nullptr;        // reads wake_fd_
@@ -108,7 +106,7 @@ LibeventLoop::LibeventLoop(event_base* base) : HostLoop("libevent"), base_(base)
     immediate_ = new_event(-1, 0, &LibeventLoop::on_immediate);
     timer_ = new_event(-1, 0, &LibeventLoop::on_timer);
     wake_ = new_event(wake_fd_.fd(), EV_READ | EV_PERSIST, &LibeventLoop::on_wake);
-    if (!add_event(wake_)) throw_errno("cannot watch the wake-up eventfd");
+    if (!add_event(wake_)) throw_event_error("cannot watch the wake-up eventfd");
   } catch (...) {
     for (event* created : {immediate_, timer_, wake_}) {
       if (created != nullptr) event_free(created);
@@ -129,7 +127,7 @@ LibeventLoop::~LibeventLoop() {
 
 event* LibeventLoop::new_event(evutil_socket_t fd, short what, event_callback_fn fn) {
   event* created = event_new(base_, fd, what, fn, this);
-  if (created == nullptr) throw_errno("event_new failed");
+  if (created == nullptr) throw_event_error("event_new failed");
   return created;
 }
 
@@ -173,10 +171,10 @@ void LibeventLoop::host_watch_fd(void* watch, unsigned events) {
   const unsigned added = events & ~fd_events->watching;
   const unsigned removed = fd_events->watching & ~events;
   if ((added & io_readable) != 0 && !add_event(fd_events->read)) {
-    throw_errno("cannot watch fd " + std::to_string(event_get_fd(fd_events->read)));
+    throw_event_error("cannot watch fd " + std::to_string(event_get_fd(fd_events->read)));
   }
   if ((added & io_writable) != 0 && !add_event(fd_events->write)) {
-    throw_errno("cannot watch fd " + std::to_string(event_get_fd(fd_events->write)));
+    throw_event_error("cannot watch fd " + std::to_string(event_get_fd(fd_events->write)));
   }
   if ((removed & io_readable) != 0) event_del(fd_events->read);
   if ((removed & io_writable) != 0) event_del(fd_events->write);
@@ -195,7 +193,7 @@ void LibeventLoop::host_add_signal(int signo) {
   event* signal = new_event(signo, EV_SIGNAL | EV_PERSIST, &LibeventLoop::on_signal);
   if (!add_event(signal)) {
     event_free(signal);
-    throw_errno("cannot watch signal " + std::to_string(signo));
+    throw_event_error("cannot watch signal " + std::to_string(signo));
   }
   signals_[static_cast<std::size_t>(signo)] = signal;
 }
@@ -245,9 +243,12 @@ void LibeventLoop::on_signal(evutil_socket_t signo, short, void* data) {
 }
 
 }  // namespace
+}  // namespace cosync::loop_libevent
+
+namespace cosync {
 
 std::unique_ptr<Loop> make_libevent_loop(event_base* base) {
-  return std::make_unique<LibeventLoop>(base);
+  return std::make_unique<loop_libevent::LibeventLoop>(base);
 }
 
 }  // namespace cosync

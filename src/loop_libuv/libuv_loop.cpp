@@ -14,13 +14,15 @@
 #include "cosync/loop_libuv.hpp"
 #include "loop_host/caller_search.hpp"
 #include "loop_host/host_loop.hpp"
+#include "support/errors.hpp"
+#include "support/timeout.hpp"
 
-namespace cosync {
+namespace cosync::loop_libuv {
 namespace {
 
+// libuv's errors are negative errno values.
 [[noreturn]] void throw_uv(int error, const char* what) {
-  throw std::system_error(-error, std::generic_category(),
-                          std::string("cosync: ") + what + ": " + uv_strerror(error));
+  support::throw_errno(-error, std::string(what) + ": " + uv_strerror(error));
 }
 
 // libuv handles are plain C structs that must stay valid until their close
@@ -41,9 +43,9 @@ void close_and_free(Handle* handle) {
 // True when uv_run is one of the callers: a libuv callback is running on
 // this stack (libuv has no query for it).
 bool uv_run_is_running() {
-  static const host_loop::CodeRange uv_run_code =
-      host_loop::find_function("libuv.so.1", "uv_run", reinterpret_cast<void*>(&uv_run));
-  return host_loop::on_call_stack(uv_run_code);
+  static const loop_host::CodeRange uv_run_code =
+      loop_host::find_function("libuv.so.1", "uv_run", reinterpret_cast<void*>(&uv_run));
+  return loop_host::on_call_stack(uv_run_code);
 }
 
 // libuv's timeouts count from its cached loop time, which lags the clock by
@@ -51,11 +53,8 @@ bool uv_run_is_running() {
 // timer does not fire early, and the delay is rounded up and capped (the
 // heap re-arms a far timer when the cap expires).
 std::uint64_t uv_timeout_for(uv_loop_t* uv, Deadline due) {
-  const Deadline now = Clock::now();
-  auto left = due > now ? due - now : Clock::duration::zero();
-  left = std::min<Clock::duration>(left, std::chrono::hours(24));
-  const auto ms =
-      static_cast<std::uint64_t>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+  const auto ms = static_cast<std::uint64_t>(
+      support::poll_timeout<std::chrono::milliseconds>(due - Clock::now()));
   const std::uint64_t lag = uv_hrtime() / 1000000 - uv_now(uv);
   return ms + lag;
 }
@@ -70,7 +69,7 @@ struct PollWatch {
   int events;  // the UV_ events the poll was last started with (calloc'd: 0)
 };
 
-class LibuvLoop final : public host_loop::HostLoop {
+class LibuvLoop final : public loop_host::HostLoop {
  public:
   explicit LibuvLoop(uv_loop_t* uv);
   ~LibuvLoop() override;
@@ -260,7 +259,12 @@ void LibuvLoop::on_signal(uv_signal_t* signal, int signo) {
 }
 
 }  // namespace
+}  // namespace cosync::loop_libuv
 
-std::unique_ptr<Loop> make_libuv_loop(uv_loop_t* uv) { return std::make_unique<LibuvLoop>(uv); }
+namespace cosync {
+
+std::unique_ptr<Loop> make_libuv_loop(uv_loop_t* uv) {
+  return std::make_unique<loop_libuv::LibuvLoop>(uv);
+}
 
 }  // namespace cosync

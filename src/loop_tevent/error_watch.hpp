@@ -9,7 +9,7 @@
 // across fork (include/cosync/loop_tevent.hpp).
 #pragma once
 
-namespace cosync::tevent_adapter {
+namespace cosync::loop_tevent {
 
 class ErrorWatch {
  public:
@@ -47,4 +47,4 @@ class ErrorWatch {
   int set_fd_ = -1;
 };
 
-}  // namespace cosync::tevent_adapter
+}  // namespace cosync::loop_tevent

@@ -7,7 +7,7 @@
 
 #include "loop_tevent/error_watch.hpp"
 
-namespace cosync::tevent_adapter {
+namespace cosync::loop_tevent {
 
 bool ErrorWatch::open() noexcept {
   set_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -43,4 +43,4 @@ int ErrorWatch::take_failed() noexcept {
   return epoll_wait(set_fd_, &event, 1, 0) == 1 ? event.data.fd : -1;
 }
 
-}  // namespace cosync::tevent_adapter
+}  // namespace cosync::loop_tevent

@@ -18,34 +18,28 @@
 #include "loop_host/caller_search.hpp"
 #include "loop_host/host_loop.hpp"
 #include "loop_tevent/error_watch.hpp"
+#include "support/errors.hpp"
+#include "support/timeout.hpp"
 
 extern "C" {  // neither header declares C linkage itself
 #include <talloc.h>
 #include <tevent.h>
 }
 
-namespace cosync {
+namespace cosync::loop_tevent {
 namespace {
 
 // The hooks cannot report failure to their caller (they run inside
 // tevent's dispatch); tevent only fails them when out of memory.
 [[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "cosync: %s failed on the tevent loop\n", what);
-  std::abort();
-}
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), std::string("cosync: ") + what);
+  support::fatal(std::string(what) + " failed on the tevent loop");
 }
 
 // tevent's timers run on its own clock reading: the deadline becomes an
 // offset from tevent's "now", rounded up so it never fires early, and
 // capped (the heap re-arms a far timer when the cap expires).
 timeval tevent_time_of(Deadline due) {
-  const Deadline now = Clock::now();
-  auto left = due > now ? due - now : Clock::duration::zero();
-  left = std::min<Clock::duration>(left, std::chrono::hours(24));
-  const auto micros = std::chrono::ceil<std::chrono::microseconds>(left).count();
+  const auto micros = support::poll_timeout<std::chrono::microseconds>(due - Clock::now());
   return tevent_timeval_current_ofs(static_cast<uint32_t>(micros / 1000000),
                                     static_cast<uint32_t>(micros % 1000000));
 }
@@ -75,16 +69,16 @@ int fd_of(const tevent_fd* fde) noexcept {
 // directly, under a nesting check of its own that aborts as
 // _tevent_loop_once's does. (loop_tevent_test checks tevent_req_poll and
 // tevent_loop_until.)
-using DispatchCode = std::array<host_loop::CodeRange, 2>;
+using DispatchCode = std::array<loop_host::CodeRange, 2>;
 
 DispatchCode find_dispatch_code() noexcept {
   const auto find = [](const char* symbol, void* fallback) {
-    return host_loop::find_function("libtevent.so.0", symbol, fallback);
+    return loop_host::find_function("libtevent.so.0", symbol, fallback);
   };
   const DispatchCode code = {find("_tevent_loop_once", reinterpret_cast<void*>(&_tevent_loop_once)),
                              // Declared only under TEVENT_DEPRECATED: found by its name alone.
                              find("_tevent_loop_until", nullptr)};
-  if (host_loop::none_found(code)) {
+  if (loop_host::none_found(code)) {
     std::fputs(
         "cosync: tevent's dispatch functions were not found; a wait outside coroutines "
         "from inside a tevent callback will make tevent abort instead of throwing "
@@ -137,7 +131,7 @@ void free_orphan(WakeRelay* relay) noexcept {
   talloc_free(relay);
 }
 
-class TeventLoop final : public host_loop::HostLoop {
+class TeventLoop final : public loop_host::HostLoop {
  public:
   explicit TeventLoop(tevent_context* ev);
   ~TeventLoop() override;
@@ -180,7 +174,7 @@ class TeventLoop final : public host_loop::HostLoop {
   WakeRelay* relay_ = nullptr;  // under memory_ until orphaned
   // The set and tevent's watch of it exist while it has members: the
   // watches whose tag is marked kErrorWatched, counted here.
-  tevent_adapter::ErrorWatch error_watch_;
+  ErrorWatch error_watch_;
   tevent_fd* error_watch_fde_ = nullptr;  // under memory_
   std::size_t error_watch_members_ = 0;
 };
@@ -214,7 +208,8 @@ void TeventLoop::create_wake_relay() {
   talloc_set_name_const(memory, "cosync WakeRelay");
   relay_ = new (memory) WakeRelay{this, nullptr, {nullptr, nullptr}, {0}, nullptr};
   relay_->threads = tevent_threaded_context_create(relay_, ev_);
-  if (relay_->threads == nullptr) throw_errno("tevent_threaded_context_create failed");
+  if (relay_->threads == nullptr)
+    support::throw_errno(errno, "tevent_threaded_context_create failed");
   for (tevent_immediate*& im : relay_->immediates) {
     im = tevent_create_immediate(relay_);
     if (im == nullptr) throw std::bad_alloc();
@@ -261,7 +256,7 @@ void TeventLoop::host_wake() noexcept {
 
 void* TeventLoop::host_add_fd(int fd) {
   tevent_fd* fde = tevent_add_fd(ev_, memory_, fd, 0, &TeventLoop::on_fd, this);
-  if (fde == nullptr) throw_errno("tevent_add_fd failed");
+  if (fde == nullptr) support::throw_errno(errno, "tevent_add_fd failed");
   tevent_fd_set_tag(fde, static_cast<uint64_t>(fd));
   return fde;
 }
@@ -290,7 +285,7 @@ void TeventLoop::host_remove_fd(void* watch) noexcept {
 
 void TeventLoop::host_add_signal(int signo) {
   if (tevent_add_signal(ev_, memory_, signo, 0, &TeventLoop::on_signal, this) == nullptr) {
-    throw_errno("tevent_add_signal failed");
+    support::throw_errno(errno, "tevent_add_signal failed");
   }
 }
 
@@ -302,12 +297,12 @@ void TeventLoop::host_add_signal(int signo) {
 // tevent's own nesting check then aborts.
 bool TeventLoop::host_in_callback() const noexcept {
   static const DispatchCode dispatch_code = find_dispatch_code();
-  return host_loop::on_call_stack(dispatch_code);
+  return loop_host::on_call_stack(dispatch_code);
 }
 
 void TeventLoop::host_run_once() {
   if (tevent_loop_once(ev_) != 0) {
-    throw_errno("tevent_loop_once failed");
+    support::throw_errno(errno, "tevent_loop_once failed");
   }
 }
 
@@ -342,7 +337,7 @@ void TeventLoop::on_fd(tevent_context*, tevent_fd* fde, uint16_t flags, void* da
 // takes over. (When the kernel refuses the error watch the fd, the writer
 // is not told of errors until a reader waits, as with plain tevent.)
 unsigned TeventLoop::lone_writer_report(tevent_fd* fde, int fd) noexcept {
-  if (loop_detail::poll_ready_now(fd, io_writable) != 0) {
+  if (loop::poll_ready_now(fd, io_writable) != 0) {
     return io_writable;
   }
   const uint64_t tag = static_cast<uint64_t>(fd) | (watch_errors_of(fd) ? kErrorWatched : 0);
@@ -407,7 +402,7 @@ void TeventLoop::close_error_watch() noexcept {
 void TeventLoop::on_error_watch(tevent_context*, tevent_fd*, uint16_t, void* data) {
   auto* self = static_cast<TeventLoop*>(data);
   const int fd = self->error_watch_.take_failed();
-  if (fd >= 0 && loop_detail::poll_ready_now(fd, io_writable) != 0) {
+  if (fd >= 0 && loop::poll_ready_now(fd, io_writable) != 0) {
     self->on_host_fd(fd, io_writable, 0);
   }
 }
@@ -433,13 +428,16 @@ void TeventLoop::on_wake(tevent_context*, tevent_immediate* im, void* data) {
 }
 
 }  // namespace
+}  // namespace cosync::loop_tevent
+
+namespace cosync {
 
 std::unique_ptr<Loop> make_tevent_loop(tevent_context* ev) {
-  return std::make_unique<TeventLoop>(ev);
+  return std::make_unique<loop_tevent::TeventLoop>(ev);
 }
 
 tevent_context* tevent_context_of(const Loop& loop) noexcept {
-  const auto* adapter = dynamic_cast<const TeventLoop*>(&loop);
+  const auto* adapter = dynamic_cast<const loop_tevent::TeventLoop*>(&loop);
   return adapter != nullptr ? adapter->context() : nullptr;
 }
 
