@@ -1,9 +1,12 @@
 #include "cosync/request.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <span>
 #include <string>
 
 #include "loop/fd_poll.hpp"
+#include "support/scope_guard.hpp"
 
 namespace cosync {
 namespace detail {
@@ -11,13 +14,13 @@ namespace {
 
 constinit thread_local RequestStats t_stats __attribute__((tls_model("initial-exec")));
 
-void wake_waiter(RequestCore* /*request*/, void* data) { static_cast<Waiter*>(data)->wake(); }
+void wake_waiter(void* waiter) noexcept { static_cast<Waiter*>(waiter)->wake(); }
 
 // Registers one waiter as the continuation of several requests and takes
 // it off again when the wait ends, however it ends.
 class ContinuationSet {
  public:
-  ContinuationSet(const std::vector<RequestCore*>& requests, Waiter& waiter)
+  ContinuationSet(std::span<RequestCore* const> requests, Waiter& waiter)
       : requests_(requests), waiter_(waiter) {
     for (RequestCore* request : requests_) {
       if (!request->done()) {
@@ -34,7 +37,7 @@ class ContinuationSet {
   }
 
  private:
-  const std::vector<RequestCore*>& requests_;
+  std::span<RequestCore* const> requests_;
   Waiter& waiter_;
 };
 
@@ -173,33 +176,6 @@ bool Waiter::wait_in_coroutine(Condition ready, Deadline deadline) {
   }
 }
 
-void WaiterQueue::push(Waiter& waiter) noexcept {
-  waiter.prev = tail_;
-  waiter.next = nullptr;
-  (tail_ != nullptr ? tail_->next : head_) = &waiter;
-  tail_ = &waiter;
-}
-
-void WaiterQueue::remove(Waiter& waiter) noexcept {
-  (waiter.prev != nullptr ? waiter.prev->next : head_) = waiter.next;
-  (waiter.next != nullptr ? waiter.next->prev : tail_) = waiter.prev;
-  waiter.prev = waiter.next = nullptr;
-}
-
-Waiter* WaiterQueue::pop() noexcept {
-  Waiter* first = head_;
-  if (first != nullptr) {
-    remove(*first);
-  }
-  return first;
-}
-
-void WaiterQueue::wake_all() noexcept {
-  for (Waiter* waiter = head_; waiter != nullptr; waiter = waiter->next) {
-    waiter->wake();
-  }
-}
-
 RequestCore::~RequestCore() = default;
 
 void RequestCore::set_continuation(Continuation fn, void* data) {
@@ -224,13 +200,13 @@ void RequestCore::clear_continuation(void* data) noexcept {
 void RequestCore::finish(Status status) noexcept {
   status_ = status;
   add_ref();
-  if (const Continuation observer = std::exchange(observer_, nullptr)) {
+  if (const Observer observer = std::exchange(observer_, nullptr)) {
     observer(this, std::exchange(observer_data_, nullptr));
   }
   const Continuation fn = std::exchange(continuation_, nullptr);
   void* data = std::exchange(continuation_data_, nullptr);
   if (fn != nullptr) {
-    fn(this, data);
+    fn(data);
   }
   drop_ref();
 }
@@ -286,32 +262,29 @@ void RequestCore::throw_unless_succeeded(const char* call) const {
   }
 }
 
+// The waiter's own reference keeps the request alive through the whole
+// wait, the cancel after a timeout included: a continuation may drop the
+// producer's reference, and the caller's handle may go with the wake.
 void RequestCore::wait(Deadline deadline) {
   if (done()) {
     return;
   }
-  Waiter waiter;
-  bool finished = false;
-  {
-    add_ref();  // a continuation may drop the producer's reference
-    struct Release {
-      RequestCore* request;
-      void* data;
-      ~Release() {
-        request->clear_continuation(data);
-        request->drop_ref();
-      }
-    } release{this, &waiter};
-    set_continuation(&wake_waiter, &waiter);
-    finished = waiter.wait([this] { return done(); }, deadline);
-  }
-  if (!finished) {
+  add_ref();
+  const support::ScopeExit release([this]() noexcept { drop_ref(); });
+  if (!wait_done(deadline)) {
     // Structured: the waiter does not outlive the work it gave up on, so
     // the cancelled producer finishes unwinding before TimedOut is thrown.
     cancel();
-    wait(no_deadline);
+    wait_done(no_deadline);
     throw TimedOut("cosync: wait for a request timed out; the request was cancelled");
   }
+}
+
+bool RequestCore::wait_done(Deadline deadline) {
+  Waiter waiter;
+  set_continuation(&wake_waiter, &waiter);
+  const support::ScopeExit clear([this, &waiter]() noexcept { clear_continuation(&waiter); });
+  return waiter.wait([this] { return done(); }, deadline);
 }
 
 void throw_moved_from_request(const char* call) {
@@ -648,30 +621,31 @@ void wait_signal(int signo, Deadline deadline) {
   }
 }
 
-bool wait_all(const std::vector<detail::RequestCore*>& requests, Deadline deadline) {
-  detail::Waiter waiter;
-  const detail::ContinuationSet continuations(requests, waiter);
+namespace detail {
+
+bool wait_all_of(std::span<RequestCore* const> requests, Deadline deadline) {
+  Waiter waiter;
+  const ContinuationSet continuations(requests, waiter);
   return waiter.wait(
-      [&requests] {
-        for (const detail::RequestCore* request : requests) {
-          if (!request->done()) return false;
-        }
-        return true;
+      [requests] {
+        return std::ranges::all_of(requests,
+                                   [](const RequestCore* request) { return request->done(); });
       },
       deadline);
 }
 
-int wait_any(const std::vector<detail::RequestCore*>& requests, Deadline deadline) {
-  auto first_done = [&requests] {
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      if (requests[i]->done()) return static_cast<int>(i);
-    }
-    return -1;
+int wait_any_of(std::span<RequestCore* const> requests, Deadline deadline) {
+  auto first_done = [requests] {
+    const auto found =
+        std::ranges::find_if(requests, [](const RequestCore* request) { return request->done(); });
+    return found == requests.end() ? -1 : static_cast<int>(found - requests.begin());
   };
-  detail::Waiter waiter;
-  const detail::ContinuationSet continuations(requests, waiter);
+  Waiter waiter;
+  const ContinuationSet continuations(requests, waiter);
   waiter.wait([&first_done] { return first_done() >= 0; }, deadline);
   return first_done();
 }
+
+}  // namespace detail
 
 }  // namespace cosync
