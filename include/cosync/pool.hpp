@@ -37,7 +37,9 @@ class COSYNC_API ThreadPool {
   // Starts `threads` workers (at least one); they block every signal, so
   // signals reach the loop threads that wait for them.
   explicit ThreadPool(std::size_t threads);
+  // Neither copied nor moved: its workers point at it.
   ThreadPool(const ThreadPool&) = delete;
+  // Neither copied nor moved: its workers point at it.
   ThreadPool& operator=(const ThreadPool&) = delete;
   // Stops accepting work, ends the requests of calls still queued (their
   // waiters get Cancelled), and joins the workers after their current call.

@@ -96,6 +96,7 @@ struct RequestStats {
 // This thread's counters.
 COSYNC_API RequestStats request_stats() noexcept;
 
+// Completes a request from another thread (defined below).
 template <class T>
 class Completer;
 
@@ -121,6 +122,7 @@ class Request {
     std::swap(state_, other.state_);
     return *this;
   }
+  // Drops this handle; the last one of a pending request cancels it.
   ~Request() {
     if (state_ != nullptr) state_->drop_handle();
   }

@@ -1,5 +1,6 @@
-// Synchronisation between coroutines on one loop: event, mutex, semaphore,
-// bounded channel, and a task group for structured concurrency.
+// cosync synchronisation (layer 5, with the requests) between coroutines
+// on one loop: event, mutex, semaphore, bounded channel, and a task group
+// for structured concurrency.
 //
 // Every wait takes a deadline and throws TimedOut when it passes; in a
 // cancelled coroutine it throws Cancelled. Each one also works outside any
@@ -43,7 +44,9 @@ class COSYNC_API Mutex {
  public:
   // An unlocked mutex.
   Mutex() = default;
+  // Neither copied nor moved: queued waiters point into it.
   Mutex(const Mutex&) = delete;
+  // Neither copied nor moved: queued waiters point into it.
   Mutex& operator=(const Mutex&) = delete;
   // Destroys the mutex; nobody may hold it or wait for it then.
   ~Mutex();
@@ -86,6 +89,7 @@ class COSYNC_API Semaphore {
 // Thrown by Channel::send on a closed channel.
 class COSYNC_API ChannelClosed : public std::runtime_error {
  public:
+  // An error whose what() is `what`.
   using std::runtime_error::runtime_error;
 };
 
@@ -177,7 +181,9 @@ class COSYNC_API TaskGroup {
   // An empty group with the given failure policy.
   explicit TaskGroup(OnFailure on_failure = OnFailure::cancel_siblings) noexcept
       : on_failure_(on_failure) {}
+  // Neither copied nor moved: its children point back at it.
   TaskGroup(const TaskGroup&) = delete;
+  // Neither copied nor moved: its children point back at it.
   TaskGroup& operator=(const TaskGroup&) = delete;
   // Cancels the unfinished children without waiting for them.
   ~TaskGroup();
