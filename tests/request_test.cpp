@@ -364,6 +364,41 @@ TEST_P(SyncOn, MutexIsHandedOverInArrivalOrder) {
   EXPECT_THROW(mutex.unlock(), UsageError);
 }
 
+// The mutex is handed to the first waiter, which is cancelled before it
+// runs: it hands the mutex on to the next waiter as it unwinds.
+TEST_P(SyncOn, AGrantToACancelledWaiterIsHandedOn) {
+  Mutex mutex;
+  mutex.lock();  // from main
+  auto first = spawn([&mutex] {
+    mutex.lock();
+    mutex.unlock();
+  });
+  auto second = spawn([&mutex] {
+    mutex.lock();
+    mutex.unlock();
+    return 2;
+  });
+  this_loop().run_once(Clock::now());  // both are queued
+  mutex.unlock();                      // granted to `first`...
+  first.cancel();                      // ...which unwinds instead of taking it
+  EXPECT_EQ(second.get(), 2);
+  EXPECT_TRUE(first.cancelled());
+  EXPECT_FALSE(mutex.locked());
+}
+
+// As above, for a semaphore's unit.
+TEST_P(SyncOn, AUnitGrantedToACancelledAcquirerIsHandedOn) {
+  Semaphore units(0);
+  auto first = spawn([&units] { units.acquire(); });
+  auto second = spawn([&units] { units.acquire(); });
+  this_loop().run_once(Clock::now());
+  units.release();
+  first.cancel();
+  second.get();
+  EXPECT_TRUE(first.cancelled());
+  EXPECT_EQ(units.available(), 0U);
+}
+
 TEST_P(SyncOn, MutexLockTimesOut) {
   Mutex mutex;
   mutex.lock();
