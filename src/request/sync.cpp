@@ -6,23 +6,7 @@
 
 #include "support/scope_guard.hpp"
 
-namespace cosync {
-
-bool detail::wait_in_queue(WaiterQueue& queue, Waiter& waiter, Condition ready, Deadline deadline,
-                           OnLeave on_leave) {
-  queue.push_back(waiter);
-  const support::ScopeExit leave([&queue, &waiter, on_leave]() noexcept {
-    if (!waiter.granted) {
-      queue.remove(waiter);
-    }
-    if (on_leave == OnLeave::wake_next) {
-      queue.wake_front();
-    }
-  });
-  return waiter.wait(ready, deadline);
-}
-
-namespace request {
+namespace cosync::request {
 namespace {
 
 // Waits in `queue` until the resource is granted. A grant that arrives as
@@ -44,7 +28,9 @@ void wait_for_grant(detail::WaiterQueue& queue, Deadline deadline, const char* w
 }
 
 }  // namespace
-}  // namespace request
+}  // namespace cosync::request
+
+namespace cosync {
 
 void Event::set() noexcept {
   set_ = true;
