@@ -14,8 +14,8 @@ namespace {
 using detail::label;
 using detail::RequestCore;
 using detail::Scheduling;
-using detail::Waiter;
 using detail::scheduling_of;
+using detail::Waiter;
 
 constinit thread_local RequestStats t_stats __attribute__((tls_model("initial-exec")));
 
