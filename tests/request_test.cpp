@@ -123,6 +123,30 @@ TEST_P(RequestOn, CallbackDataRoundTripCompletesTheRequest) {
   EXPECT_EQ(request.get(), "from C");
 }
 
+TEST_P(RequestOn, ContinuationIsCalledOnceWithItsData) {
+  Request<int> request;
+  int calls = 0;
+  request.on_complete([](void* data) { ++*static_cast<int*>(data); }, &calls);
+  EXPECT_THROW(request.on_complete([](void*) {}, nullptr), UsageError);
+  request.set_value(1);
+  request.set_value(2);  // ignored: the request is done
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(request.get(), 1);
+}
+
+TEST_P(RequestOn, RangeWaitsTakeAnyRangeOfRequests) {
+  std::vector<Request<int>> requests(3);
+  requests[2].set_value(7);
+  EXPECT_EQ(wait_any(requests), 2);
+  EXPECT_FALSE(wait_all(requests, deadline_after(1ms)));
+  requests[0].set_value(1);
+  requests[1].cancel();
+  EXPECT_TRUE(wait_all(requests));
+  const std::vector<Request<int>> none;
+  EXPECT_TRUE(wait_all(none));
+  EXPECT_EQ(wait_any(none, deadline_after(1ms)), -1);
+}
+
 TEST_P(RequestOn, EarlyResumeGoesBackToWaiting) {
   Request<int> pending;
   int result = 0;
@@ -257,8 +281,9 @@ TEST_P(RequestOn, WaitAllAndWaitAny) {
   });
   EXPECT_EQ(inside.get(), 1);
   Request<int> never;
-  EXPECT_FALSE(wait_all({&never.core()}, deadline_after(5ms)));
-  EXPECT_EQ(wait_any({&never.core()}, deadline_after(5ms)), -1);
+  const std::vector<Request<int>> nevers{never};
+  EXPECT_FALSE(wait_all(nevers, deadline_after(5ms)));
+  EXPECT_EQ(wait_any(nevers, deadline_after(5ms)), -1);
 }
 
 TEST_P(TaskGroupOn, JoinsAllChildren) {
@@ -337,6 +362,41 @@ TEST_P(SyncOn, MutexIsHandedOverInArrivalOrder) {
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
   EXPECT_FALSE(mutex.locked());
   EXPECT_THROW(mutex.unlock(), UsageError);
+}
+
+// The mutex is handed to the first waiter, which is cancelled before it
+// runs: it hands the mutex on to the next waiter as it unwinds.
+TEST_P(SyncOn, AGrantToACancelledWaiterIsHandedOn) {
+  Mutex mutex;
+  mutex.lock();  // from main
+  auto first = spawn([&mutex] {
+    mutex.lock();
+    mutex.unlock();
+  });
+  auto second = spawn([&mutex] {
+    mutex.lock();
+    mutex.unlock();
+    return 2;
+  });
+  this_loop().run_once(Clock::now());  // both are queued
+  mutex.unlock();                      // granted to `first`...
+  first.cancel();                      // ...which unwinds instead of taking it
+  EXPECT_EQ(second.get(), 2);
+  EXPECT_TRUE(first.cancelled());
+  EXPECT_FALSE(mutex.locked());
+}
+
+// As above, for a semaphore's unit.
+TEST_P(SyncOn, AUnitGrantedToACancelledAcquirerIsHandedOn) {
+  Semaphore units(0);
+  auto first = spawn([&units] { units.acquire(); });
+  auto second = spawn([&units] { units.acquire(); });
+  this_loop().run_once(Clock::now());
+  units.release();
+  first.cancel();
+  second.get();
+  EXPECT_TRUE(first.cancelled());
+  EXPECT_EQ(units.available(), 0U);
 }
 
 TEST_P(SyncOn, MutexLockTimesOut) {

@@ -41,6 +41,7 @@ inline std::error_code make_error_code(IoErrc e) noexcept {
 
 }  // namespace cosync
 
+// IoErrc values convert to std::error_code (make_error_code above).
 template <>
 struct std::is_error_code_enum<cosync::IoErrc> : std::true_type {};
 
@@ -129,7 +130,9 @@ class COSYNC_API Socket {
   Socket(Socket&& other) noexcept;
   // Closes this socket's fd, then takes over `other`'s.
   Socket& operator=(Socket&& other) noexcept;
+  // Not copyable: the socket owns its fd.
   Socket(const Socket&) = delete;
+  // Not copyable: the socket owns its fd.
   Socket& operator=(const Socket&) = delete;
   // Closes the fd (see close()).
   ~Socket();
@@ -257,7 +260,9 @@ class COSYNC_API File {
   File(File&& other) noexcept;
   // Closes this file's fd, then takes over `other`'s.
   File& operator=(File&& other) noexcept;
+  // Not copyable: the file owns its fd.
   File(const File&) = delete;
+  // Not copyable: the file owns its fd.
   File& operator=(const File&) = delete;
   // Closes the fd.
   ~File();

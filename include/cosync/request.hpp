@@ -1,4 +1,4 @@
-// cosync requests (layer 4): one completion interface, and waiting that
+// cosync requests (layer 5, above the loop): one completion interface, and waiting that
 // works the same with and without coroutines.
 //
 // A Request<T> is a completion slot that ends in exactly one of a value, an
@@ -53,12 +53,11 @@
 // reported on stderr and left suspended.
 #pragma once
 
-#include <cerrno>
+#include <array>
 #include <cstddef>
 #include <exception>
-#include <functional>
 #include <memory>
-#include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -68,6 +67,7 @@
 
 #include "cosync/coroutine.hpp"
 #include "cosync/export.hpp"
+#include "cosync/impl/request.hpp"
 #include "cosync/loop.hpp"
 
 namespace cosync {
@@ -96,204 +96,9 @@ struct RequestStats {
 // This thread's counters.
 COSYNC_API RequestStats request_stats() noexcept;
 
+// Completes a request from another thread (defined below).
 template <class T>
 class Completer;
-
-namespace detail {
-
-class Waiter;
-class RequestCore;
-
-// Throws the UsageError for `call` on a moved-from Request.
-[[noreturn]] COSYNC_API void throw_moved_from_request(const char* call);
-
-// A non-owning reference to a condition (any callable returning bool): what
-// a wait re-checks after each wake, without std::function's overhead.
-class Condition {
- public:
-  template <class F>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, Condition>) Condition(const F& callable)
-  noexcept  // NOLINT(google-explicit-constructor)
-      : object_(&callable), check_([](const void* object) {
-          return static_cast<bool>((*static_cast<const F*>(object))());
-        }) {}
-  bool operator()() const { return check_(object_); }
-
- private:
-  const void* object_;
-  bool (*check_)(const void*);
-};
-
-// The request layer's view of one coroutine: how to resume it (for a
-// spawned coroutine, a step that also finishes its request) and whether it
-// was asked to cancel. `loop` and `request` name the loop that resumes a
-// spawned coroutine and the request it produces, so a loop that goes away
-// can cancel the coroutines it would have resumed. `waiting` tells a
-// suspension inside a wait (a wake posts `step`) from a plain yield (the
-// step posts itself again).
-struct Scheduling {
-  Immediate step;
-  bool cancel_requested = false;
-  bool cancel_delivered = false;
-  bool waiting = false;
-  Loop* loop = nullptr;
-  RequestCore* request = nullptr;
-};
-
-// One wait of one context (a coroutine or the main context), on its stack.
-// Whatever the context waits for calls wake() when it may be done; the
-// waiting side re-checks its condition, so a spurious wake is harmless.
-class COSYNC_API Waiter {
- public:
-  Waiter() noexcept;
-  Waiter(const Waiter&) = delete;
-  Waiter& operator=(const Waiter&) = delete;
-  ~Waiter();
-
-  // The coroutine is resumed by an immediate, from the loop's top level:
-  // resuming it from deep inside the callback that woke it costs more than
-  // the immediate, because every return after a stack switch is
-  // mispredicted.
-  void wake() noexcept;
-
-  // Suspends until `ready()` holds or the deadline passes; returns false on
-  // timeout. In a coroutine, throws Cancelled when the coroutine is
-  // cancelled. Outside coroutines, runs the thread's loop meanwhile.
-  bool wait(Condition ready, Deadline deadline) {
-    return in_coroutine() ? wait_in_coroutine(ready, deadline) : wait_on_main(ready, deadline);
-  }
-
-  // Intrusive links for primitives that queue waiters (mutex, channel...).
-  Waiter* next = nullptr;
-  Waiter* prev = nullptr;
-  bool granted = false;  // handed a resource by the primitive
-
- private:
-  bool wait_in_coroutine(Condition ready, Deadline deadline);
-  static bool wait_on_main(Condition ready, Deadline deadline);
-  static void on_immediate(Immediate* immediate) noexcept;
-  static void on_timer(Timer* timer) noexcept;
-
-  Coroutine* coroutine_ = nullptr;
-  Loop* loop_ = nullptr;
-  Immediate resume_;
-  Timer timer_;
-  bool timed_out_ = false;
-};
-
-// A FIFO of waiters, for the synchronisation primitives.
-class COSYNC_API WaiterQueue {
- public:
-  bool empty() const noexcept { return head_ == nullptr; }
-  Waiter* front() const noexcept { return head_; }
-  void push(Waiter& waiter) noexcept;
-  void remove(Waiter& waiter) noexcept;
-  Waiter* pop() noexcept;
-  void wake_all() noexcept;
-
- private:
-  Waiter* head_ = nullptr;
-  Waiter* tail_ = nullptr;
-};
-
-// The untyped part of every request.
-class COSYNC_API RequestCore {
- public:
-  enum class Status : std::uint8_t { pending, succeeded, failed, cancelled };
-  using Continuation = void (*)(RequestCore* request, void* data);
-
-  RequestCore() = default;
-  RequestCore(const RequestCore&) = delete;
-  RequestCore& operator=(const RequestCore&) = delete;
-  virtual ~RequestCore();
-
-  Status status() const noexcept { return status_; }
-  bool done() const noexcept { return status_ != Status::pending; }
-  const std::exception_ptr& error() const noexcept { return error_; }
-
-  // The one continuation, called once when the request completes (on the
-  // completer's stack). A second one is refused with UsageError.
-  void set_continuation(Continuation fn, void* data);
-  // Removes the continuation if it is still the one registered with `data`.
-  void clear_continuation(void* data) noexcept;
-
-  // A second, internal slot for the owner of a group of requests (a
-  // TaskGroup): told when the request completes, before the continuation,
-  // which stays free for whoever waits on the request itself.
-  void set_observer(Continuation fn, void* data) noexcept {
-    observer_ = fn;
-    observer_data_ = data;
-  }
-
-  void cancel() noexcept;
-  void fail(std::exception_ptr error) noexcept;
-  void finish_cancelled() noexcept;
-
-  void add_handle() noexcept { ++handles_, ++refs_; }
-  void drop_handle() noexcept;
-  void add_ref() noexcept { ++refs_; }
-  void drop_ref() noexcept;
-
-  // Rethrows the error, or throws Cancelled, for a request that did not
-  // succeed; UsageError while pending or after the value was taken.
-  void throw_unless_succeeded(const char* call) const;
-  void mark_taken() noexcept { taken_ = true; }
-
-  // Waits (see Waiter::wait) until done; on timeout cancels the request and
-  // throws TimedOut.
-  void wait(Deadline deadline);
-
- protected:
-  void finish(Status status) noexcept;
-  // How the producer stops working on a cancelled request; the default
-  // completes it as cancelled at once.
-  virtual void on_cancel() noexcept;
-
-  std::exception_ptr error_;
-
- private:
-  Status status_ = Status::pending;
-  bool taken_ = false;
-  Continuation continuation_ = nullptr;
-  void* continuation_data_ = nullptr;
-  Continuation observer_ = nullptr;
-  void* observer_data_ = nullptr;
-  unsigned handles_ = 0;
-  unsigned refs_ = 0;
-};
-
-template <class T>
-class RequestState : public RequestCore {
- public:
-  template <class... A>
-  void succeed(A&&... value) noexcept(std::is_nothrow_constructible_v<T, A...>) {
-    if (done()) return;
-    value_.emplace(std::forward<A>(value)...);
-    finish(Status::succeeded);
-  }
-  T take() {
-    throw_unless_succeeded("get()");
-    mark_taken();
-    return std::move(*value_);
-  }
-
- private:
-  std::optional<T> value_;
-};
-
-template <>
-class RequestState<void> : public RequestCore {
- public:
-  void succeed() noexcept {
-    if (!done()) finish(Status::succeeded);
-  }
-  void take() {
-    throw_unless_succeeded("get()");
-    mark_taken();
-  }
-};
-
-}  // namespace detail
 
 // A handle to a request. Copies share the request; destroying the last
 // handle of a pending request cancels it. Copying and destroying handles
@@ -305,10 +110,6 @@ class Request {
  public:
   // A fresh pending request, to be completed by callback-shaped code.
   Request() : state_(new detail::RequestState<T>()) { state_->add_handle(); }
-  // A handle to `adopted` (used by spawn() and the I/O layer).
-  explicit Request(detail::RequestState<T>* adopted) noexcept : state_(adopted) {
-    state_->add_handle();
-  }
   // Another handle to `other`'s request (loop thread only).
   Request(const Request& other) noexcept : state_(other.state_) {
     if (state_ != nullptr) state_->add_handle();
@@ -321,6 +122,7 @@ class Request {
     std::swap(state_, other.state_);
     return *this;
   }
+  // Drops this handle; the last one of a pending request cancels it.
   ~Request() {
     if (state_ != nullptr) state_->drop_handle();
   }
@@ -352,17 +154,7 @@ class Request {
   T get(Clock::duration timeout) { return get(deadline_after(timeout)); }
   // Waits without taking the result; returns false on timeout (and then
   // leaves the request running).
-  bool wait(Deadline deadline = no_deadline) const {
-    detail::RequestState<T>& request = state("wait()");
-    detail::Waiter waiter;
-    request.set_continuation(&wake_waiter, &waiter);
-    struct Clear {
-      detail::RequestCore& request;
-      void* data;
-      ~Clear() { request.clear_continuation(data); }
-    } clear{request, &waiter};
-    return waiter.wait([&request] { return request.done(); }, deadline);
-  }
+  bool wait(Deadline deadline = no_deadline) const { return state("wait()").wait_done(deadline); }
 
   // Completes the request with a value (ignored once it is done).
   template <class... A>
@@ -375,9 +167,10 @@ class Request {
   // to stop, and its request ends cancelled whatever the body returns).
   void cancel() { state("cancel()").cancel(); }
 
-  // The continuation: called once with the request's private data when it
-  // completes.
-  void on_complete(detail::RequestCore::Continuation fn, void* data) {
+  // The continuation: fn(data) is called once, on the loop's thread, when
+  // the request completes. A second one (or a wait on this request while
+  // one is registered) throws UsageError.
+  void on_complete(void (*fn)(void* data), void* data) {
     state("on_complete()").set_continuation(fn, data);
   }
 
@@ -400,60 +193,19 @@ class Request {
   // (see Completer). Call it on the loop's thread.
   Completer<T> completer() const;
 
-  // The untyped request, for wait_all / wait_any.
-  detail::RequestCore& core() const { return state("core()"); }
-
  private:
+  friend struct detail::RequestAccess;
+  explicit Request(detail::RequestState<T>* adopted) noexcept : state_(adopted) {
+    state_->add_handle();
+  }
   detail::RequestState<T>& state(const char* call) const {
     if (state_ == nullptr) [[unlikely]] {
       detail::throw_moved_from_request(call);
     }
     return *state_;
   }
-  static void wake_waiter(detail::RequestCore*, void* data) noexcept {
-    static_cast<detail::Waiter*>(data)->wake();
-  }
-
   detail::RequestState<T>* state_;
 };
-
-namespace detail {
-
-// The untyped half of Completer: the request it keeps alive, the loop that
-// completes it, and that loop's post gate.
-class COSYNC_API CompleterCore {
- public:
-  // An empty completer.
-  CompleterCore() noexcept = default;
-  // Takes over `other`'s request; `other` is left empty.
-  CompleterCore(CompleterCore&& other) noexcept;
-  // Cancels this one's request if unused, then takes over `other`'s.
-  CompleterCore& operator=(CompleterCore&& other) noexcept;
-  CompleterCore(const CompleterCore&) = delete;
-  CompleterCore& operator=(const CompleterCore&) = delete;
-  // Cancels the request if the completer was not used.
-  ~CompleterCore();
-
-  // True until the completer was used (or moved from).
-  explicit operator bool() const noexcept { return request_ != nullptr; }
-
- protected:
-  using Completion = std::function<void(RequestCore& request)>;
-  // On the loop's thread: keeps `request` and the loop's can_wake alive.
-  explicit CompleterCore(RequestCore& request);
-  // Any thread: has the loop's thread run `complete` on the request, then
-  // let both go. Throws UsageError on a second use.
-  void deliver(Completion complete, const char* call);
-
- private:
-  void cancel_unused() noexcept;
-
-  RequestCore* request_ = nullptr;
-  Loop* loop_ = nullptr;
-  std::shared_ptr<PostGate> gate_;
-};
-
-}  // namespace detail
 
 // The one thread-safe way to complete a request from another thread.
 // Made on the loop's thread by Request::completer(), then moved to any
@@ -467,10 +219,20 @@ class COSYNC_API CompleterCore {
 // exited), nothing happens. Request handles themselves are not
 // thread-safe: only the completer crosses threads.
 template <class T>
-class Completer : public detail::CompleterCore {
+class Completer : private detail::CompleterCore {
  public:
   // An empty completer; only assignable.
   Completer() noexcept = default;
+  // Completer is move-only: moving leaves the source empty; assigning over
+  // an unused completer cancels its request first.
+  Completer(Completer&& other) noexcept = default;
+  // Cancels this one's request if unused, then takes over `other`'s.
+  Completer& operator=(Completer&& other) noexcept = default;
+  // Cancels the request if the completer was not used.
+  ~Completer() = default;
+
+  // True until the completer was used (or moved from).
+  using detail::CompleterCore::operator bool;
 
   // Completes the request with a value made from `value`.
   template <class... A>
@@ -510,86 +272,6 @@ Completer<T> Request<T>::completer() const {
   return Completer<T>(state("completer()"));
 }
 
-namespace detail {
-
-// A request whose result a coroutine produces. It owns the coroutine; the
-// loop starts it on the next iteration and resumes it after each wait.
-template <class R>
-class SpawnState final : public RequestState<R> {
- public:
-  template <class F, class... A>
-  SpawnState(Loop& loop, const Options& options, F&& fn, A&&... args)
-      : task_(create(options, std::forward<F>(fn), std::forward<A>(args)...)) {
-    scheduling_of(task_.coroutine()) = &scheduling_;
-    scheduling_.step.fn = &SpawnState::after_step;
-    scheduling_.step.data = this;
-    scheduling_.step.resume = &task_.coroutine();
-    scheduling_.loop = &loop;
-    scheduling_.request = this;
-    this->add_ref();  // held while the coroutine lives
-    loop.post_immediate(scheduling_.step);
-  }
-
- private:
-  // The loop has just resumed the coroutine (see Immediate::resume). One
-  // that suspended outside any wait (plain yield()) only let the loop run:
-  // it is scheduled again for the next iteration.
-  static void after_step(Immediate* step) noexcept {
-    static_cast<SpawnState*>(step->data)->after_resume();
-  }
-
-  void after_resume() noexcept {
-    if (task_.done()) {
-      complete_from_task();
-    } else if (!scheduling_.waiting && scheduling_.loop != nullptr) {
-      scheduling_.loop->post_immediate(scheduling_.step);
-    }
-  }
-
-  // Out of line: once per coroutine, and inlined it would make every step
-  // save and restore the registers its exception handling needs. A request
-  // that was cancelled ends cancelled, whatever the body returned or threw
-  // after the cancel (the promise of Request::cancel and cosync.h).
-  [[gnu::noinline]] void complete_from_task() noexcept {
-    scheduling_.step.resume = nullptr;  // join() frees the control block
-    try {
-      if constexpr (std::is_void_v<R>) {
-        task_.join();
-        if (!scheduling_.cancel_requested) this->succeed();
-      } else {
-        R value = task_.join();
-        if (!scheduling_.cancel_requested) this->succeed(std::move(value));
-      }
-    } catch (const Cancelled&) {
-    } catch (...) {
-      if (!scheduling_.cancel_requested) this->fail(std::current_exception());
-    }
-    this->finish_cancelled();  // a no-op unless cancelled or unfinished
-    this->drop_ref();          // may delete this
-  }
-
-  // With its loop gone (Scheduling::loop cleared by the loop's teardown)
-  // nothing can resume the coroutine any more: a cancel only marks it.
-  void on_cancel() noexcept override {
-    scheduling_.cancel_requested = true;
-    Loop* loop = scheduling_.loop;
-    if (loop == nullptr) {
-      return;
-    }
-    if (task_.coroutine().state() == CoroutineState::created) {
-      task_.cancel();  // never started: it never runs
-      loop->post_immediate(scheduling_.step);
-    } else if (scheduling_.waiting) {
-      loop->post_immediate(scheduling_.step);
-    }
-  }
-
-  Scheduling scheduling_;
-  Task<R> task_;
-};
-
-}  // namespace detail
-
 // Launches fn(args...) as a coroutine on this thread's loop and returns the
 // request for its result at once (R6, R7): it starts on the loop's next
 // iteration. Waiting on the request from a coroutine suspends that
@@ -601,7 +283,7 @@ Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&.
   using R = task_result_t<F, Args...>;
   auto* state = new detail::SpawnState<R>(this_loop(), options, std::forward<F>(fn),
                                           std::forward<Args>(args)...);
-  return Request<R>(state);
+  return detail::RequestAccess::adopt(state);
 }
 
 // spawn() with default Options.
@@ -641,40 +323,46 @@ COSYNC_API void wait_io(int fd, unsigned events, Deadline deadline = no_deadline
 // report that already came.
 COSYNC_API void wait_io_edge(int fd, unsigned events, Deadline deadline = no_deadline);
 
-namespace detail {
-// wait_io for callers that want no exceptions for I/O outcomes: returns 0
-// when the fd is ready, ETIMEDOUT at the deadline, else the error the wait
-// ended with (ECANCELED: forgotten or closed). Throws only Cancelled.
-COSYNC_API int wait_io_status(int fd, unsigned events, Deadline deadline);
-// Level-triggered wait_io_status: when the loop's cache says the fd may be
-// ready, the kernel is asked first. wait_io_status itself trusts the
-// caller to have found the fd drained (EAGAIN) before waiting, as the
-// socket operations do.
-COSYNC_API int wait_ready_status(int fd, unsigned events, Deadline deadline);
-}  // namespace detail
-
 // Waits for the POSIX signal `signo`, delivered through the loop; the loop
 // keeps it blocked in this thread from the first wait on.
 COSYNC_API void wait_signal(int signo, Deadline deadline = no_deadline);
 
-// Waits until every request is done (whatever their outcome); returns false
+// A range of Request handles (of one value type), for the range forms of
+// wait_all and wait_any.
+template <class R>
+concept RequestRange = std::ranges::forward_range<R> &&
+    detail::is_request<std::remove_cvref_t<std::ranges::range_value_t<R>>>;
+
+// Waits until every request in `requests` is done (whatever their outcome);
+// returns false if the deadline passed first.
+template <RequestRange R>
+bool wait_all(const R& requests, Deadline deadline = no_deadline) {
+  std::vector<detail::RequestCore*> cores;
+  for (const auto& request : requests) cores.push_back(&detail::RequestAccess::core(request));
+  return detail::wait_all_of(cores, deadline);
+}
+// Waits until one request in `requests` is done; returns its index, or -1
 // if the deadline passed first.
-COSYNC_API bool wait_all(const std::vector<detail::RequestCore*>& requests,
-                         Deadline deadline = no_deadline);
-// Waits until one request is done; returns its index, or -1 if the deadline
-// passed first.
-COSYNC_API int wait_any(const std::vector<detail::RequestCore*>& requests,
-                        Deadline deadline = no_deadline);
+template <RequestRange R>
+int wait_any(const R& requests, Deadline deadline = no_deadline) {
+  std::vector<detail::RequestCore*> cores;
+  for (const auto& request : requests) cores.push_back(&detail::RequestAccess::core(request));
+  return detail::wait_any_of(cores, deadline);
+}
 
 // wait_all over the given requests, without a deadline.
 template <class... T>
-bool wait_all(Request<T>&... requests) {
-  return wait_all({&requests.core()...});
+bool wait_all(const Request<T>&... requests) {
+  const std::array<detail::RequestCore*, sizeof...(T)> cores{
+      &detail::RequestAccess::core(requests)...};
+  return detail::wait_all_of(cores, no_deadline);
 }
 // wait_any over the given requests, without a deadline: the index of one that is done.
 template <class... T>
-int wait_any(Request<T>&... requests) {
-  return wait_any({&requests.core()...});
+int wait_any(const Request<T>&... requests) {
+  const std::array<detail::RequestCore*, sizeof...(T)> cores{
+      &detail::RequestAccess::core(requests)...};
+  return detail::wait_any_of(cores, no_deadline);
 }
 
 }  // namespace cosync

@@ -1,5 +1,6 @@
-// Synchronisation between coroutines on one loop: event, mutex, semaphore,
-// bounded channel, and a task group for structured concurrency.
+// cosync synchronisation (layer 5, with the requests) between coroutines
+// on one loop: event, mutex, semaphore, bounded channel, and a task group
+// for structured concurrency.
 //
 // Every wait takes a deadline and throws TimedOut when it passes; in a
 // cancelled coroutine it throws Cancelled. Each one also works outside any
@@ -9,12 +10,14 @@
 
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <unordered_set>
 #include <utility>
-#include <vector>
 
+#include "cosync/impl/sync.hpp"
 #include "cosync/request.hpp"
 
 namespace cosync {
@@ -39,9 +42,13 @@ class COSYNC_API Event {
 // A mutex handed to waiters in arrival order.
 class COSYNC_API Mutex {
  public:
+  // An unlocked mutex.
   Mutex() = default;
+  // Neither copied nor moved: queued waiters point into it.
   Mutex(const Mutex&) = delete;
+  // Neither copied nor moved: queued waiters point into it.
   Mutex& operator=(const Mutex&) = delete;
+  // Destroys the mutex; nobody may hold it or wait for it then.
   ~Mutex();
 
   // Waits for the mutex and takes it. Throws TimedOut or Cancelled (not holding it).
@@ -54,6 +61,8 @@ class COSYNC_API Mutex {
   bool locked() const noexcept { return locked_; }
 
  private:
+  void pass_on() noexcept;
+
   bool locked_ = false;
   detail::WaiterQueue waiters_;
 };
@@ -80,6 +89,7 @@ class COSYNC_API Semaphore {
 // Thrown by Channel::send on a closed channel.
 class COSYNC_API ChannelClosed : public std::runtime_error {
  public:
+  // An error whose what() is `what`.
   using std::runtime_error::runtime_error;
 };
 
@@ -94,7 +104,8 @@ class Channel {
     }
   }
 
-  // Waits while the channel is full. Throws ChannelClosed once closed.
+  // Waits while the channel is full. Throws ChannelClosed once closed,
+  // TimedOut at the deadline, Cancelled in a cancelled coroutine.
   void send(T value, Deadline deadline = no_deadline) {
     wait_for(
         senders_, [this] { return closed_ || buffer_.size() < capacity_; }, deadline, "send");
@@ -102,10 +113,11 @@ class Channel {
       throw ChannelClosed("cosync: send on a closed channel");
     }
     buffer_.push_back(std::move(value));
-    wake_first(receivers_);
+    receivers_.wake_front();
   }
 
   // Waits while the channel is empty; nullopt once closed and drained.
+  // Throws TimedOut at the deadline, Cancelled in a cancelled coroutine.
   std::optional<T> receive(Deadline deadline = no_deadline) {
     wait_for(
         receivers_, [this] { return closed_ || !buffer_.empty(); }, deadline, "receive");
@@ -114,7 +126,7 @@ class Channel {
     }
     T value = std::move(buffer_.front());
     buffer_.pop_front();
-    wake_first(senders_);
+    senders_.wake_front();
     return value;
   }
 
@@ -139,27 +151,11 @@ class Channel {
       return;
     }
     detail::Waiter waiter;
-    queue.push(waiter);
-    struct Leave {
-      detail::WaiterQueue& queue;
-      detail::Waiter& waiter;
-      ~Leave() {
-        queue.remove(waiter);
-        wake_first(queue);
-      }
-    } leave{queue, waiter};
-    if (!waiter.wait(ready, deadline)) {
+    if (!detail::wait_in_queue(queue, waiter, ready, deadline, detail::OnLeave::wake_next)) {
       throw TimedOut(std::string("cosync: channel ") + call + " timed out");
     }
   }
 
-  static void wake_first(detail::WaiterQueue& queue) noexcept {
-    if (Waiter* first = queue.front()) {
-      first->wake();
-    }
-  }
-
-  using Waiter = detail::Waiter;
   std::size_t capacity_;
   std::deque<T> buffer_;
   bool closed_ = false;
@@ -185,8 +181,11 @@ class COSYNC_API TaskGroup {
   // An empty group with the given failure policy.
   explicit TaskGroup(OnFailure on_failure = OnFailure::cancel_siblings) noexcept
       : on_failure_(on_failure) {}
+  // Neither copied nor moved: its children point back at it.
   TaskGroup(const TaskGroup&) = delete;
+  // Neither copied nor moved: its children point back at it.
   TaskGroup& operator=(const TaskGroup&) = delete;
+  // Cancels the unfinished children without waiting for them.
   ~TaskGroup();
 
   // Launches a child (see cosync::spawn); the returned request can be
@@ -212,7 +211,7 @@ class COSYNC_API TaskGroup {
  private:
   template <class T>
   Request<T> adopt(Request<T> request) {
-    track(request.core());
+    track(detail::RequestAccess::core(request));
     return request;
   }
   void track(detail::RequestCore& child);

@@ -138,7 +138,7 @@ std::optional<std::vector<detail::RequestCore*>> cores_of(cosync_request* const*
     if (requests[i] == nullptr) {
       return std::nullopt;
     }
-    cores.push_back(&requests[i]->request.core());
+    cores.push_back(&detail::RequestAccess::core(requests[i]->request));
   }
   return cores;
 }
@@ -349,7 +349,8 @@ int cosync_wait_all(cosync_request* const* requests, size_t count, cosync_deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    return cosync::wait_all(*cores, cosync::capi::to_deadline(deadline)) ? 0 : -ETIMEDOUT;
+    return cosync::detail::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0
+                                                                                    : -ETIMEDOUT;
   });
 }
 
@@ -362,7 +363,7 @@ int cosync_wait_any(cosync_request* const* requests, size_t count, cosync_deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    const int index = cosync::wait_any(*cores, cosync::capi::to_deadline(deadline));
+    const int index = cosync::detail::wait_any_of(*cores, cosync::capi::to_deadline(deadline));
     return index < 0 ? -ETIMEDOUT : index;
   });
 }

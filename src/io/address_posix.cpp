@@ -12,7 +12,7 @@
 #include "cosync/io.hpp"
 #include "cosync/pool.hpp"
 
-namespace cosync {
+namespace cosync::io {
 namespace {
 
 constexpr std::string_view kUnixPrefix = "unix:";
@@ -127,6 +127,9 @@ std::vector<Address> lookup_blocking(const std::string& host, std::uint16_t port
 }
 
 }  // namespace
+}  // namespace cosync::io
+
+namespace cosync {
 
 Address::Address(const sockaddr* address, socklen_t size) {
   if (size > sizeof storage_) {
@@ -138,12 +141,12 @@ Address::Address(const sockaddr* address, socklen_t size) {
 }
 
 Address Address::parse(std::string_view text) {
-  if (is_unix(text)) {
-    return parse_unix(text, unix_path(text));
+  if (io::is_unix(text)) {
+    return io::parse_unix(text, io::unix_path(text));
   }
   Address address;
-  if (!parse_numeric(split_host_port(text), address)) {
-    bad_address(text, "not a numeric IPv4 or IPv6 address (Address::lookup resolves names)");
+  if (!io::parse_numeric(io::split_host_port(text), address)) {
+    io::bad_address(text, "not a numeric IPv4 or IPv6 address (Address::lookup resolves names)");
   }
   return address;
 }
@@ -153,12 +156,12 @@ Address Address::lookup(std::string_view text, Deadline deadline) {
 }
 
 std::vector<Address> Address::lookup_all(std::string_view text, Deadline deadline) {
-  if (is_unix(text)) {
-    return {parse_unix(text, unix_path(text))};
+  if (io::is_unix(text)) {
+    return {io::parse_unix(text, io::unix_path(text))};
   }
-  const HostPort parts = split_host_port(text);
+  const io::HostPort parts = io::split_host_port(text);
   Address address;
-  if (parse_numeric(parts, address)) {
+  if (io::parse_numeric(parts, address)) {
     return {address};
   }
   return resolve(parts.host, parts.port, deadline);
@@ -215,7 +218,7 @@ std::string Address::to_string() const {
 
 std::vector<Address> resolve(const std::string& host, std::uint16_t port, Deadline deadline) {
   std::vector<Address> addresses =
-      offload([host, port] { return lookup_blocking(host, port); }, deadline);
+      offload([host, port] { return io::lookup_blocking(host, port); }, deadline);
   if (addresses.empty()) {
     throw std::system_error(std::make_error_code(std::errc::host_unreachable),
                             "cosync: resolve \"" + host + "\": no addresses");

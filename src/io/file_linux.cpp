@@ -10,7 +10,7 @@
 #include "cosync/io.hpp"
 #include "cosync/pool.hpp"
 
-namespace cosync {
+namespace cosync::io {
 namespace {
 
 [[noreturn]] void file_error(int error, const char* operation, const std::string& path) {
@@ -57,6 +57,9 @@ Transfer pwrite_blocking(int fd, const std::vector<char>& data, off_t offset) {
 }
 
 }  // namespace
+}  // namespace cosync::io
+
+namespace cosync {
 
 File::File(File&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
@@ -96,7 +99,7 @@ File File::open(const std::string& path, int flags, mode_t mode, Deadline deadli
       },
       deadline);
   if (opened.fd < 0) {
-    file_error(opened.error, "open", path);
+    io::file_error(opened.error, "open", path);
   }
   File file;
   file.fd_ = std::exchange(opened.fd, -1);
@@ -106,10 +109,10 @@ File File::open(const std::string& path, int flags, mode_t mode, Deadline deadli
 
 std::size_t File::read_at(void* buffer, std::size_t size, off_t offset, Deadline deadline) {
   const int fd = check_open("read");
-  Transfer result =
-      offload([fd, size, offset] { return pread_blocking(fd, size, offset); }, deadline);
+  io::Transfer result =
+      offload([fd, size, offset] { return io::pread_blocking(fd, size, offset); }, deadline);
   if (result.error != 0) {
-    file_error(result.error, "read", path_);
+    io::file_error(result.error, "read", path_);
   }
   std::copy_n(result.bytes.data(), result.count, static_cast<char*>(buffer));
   return result.count;
@@ -119,17 +122,18 @@ void File::write_at(const void* data, std::size_t size, off_t offset, Deadline d
   const int fd = check_open("write");
   const auto* bytes = static_cast<const char*>(data);
   std::vector<char> copy(bytes, bytes + size);
-  const Transfer result = offload(
-      [fd, copy = std::move(copy), offset] { return pwrite_blocking(fd, copy, offset); }, deadline);
+  const io::Transfer result = offload(
+      [fd, copy = std::move(copy), offset] { return io::pwrite_blocking(fd, copy, offset); },
+      deadline);
   if (result.error != 0) {
-    file_error(result.error, "write", path_);
+    io::file_error(result.error, "write", path_);
   }
 }
 
 off_t File::size() const {
   struct stat status {};
   if (fstat(check_open("size of"), &status) != 0) {
-    file_error(errno, "size of", path_);
+    io::file_error(errno, "size of", path_);
   }
   return status.st_size;
 }
@@ -138,7 +142,7 @@ void File::sync(Deadline deadline) {
   const int fd = check_open("sync");
   const int error = offload([fd] { return ::fsync(fd) == 0 ? 0 : errno; }, deadline);
   if (error != 0) {
-    file_error(error, "sync", path_);
+    io::file_error(error, "sync", path_);
   }
 }
 

@@ -15,7 +15,7 @@
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
 
-namespace cosync {
+namespace cosync::io {
 namespace {
 
 class IoCategory final : public std::error_category {
@@ -159,8 +159,7 @@ std::error_code start_connect(int fd, const Address& address, Deadline deadline)
 std::error_code finish_connect(int fd, Deadline deadline) {
   Loop& loop = this_loop();
   loop.io_not_ready(fd, io_writable);
-  if (const int status = detail::wait_io_status(fd, io_writable, deadline);
-      status != 0) {
+  if (const int status = detail::wait_io_status(fd, io_writable, deadline); status != 0) {
     return errno_code(status);
   }
   int outcome = 0;
@@ -171,10 +170,28 @@ std::error_code finish_connect(int fd, Deadline deadline) {
   return outcome == 0 ? std::error_code() : errno_code(outcome);
 }
 
+std::string list_addresses(const std::vector<Address>& addresses) {
+  std::string text;
+  for (const Address& address : addresses) {
+    text += (text.empty() ? "" : ", ") + address.to_string();
+  }
+  return text;
+}
+
+[[noreturn]] void throw_connect_failure(std::error_code error, const std::string& what) {
+  if (error == std::errc::timed_out) {
+    throw TimedOut(what + " timed out");
+  }
+  throw std::system_error(error, what);
+}
+
 }  // namespace
+}  // namespace cosync::io
+
+namespace cosync {
 
 const std::error_category& io_category() noexcept {
-  static const IoCategory category;
+  static const io::IoCategory category;
   return category;
 }
 
@@ -211,16 +228,16 @@ Socket& Socket::operator=(Socket&& other) noexcept {
 Socket::~Socket() { close(); }
 
 Socket Socket::listen(const Address& address, const ListenOptions& options) {
-  Socket socket(open_socket(address.family()), address);
+  Socket socket(io::open_socket(address.family()), address);
   if (address.family() != AF_UNIX) {
     socket.set_reuse_address(options.reuse_address);
     if (options.reuse_port) socket.set_reuse_port(true);
   }
   if (::bind(socket.fd_, address.data(), address.size()) != 0) {
-    socket.fail("bind", errno_code(errno));
+    socket.fail("bind", io::errno_code(errno));
   }
   if (::listen(socket.fd_, options.backlog) != 0) {
-    socket.fail("listen", errno_code(errno));
+    socket.fail("listen", io::errno_code(errno));
   }
   socket.name_ = socket.local_address();  // the port the kernel chose for port 0
   return socket;
@@ -239,15 +256,15 @@ Socket Socket::connect(const Address& address, std::error_code& error, Deadline 
   error.clear();
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    error = errno_code(errno);
+    error = io::errno_code(errno);
     return {};
   }
   Socket socket(fd, address);
-  error = start_connect(fd, address, deadline);
+  error = io::start_connect(fd, address, deadline);
   // A non-blocking connect interrupted by a signal goes on in the kernel,
   // exactly as one that answered EINPROGRESS.
   if (error == std::errc::operation_in_progress || error == std::errc::interrupted) {
-    error = finish_connect(fd, deadline);
+    error = io::finish_connect(fd, deadline);
   }
   if (error) {
     return {};
@@ -255,37 +272,18 @@ Socket Socket::connect(const Address& address, std::error_code& error, Deadline 
   return socket;
 }
 
-namespace {
-
-std::string list_addresses(const std::vector<Address>& addresses) {
-  std::string text;
-  for (const Address& address : addresses) {
-    text += (text.empty() ? "" : ", ") + address.to_string();
-  }
-  return text;
-}
-
-[[noreturn]] void throw_connect_failure(std::error_code error, const std::string& what) {
-  if (error == std::errc::timed_out) {
-    throw TimedOut(what + " timed out");
-  }
-  throw std::system_error(error, what);
-}
-
-}  // namespace
-
 Socket Socket::connect(const std::vector<Address>& candidates, Deadline deadline) {
   std::error_code error;
   Socket socket = connect(candidates, error, deadline);
   if (error) {
-    throw_connect_failure(error, "cosync: connect to any of " + list_addresses(candidates));
+    io::throw_connect_failure(error, "cosync: connect to any of " + io::list_addresses(candidates));
   }
   return socket;
 }
 
 Socket Socket::connect(const std::vector<Address>& candidates, std::error_code& error,
                        Deadline deadline) {
-  error = errno_code(EINVAL);
+  error = io::errno_code(EINVAL);
   for (const Address& address : candidates) {
     Socket socket = connect(address, error, deadline);
     if (!error) {
@@ -300,8 +298,8 @@ Socket Socket::connect(std::string_view text, Deadline deadline) {
   std::error_code error;
   Socket socket = connect(candidates, error, deadline);
   if (error) {
-    throw_connect_failure(error, "cosync: connect to " + std::string(text) + " (tried " +
-                                     list_addresses(candidates) + ")");
+    io::throw_connect_failure(error, "cosync: connect to " + std::string(text) + " (tried " +
+                                         io::list_addresses(candidates) + ")");
   }
   return socket;
 }
@@ -330,14 +328,14 @@ Socket Socket::accept(Deadline deadline) {
 Socket Socket::accept(std::error_code& error, Deadline deadline) {
   error.clear();
   if (fd_ < 0) {
-    error = errno_code(EBADF);
+    error = io::errno_code(EBADF);
     return {};
   }
   sockaddr_storage peer{};
   socklen_t size = 0;
   for (;;) {
     size = sizeof peer;
-    const ssize_t fd = transfer(fd_, io_readable, 0, deadline, error, [&] {
+    const ssize_t fd = io::transfer(fd_, io_readable, 0, deadline, error, [&] {
       return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     });
@@ -366,7 +364,7 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
                               Deadline deadline) {
   error.clear();
   if (fd_ < 0) {
-    error = errno_code(EBADF);
+    error = io::errno_code(EBADF);
     return 0;
   }
   if (size == 0) {
@@ -382,15 +380,15 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
 [[gnu::always_inline]] inline std::size_t Socket::read_step(void* buffer, std::size_t size,
                                                             std::error_code& error,
                                                             Deadline deadline) {
-  spend_budget();
+  io::spend_budget();
   if (read_ahead_offset_ < read_ahead_.size()) {
     return take_read_ahead(buffer, size);
   }
-  if (size < kScratchSize) {
+  if (size < io::kScratchSize) {
     return receive_via_scratch(buffer, size, error, deadline);
   }
-  const ssize_t got = transfer(fd_, io_readable, size, deadline, error,
-                               [&] { return ::recv(fd_, buffer, size, 0); });
+  const ssize_t got = io::transfer(fd_, io_readable, size, deadline, error,
+                                   [&] { return ::recv(fd_, buffer, size, 0); });
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
@@ -412,9 +410,10 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
                                                                       std::size_t size,
                                                                       std::error_code& error,
                                                                       Deadline deadline) {
-  char* const buffered = scratch();
-  const ssize_t got = transfer(fd_, io_readable, kScratchSize, deadline, error,
-                               [this, buffered] { return ::recv(fd_, buffered, kScratchSize, 0); });
+  char* const buffered = io::scratch();
+  const ssize_t got =
+      io::transfer(fd_, io_readable, io::kScratchSize, deadline, error,
+                   [this, buffered] { return ::recv(fd_, buffered, io::kScratchSize, 0); });
   if (got <= 0) {
     return 0;
   }
@@ -447,7 +446,7 @@ std::size_t Socket::read_exactly(void* buffer, std::size_t size, std::error_code
   std::size_t total = 0;
   while (total < size) {
     if (fd_ < 0) {  // closed by another coroutine between two reads
-      error = errno_code(EBADF);
+      error = io::errno_code(EBADF);
       break;
     }
     const std::size_t got = read_step(bytes + total, size - total, error, deadline);
@@ -475,16 +474,17 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
                               Deadline deadline) {
   error.clear();
   if (fd_ < 0) {
-    error = errno_code(EBADF);
+    error = io::errno_code(EBADF);
     return 0;
   }
-  spend_budget();
+  io::spend_budget();
   const auto* bytes = static_cast<const char*>(data);
   std::size_t total = 0;
   while (total < size) {
     const std::size_t left = size - total;
-    const ssize_t sent = transfer(fd_, io_writable, left, deadline, error,
-                                  [&] { return ::send(fd_, bytes + total, left, MSG_NOSIGNAL); });
+    const ssize_t sent = io::transfer(fd_, io_writable, left, deadline, error, [&] {
+      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
+    });
     if (sent < 0) {
       break;
     }
@@ -495,13 +495,13 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
 
 void Socket::shutdown(int how) {
   if (::shutdown(check_open("shutdown"), how) != 0) {
-    fail("shutdown", errno_code(errno));
+    fail("shutdown", io::errno_code(errno));
   }
 }
 
 void Socket::close() noexcept {
   if (fd_ >= 0) {
-    close_fd(std::exchange(fd_, -1));
+    io::close_fd(std::exchange(fd_, -1));
   }
   std::string().swap(read_ahead_);
   read_ahead_offset_ = 0;
@@ -514,7 +514,7 @@ Address Socket::local_address() const {
   socklen_t size = sizeof address;
   if (getsockname(check_open("local_address of"), reinterpret_cast<sockaddr*>(&address), &size) !=
       0) {
-    fail("local_address of", errno_code(errno));
+    fail("local_address of", io::errno_code(errno));
   }
   return {reinterpret_cast<sockaddr*>(&address), size};
 }
@@ -524,7 +524,7 @@ Address Socket::peer_address() const {
   socklen_t size = sizeof address;
   if (getpeername(check_open("peer_address of"), reinterpret_cast<sockaddr*>(&address), &size) !=
       0) {
-    fail("peer_address of", errno_code(errno));
+    fail("peer_address of", io::errno_code(errno));
   }
   return {reinterpret_cast<sockaddr*>(&address), size};
 }
@@ -548,13 +548,13 @@ void Socket::set_receive_buffer(int bytes) {
 void Socket::set_option(int level, int option, int value, const char* name) {
   const std::string operation = std::string("set ") + name + " on";
   if (setsockopt(check_open(operation.c_str()), level, option, &value, sizeof value) != 0) {
-    fail(operation.c_str(), errno_code(errno));
+    fail(operation.c_str(), io::errno_code(errno));
   }
 }
 
 int Socket::check_open(const char* operation) const {
   if (fd_ < 0) {
-    throw std::system_error(errno_code(EBADF),
+    throw std::system_error(io::errno_code(EBADF),
                             std::string("cosync: ") + operation + " a closed socket");
   }
   return fd_;

@@ -1,37 +1,36 @@
 #include "cosync/sync.hpp"
 
-namespace cosync {
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "support/scope_guard.hpp"
+
+namespace cosync::request {
 namespace {
 
-// Queues `waiter` on `queue` until it is granted the resource, handing a
-// grant that arrives too late (timeout, cancellation) back through
-// `give_back`.
+// Waits in `queue` until the resource is granted. A grant that arrives as
+// the wait ends otherwise (a cancel) is handed on by `give_back`, which
+// must not throw: it runs while the wait unwinds.
 template <class GiveBack>
 void wait_for_grant(detail::WaiterQueue& queue, Deadline deadline, const char* what,
                     GiveBack give_back) {
+  static_assert(std::is_nothrow_invocable_v<GiveBack&>);
   detail::Waiter waiter;
-  queue.push(waiter);
-  bool acquired = false;
-  struct Leave {
-    detail::WaiterQueue& queue;
-    detail::Waiter& waiter;
-    const bool& acquired;
-    GiveBack& give_back;
-    ~Leave() {
-      if (!waiter.granted) {
-        queue.remove(waiter);
-      } else if (!acquired) {
-        give_back();
-      }
-    }
-  } leave{queue, waiter, acquired, give_back};
-  if (!waiter.wait([&waiter] { return waiter.granted; }, deadline)) {
+  support::ScopeExit hand_back([&waiter, &give_back]() noexcept {
+    if (waiter.granted) give_back();
+  });
+  if (!detail::wait_in_queue(
+          queue, waiter, [&waiter] { return waiter.granted; }, deadline)) {
     throw TimedOut(std::string("cosync: ") + what + " timed out");
   }
-  acquired = true;
+  hand_back.dismiss();
 }
 
 }  // namespace
+}  // namespace cosync::request
+
+namespace cosync {
 
 void Event::set() noexcept {
   set_ = true;
@@ -43,13 +42,8 @@ void Event::wait(Deadline deadline) {
     return;
   }
   detail::Waiter waiter;
-  waiters_.push(waiter);
-  struct Leave {
-    detail::WaiterQueue& queue;
-    detail::Waiter& waiter;
-    ~Leave() { queue.remove(waiter); }
-  } leave{waiters_, waiter};
-  if (!waiter.wait([this] { return set_; }, deadline)) {
+  if (!detail::wait_in_queue(
+          waiters_, waiter, [this] { return set_; }, deadline)) {
     throw TimedOut("cosync: event wait timed out");
   }
 }
@@ -60,7 +54,7 @@ void Mutex::lock(Deadline deadline) {
   if (try_lock()) {
     return;
   }
-  wait_for_grant(waiters_, deadline, "mutex lock", [this] { unlock(); });
+  request::wait_for_grant(waiters_, deadline, "mutex lock", [this]() noexcept { pass_on(); });
 }
 
 bool Mutex::try_lock() noexcept {
@@ -77,19 +71,21 @@ void Mutex::unlock() {
   if (!locked_) {
     throw UsageError("cosync: unlock of a mutex that is not locked");
   }
-  if (detail::Waiter* next = waiters_.pop()) {
-    next->granted = true;
-    next->wake();
-    return;
+  pass_on();
+}
+
+void Mutex::pass_on() noexcept {
+  if (!waiters_.grant_front()) {
+    locked_ = false;
   }
-  locked_ = false;
 }
 
 void Semaphore::acquire(Deadline deadline) {
   if (try_acquire()) {
     return;
   }
-  wait_for_grant(waiters_, deadline, "semaphore acquire", [this] { release(); });
+  request::wait_for_grant(waiters_, deadline, "semaphore acquire",
+                          [this]() noexcept { release(); });
 }
 
 bool Semaphore::try_acquire() noexcept {
@@ -101,12 +97,9 @@ bool Semaphore::try_acquire() noexcept {
 }
 
 void Semaphore::release() noexcept {
-  if (detail::Waiter* next = waiters_.pop()) {
-    next->granted = true;
-    next->wake();
-    return;
+  if (!waiters_.grant_front()) {
+    ++count_;
   }
-  ++count_;
 }
 
 TaskGroup::~TaskGroup() {
@@ -157,13 +150,8 @@ void TaskGroup::cancel() noexcept {
 // timed out.
 bool TaskGroup::wait_for_children(Deadline deadline) {
   detail::Waiter waiter;
-  joiners_.push(waiter);
-  struct Leave {
-    detail::WaiterQueue& queue;
-    detail::Waiter& waiter;
-    ~Leave() { queue.remove(waiter); }
-  } leave{joiners_, waiter};
-  return waiter.wait([this] { return children_.empty(); }, deadline);
+  return detail::wait_in_queue(
+      joiners_, waiter, [this] { return children_.empty(); }, deadline);
 }
 
 void TaskGroup::join(Deadline deadline) {

@@ -5,11 +5,12 @@
 #include <string>
 
 #include "cosync/pool.hpp"
+#include "support/errors.hpp"
 
-namespace cosync {
-namespace detail {
-
+namespace cosync::io {
 namespace {
+
+using detail::OffloadJob;
 
 // Runs `step` on the loop that submitted the job, if that loop still
 // lives; otherwise the job is simply dropped here.
@@ -23,14 +24,33 @@ void post_to_owner(const std::shared_ptr<OffloadJob>& job, void (*step)(OffloadJ
   } catch (...) {
     // Out of memory for the closure: the waiter would hang, and nothing
     // can report it from a worker. Dying loudly beats a silent hang.
-    std::terminate();
+    support::fatal("out of memory handing a thread-pool result to its loop");
   }
 }
 
 void deliver_job(OffloadJob& job) { job.deliver(); }
 void abandon_job(OffloadJob& job) { job.abandon(); }
 
+std::size_t g_pool_size = 0;  // 0: not chosen yet
+bool g_pool_started = false;
+std::mutex g_pool_mutex;
+
+std::size_t default_pool_size() {
+  if (const char* text = std::getenv("COSYNC_POOL_THREADS")) {
+    char* end = nullptr;
+    const unsigned long value = std::strtoul(text, &end, 10);
+    if (end != text && *end == '\0' && value > 0) {
+      return value;
+    }
+  }
+  return 4;
+}
+
 }  // namespace
+}  // namespace cosync::io
+
+namespace cosync {
+namespace detail {
 
 OffloadJob::~OffloadJob() = default;
 
@@ -89,25 +109,6 @@ void OffloadJob::abandon() noexcept {
 
 }  // namespace detail
 
-namespace {
-
-std::size_t g_pool_size = 0;  // 0: not chosen yet
-bool g_pool_started = false;
-std::mutex g_pool_mutex;
-
-std::size_t default_pool_size() {
-  if (const char* text = std::getenv("COSYNC_POOL_THREADS")) {
-    char* end = nullptr;
-    const unsigned long value = std::strtoul(text, &end, 10);
-    if (end != text && *end == '\0' && value > 0) {
-      return value;
-    }
-  }
-  return 4;
-}
-
-}  // namespace
-
 ThreadPool::ThreadPool(std::size_t threads) {
   if (threads == 0) {
     throw std::invalid_argument("cosync: a thread pool needs at least one thread");
@@ -140,7 +141,7 @@ ThreadPool::~ThreadPool() {
     abandoned.swap(queue_);
   }
   for (const auto& job : abandoned) {
-    detail::post_to_owner(job, &detail::abandon_job);
+    io::post_to_owner(job, &io::abandon_job);
   }
   stop_workers();
 }
@@ -192,17 +193,17 @@ void ThreadPool::work() noexcept {
   while (auto job = next_job()) {
     if (job->start()) {
       job->run();
-      detail::post_to_owner(job, &detail::deliver_job);
+      io::post_to_owner(job, &io::deliver_job);
     }
   }
 }
 
 ThreadPool& blocking_pool() {
   static ThreadPool* pool = [] {
-    const std::lock_guard lock(g_pool_mutex);
-    if (g_pool_size == 0) g_pool_size = default_pool_size();
-    g_pool_started = true;
-    static ThreadPool instance(g_pool_size);
+    const std::lock_guard lock(io::g_pool_mutex);
+    if (io::g_pool_size == 0) io::g_pool_size = io::default_pool_size();
+    io::g_pool_started = true;
+    static ThreadPool instance(io::g_pool_size);
     return &instance;
   }();
   return *pool;
@@ -212,18 +213,18 @@ void set_blocking_pool_size(std::size_t threads) {
   if (threads == 0) {
     throw std::invalid_argument("cosync: the blocking pool needs at least one thread");
   }
-  const std::lock_guard lock(g_pool_mutex);
-  if (g_pool_started) {
+  const std::lock_guard lock(io::g_pool_mutex);
+  if (io::g_pool_started) {
     throw UsageError("cosync: set_blocking_pool_size(" + std::to_string(threads) +
-                     ") after the blocking pool started with " + std::to_string(g_pool_size) +
+                     ") after the blocking pool started with " + std::to_string(io::g_pool_size) +
                      " threads");
   }
-  g_pool_size = threads;
+  io::g_pool_size = threads;
 }
 
 std::size_t blocking_pool_size() {
-  const std::lock_guard lock(g_pool_mutex);
-  return g_pool_size != 0 ? g_pool_size : default_pool_size();
+  const std::lock_guard lock(io::g_pool_mutex);
+  return io::g_pool_size != 0 ? io::g_pool_size : io::default_pool_size();
 }
 
 }  // namespace cosync
