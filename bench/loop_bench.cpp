@@ -258,7 +258,7 @@ void BM_PingPong_cosync_on_libuv(benchmark::State& state) {
   if (uv_loop_init(&loop) != 0) fail("uv_loop_init");
   run_exchange_on_host(state, cosync::make_libuv_loop(&loop), [&loop](cosync::Request<void>& ping) {
     ping.on_complete(
-        [](cosync::detail::RequestCore*, void* uv) { uv_stop(static_cast<uv_loop_t*>(uv)); },
+        [](void* uv) { uv_stop(static_cast<uv_loop_t*>(uv)); },
         &loop);
     uv_run(&loop, UV_RUN_DEFAULT);
   });
@@ -271,8 +271,7 @@ void BM_PingPong_cosync_on_libevent(benchmark::State& state) {
   if (base == nullptr) fail("event_base_new");
   run_exchange_on_host(
       state, cosync::make_libevent_loop(base), [base](cosync::Request<void>& ping) {
-        ping.on_complete([](cosync::detail::RequestCore*,
-                            void* host) { event_base_loopbreak(static_cast<event_base*>(host)); },
+        ping.on_complete([](void* host) { event_base_loopbreak(static_cast<event_base*>(host)); },
                          base);
         event_base_dispatch(base);
       });

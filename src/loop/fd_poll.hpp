@@ -12,9 +12,3 @@ namespace cosync::loop {
 unsigned poll_ready_now(int fd, unsigned events) noexcept;
 
 }  // namespace cosync::loop
-
-// The name the request layer still calls it by; it goes when that layer
-// says loop::poll_ready_now.
-namespace cosync::loop_detail {
-using loop::poll_ready_now;
-}  // namespace cosync::loop_detail

@@ -530,7 +530,7 @@ int wait_io_status(int fd, unsigned events, Deadline deadline) {
 int wait_ready_status(int fd, unsigned events, Deadline deadline) {
   Loop& loop = this_loop();
   if (request::cached_ready(loop, fd, events)) {
-    if (loop_detail::poll_ready_now(fd, events) != 0) {
+    if (loop::poll_ready_now(fd, events) != 0) {
       return 0;
     }
     if ((events & io_readable) != 0) loop.io_not_ready(fd, io_readable);
