@@ -2,7 +2,12 @@
    reports a failed condition with its file and line and counts it, and
    c_check_run runs the case named on the command line (every case without
    one), printing "<case>: ok" or "<case>: FAILED", and gives main its exit
-   status. Each test file includes this once: the state is per executable. */
+   status. Each test file includes this once: the state is per executable.
+
+   C_TEST(name) { ... } defines a case and registers it, once: the linker
+   gathers the cases in the section c_check_cases, which c_check_main runs,
+   and cosync_add_c_tests (tests/CMakeLists.txt) reads the names from the
+   source to make each case its own ctest. */
 #ifndef COSYNC_TESTS_C_CHECK_H
 #define COSYNC_TESTS_C_CHECK_H
 
@@ -30,13 +35,40 @@ struct c_check_case {
   void (*run)(void);
 };
 
+static inline void c_check_run_if_named(const struct c_check_case *test_case, int argc,
+                                        char **argv) {
+  if (argc < 2 || strcmp(argv[1], test_case->name) == 0) {
+    test_case->run();
+    printf("%s: %s\n", test_case->name, failures == 0 ? "ok" : "FAILED");
+  }
+}
+
 static inline int c_check_run(const struct c_check_case *cases, size_t count, int argc,
                               char **argv) {
   for (size_t i = 0; i < count; ++i) {
-    if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-      cases[i].run();
-      printf("%s: %s\n", cases[i].name, failures == 0 ? "ok" : "FAILED");
-    }
+    c_check_run_if_named(&cases[i], argc, argv);
+  }
+  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The section holds pointers, not the cases: pointers are packed without
+   padding, so the linker's start and stop symbols bound an array. */
+#define C_TEST(name)                                                           \
+  static void test_##name(void);                                               \
+  static const struct c_check_case c_check_case_##name = {#name, test_##name}; \
+  static const struct c_check_case *const c_check_entry_##name                 \
+      __attribute__((used, section("c_check_cases"))) = &c_check_case_##name;  \
+  static void test_##name(void)
+
+extern const struct c_check_case *const __start_c_check_cases[];
+extern const struct c_check_case *const __stop_c_check_cases[];
+
+/* Runs the C_TEST case named on the command line (every case without one,
+   in the order the linker placed them). */
+static inline int c_check_main(int argc, char **argv) {
+  for (const struct c_check_case *const *entry = __start_c_check_cases;
+       entry != __stop_c_check_cases; ++entry) {
+    c_check_run_if_named(*entry, argc, argv);
   }
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
