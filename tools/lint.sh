@@ -28,8 +28,8 @@ if [ ! -f "$database" ]; then
   echo "lint: $database is missing: configure $build with -DCMAKE_EXPORT_COMPILE_COMMANDS=ON" >&2
   exit 1
 fi
-mapfile -t tidied < <(grep -oE '"file": *"[^"]*/src/[^"]*\.cpp"' "$database" \
-  | sed -E 's/"file": *"(.*)"/\1/' | sort -u)
+mapfile -t tidied < <(grep -oE '"file": *"[^"]*\.cpp"' "$database" \
+  | sed -E 's/"file": *"(.*)"/\1/' | grep -F "$PWD/src/" | sort -u)
 logs="$build/clang-tidy"
 rm -rf "$logs"
 mkdir -p "$logs"
