@@ -3,6 +3,10 @@
    c_check_run runs the case named on the command line (every case without
    one), printing "<case>: ok" or "<case>: FAILED", and gives main its exit
    status. Each test file includes this once: the state is per executable.
+   A case that leaves an fd open fails. What the process keeps from its
+   first use of cosync is made before the first case: this thread's
+   built-in loop and the stack layer's pidfd, opened when the first stack
+   goes back to the pool.
 
    C_TEST(name) { ... } defines a case and registers it, once: the linker
    gathers the cases in the section c_check_cases, which c_check_main runs,
@@ -11,6 +15,8 @@
 #ifndef COSYNC_TESTS_C_CHECK_H
 #define COSYNC_TESTS_C_CHECK_H
 
+#include <cosync.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,16 +41,48 @@ struct c_check_case {
   void (*run)(void);
 };
 
+/* Open fds of this process, but the one that reads them. */
+static inline int c_check_open_fds(void) {
+  DIR *directory = opendir("/proc/self/fd");
+  int entries = 0;
+  if (directory == NULL) {
+    return -1;
+  }
+  while (readdir(directory) != NULL) {
+    ++entries;
+  }
+  closedir(directory);
+  return entries - 3; /* ".", ".." and the directory's own fd */
+}
+
 static inline void c_check_run_if_named(const struct c_check_case *test_case, int argc,
                                         char **argv) {
   if (argc < 2 || strcmp(argv[1], test_case->name) == 0) {
+    const int fds_before = c_check_open_fds();
     test_case->run();
+    const int fds_after = c_check_open_fds();
+    if (fds_after != fds_before) {
+      fprintf(stderr, "%s: %d fds open before, %d after\n", test_case->name, fds_before, fds_after);
+      ++failures;
+    }
     printf("%s: %s\n", test_case->name, failures == 0 ? "ok" : "FAILED");
+  }
+}
+
+static void *c_check_return_arg(void *arg) { return arg; }
+
+static inline void c_check_warm_up(void) {
+  cosync_task *task = NULL;
+  cosync_this_loop();
+  if (cosync_create(&task, NULL, c_check_return_arg, NULL) == 0) {
+    cosync_resume(task);
+    cosync_join(task, NULL);
   }
 }
 
 static inline int c_check_run(const struct c_check_case *cases, size_t count, int argc,
                               char **argv) {
+  c_check_warm_up();
   for (size_t i = 0; i < count; ++i) {
     c_check_run_if_named(&cases[i], argc, argv);
   }
@@ -66,6 +104,7 @@ extern const struct c_check_case *const __stop_c_check_cases[];
 /* Runs the C_TEST case named on the command line (every case without one,
    in the order the linker placed them). */
 static inline int c_check_main(int argc, char **argv) {
+  c_check_warm_up();
   for (const struct c_check_case *const *entry = __start_c_check_cases;
        entry != __stop_c_check_cases; ++entry) {
     c_check_run_if_named(*entry, argc, argv);
