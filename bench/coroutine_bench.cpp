@@ -30,13 +30,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "process_usage.hpp"
 
 namespace {
 
@@ -50,23 +51,8 @@ constexpr std::size_t kMillionCoroutines = 1'000'000;
 // ---------------------------------------------------------------------------
 // Measuring memory
 
-std::size_t page_size() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
-
-// Resident set size of the whole process (second field of statm, in pages).
-std::size_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t total_pages = 0;
-  std::size_t resident_pages = 0;
-  statm >> total_pages >> resident_pages;
-  return resident_pages * page_size();
-}
-
-// Kernel mappings (VMAs) of the process: the budget vm.max_map_count limits.
-std::size_t mapping_count() {
-  std::ifstream maps("/proc/self/maps");
-  return static_cast<std::size_t>(
-      std::count(std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>(), '\n'));
-}
+using cosync::usage::mapping_count;
+using cosync::usage::resident_bytes;
 
 // Gives memory freed by earlier benchmarks back to the kernel, so that a
 // measurement pays for every page it touches instead of silently reusing

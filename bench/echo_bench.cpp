@@ -43,7 +43,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <future>
 #include <stdexcept>
@@ -55,6 +54,7 @@
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
+#include "process_usage.hpp"
 
 namespace {
 
@@ -626,13 +626,7 @@ void BM_EchoServer(benchmark::State& state, Serve serve) {
 // the server's. Memory freed by earlier runs is given back to the kernel
 // first, so the server pays for every page it touches.
 
-std::size_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t total_pages = 0;
-  std::size_t resident_pages = 0;
-  statm >> total_pages >> resident_pages;
-  return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
+using cosync::usage::resident_bytes;
 
 // The counters move just before a handler's blocking call; this gives the
 // server thread time to finish that call and fall asleep in its poll.

@@ -4,7 +4,6 @@
 // neither process may have grown in open fds, mappings or RSS beyond what
 // it had after the warm-up. COSYNC_SOAK_SECONDS and COSYNC_SOAK_CONNECTIONS
 // change the defaults.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,7 +13,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <random>
 #include <string>
 #include <tuple>
@@ -41,30 +39,8 @@ struct Usage {
   std::size_t rss = 0;
 };
 
-std::size_t count_lines(const std::string& path) {
-  std::ifstream file(path);
-  std::size_t lines = 0;
-  for (std::string line; std::getline(file, line);) ++lines;
-  return lines;
-}
-
-std::size_t count_fds(const std::string& dir) {
-  std::size_t count = 0;
-  if (DIR* fds = opendir(dir.c_str())) {
-    while (readdir(fds) != nullptr) ++count;
-    closedir(fds);
-  }
-  return count;
-}
-
 Usage usage_of(pid_t pid) {
-  const std::string proc = "/proc/" + std::to_string(pid);
-  std::ifstream statm(proc + "/statm");
-  std::size_t pages = 0;
-  std::size_t resident = 0;
-  statm >> pages >> resident;
-  return {count_fds(proc + "/fd"), count_lines(proc + "/maps"),
-          resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE))};
+  return {usage::open_fd_count(pid), usage::mapping_count(pid), usage::resident_bytes(pid)};
 }
 
 // Under the same load, late in the run against just after the warm-up: the

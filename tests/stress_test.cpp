@@ -99,9 +99,9 @@ TEST_F(Stress, TenThousandCoroutinesTouchingOnePageStayUnder100MiB) {
     GTEST_SKIP() << "RSS is dominated by ASan's per-coroutine fake stacks";
   }
   trim_stack_pool();
-  const std::size_t before = test::rss_bytes();
+  const std::size_t before = test::resident_bytes();
   auto tasks = suspended(10000);
-  const std::size_t grown = test::rss_bytes() - before;
+  const std::size_t grown = test::resident_bytes() - before;
   EXPECT_LT(grown, std::size_t{100} << 20U) << "RSS grew by " << grown << " bytes";
 }
 

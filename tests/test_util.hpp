@@ -1,13 +1,14 @@
-// Helpers shared by the cosync tests: process memory readings and a scale
-// factor for heavy tests.
+// Helpers shared by the cosync tests: process memory readings, a scale
+// factor for heavy tests and the leak check's opt-out.
 #pragma once
 
-#include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <cstddef>
 #include <cstdlib>
-#include <fstream>
 #include <string>
+
+#include "process_usage.hpp"
 
 namespace cosync::test {
 
@@ -19,30 +20,19 @@ inline std::size_t scaled(std::size_t count) {
   return divisor > 1 ? count / static_cast<std::size_t>(divisor) : count;
 }
 
-// Resident set size of this process, in bytes.
-inline std::size_t rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t pages = 0;
-  std::size_t resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
+// The /proc readings (tools/process_usage.hpp), for the tests' own use.
+using usage::mapping_count;
+using usage::max_map_count;
+using usage::resident_bytes;
 
-// Number of mappings (VMAs) of this process: lines of /proc/self/maps.
-inline std::size_t mapping_count() {
-  std::ifstream maps("/proc/self/maps");
-  std::size_t lines = 0;
-  for (std::string line; std::getline(maps, line);) {
-    ++lines;
-  }
-  return lines;
-}
+// The key of the test property that exempts a test from the leak check.
+inline constexpr const char* kLeakCheckSkipped = "leak_check_skipped";
 
-inline std::size_t max_map_count() {
-  std::ifstream file("/proc/sys/vm/max_map_count");
-  std::size_t value = 65530;
-  file >> value;
-  return value;
+// Exempts the running test from the check, after every test, that it left
+// no coroutine, stack or fd behind (tests/test_main.cpp). `reason` says
+// what the test keeps on purpose and why; it is printed.
+inline void skip_leak_check(const char* reason) {
+  testing::Test::RecordProperty(kLeakCheckSkipped, reason);
 }
 
 inline bool running_on_valgrind() {

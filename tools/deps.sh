@@ -17,7 +17,7 @@ package_packages=("${build_packages[@]}" dpkg-dev)
 docs_packages=(doxygen python3)
 bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
 ci_packages=("${package_packages[@]}" "${bench_packages[@]:${#build_packages[@]}}"
-  g++-aarch64-linux-gnu qemu-user clang doxygen python3)
+  g++-aarch64-linux-gnu qemu-user clang clang-format clang-tidy doxygen python3)
 
 package_set() {
   case "${1:-}" in

@@ -1,7 +1,7 @@
 /* The C API from C (C11, -pedantic): every call in cosync.h and the
    completion header, with a hand-written request type completed by a timer
    callback, by another coroutine and by an fd callback. Each case is a
-   function; `capi_test <case>` runs one, as its own ctest. */
+   C_TEST; `capi_test <case>` runs one, as its own ctest. */
 #include <cosync.h>
 #include <errno.h>
 #include <stdint.h>
@@ -23,7 +23,7 @@ static void *count_yields(void *arg) {
   return counter;
 }
 
-static void test_create_resume_join(void) {
+C_TEST(create_resume_join) {
   int counter = 0;
   cosync_task *task = NULL;
   CHECK(cosync_create(&task, NULL, count_yields, &counter) == 0);
@@ -48,7 +48,7 @@ static void *describe_self(void *arg) {
   return NULL;
 }
 
-static void test_names_user_data_options(void) {
+C_TEST(names_user_data_options) {
   int marker = 0;
   cosync_options options = COSYNC_OPTIONS_INIT;
   options.stack_size = 64 * 1024;
@@ -67,7 +67,7 @@ static void test_names_user_data_options(void) {
   CHECK(cosync_in_coroutine() == 0);
 }
 
-static void test_errors(void) {
+C_TEST(errors) {
   cosync_options options = COSYNC_OPTIONS_INIT;
   options.stack_size = 1; /* below cosync's minimum */
   cosync_task *task = NULL;
@@ -90,7 +90,7 @@ static void *sleeper(void *arg) {
   return arg;
 }
 
-static void test_spawn_sleep_get(void) {
+C_TEST(spawn_sleep_get) {
   int64_t woke_at = 0;
   const int64_t start = cosync_now();
   cosync_request *request = NULL;
@@ -109,7 +109,7 @@ static void *forever(void *arg) {
   return (void *)(intptr_t)cosync_sleep_until(COSYNC_NO_DEADLINE);
 }
 
-static void test_timeout_and_cancel(void) {
+C_TEST(timeout_and_cancel) {
   cosync_request *request = NULL;
   CHECK(cosync_spawn(&request, NULL, forever, NULL) == 0);
   CHECK(cosync_request_wait(request, cosync_deadline_after(2 * MS)) == -ETIMEDOUT);
@@ -128,7 +128,7 @@ static void *returns_arg(void *arg) {
   return arg;
 }
 
-static void test_wait_all_any(void) {
+C_TEST(wait_all_any) {
   cosync_request *requests[3];
   /* Sleeps of 360, 160 and 40 ms: far enough apart that the last one is
      the first done even on a loaded machine. */
@@ -157,7 +157,7 @@ static int flag_set(void *data) { return *(int *)data; }
 
 static void set_flag(void *data) { *(int *)data = 1; }
 
-static void test_loop_driving(void) {
+C_TEST(loop_driving) {
   cosync_loop *loop = cosync_this_loop();
   CHECK(cosync_call_at(loop, cosync_deadline_after(MS), stop_loop, loop) == 0);
   CHECK(cosync_loop_run(loop) == 0);
@@ -185,7 +185,7 @@ static void write_byte(void *data) {
   CHECK(write(fd, "x", 1) == 1);
 }
 
-static void test_wait_fd(void) {
+C_TEST(wait_fd) {
   int fds[2];
   CHECK(pipe(fds) == 0);
   cosync_request *request = NULL;
@@ -225,7 +225,7 @@ static void *waits_for_timer_request(void *arg) {
   return (void *)(intptr_t)req->sum;
 }
 
-static void test_completion_by_timer(void) {
+C_TEST(completion_by_timer) {
   struct add_request req = {COSYNC_COMPLETION_INIT, 2, 3, 0, -1};
   cosync_request *request = NULL;
   CHECK(cosync_spawn(&request, NULL, waits_for_timer_request, &req) == 0);
@@ -258,7 +258,7 @@ static void *waits_for_coroutine_request(void *arg) {
   return NULL;
 }
 
-static void test_completion_by_coroutine(void) {
+C_TEST(completion_by_coroutine) {
   struct add_request req;
   cosync_completion_init(&req.completion);
   req.a = 6;
@@ -286,7 +286,7 @@ static void log_continuation(struct cosync_completion *completion, void *data) {
   ++log_continuation_calls;
 }
 
-static void test_completion_by_fd_callback_on_main(void) {
+C_TEST(completion_by_fd_callback_on_main) {
   int fds[2];
   CHECK(pipe(fds) == 0);
   struct add_request req = {COSYNC_COMPLETION_INIT, 0, 0, 0, fds[0]};
@@ -315,7 +315,7 @@ static void *returns_null(void *arg) {
   return NULL;
 }
 
-static void test_null_arguments(void) {
+C_TEST(null_arguments) {
   cosync_task *task = NULL;
   cosync_request *request = NULL;
   CHECK(cosync_create(&task, NULL, NULL, NULL) == -EINVAL);
@@ -367,7 +367,7 @@ static void test_null_arguments(void) {
   CHECK(cosync_completion_wait(NULL, COSYNC_NO_DEADLINE) == -EINVAL);
 }
 
-static void test_wait_fd_without_events(void) {
+C_TEST(wait_fd_without_events) {
   int fds[2];
   CHECK(pipe(fds) == 0);
   /* No event to wait for can never end: refused at once, not at the
@@ -402,7 +402,7 @@ static void runs_loop_from_callback(void *data) {
   CHECK(cosync_completion_wait(&pending, cosync_deadline_after(MS)) == -EPERM);
 }
 
-static void test_loop_run_refused(void) {
+C_TEST(loop_run_refused) {
   cosync_loop *loop = cosync_this_loop();
   cosync_request *request = NULL;
   CHECK(cosync_spawn(&request, NULL, runs_loop_from_coroutine, loop) == 0);
@@ -434,7 +434,7 @@ static void *records_wait_status(void *arg) {
   return arg;
 }
 
-static void test_cancel_outcomes(void) {
+C_TEST(cancel_outcomes) {
   /* Cancelled before it ran: the body never runs and the request ends
      cancelled. */
   int ran = 0;
@@ -474,7 +474,7 @@ static void *joins_a_sleeper(void *arg) {
   return result;
 }
 
-static void test_join_runs_the_loop(void) {
+C_TEST(join_runs_the_loop) {
   int marker = 0;
   cosync_task *task = NULL;
   CHECK(cosync_create(&task, NULL, sleeps_then_returns, &marker) == 0);
@@ -491,27 +491,4 @@ static void test_join_runs_the_loop(void) {
   CHECK(cosync_join(task, &result) == -EINVAL);
 }
 
-/* ---- the runner ---- */
-
-static const struct c_check_case cases[] = {
-    {"create_resume_join", test_create_resume_join},
-    {"names_user_data_options", test_names_user_data_options},
-    {"errors", test_errors},
-    {"spawn_sleep_get", test_spawn_sleep_get},
-    {"timeout_and_cancel", test_timeout_and_cancel},
-    {"wait_all_any", test_wait_all_any},
-    {"loop_driving", test_loop_driving},
-    {"wait_fd", test_wait_fd},
-    {"completion_by_timer", test_completion_by_timer},
-    {"completion_by_coroutine", test_completion_by_coroutine},
-    {"completion_by_fd_callback_on_main", test_completion_by_fd_callback_on_main},
-    {"null_arguments", test_null_arguments},
-    {"wait_fd_without_events", test_wait_fd_without_events},
-    {"loop_run_refused", test_loop_run_refused},
-    {"cancel_outcomes", test_cancel_outcomes},
-    {"join_runs_the_loop", test_join_runs_the_loop},
-};
-
-int main(int argc, char **argv) {
-  return c_check_run(cases, sizeof cases / sizeof cases[0], argc, argv);
-}
+int main(int argc, char **argv) { return c_check_main(argc, argv); }
