@@ -5,7 +5,7 @@ set -euo pipefail
 target="$1"
 script="$2"
 output=$(gdb -batch -nx -ex "break cosync_gdb_stop_here" -ex run -ex "source $script" \
-  -ex cosync-list -ex 'python gdb.execute("cosync-bt %d" % int(gdb.parse_and_eval("cosync::detail::t_state->registry.head_->id_")))' \
+  -ex cosync-list -ex 'python gdb.execute("cosync-bt %d" % int(gdb.parse_and_eval("cosync::impl::t_state->registry.head_->id_")))' \
   -ex continue "$target" 2>&1)
 echo "$output"
 grep -q '"gdb-alpha"' <<<"$output"

@@ -300,9 +300,9 @@ TEST_P(PipeOn, WaitIoEdgeWaitsForTheReportAfterADrain) {
 }
 
 TEST_P(PipeOn, AStrayResumeOfAnFdWaitGoesBackToWaiting) {
-  detail::Scheduling* scheduling = nullptr;
+  impl::Scheduling* scheduling = nullptr;
   auto reader = spawn([&scheduling, fd = fds_[0]] {
-    scheduling = detail::scheduling_of(current());
+    scheduling = impl::scheduling_of(current());
     wait_io(fd, io_readable);
   });
   this_loop().run_once(Clock::now());

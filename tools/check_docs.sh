@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a public declaration has no doc comment, or a doc comment is
 # malformed: runs Doxygen over include/ (docs/Doxyfile, WARN_IF_UNDOCUMENTED)
-# and reports its warnings per header. namespace cosync::detail and
-# include/cosync/detail/ are implementation, not API, and are not checked.
+# and reports its warnings per header. namespace cosync::impl and
+# include/cosync/impl/ are implementation, not API, and are not checked.
 #
 #   tools/check_docs.sh                      every public header
 #   tools/check_docs.sh include/cosync/io.hpp include/cosync.h
@@ -36,7 +36,7 @@ warnings=$(sed "s|^$root||" "$log" | grep -E '^include/' | grep -v 'Internal inc
 if [[ $# -gt 0 ]]; then
   headers=("$@")
 else
-  mapfile -t headers < <(find include -path include/cosync/detail -prune -o \
+  mapfile -t headers < <(find include -path include/cosync/impl -prune -o \
     \( -name '*.h' -o -name '*.hpp' \) -print | sort)
 fi
 

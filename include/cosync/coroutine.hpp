@@ -110,7 +110,7 @@ struct CoroutineStats {
 };
 
 // The control block of a coroutine, or of a thread's main context.
-class COSYNC_API Coroutine : protected detail::CoroutineRecord {
+class COSYNC_API Coroutine : protected impl::CoroutineRecord {
  public:
   // A control block never moves: its coroutine's stack points into it.
   Coroutine(const Coroutine&) = delete;
@@ -151,7 +151,7 @@ class COSYNC_API Coroutine : protected detail::CoroutineRecord {
 
  protected:
   // A coroutine on `frame`'s stack, named and tagged from `options` (used by create()).
-  explicit Coroutine(const detail::Frame& frame, const Options& options);
+  explicit Coroutine(const impl::Frame& frame, const Options& options);
   // Tags the main context's constructor.
   struct MainTag {};
   // A thread's main context, named "main".
@@ -160,10 +160,10 @@ class COSYNC_API Coroutine : protected detail::CoroutineRecord {
   ~Coroutine() = default;
 
  private:
-  friend struct detail::Runtime;
-  friend struct detail::Switch;
-  friend void detail::activate(Coroutine& coroutine) noexcept;
-  friend detail::Scheduling*& detail::scheduling_of(Coroutine& coroutine) noexcept;
+  friend struct impl::Runtime;
+  friend struct impl::Switch;
+  friend void impl::activate(Coroutine& coroutine) noexcept;
+  friend impl::Scheduling*& impl::scheduling_of(Coroutine& coroutine) noexcept;
 };
 
 // The coroutine running on this thread, or the thread's main context.
@@ -195,7 +195,7 @@ class Task {
   // An empty task.
   Task() noexcept = default;
   // Adopts a coroutine made by create().
-  explicit Task(detail::ResultSlot<R>* slot) noexcept : slot_(slot) {}
+  explicit Task(impl::ResultSlot<R>* slot) noexcept : slot_(slot) {}
   // Takes over `other`'s coroutine; `other` becomes empty.
   Task(Task&& other) noexcept
       : slot_(std::exchange(other.slot_, nullptr)), joined_(std::exchange(other.joined_, false)) {}
@@ -220,7 +220,7 @@ class Task {
   // The coroutine's control block. Throws UsageError on an empty task.
   Coroutine& coroutine() const {
     if (slot_ == nullptr) {
-      detail::throw_join_misuse(joined_);
+      impl::throw_join_misuse(joined_);
     }
     return *slot_;
   }
@@ -245,10 +245,10 @@ class Task {
              std::chrono::steady_clock::time_point::max()) {
     Coroutine& coroutine = this->coroutine();
     if (coroutine.state() != CoroutineState::finished) {
-      detail::await_finished(coroutine, deadline);
+      impl::await_finished(coroutine, deadline);
     }
     joined_ = true;
-    return detail::take_and_release(*std::exchange(slot_, nullptr));
+    return impl::take_and_release(*std::exchange(slot_, nullptr));
   }
   // join with a timeout instead of a deadline (saturating: a huge timeout
   // is no deadline).
@@ -260,17 +260,17 @@ class Task {
 
   // Unwinds a suspended coroutine now (its destructors run); a coroutine
   // that never ran never will. join() then throws Cancelled.
-  void cancel() { detail::unwind_for_cancel(coroutine()); }
+  void cancel() { impl::unwind_for_cancel(coroutine()); }
 
  private:
   void reset() noexcept {
     if (slot_ != nullptr) {
-      detail::unwind_for_destruction(*slot_);
-      detail::release(*std::exchange(slot_, nullptr));
+      impl::unwind_for_destruction(*slot_);
+      impl::release(*std::exchange(slot_, nullptr));
     }
   }
 
-  detail::ResultSlot<R>* slot_ = nullptr;
+  impl::ResultSlot<R>* slot_ = nullptr;
   bool joined_ = false;
 };
 
@@ -284,15 +284,15 @@ using task_result_t =
 template <class F, class... Args>
 Task<task_result_t<F, Args...>> create(const Options& options, F&& fn, Args&&... args) {
   using R = task_result_t<F, Args...>;
-  using B = detail::Body<R, std::decay_t<F>, std::decay_t<Args>...>;
-  detail::Frame frame = detail::prepare_frame(options, sizeof(B), alignof(B));
+  using B = impl::Body<R, std::decay_t<F>, std::decay_t<Args>...>;
+  impl::Frame frame = impl::prepare_frame(options, sizeof(B), alignof(B));
   try {
     auto* body =
         new (frame.body) B(frame, options, std::forward<F>(fn), std::forward<Args>(args)...);
-    detail::activate(*body);
+    impl::activate(*body);
     return Task<R>(body);
   } catch (...) {
-    detail::abandon_frame(frame);
+    impl::abandon_frame(frame);
     throw;
   }
 }

@@ -54,9 +54,9 @@ struct Timer {
   void (*fn)(Timer* self) = nullptr;  // the callback, given this node
   void* data = nullptr;               // the owner's, for the callback
   Deadline due{};                     // when it fires; set before add_timer
-  detail::TimerSlot slot;             // the loop's; not the owner's
+  impl::TimerSlot slot;             // the loop's; not the owner's
   // True from add_timer until it fires or is cancelled.
-  bool armed() const noexcept { return slot.heap_index != detail::TimerSlot::not_armed; }
+  bool armed() const noexcept { return slot.heap_index != impl::TimerSlot::not_armed; }
 };
 
 // IoEvent names the directions of fd readiness; combine them with |.
@@ -90,7 +90,7 @@ struct SignalWait {
   bool armed = false;                      // true from watch_signal until fn runs or cancel
 };
 
-static_assert(detail::Readiness::kUnknown == (io_readable | io_writable));
+static_assert(impl::Readiness::kUnknown == (io_readable | io_writable));
 
 // Counters a loop keeps, for tests and diagnostics.
 struct LoopStats {
@@ -150,7 +150,7 @@ class COSYNC_API Loop {
   bool io_ready(int fd, IoEvent event) const noexcept {
     const auto index = static_cast<unsigned>(fd);  // a negative fd is out of range
     return index >= readiness_.count ||
-           (readiness_.at(index) & event & detail::Readiness::kUnknown) != 0;
+           (readiness_.at(index) & event & impl::Readiness::kUnknown) != 0;
   }
   // io_not_ready records that `event` is gone for `fd` (the kernel answered
   // EAGAIN, or a transfer came up short), so io_ready answers false until
@@ -159,8 +159,8 @@ class COSYNC_API Loop {
     const auto index = static_cast<unsigned>(fd);
     if (index < readiness_.count) [[likely]] {
       std::uint8_t& bits = readiness_.at(index);
-      if (detail::Readiness::known(bits)) [[likely]] {
-        detail::Readiness::clear(bits, event);
+      if (impl::Readiness::known(bits)) [[likely]] {
+        impl::Readiness::clear(bits, event);
         return;
       }
     }
@@ -233,8 +233,8 @@ class COSYNC_API Loop {
 
   // True while one of this loop's callbacks runs.
   bool in_callback() const noexcept { return callback_depth_ != 0; }
-  // The gate other threads post through while the loop lives (see detail::PostGate).
-  const std::shared_ptr<detail::PostGate>& post_gate() const noexcept { return post_gate_; }
+  // The gate other threads post through while the loop lives (see impl::PostGate).
+  const std::shared_ptr<impl::PostGate>& post_gate() const noexcept { return post_gate_; }
   // This loop's counters.
   const LoopStats& stats() const noexcept { return stats_; }
 
@@ -270,22 +270,22 @@ class COSYNC_API Loop {
 
   LoopStats stats_;       // backends count into it; stats() reads it
   bool stopped_ = false;  // set by stop(); run() clears it when it returns
-  // The backend's readiness bytes; see detail::Readiness.
-  detail::Readiness readiness_;
+  // The backend's readiness bytes; see impl::Readiness.
+  impl::Readiness readiness_;
 
  private:
   unsigned callback_depth_ = 0;
   std::size_t holds_ = 0;
-  std::shared_ptr<detail::PostGate> post_gate_ = std::make_shared<detail::PostGate>();
+  std::shared_ptr<impl::PostGate> post_gate_ = std::make_shared<impl::PostGate>();
 };
 
-namespace detail {
+namespace impl {
 // The loop this_loop() answers (initial-exec TLS: one load); null until the
 // thread's first use installs the built-in loop.
 COSYNC_API extern thread_local constinit Loop* t_loop __attribute__((tls_model("initial-exec")));
 // Creates this thread's built-in loop and makes it t_loop.
 COSYNC_API Loop& install_builtin_loop();
-}  // namespace detail
+}  // namespace impl
 
 // This thread's loop: the one installed with set_this_loop, else a
 // built-in epoll loop created on first use and torn down at the thread's
@@ -294,8 +294,8 @@ COSYNC_API Loop& install_builtin_loop();
 // (epoll, eventfd, signalfd) are close-on-exec and numbered 512 or above
 // (half the soft RLIMIT_NOFILE when that is lower), out of the program's way.
 inline Loop& this_loop() {
-  Loop* loop = detail::t_loop;
-  return loop != nullptr ? *loop : detail::install_builtin_loop();
+  Loop* loop = impl::t_loop;
+  return loop != nullptr ? *loop : impl::install_builtin_loop();
 }
 // Makes `loop` this thread's loop (adapters use this); nullptr restores the
 // built-in one. The caller keeps `loop` alive while it is installed.

@@ -50,9 +50,9 @@ class COSYNC_API ThreadPool {
   template <class F>
   Request<std::invoke_result_t<std::decay_t<F>&>> submit(F&& fn) {
     using R = std::invoke_result_t<std::decay_t<F>&>;
-    auto* state = new detail::OffloadState<R>();
-    Request<R> request = detail::RequestAccess::adopt(state);
-    enqueue(std::make_shared<detail::OffloadCall<std::decay_t<F>, R>>(std::forward<F>(fn), state));
+    auto* state = new impl::OffloadState<R>();
+    Request<R> request = impl::RequestAccess::adopt(state);
+    enqueue(std::make_shared<impl::OffloadCall<std::decay_t<F>, R>>(std::forward<F>(fn), state));
     return request;
   }
 
@@ -62,14 +62,14 @@ class COSYNC_API ThreadPool {
   std::size_t queued() const;
 
  private:
-  void enqueue(std::shared_ptr<detail::OffloadJob> job);
+  void enqueue(std::shared_ptr<impl::OffloadJob> job);
   void stop_workers() noexcept;
   void work() noexcept;
-  std::shared_ptr<detail::OffloadJob> next_job();
+  std::shared_ptr<impl::OffloadJob> next_job();
 
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
-  std::deque<std::shared_ptr<detail::OffloadJob>> queue_;  // guarded by mutex_
+  std::deque<std::shared_ptr<impl::OffloadJob>> queue_;  // guarded by mutex_
   bool stopping_ = false;                                  // guarded by mutex_
   std::vector<std::thread> workers_;
 };

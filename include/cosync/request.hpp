@@ -109,7 +109,7 @@ template <class T>
 class Request {
  public:
   // A fresh pending request, to be completed by callback-shaped code.
-  Request() : state_(new detail::RequestState<T>()) { state_->add_handle(); }
+  Request() : state_(new impl::RequestState<T>()) { state_->add_handle(); }
   // Another handle to `other`'s request (loop thread only).
   Request(const Request& other) noexcept : state_(other.state_) {
     if (state_ != nullptr) state_->add_handle();
@@ -134,11 +134,11 @@ class Request {
   bool done() const { return state("done()").done(); }
   // True once it ended with a value.
   bool succeeded() const {
-    return state("succeeded()").status() == detail::RequestCore::Status::succeeded;
+    return state("succeeded()").status() == impl::RequestCore::Status::succeeded;
   }
   // True once it ended cancelled.
   bool cancelled() const {
-    return state("cancelled()").status() == detail::RequestCore::Status::cancelled;
+    return state("cancelled()").status() == impl::RequestCore::Status::cancelled;
   }
 
   // Waits for the result (R4) and returns it, or rethrows the error, or
@@ -146,7 +146,7 @@ class Request {
   // a wait without deadline that nothing on the loop could ever end throws
   // UsageError instead of blocking for ever (see Loop::can_wake).
   T get(Deadline deadline = no_deadline) {
-    detail::RequestState<T>& request = state("get()");
+    impl::RequestState<T>& request = state("get()");
     request.wait(deadline);
     return request.take();
   }
@@ -177,13 +177,13 @@ class Request {
   // For C callbacks on the loop's thread: a pointer that keeps the request
   // alive until from_callback_data takes it back (exactly once).
   void* to_callback_data() const {
-    detail::RequestState<T>& request = state("to_callback_data()");
+    impl::RequestState<T>& request = state("to_callback_data()");
     request.add_ref();
     return &request;
   }
   // Takes back a pointer from to_callback_data.
   static Request from_callback_data(void* data) noexcept {
-    auto* state = static_cast<detail::RequestState<T>*>(data);
+    auto* state = static_cast<impl::RequestState<T>*>(data);
     Request request(state);
     state->drop_ref();
     return request;
@@ -194,17 +194,17 @@ class Request {
   Completer<T> completer() const;
 
  private:
-  friend struct detail::RequestAccess;
-  explicit Request(detail::RequestState<T>* adopted) noexcept : state_(adopted) {
+  friend struct impl::RequestAccess;
+  explicit Request(impl::RequestState<T>* adopted) noexcept : state_(adopted) {
     state_->add_handle();
   }
-  detail::RequestState<T>& state(const char* call) const {
+  impl::RequestState<T>& state(const char* call) const {
     if (state_ == nullptr) [[unlikely]] {
-      detail::throw_moved_from_request(call);
+      impl::throw_moved_from_request(call);
     }
     return *state_;
   }
-  detail::RequestState<T>* state_;
+  impl::RequestState<T>* state_;
 };
 
 // The one thread-safe way to complete a request from another thread.
@@ -219,7 +219,7 @@ class Request {
 // exited), nothing happens. Request handles themselves are not
 // thread-safe: only the completer crosses threads.
 template <class T>
-class Completer : private detail::CompleterCore {
+class Completer : private impl::CompleterCore {
  public:
   // An empty completer; only assignable.
   Completer() noexcept = default;
@@ -232,7 +232,7 @@ class Completer : private detail::CompleterCore {
   ~Completer() = default;
 
   // True until the completer was used (or moved from).
-  using detail::CompleterCore::operator bool;
+  using impl::CompleterCore::operator bool;
 
   // Completes the request with a value made from `value`.
   template <class... A>
@@ -240,31 +240,31 @@ class Completer : private detail::CompleterCore {
     if constexpr (std::is_void_v<T>) {
       static_assert(sizeof...(A) == 0, "Completer<void>::set_value takes no value");
       deliver(
-          [](detail::RequestCore& request) {
-            static_cast<detail::RequestState<void>&>(request).succeed();
+          [](impl::RequestCore& request) {
+            static_cast<impl::RequestState<void>&>(request).succeed();
           },
           "set_value()");
     } else {
       auto box = std::make_shared<T>(std::forward<A>(value)...);
       deliver(
-          [box](detail::RequestCore& request) {
-            static_cast<detail::RequestState<T>&>(request).succeed(std::move(*box));
+          [box](impl::RequestCore& request) {
+            static_cast<impl::RequestState<T>&>(request).succeed(std::move(*box));
           },
           "set_value()");
     }
   }
   // Completes the request with an error.
   void set_error(std::exception_ptr error) {
-    deliver([error](detail::RequestCore& request) { request.fail(error); }, "set_error()");
+    deliver([error](impl::RequestCore& request) { request.fail(error); }, "set_error()");
   }
   // Cancels the request.
   void cancel() {
-    deliver([](detail::RequestCore& request) { request.cancel(); }, "cancel()");
+    deliver([](impl::RequestCore& request) { request.cancel(); }, "cancel()");
   }
 
  private:
   friend class Request<T>;
-  explicit Completer(detail::RequestCore& request) : CompleterCore(request) {}
+  explicit Completer(impl::RequestCore& request) : CompleterCore(request) {}
 };
 
 template <class T>
@@ -281,9 +281,9 @@ Completer<T> Request<T>::completer() const {
 template <class F, class... Args>
 Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&... args) {
   using R = task_result_t<F, Args...>;
-  auto* state = new detail::SpawnState<R>(this_loop(), options, std::forward<F>(fn),
+  auto* state = new impl::SpawnState<R>(this_loop(), options, std::forward<F>(fn),
                                           std::forward<Args>(args)...);
-  return detail::RequestAccess::adopt(state);
+  return impl::RequestAccess::adopt(state);
 }
 
 // spawn() with default Options.
@@ -331,38 +331,38 @@ COSYNC_API void wait_signal(int signo, Deadline deadline = no_deadline);
 // wait_all and wait_any.
 template <class R>
 concept RequestRange = std::ranges::forward_range<R> &&
-    detail::is_request<std::remove_cvref_t<std::ranges::range_value_t<R>>>;
+    impl::is_request<std::remove_cvref_t<std::ranges::range_value_t<R>>>;
 
 // Waits until every request in `requests` is done (whatever their outcome);
 // returns false if the deadline passed first.
 template <RequestRange R>
 bool wait_all(const R& requests, Deadline deadline = no_deadline) {
-  std::vector<detail::RequestCore*> cores;
-  for (const auto& request : requests) cores.push_back(&detail::RequestAccess::core(request));
-  return detail::wait_all_of(cores, deadline);
+  std::vector<impl::RequestCore*> cores;
+  for (const auto& request : requests) cores.push_back(&impl::RequestAccess::core(request));
+  return impl::wait_all_of(cores, deadline);
 }
 // Waits until one request in `requests` is done; returns its index, or -1
 // if the deadline passed first.
 template <RequestRange R>
 int wait_any(const R& requests, Deadline deadline = no_deadline) {
-  std::vector<detail::RequestCore*> cores;
-  for (const auto& request : requests) cores.push_back(&detail::RequestAccess::core(request));
-  return detail::wait_any_of(cores, deadline);
+  std::vector<impl::RequestCore*> cores;
+  for (const auto& request : requests) cores.push_back(&impl::RequestAccess::core(request));
+  return impl::wait_any_of(cores, deadline);
 }
 
 // wait_all over the given requests, without a deadline.
 template <class... T>
 bool wait_all(const Request<T>&... requests) {
-  const std::array<detail::RequestCore*, sizeof...(T)> cores{
-      &detail::RequestAccess::core(requests)...};
-  return detail::wait_all_of(cores, no_deadline);
+  const std::array<impl::RequestCore*, sizeof...(T)> cores{
+      &impl::RequestAccess::core(requests)...};
+  return impl::wait_all_of(cores, no_deadline);
 }
 // wait_any over the given requests, without a deadline: the index of one that is done.
 template <class... T>
 int wait_any(const Request<T>&... requests) {
-  const std::array<detail::RequestCore*, sizeof...(T)> cores{
-      &detail::RequestAccess::core(requests)...};
-  return detail::wait_any_of(cores, no_deadline);
+  const std::array<impl::RequestCore*, sizeof...(T)> cores{
+      &impl::RequestAccess::core(requests)...};
+  return impl::wait_any_of(cores, no_deadline);
 }
 
 }  // namespace cosync

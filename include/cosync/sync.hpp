@@ -36,7 +36,7 @@ class COSYNC_API Event {
 
  private:
   bool set_ = false;
-  detail::WaiterQueue waiters_;
+  impl::WaiterQueue waiters_;
 };
 
 // A mutex handed to waiters in arrival order.
@@ -64,7 +64,7 @@ class COSYNC_API Mutex {
   void pass_on() noexcept;
 
   bool locked_ = false;
-  detail::WaiterQueue waiters_;
+  impl::WaiterQueue waiters_;
 };
 
 // A counting semaphore; acquirers are served in arrival order.
@@ -83,7 +83,7 @@ class COSYNC_API Semaphore {
 
  private:
   std::size_t count_;
-  detail::WaiterQueue waiters_;
+  impl::WaiterQueue waiters_;
 };
 
 // Thrown by Channel::send on a closed channel.
@@ -146,12 +146,12 @@ class Channel {
   // the condition false again loses nothing; a waiter that leaves passes
   // its wake on.
   template <class Ready>
-  void wait_for(detail::WaiterQueue& queue, Ready ready, Deadline deadline, const char* call) {
+  void wait_for(impl::WaiterQueue& queue, Ready ready, Deadline deadline, const char* call) {
     if (ready()) {
       return;
     }
-    detail::Waiter waiter;
-    if (!detail::wait_in_queue(queue, waiter, ready, deadline, detail::OnLeave::wake_next)) {
+    impl::Waiter waiter;
+    if (!impl::wait_in_queue(queue, waiter, ready, deadline, impl::OnLeave::wake_next)) {
       throw TimedOut(std::string("cosync: channel ") + call + " timed out");
     }
   }
@@ -159,8 +159,8 @@ class Channel {
   std::size_t capacity_;
   std::deque<T> buffer_;
   bool closed_ = false;
-  detail::WaiterQueue senders_;
-  detail::WaiterQueue receivers_;
+  impl::WaiterQueue senders_;
+  impl::WaiterQueue receivers_;
 };
 
 // Structured concurrency: children spawned through the group are waited
@@ -211,17 +211,17 @@ class COSYNC_API TaskGroup {
  private:
   template <class T>
   Request<T> adopt(Request<T> request) {
-    track(detail::RequestAccess::core(request));
+    track(impl::RequestAccess::core(request));
     return request;
   }
-  void track(detail::RequestCore& child);
+  void track(impl::RequestCore& child);
   bool wait_for_children(Deadline deadline);
-  static void on_child_done(detail::RequestCore* child, void* group) noexcept;
+  static void on_child_done(impl::RequestCore* child, void* group) noexcept;
 
   OnFailure on_failure_;
-  std::unordered_set<detail::RequestCore*> children_;  // one handle each
+  std::unordered_set<impl::RequestCore*> children_;  // one handle each
   std::exception_ptr first_error_;
-  detail::WaiterQueue joiners_;
+  impl::WaiterQueue joiners_;
 };
 
 }  // namespace cosync

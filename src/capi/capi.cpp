@@ -100,7 +100,7 @@ bool loop_cannot_run_here(Loop& loop) noexcept { return in_coroutine() || loop.i
 // reaches it as at a wait: a wait whose condition already holds throws
 // Cancelled when a cancel is pending, and returns at once otherwise.
 void deliver_pending_cancel() {
-  detail::Waiter waiter;
+  impl::Waiter waiter;
   waiter.wait([] { return true; }, no_deadline);
 }
 
@@ -127,18 +127,18 @@ int take_result(cosync_request* request, void** result) {
 }
 
 // Null when the array or one of its requests is NULL.
-std::optional<std::vector<detail::RequestCore*>> cores_of(cosync_request* const* requests,
+std::optional<std::vector<impl::RequestCore*>> cores_of(cosync_request* const* requests,
                                                           std::size_t count) {
   if (requests == nullptr && count != 0) {
     return std::nullopt;
   }
-  std::vector<detail::RequestCore*> cores;
+  std::vector<impl::RequestCore*> cores;
   cores.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (requests[i] == nullptr) {
       return std::nullopt;
     }
-    cores.push_back(&detail::RequestAccess::core(requests[i]->request));
+    cores.push_back(&impl::RequestAccess::core(requests[i]->request));
   }
   return cores;
 }
@@ -349,7 +349,7 @@ int cosync_wait_all(cosync_request* const* requests, size_t count, cosync_deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    return cosync::detail::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0
+    return cosync::impl::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0
                                                                                     : -ETIMEDOUT;
   });
 }
@@ -363,7 +363,7 @@ int cosync_wait_any(cosync_request* const* requests, size_t count, cosync_deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    const int index = cosync::detail::wait_any_of(*cores, cosync::capi::to_deadline(deadline));
+    const int index = cosync::impl::wait_any_of(*cores, cosync::capi::to_deadline(deadline));
     return index < 0 ? -ETIMEDOUT : index;
   });
 }
@@ -386,7 +386,7 @@ int cosync_wait_fd(int fd, unsigned events, cosync_deadline deadline) {
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    return -cosync::detail::wait_ready_status(fd, events, cosync::capi::to_deadline(deadline));
+    return -cosync::impl::wait_ready_status(fd, events, cosync::capi::to_deadline(deadline));
   });
 }
 

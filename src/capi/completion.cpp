@@ -12,13 +12,13 @@ namespace {
 // The continuation a wait installs: wakes the waiter, which the loop
 // resumes on its next iteration (never on the completer's stack).
 void wake_waiter(cosync_completion* /*completion*/, void* data) {
-  static_cast<detail::Waiter*>(data)->wake();
+  static_cast<impl::Waiter*>(data)->wake();
 }
 
 // Gives the continuation slot back when the wait ends, however it ends.
 class WaitSlot {
  public:
-  WaitSlot(cosync_completion& completion, detail::Waiter& waiter) noexcept
+  WaitSlot(cosync_completion& completion, impl::Waiter& waiter) noexcept
       : completion_(completion), waiter_(waiter) {
     completion_.continuation = &wake_waiter;
     completion_.data = &waiter_;
@@ -34,7 +34,7 @@ class WaitSlot {
 
  private:
   cosync_completion& completion_;
-  detail::Waiter& waiter_;
+  impl::Waiter& waiter_;
 };
 
 bool is_done(const cosync_completion& completion) noexcept {
@@ -85,7 +85,7 @@ int cosync_completion_wait(cosync_completion* completion, cosync_deadline deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    cosync::detail::Waiter waiter;
+    cosync::impl::Waiter waiter;
     const cosync::capi::WaitSlot slot(*completion, waiter);
     const bool done = waiter.wait([completion] { return cosync::capi::is_done(*completion); },
                                   cosync::capi::to_deadline(deadline));

@@ -17,7 +17,7 @@
 #include "support/scope_guard.hpp"
 
 namespace cosync {
-namespace detail {
+namespace impl {
 namespace {
 
 // Ids are handed to threads in blocks so creating a coroutine costs no
@@ -736,7 +736,7 @@ void throw_join_misuse(bool joined) {
   usage_error("use of an empty task (default-constructed or moved from)");
 }
 
-}  // namespace detail
+}  // namespace impl
 
 namespace coroutine {
 namespace {
@@ -745,14 +745,14 @@ constexpr std::size_t kFrameRoom = 1024;
 }  // namespace
 
 void exit_to(Coroutine& to) {
-  detail::ThreadState& ts = detail::this_thread();
-  detail::Runtime::check_exit_target(ts, to);
-  detail::Runtime::exit_to(ts, *ts.current, to);
+  impl::ThreadState& ts = impl::this_thread();
+  impl::Runtime::check_exit_target(ts, to);
+  impl::Runtime::exit_to(ts, *ts.current, to);
 }
 
-detail::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
+impl::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
                        std::size_t body_align) {
-  detail::this_thread();
+  impl::this_thread();
   const auto base = reinterpret_cast<std::uintptr_t>(memory);
   const auto top = base + size;
   const std::size_t align = body_align < 64 ? 64 : body_align;
@@ -761,7 +761,7 @@ detail::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
     throw std::invalid_argument("cosync: a " + std::to_string(size) +
                                 "-byte stack cannot hold a coroutine");
   }
-  detail::Frame frame;
+  impl::Frame frame;
   frame.stack.base = memory;
   frame.stack.size = size;
   // No guard below the program's memory: the control block checks it
@@ -774,7 +774,7 @@ detail::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
 
 }  // namespace coroutine
 
-Coroutine::Coroutine(const detail::Frame& frame, const Options& options)
+Coroutine::Coroutine(const impl::Frame& frame, const Options& options)
     : CoroutineRecord(frame.body, frame.stack.guard == StackGuard::canary ? kCanaryStack : 0,
                       CoroutineState::created, frame.owns_stack, frame.stack, 0,
                       options.user_data) {
@@ -811,11 +811,11 @@ const char* to_string(CoroutineState state) noexcept {
 }
 
 void for_each_coroutine(const std::function<void(const Coroutine&)>& visit) {
-  detail::Runtime::for_each(detail::this_thread(), visit);
+  impl::Runtime::for_each(impl::this_thread(), visit);
 }
 
 CoroutineStats coroutine_stats() noexcept {
-  const detail::ThreadState* ts = detail::t_state;
+  const impl::ThreadState* ts = impl::t_state;
   return ts != nullptr ? ts->stats : CoroutineStats{};
 }
 

@@ -14,7 +14,7 @@ namespace cosync::coroutine {
 // Switches from the running context to `to`, a context of this thread that
 // is not running, as resume() does (and throws what it throws), with the
 // inline path taken for a yield to the running coroutine's resumer too.
-[[gnu::always_inline]] inline void transfer_to(Coroutine& to) { detail::Switch::transfer(to); }
+[[gnu::always_inline]] inline void transfer_to(Coroutine& to) { impl::Switch::transfer(to); }
 
 // Ends the running coroutine without unwinding its stack and switches to
 // `to`, which frees it (control block and stack) on arrival. Throws
@@ -27,7 +27,7 @@ namespace cosync::coroutine {
 // pool, and the block's check_program_stack() checks it at every switch
 // away from it (the stack layer's canary is not there). Throws std::invalid_argument when too little of it is left below
 // the block.
-detail::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
+impl::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
                        std::size_t body_align);
 
 }  // namespace cosync::coroutine

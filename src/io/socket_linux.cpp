@@ -57,7 +57,7 @@ int await(const Loop& loop, int fd, IoEvent event, bool drained, Deadline deadli
     return 0;
   }
   t_calls_without_wait = 0;
-  return detail::wait_io_status(fd, event, deadline);
+  return impl::wait_io_status(fd, event, deadline);
 }
 
 // One non-blocking transfer on the socket whose fd is `current`, retried
@@ -159,7 +159,7 @@ std::error_code start_connect(int fd, const Address& address, Deadline deadline)
 std::error_code finish_connect(int fd, Deadline deadline) {
   Loop& loop = this_loop();
   loop.io_not_ready(fd, io_writable);
-  if (const int status = detail::wait_io_status(fd, io_writable, deadline); status != 0) {
+  if (const int status = impl::wait_io_status(fd, io_writable, deadline); status != 0) {
     return errno_code(status);
   }
   int outcome = 0;

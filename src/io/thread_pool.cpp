@@ -10,7 +10,7 @@
 namespace cosync::io {
 namespace {
 
-using detail::OffloadJob;
+using impl::OffloadJob;
 
 // Runs `step` on the loop that submitted the job, if that loop still
 // lives; otherwise the job is simply dropped here.
@@ -50,7 +50,7 @@ std::size_t default_pool_size() {
 }  // namespace cosync::io
 
 namespace cosync {
-namespace detail {
+namespace impl {
 
 OffloadJob::~OffloadJob() = default;
 
@@ -107,7 +107,7 @@ void OffloadJob::abandon() noexcept {
   waiting->finish_cancelled();
 }
 
-}  // namespace detail
+}  // namespace impl
 
 ThreadPool::ThreadPool(std::size_t threads) {
   if (threads == 0) {
@@ -134,7 +134,7 @@ ThreadPool::ThreadPool(std::size_t threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  std::deque<std::shared_ptr<detail::OffloadJob>> abandoned;
+  std::deque<std::shared_ptr<impl::OffloadJob>> abandoned;
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -162,7 +162,7 @@ std::size_t ThreadPool::queued() const {
   return queue_.size();
 }
 
-void ThreadPool::enqueue(std::shared_ptr<detail::OffloadJob> job) {
+void ThreadPool::enqueue(std::shared_ptr<impl::OffloadJob> job) {
   job->bind(this_loop());
   {
     const std::lock_guard lock(mutex_);
@@ -177,7 +177,7 @@ void ThreadPool::enqueue(std::shared_ptr<detail::OffloadJob> job) {
   work_ready_.notify_one();
 }
 
-std::shared_ptr<detail::OffloadJob> ThreadPool::next_job() {
+std::shared_ptr<impl::OffloadJob> ThreadPool::next_job() {
   std::unique_lock lock(mutex_);
   work_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
   if (queue_.empty()) {

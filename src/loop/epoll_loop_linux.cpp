@@ -148,11 +148,11 @@ void EpollLoop::audit_registration(int fd, FdRecord& record) {
                  "the number was reused; the loop now watches the new fd (call forget_fd "
                  "before closing an fd the loop has waited on)\n",
                  fd);
-    record.readiness = static_cast<std::uint8_t>(detail::Readiness::kKnown |
+    record.readiness = static_cast<std::uint8_t>(impl::Readiness::kKnown |
                                                  (writable ? 0U : unsigned{io_writable}));
     return;
   }
-  record.readiness = detail::Readiness::kUnknown;
+  record.readiness = impl::Readiness::kUnknown;
   end_fd_wait(record, &FdRecord::reader, error, StepRun::queue);
   FdRecord* after = this->record(fd);  // the callback may have grown the table
   end_fd_wait(*after, &FdRecord::writer, error, StepRun::queue);

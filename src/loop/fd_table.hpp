@@ -21,13 +21,13 @@ namespace cosync::loop {
 //
 // Each record keeps its fd's readiness byte (`Entry::readiness`, a
 // std::uint8_t) where the loop's inline io_ready reads it: the table keeps
-// the Loop's detail::Readiness pointing at them as it grows, and empties it
+// the Loop's impl::Readiness pointing at them as it grows, and empties it
 // when it goes, so that a late io_ready reads "ready" rather than freed
 // memory.
 template <class Entry>
 class FdTable {
  public:
-  explicit FdTable(detail::Readiness& readiness) noexcept : readiness_(readiness) {}
+  explicit FdTable(impl::Readiness& readiness) noexcept : readiness_(readiness) {}
   FdTable(const FdTable&) = delete;
   FdTable& operator=(const FdTable&) = delete;
   ~FdTable() { readiness_ = {}; }
@@ -57,7 +57,7 @@ class FdTable {
   static constexpr unsigned kInitialCount = 64;
 
   void grow(unsigned count) {
-    static_assert(sizeof(Entry) == detail::Readiness::kStride);
+    static_assert(sizeof(Entry) == impl::Readiness::kStride);
     auto grown = std::make_unique<Entry[]>(count);
     std::move(begin(), end(), grown.get());
     entries_ = std::move(grown);
@@ -68,7 +68,7 @@ class FdTable {
     readiness_.count = count_;
   }
 
-  detail::Readiness& readiness_;
+  impl::Readiness& readiness_;
   std::unique_ptr<Entry[]> entries_;
   unsigned count_ = 0;
 };

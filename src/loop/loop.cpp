@@ -11,7 +11,7 @@ namespace {
 
 constinit Loop::TeardownHook g_teardown_hook = nullptr;
 
-// Owns the built-in loop; detail::t_loop only points at the loop in use.
+// Owns the built-in loop; impl::t_loop only points at the loop in use.
 // At thread exit it tears the loop down (its destructor runs the teardown
 // hook, which needs the thread's coroutine state: builtin_loop creates
 // that state first, so it is destroyed after the loop) and stops this_loop
@@ -26,8 +26,8 @@ struct BuiltinLoopOwner {
       return;
     }
     delete loop.get();
-    if (detail::t_loop == loop.get()) {
-      detail::t_loop = nullptr;
+    if (impl::t_loop == loop.get()) {
+      impl::t_loop = nullptr;
     }
     (void)loop.release();
     torn_down = true;
@@ -38,7 +38,7 @@ struct BuiltinLoopOwner {
 thread_local BuiltinLoopOwner t_builtin_loop;
 
 Loop& builtin_loop() {
-  detail::this_thread();  // before the owner's first use: see BuiltinLoopOwner
+  impl::this_thread();  // before the owner's first use: see BuiltinLoopOwner
   if (t_builtin_loop.torn_down) {
     throw UsageError(
         "cosync: this thread's loop was torn down at thread exit; nothing can wait on it "
@@ -52,7 +52,7 @@ Loop& builtin_loop() {
 
 }  // namespace
 
-namespace detail {
+namespace impl {
 
 constinit thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 
@@ -61,7 +61,7 @@ Loop& install_builtin_loop() {
   return *t_loop;
 }
 
-}  // namespace detail
+}  // namespace impl
 
 Loop::~Loop() { close_post_gate(); }
 
@@ -104,6 +104,6 @@ void Loop::refuse_to_run(const char* call) const {
                    "a coroutine; only the main context runs the loop");
 }
 
-void set_this_loop(Loop* loop) noexcept { detail::t_loop = loop; }
+void set_this_loop(Loop* loop) noexcept { impl::t_loop = loop; }
 
 }  // namespace cosync

@@ -129,7 +129,7 @@ FdRecord& LoopCore::add_record(int fd) {
   start_fd(fd, record);
   record.watching = 0;
   // Writability is assumed until a write says otherwise.
-  record.readiness = detail::Readiness::kKnown | io_writable;
+  record.readiness = impl::Readiness::kKnown | io_writable;
   return record;
 }
 
@@ -151,7 +151,7 @@ void LoopCore::forget_fd(int fd) noexcept {
   }
   stop_fd(fd, *found);
   found->watching = 0;
-  found->readiness = detail::Readiness::kUnknown;
+  found->readiness = impl::Readiness::kUnknown;
   ++found->generation;
   end_fd_wait(*found, &FdRecord::reader, ECANCELED, StepRun::queue);
   found = record(fd);  // the callback may have grown the table
@@ -163,7 +163,7 @@ void LoopCore::note_not_ready(int fd, IoEvent event) noexcept {
     return;
   }
   try {
-    detail::Readiness::clear(known_record(fd).readiness, event);
+    impl::Readiness::clear(known_record(fd).readiness, event);
   } catch (...) {
     // Not watchable (closed, a regular file), or the table could not grow:
     // the caller's wait will say so.
@@ -193,7 +193,7 @@ void LoopCore::tear_down() noexcept {
   close_post_gate();
   run_teardown_hook();
   detach_all_nodes();
-  if (detail::t_loop == this) {
+  if (impl::t_loop == this) {
     set_this_loop(nullptr);
   }
 }

@@ -30,18 +30,18 @@
 namespace cosync::loop {
 
 // What the core keeps of one fd, indexed by the fd number. Known
-// (detail::Readiness::kKnown) from the first wait on it, or the first
+// (impl::Readiness::kKnown) from the first wait on it, or the first
 // io_not_ready, until forget_fd. 32 bytes, so that indexing the table is a
 // shift (it is on every wait's path, and Loop's readiness view steps by
 // it); aligned to it, so that no record straddles two cache lines.
-struct alignas(detail::Readiness::kStride) FdRecord : IoWaiters {
-  std::uint8_t readiness = detail::Readiness::kUnknown;  // see Loop::io_ready
+struct alignas(impl::Readiness::kStride) FdRecord : IoWaiters {
+  std::uint8_t readiness = impl::Readiness::kUnknown;  // see Loop::io_ready
   std::uint8_t watching = 0;     // IoEvent bits the backend has the fd watched for
   std::uint8_t marks = 0;        // the backend's own flags
   std::uint32_t generation = 0;  // counts forget_fd: tells a reused fd number
   void* handle = nullptr;        // the backend's own per-fd object, if it has one
 };
-static_assert(sizeof(FdRecord) == detail::Readiness::kStride);
+static_assert(sizeof(FdRecord) == impl::Readiness::kStride);
 
 // How a wait the core ends resumes a coroutine's step (IoWait::step).
 enum class StepRun {
@@ -147,7 +147,7 @@ class LoopCore : public Loop {
   // --- File descriptors. ---
 
   static bool known(const FdRecord& record) noexcept {
-    return detail::Readiness::known(record.readiness);
+    return impl::Readiness::known(record.readiness);
   }
   // The record of `fd`, or null. Callbacks may grow the table, which moves
   // the records: look up again after running one.
@@ -185,7 +185,7 @@ class LoopCore : public Loop {
       ready = io_readable | io_writable;
     } else {
       found->readiness |=
-          static_cast<std::uint8_t>(ready | (for_good << detail::Readiness::kForGoodShift));
+          static_cast<std::uint8_t>(ready | (for_good << impl::Readiness::kForGoodShift));
     }
     if ((ready & io_readable) != 0) {
       const std::uint32_t generation = found->generation;

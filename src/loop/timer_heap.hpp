@@ -34,7 +34,7 @@ class TimerHeap {
     const std::size_t index = timer.slot.heap_index;
     const Entry last = heap_.back();
     heap_.pop_back();
-    timer.slot.heap_index = detail::TimerSlot::not_armed;
+    timer.slot.heap_index = impl::TimerSlot::not_armed;
     if (last.timer == &timer) {
       return;
     }

@@ -82,7 +82,7 @@ class PclCoroutine;
 //   | canary (caller stacks) | stack, grows down  <- | PclCoroutine |     |
 class PclCoroutine final : public Coroutine {
  public:
-  PclCoroutine(const detail::Frame& frame, const Options& options, void (*func)(void*)) noexcept
+  PclCoroutine(const impl::Frame& frame, const Options& options, void (*func)(void*)) noexcept
       : Coroutine(frame, options), func_(func) {}
 
   // A stack the caller provides has no guard page: its lowest word holds a
@@ -134,7 +134,7 @@ void PclCoroutine::check_program_stack() const noexcept {
   char head[160];
   std::snprintf(head, sizeof head, "coroutine %p overflowed its %zu-byte stack [%p, %p) (cosync ",
                 static_cast<const void*>(this), stack().size, stack().base, stack().top());
-  support::fatal(std::string(head) + detail::label(*this) +
+  support::fatal(std::string(head) + impl::label(*this) +
                  "): the canary at its lowest address is overwritten; give it a bigger stack");
 }
 
@@ -159,7 +159,7 @@ Coroutine* exited_caller() noexcept {
 }
 
 [[gnu::always_inline]] inline void ensure_thread() noexcept {
-  if (detail::t_state == nullptr) [[unlikely]] {
+  if (impl::t_state == nullptr) [[unlikely]] {
     create_thread_or_die();
   }
 }
@@ -180,7 +180,7 @@ Links& links_of(Coroutine& coroutine) noexcept {
   if (coroutine == nullptr) [[unlikely]] {
     fatal(call, handle, "null coroutine");
   }
-  if (coroutine == detail::t_state->main) {
+  if (coroutine == impl::t_state->main) {
     return *coroutine;
   }
   if (!made_by_co_create(*coroutine) || !static_cast<PclCoroutine*>(coroutine)->live())
@@ -195,7 +195,7 @@ Links& links_of(Coroutine& coroutine) noexcept {
 // every return there is one the CPU's return predictor gets wrong, so the
 // fewer frames between the API entry and the jump, the faster.
 [[gnu::always_inline]] inline void call(Coroutine& to, const char* name) noexcept {
-  Coroutine& from = *detail::t_state->current;
+  Coroutine& from = *impl::t_state->current;
   links_of(to).caller = &from;
   if (&to == &from) {
     return;  // pcl(3): "Calling oneself returns immediately."
@@ -210,7 +210,7 @@ Links& links_of(Coroutine& coroutine) noexcept {
 // The running coroutine, for co_resume: the main coroutine has no
 // restarget (libpcl sets one only when a co_resume returns).
 [[gnu::always_inline]] inline PclCoroutine& resuming_coroutine(const char* call) noexcept {
-  Coroutine& self = *detail::t_state->current;
+  Coroutine& self = *impl::t_state->current;
   if (self.is_main()) [[unlikely]] {
     fatal(call, &self, "the main coroutine has no coroutine to resume");
   }
@@ -262,10 +262,10 @@ coroutine_t create(void (*func)(void*), void* data, void* stack, int size) {
   Options options;
   options.name = "pcl";
   options.user_data = data;
-  detail::Frame frame;
+  impl::Frame frame;
   if (stack == nullptr) {
     options.stack_size = bytes < min_stack_size ? min_stack_size : bytes;
-    frame = detail::prepare_frame(options, sizeof(PclCoroutine), alignof(PclCoroutine));
+    frame = impl::prepare_frame(options, sizeof(PclCoroutine), alignof(PclCoroutine));
   } else {
     // 16-aligned, as the lowest word's canary and the ABI want.
     const auto low = (reinterpret_cast<std::uintptr_t>(stack) + 15) & ~std::uintptr_t{15};
@@ -277,7 +277,7 @@ coroutine_t create(void (*func)(void*), void* data, void* stack, int size) {
   if (stack != nullptr) {
     coroutine->guard_caller_stack();
   }
-  detail::activate(*coroutine);
+  impl::activate(*coroutine);
   return static_cast<Coroutine*>(coroutine);
 }
 
@@ -327,7 +327,7 @@ extern "C" __attribute__((visibility("default"))) void co_delete(coroutine_t cor
     cosync::pcl::fatal("co_delete", coro, "the main coroutine cannot be deleted");
   }
   // Not unwound: its frames are C frames, which libpcl drops as they are.
-  cosync::detail::release(coroutine);
+  cosync::impl::release(coroutine);
 }
 
 extern "C" __attribute__((visibility("default"))) void co_call(coroutine_t coro) {

@@ -6,7 +6,7 @@
 #include "cosync/coroutine.hpp"
 #include "cosync/request.hpp"
 
-namespace cosync::detail {
+namespace cosync::impl {
 namespace {
 
 // The loop's view of a joined coroutine, on the joiner's stack: the step a
@@ -101,12 +101,12 @@ void join_through_loop(Coroutine& coroutine, Deadline deadline) {
 }
 
 }  // namespace
-}  // namespace cosync::detail
+}  // namespace cosync::impl
 
 // Registers the join hook when the program starts. Named by the static
 // library's link options (-u), so a program that joins but names nothing
 // else of this object still links it.
 extern "C" const bool cosync_join_hook_anchor = [] {
-  cosync::detail::set_join_hook(&cosync::detail::join_through_loop);
+  cosync::impl::set_join_hook(&cosync::impl::join_through_loop);
   return true;
 }();

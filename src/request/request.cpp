@@ -11,11 +11,11 @@
 namespace cosync::request {
 namespace {
 
-using detail::label;
-using detail::RequestCore;
-using detail::Scheduling;
-using detail::scheduling_of;
-using detail::Waiter;
+using impl::label;
+using impl::RequestCore;
+using impl::Scheduling;
+using impl::scheduling_of;
+using impl::Waiter;
 
 constinit thread_local RequestStats t_stats __attribute__((tls_model("initial-exec")));
 
@@ -244,7 +244,7 @@ void cancel_spawned_on(Loop& loop) noexcept {
 }  // namespace cosync::request
 
 namespace cosync {
-namespace detail {
+namespace impl {
 
 Waiter::Waiter() noexcept {
   resume_.fn = &Waiter::on_immediate;
@@ -562,14 +562,14 @@ int wait_any_of(std::span<RequestCore* const> requests, Deadline deadline) {
   return first_done();
 }
 
-}  // namespace detail
+}  // namespace impl
 
 RequestStats request_stats() noexcept { return request::t_stats; }
 
 void yield_to_loop() {
   struct Kick {
     Immediate immediate;
-    detail::Waiter waiter;
+    impl::Waiter waiter;
     bool ran = false;
   } kick;
   kick.immediate.data = &kick;
@@ -587,16 +587,16 @@ void yield_to_loop() {
 }
 
 void sleep_until(Deadline deadline) {
-  detail::Waiter waiter;
+  impl::Waiter waiter;
   waiter.wait([] { return false; }, deadline);
 }
 
 void wait_io(int fd, unsigned events, Deadline deadline) {
-  request::throw_unless_ready(detail::wait_ready_status(fd, events, deadline), fd);
+  request::throw_unless_ready(impl::wait_ready_status(fd, events, deadline), fd);
 }
 
 void wait_io_edge(int fd, unsigned events, Deadline deadline) {
-  request::throw_unless_ready(detail::wait_io_status(fd, events, deadline), fd);
+  request::throw_unless_ready(impl::wait_io_status(fd, events, deadline), fd);
 }
 
 void wait_signal(int signo, Deadline deadline) {

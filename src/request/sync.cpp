@@ -13,14 +13,14 @@ namespace {
 // the wait ends otherwise (a cancel) is handed on by `give_back`, which
 // must not throw: it runs while the wait unwinds.
 template <class GiveBack>
-void wait_for_grant(detail::WaiterQueue& queue, Deadline deadline, const char* what,
+void wait_for_grant(impl::WaiterQueue& queue, Deadline deadline, const char* what,
                     GiveBack give_back) {
   static_assert(std::is_nothrow_invocable_v<GiveBack&>);
-  detail::Waiter waiter;
+  impl::Waiter waiter;
   support::ScopeExit hand_back([&waiter, &give_back]() noexcept {
     if (waiter.granted) give_back();
   });
-  if (!detail::wait_in_queue(
+  if (!impl::wait_in_queue(
           queue, waiter, [&waiter] { return waiter.granted; }, deadline)) {
     throw TimedOut(std::string("cosync: ") + what + " timed out");
   }
@@ -41,8 +41,8 @@ void Event::wait(Deadline deadline) {
   if (set_) {
     return;
   }
-  detail::Waiter waiter;
-  if (!detail::wait_in_queue(
+  impl::Waiter waiter;
+  if (!impl::wait_in_queue(
           waiters_, waiter, [this] { return set_; }, deadline)) {
     throw TimedOut("cosync: event wait timed out");
   }
@@ -103,18 +103,18 @@ void Semaphore::release() noexcept {
 }
 
 TaskGroup::~TaskGroup() {
-  const std::vector<detail::RequestCore*> unfinished(children_.begin(), children_.end());
+  const std::vector<impl::RequestCore*> unfinished(children_.begin(), children_.end());
   children_.clear();
-  for (detail::RequestCore* child : unfinished) {
+  for (impl::RequestCore* child : unfinished) {
     child->set_observer(nullptr, nullptr);
     child->cancel();  // even if the caller still holds a handle of its own
     child->drop_handle();
   }
 }
 
-void TaskGroup::track(detail::RequestCore& child) {
+void TaskGroup::track(impl::RequestCore& child) {
   if (child.done()) {
-    if (child.status() == detail::RequestCore::Status::failed && !first_error_) {
+    if (child.status() == impl::RequestCore::Status::failed && !first_error_) {
       first_error_ = child.error();
     }
     return;
@@ -124,10 +124,10 @@ void TaskGroup::track(detail::RequestCore& child) {
   child.set_observer(&TaskGroup::on_child_done, this);
 }
 
-void TaskGroup::on_child_done(detail::RequestCore* child, void* data) noexcept {
+void TaskGroup::on_child_done(impl::RequestCore* child, void* data) noexcept {
   auto* group = static_cast<TaskGroup*>(data);
   group->children_.erase(child);
-  if (child->status() == detail::RequestCore::Status::failed && !group->first_error_) {
+  if (child->status() == impl::RequestCore::Status::failed && !group->first_error_) {
     group->first_error_ = child->error();
     if (group->on_failure_ == OnFailure::cancel_siblings) {
       group->cancel();
@@ -140,8 +140,8 @@ void TaskGroup::on_child_done(detail::RequestCore* child, void* data) noexcept {
 // Cancelling a child may complete it at once, which erases it from
 // children_: iterate over a copy.
 void TaskGroup::cancel() noexcept {
-  const std::vector<detail::RequestCore*> snapshot(children_.begin(), children_.end());
-  for (detail::RequestCore* child : snapshot) {
+  const std::vector<impl::RequestCore*> snapshot(children_.begin(), children_.end());
+  for (impl::RequestCore* child : snapshot) {
     if (children_.count(child) != 0) child->cancel();
   }
 }
@@ -149,8 +149,8 @@ void TaskGroup::cancel() noexcept {
 // Each call waits with a fresh waiter: a waiter that timed out stays
 // timed out.
 bool TaskGroup::wait_for_children(Deadline deadline) {
-  detail::Waiter waiter;
-  return detail::wait_in_queue(
+  impl::Waiter waiter;
+  return impl::wait_in_queue(
       joiners_, waiter, [this] { return children_.empty(); }, deadline);
 }
 

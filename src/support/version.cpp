@@ -2,15 +2,10 @@
 // compiled into the library, so a program can compare it with the headers'.
 #include "cosync/version.hpp"
 
-#include "cosync.h"
+#include "cosync/config.h"
 
 namespace cosync {
 
 std::string_view version() noexcept { return COSYNC_VERSION_STRING; }
 
 }  // namespace cosync
-
-// Exported from libcosync.so (the library builds with hidden visibility).
-extern "C" __attribute__((visibility("default"))) const char* cosync_version(void) {
-  return COSYNC_VERSION_STRING;
-}

@@ -63,7 +63,7 @@ class PollWait {
   tevent_req* req_;
   PollWait** sentinel_;
   bool request_freed_ = false;
-  detail::Waiter waiter_;
+  impl::Waiter waiter_;
 };
 
 // 0 once the request is no longer in progress, else a negative errno.

@@ -36,7 +36,7 @@ class RunCoroutine {
       : req_(req),
         loop_(loop),
         task_(create(Options{0, "cosync_tevent_run", nullptr}, [fn, arg] { return fn(arg); })) {
-    detail::scheduling_of(task_.coroutine()) = &scheduling_;
+    impl::scheduling_of(task_.coroutine()) = &scheduling_;
     scheduling_.step.fn = &RunCoroutine::on_step;
     scheduling_.step.data = this;
     scheduling_.loop = &loop_;
@@ -103,7 +103,7 @@ class RunCoroutine {
 
   tevent_req* req_;
   Loop& loop_;
-  detail::Scheduling scheduling_;
+  impl::Scheduling scheduling_;
   Task<void*> task_;
 };
 

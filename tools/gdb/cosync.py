@@ -52,7 +52,7 @@ def thread_state():
     language = gdb.parameter("language")
     gdb.execute("set language c++", to_string=True)
     try:
-        state = gdb.parse_and_eval("cosync::detail::t_state")
+        state = gdb.parse_and_eval("cosync::impl::t_state")
     finally:
         gdb.execute("set language %s" % language, to_string=True)
     if int(state) == 0:

@@ -18,7 +18,7 @@ class Coroutine;
 struct Options;
 enum class CoroutineState : std::uint8_t;
 
-namespace detail {
+namespace impl {
 
 struct Runtime;
 struct Switch;
@@ -156,5 +156,5 @@ COSYNC_API void release(Coroutine& coroutine) noexcept;
 // The UsageError of a Task that is empty (`joined`: because it was joined).
 [[noreturn]] COSYNC_API void throw_join_misuse(bool joined);
 
-}  // namespace detail
+}  // namespace impl
 }  // namespace cosync

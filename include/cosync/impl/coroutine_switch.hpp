@@ -22,7 +22,7 @@
 
 namespace cosync {
 
-namespace detail {
+namespace impl {
 
 // What one thread knows about its coroutines. Created on the thread's first
 // use of cosync; `current` and `main` are valid from then on.
@@ -206,36 +206,36 @@ struct Switch {
   }
 };
 
-}  // namespace detail
+}  // namespace impl
 
 inline CoroutineState Coroutine::state() const noexcept {
   if (state_ == CoroutineState::suspended &&
-      static_cast<const detail::ThreadState*>(thread_)->current == this) {
+      static_cast<const impl::ThreadState*>(thread_)->current == this) {
     return CoroutineState::running;
   }
   return state_;
 }
 
-inline void Coroutine::resume() { detail::Switch::resume(*this); }
+inline void Coroutine::resume() { impl::Switch::resume(*this); }
 
-inline detail::Scheduling*& detail::scheduling_of(Coroutine& coroutine) noexcept {
+inline impl::Scheduling*& impl::scheduling_of(Coroutine& coroutine) noexcept {
   return coroutine.scheduling_;
 }
 
-inline Coroutine& current() { return *detail::this_thread().current; }
+inline Coroutine& current() { return *impl::this_thread().current; }
 
-inline Coroutine& main_context() { return *detail::this_thread().main; }
+inline Coroutine& main_context() { return *impl::this_thread().main; }
 
 inline bool in_coroutine() noexcept {
-  const detail::ThreadState* ts = detail::t_state;
+  const impl::ThreadState* ts = impl::t_state;
   return ts != nullptr && ts->current != ts->main;
 }
 
-inline void yield() { detail::Switch::suspend("yield()", false); }
+inline void yield() { impl::Switch::suspend("yield()", false); }
 
-inline void yield_to_main() { detail::Switch::suspend("yield_to_main()", true); }
+inline void yield_to_main() { impl::Switch::suspend("yield_to_main()", true); }
 
-namespace detail {
+namespace impl {
 
 template <class R>
 class ResultSlot : public Coroutine {
@@ -318,6 +318,6 @@ class Body final : public ResultSlot<R> {
   std::optional<Callable> callable_;
 };
 
-}  // namespace detail
+}  // namespace impl
 
 }  // namespace cosync

@@ -14,7 +14,7 @@
 #include "cosync/loop.hpp"
 
 namespace cosync {
-namespace detail {
+namespace impl {
 
 class OffloadJob;
 
@@ -143,6 +143,6 @@ class OffloadCall final : public OffloadJob {
   std::exception_ptr error_;
 };
 
-}  // namespace detail
+}  // namespace impl
 
 }  // namespace cosync

@@ -13,7 +13,7 @@ namespace cosync {
 
 class Loop;
 
-namespace detail {
+namespace impl {
 
 // The loop's part of a Timer: its place in the timer heap.
 struct TimerSlot {
@@ -67,5 +67,5 @@ struct PostGate {
   bool open = true;  // guarded by mutex
 };
 
-}  // namespace detail
+}  // namespace impl
 }  // namespace cosync

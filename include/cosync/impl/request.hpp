@@ -23,7 +23,7 @@ namespace cosync {
 template <class T>
 class Request;
 
-namespace detail {
+namespace impl {
 
 class RequestCore;
 
@@ -371,5 +371,5 @@ COSYNC_API int wait_io_status(int fd, unsigned events, Deadline deadline);
 // socket operations do.
 COSYNC_API int wait_ready_status(int fd, unsigned events, Deadline deadline);
 
-}  // namespace detail
+}  // namespace impl
 }  // namespace cosync

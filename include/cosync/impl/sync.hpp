@@ -5,7 +5,7 @@
 
 #include "cosync/impl/request.hpp"
 
-namespace cosync::detail {
+namespace cosync::impl {
 
 // What a waiter does as it leaves its queue, however its wait ended.
 enum class OnLeave : unsigned char {
@@ -48,4 +48,4 @@ inline bool wait_in_queue(WaiterQueue& queue, Waiter& waiter, Condition ready, D
   return waiter.wait(ready, deadline);
 }
 
-}  // namespace cosync::detail
+}  // namespace cosync::impl
