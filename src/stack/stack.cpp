@@ -75,7 +75,7 @@ class ThreadStacks {
   // committed anyway, so pooling allocates nothing.
   struct PooledNode {
     Stack stack;
-    PooledNode* next;
+    PooledNode* next = nullptr;
   };
   // The slab this thread carves fresh stacks of one size and guard kind from.
   struct Carver {
