@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -161,9 +162,12 @@ thread_local ThreadStacksOwner t_stacks_owner;
   // overflow handling ready.
   overflow::ensure_installed();
   (void)&t_stacks_owner;  // odr-use: registers the thread-exit destructor
-  t_stacks = new ThreadStacks();
-  const std::lock_guard lock(g_pools_mutex);
-  g_pools.push_back(t_stacks);
+  auto pool = std::make_unique<ThreadStacks>();
+  {
+    const std::lock_guard lock(g_pools_mutex);
+    g_pools.push_back(pool.get());
+  }
+  t_stacks = pool.release();  // registered: its destructor may deregister it
   return *t_stacks;
 }
 
