@@ -348,6 +348,37 @@ TEST_F(StackTest, AStackFreedOnAnotherThreadReturnsToItsSlab) {
   EXPECT_EQ(stack_stats().slabs, slabs);
 }
 
+std::size_t live_stacks() {
+  const StackStats stats = stack_stats();
+  return stats.live_guard_region + stats.live_guard_page + stats.live_canary;
+}
+
+// A stack counts as live from its allocation to its release, whichever
+// threads do them: no thread's count goes below zero when another releases
+// its stack.
+TEST_F(StackTest, LiveStacksAreCountedProcessWideAcrossThreads) {
+  const std::size_t before = live_stacks();
+  Stack theirs;
+  std::size_t on_allocating_thread = 0;
+  std::thread([&] {
+    theirs = allocate_stack();
+    on_allocating_thread = live_stacks();
+  }).join();
+  EXPECT_EQ(on_allocating_thread, before + 1);
+  EXPECT_EQ(live_stacks(), before + 1) << "live until released, though its thread is gone";
+  release_stack(theirs);
+  EXPECT_EQ(live_stacks(), before);
+
+  Stack mine = allocate_stack();
+  std::size_t on_releasing_thread = 0;
+  std::thread([&] {
+    release_stack(mine);
+    on_releasing_thread = live_stacks();
+  }).join();
+  EXPECT_EQ(on_releasing_thread, before);
+  EXPECT_EQ(live_stacks(), before);
+}
+
 TEST_F(StackTest, StacksFreedBeyondThePoolLimitAreGivenBack) {
   StackConfig config = stack_config();
   config.pool_limit = 2;

@@ -106,11 +106,15 @@ struct COSYNC_API Stack {
   bool guard_contains(const void* address) const noexcept;
 };
 
-// Counters for this thread's pool and the process-wide guard budget.
+// Counters for this thread's pool and the process-wide ones. A stack is
+// live from allocate_stack() to release_stack(), on whichever threads they
+// run; it is then pooled by the thread that released it. The live counts
+// are a sum over the threads, which may miss a stack another thread is
+// allocating or releasing meanwhile.
 struct StackStats {
-  std::size_t live_guard_region = 0;     // this thread, in use by coroutines
-  std::size_t live_guard_page = 0;       // this thread, in use by coroutines
-  std::size_t live_canary = 0;           // this thread, in use by coroutines
+  std::size_t live_guard_region = 0;     // process-wide, in use by coroutines
+  std::size_t live_guard_page = 0;       // process-wide, in use by coroutines
+  std::size_t live_canary = 0;           // process-wide, in use by coroutines
   std::size_t pooled = 0;                // this thread, waiting for reuse
   std::size_t mapped = 0;                // this thread, new stacks carved from slabs
   std::size_t reused = 0;                // this thread, allocations served by the pool
@@ -149,8 +153,8 @@ COSYNC_API std::size_t checked_stack_size(std::size_t requested);
 COSYNC_API Stack allocate_stack(std::size_t size = 0);
 
 // Returns a stack to this thread's pool (or decommits it when the pool is
-// at its bound). The coroutine that ran on it must be finished and not
-// running.
+// at its bound), whichever thread allocated it. The coroutine that ran on
+// it must be finished and not running.
 COSYNC_API void release_stack(Stack& stack) noexcept;
 
 // Gives back every stack in this thread's pool: unmaps each slab whose

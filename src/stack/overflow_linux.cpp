@@ -72,7 +72,7 @@ class Line {
   }
 
  private:
-  char buffer_[1024];
+  char buffer_[1024] = {};
   std::size_t length_ = 0;
 };
 
@@ -113,22 +113,23 @@ void call_previous(int signo, siginfo_t* info, void* context) noexcept {
   }
 }
 
-// The stack pointer of the interrupted code, or null where unknown.
-const void* interrupted_stack_pointer(const void* context) noexcept {
+// The stack pointer of the interrupted code, or 0 where unknown. It stays
+// the integer the kernel saved: it is only compared, never dereferenced.
+std::uintptr_t interrupted_stack_pointer(const void* context) noexcept {
   const auto* uc = static_cast<const ucontext_t*>(context);
 #if defined(__x86_64__)
-  return reinterpret_cast<const void*>(uc->uc_mcontext.gregs[REG_RSP]);
+  return static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
 #elif defined(__aarch64__)
-  return reinterpret_cast<const void*>(uc->uc_mcontext.sp);
+  return uc->uc_mcontext.sp;
 #else
   (void)uc;
-  return nullptr;
+  return 0;
 #endif
 }
 
-bool below(const void* address, const void* limit) noexcept {
-  return address != nullptr &&
-         reinterpret_cast<std::uintptr_t>(address) < reinterpret_cast<std::uintptr_t>(limit);
+// True when `address` is known (not 0) and lies below `limit`.
+bool below(std::uintptr_t address, const void* limit) noexcept {
+  return address != 0 && address < reinterpret_cast<std::uintptr_t>(limit);
 }
 
 void describe_guard_hit(Line& line, const Culprit& culprit, const void* fault) noexcept {
@@ -188,18 +189,18 @@ bool describe_overflow(Line& line, const void* fault, const void* context) noexc
     describe_guard_hit(line, running, fault);
     return true;
   }
+  const auto fault_address = reinterpret_cast<std::uintptr_t>(fault);
   const bool owner_guard = owner.stack != nullptr && owner.stack->guard_contains(fault);
   const char* owner_top_page =
       owner_guard ? static_cast<const char*>(owner.stack->base) - os::page_size() : nullptr;
-  if (owner_guard && (running.stack == nullptr || !below(fault, owner_top_page))) {
+  if (owner_guard && (running.stack == nullptr || !below(fault_address, owner_top_page))) {
     describe_guard_hit(line, owner, fault);
     return true;
   }
-  if (running.stack == nullptr || !below(fault, running.stack->base)) {
+  if (running.stack == nullptr || !below(fault_address, running.stack->base)) {
     return false;
   }
-  const void* sp = interrupted_stack_pointer(context);
-  if (owner.stack != nullptr || below(sp, running.stack->base)) {
+  if (owner.stack != nullptr || below(interrupted_stack_pointer(context), running.stack->base)) {
     describe_jumped_guard(line, running, owner, fault);
     return true;
   }

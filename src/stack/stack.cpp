@@ -5,6 +5,9 @@
 #include "cosync/stack.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -35,6 +38,21 @@ constexpr std::size_t kMinEpoch = 4096;
 
 void give_back_one(Stack& stack) noexcept { give_back(&stack, 1); }
 
+// Live stacks per guard kind, counted process-wide: a stack may be released
+// on another thread than the one that allocated it, and no stack records
+// its allocating thread (Stack is full, and a lookup would cost the fast
+// paths). So each thread counts its allocations minus its releases, which
+// alone may go below zero (in wrapping arithmetic), and the sum over the
+// threads, live and exited, is the count.
+using LiveCounts = std::array<std::size_t, 3>;
+
+LiveCounts& operator+=(LiveCounts& sum, const LiveCounts& part) noexcept {
+  for (std::size_t kind = 0; kind < sum.size(); ++kind) {
+    sum[kind] += part[kind];
+  }
+  return sum;
+}
+
 // A thread's cache of free stacks, one bucket per size in use, and the
 // slabs it carves new stacks from.
 class ThreadStacks {
@@ -50,13 +68,15 @@ class ThreadStacks {
   void release(Stack& stack) noexcept;
   void trim() noexcept;
   void fill(StackStats& stats) const noexcept;
+  // This thread's allocations minus its releases, read from any thread.
+  LiveCounts net_live() const noexcept;
 
  private:
   // A pooled stack keeps its own list node at its top, in memory that is
   // committed anyway, so pooling allocates nothing.
   struct PooledNode {
     Stack stack;
-    PooledNode* next;
+    PooledNode* next = nullptr;
   };
   // The slab this thread carves fresh stacks of one size and guard kind from.
   struct Carver {
@@ -94,19 +114,26 @@ class ThreadStacks {
   void end_epoch(Bucket& bucket) noexcept;
   void shrink_pool(Bucket& bucket, std::size_t keep) noexcept;
   static void retire(Carver& carver, bool only_if_all_free) noexcept;
-  void count_live(StackGuard guard, int delta) noexcept;
+  void count_live(StackGuard guard, std::size_t delta) noexcept;
 
   std::vector<Bucket> buckets_;
   // The bucket last allocated from or released to: a thread that uses one
   // size finds it without a search. Points into buckets_, so it is set anew
   // whenever buckets_ grows.
   Bucket* recent_ = nullptr;
-  std::size_t live_[3] = {0, 0, 0};
+  // Written only by this thread, read by stack_stats() on any thread.
+  std::array<std::atomic<std::size_t>, 3> net_live_{};
   std::size_t mapped_ = 0;
   std::size_t reused_ = 0;
   std::size_t trimmed_ = 0;
   std::size_t canary_fallbacks_ = 0;
 };
+
+// The pools of the running threads, and what the exited ones left of their
+// net live counts (and the releases after a thread's pool is gone).
+std::mutex g_pools_mutex;
+std::vector<const ThreadStacks*> g_pools;  // guarded by g_pools_mutex
+LiveCounts g_exited_net_live{};            // guarded by g_pools_mutex
 
 // The pool is reached through a trivially initialised pointer (one TLS load
 // on the allocation path); a second thread_local object frees it at thread
@@ -135,7 +162,12 @@ thread_local ThreadStacksOwner t_stacks_owner;
   // overflow handling ready.
   overflow::ensure_installed();
   (void)&t_stacks_owner;  // odr-use: registers the thread-exit destructor
-  t_stacks = new ThreadStacks();
+  auto pool = std::make_unique<ThreadStacks>();
+  {
+    const std::lock_guard lock(g_pools_mutex);
+    g_pools.push_back(pool.get());
+  }
+  t_stacks = pool.release();  // registered: its destructor may deregister it
   return *t_stacks;
 }
 
@@ -154,6 +186,35 @@ ThreadStacks::~ThreadStacks() {
     retire(bucket.regions, false);
     retire(bucket.plain, false);
   }
+  const std::lock_guard lock(g_pools_mutex);
+  g_pools.erase(std::find(g_pools.begin(), g_pools.end(), this));
+  g_exited_net_live += net_live();
+}
+
+// Counts a release on a thread whose pool is gone.
+void count_release_without_pool(StackGuard guard) noexcept {
+  const std::lock_guard lock(g_pools_mutex);
+  --g_exited_net_live[static_cast<unsigned>(guard)];
+}
+
+// Each thread's net count is read as it stands: a sum taken while other
+// threads pass stacks between them may miss a stack in flight, and goes
+// no lower than zero for it.
+void fill_live(StackStats& stats) noexcept {
+  LiveCounts sum;
+  {
+    const std::lock_guard lock(g_pools_mutex);
+    sum = g_exited_net_live;
+    for (const ThreadStacks* pool : g_pools) {
+      sum += pool->net_live();
+    }
+  }
+  const auto at_least_zero = [](std::size_t count) {
+    return static_cast<std::ptrdiff_t>(count) < 0 ? 0 : count;
+  };
+  stats.live_guard_region = at_least_zero(sum[static_cast<unsigned>(StackGuard::guard_region)]);
+  stats.live_guard_page = at_least_zero(sum[static_cast<unsigned>(StackGuard::guard_page)]);
+  stats.live_canary = at_least_zero(sum[static_cast<unsigned>(StackGuard::canary)]);
 }
 
 ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
@@ -180,8 +241,18 @@ ThreadStacks::Bucket& ThreadStacks::bucket_for(std::size_t size) {
   return fresh;
 }
 
-void ThreadStacks::count_live(StackGuard guard, int delta) noexcept {
-  live_[static_cast<unsigned>(guard)] += static_cast<std::size_t>(delta);
+// A load and a store, not an atomic add: only this thread writes the count.
+void ThreadStacks::count_live(StackGuard guard, std::size_t delta) noexcept {
+  std::atomic<std::size_t>& count = net_live_[static_cast<unsigned>(guard)];
+  count.store(count.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
+LiveCounts ThreadStacks::net_live() const noexcept {
+  LiveCounts counts;
+  for (std::size_t kind = 0; kind < counts.size(); ++kind) {
+    counts[kind] = net_live_[kind].load(std::memory_order_relaxed);
+  }
+  return counts;
 }
 
 inline Stack ThreadStacks::allocate(std::size_t size) {
@@ -197,7 +268,7 @@ inline Stack ThreadStacks::allocate(std::size_t size) {
   if (++bucket->live > bucket->epoch_peak) {
     bucket->epoch_peak = bucket->live;
   }
-  count_live(stack.guard, +1);
+  count_live(stack.guard, 1);
   return stack;
 }
 
@@ -218,7 +289,7 @@ inline Stack ThreadStacks::allocate(std::size_t size) {
   if (++bucket.live > bucket.epoch_peak) {
     bucket.epoch_peak = bucket.live;
   }
-  count_live(stack.guard, +1);
+  count_live(stack.guard, 1);
   return stack;
 }
 
@@ -326,7 +397,7 @@ inline void ThreadStacks::release(Stack& stack) noexcept {
     release_slow(stack);
     return;
   }
-  count_live(stack.guard, -1);
+  count_live(stack.guard, static_cast<std::size_t>(-1));
   if (bucket->live > 0) {
     --bucket->live;
   }
@@ -342,7 +413,7 @@ inline void ThreadStacks::release(Stack& stack) noexcept {
 }
 
 [[gnu::noinline]] void ThreadStacks::release_slow(Stack& stack) noexcept {
-  count_live(stack.guard, -1);
+  count_live(stack.guard, static_cast<std::size_t>(-1));
   support::asan_unpoison(stack.base, stack.size);
   Bucket* bucket = find_bucket(stack.size);
   if (bucket == nullptr) {
@@ -411,9 +482,6 @@ void ThreadStacks::trim() noexcept {
 }
 
 void ThreadStacks::fill(StackStats& stats) const noexcept {
-  stats.live_guard_region = live_[static_cast<unsigned>(StackGuard::guard_region)];
-  stats.live_guard_page = live_[static_cast<unsigned>(StackGuard::guard_page)];
-  stats.live_canary = live_[static_cast<unsigned>(StackGuard::canary)];
   for (const Bucket& bucket : buckets_) {
     stats.pooled += bucket.count;
   }
@@ -490,6 +558,7 @@ void release_stack(Stack& stack) noexcept {
   }
   if (stack::t_stacks_gone) [[unlikely]] {
     support::asan_unpoison(stack.base, stack.size);
+    stack::count_release_without_pool(stack.guard);
     stack::give_back_one(stack);  // straight to its slab: this thread pools no more
     stack = Stack{};
     return;
@@ -508,6 +577,7 @@ StackStats stack_stats() noexcept {
   if (stack::t_stacks != nullptr) {
     stack::t_stacks->fill(stats);
   }
+  stack::fill_live(stats);
   stats.system_calls = stack::os::system_calls();
   stats.slabs = stack::slab_count();
   stats.decommitted = stack::decommitted_count();

@@ -2,7 +2,7 @@
    cosync_tevent_req_poll in a coroutine and outside one, errors and
    endtimes both ways, 1,000 concurrent wrappers, cosync_tevent_run_send /
    _recv, cancellation and freeing while running, and the wrong-loop error.
-   Each case is a function; `tevent_glue_test <case>` runs one, as its own
+   Each case is a C_TEST; `tevent_glue_test <case>` runs one, as its own
    ctest. Every case frees its talloc root and checks that talloc tracks no
    more blocks than before it (ASan's leak check covers the rest). */
 #include <cosync.h>
@@ -117,7 +117,7 @@ static void run_in_coroutine(struct fixture *f, struct echo_call *call) {
 
 /* ---- direction 1: cosync_tevent_req_poll ---- */
 
-static void test_poll_outside_coroutine(void) {
+C_TEST(poll_outside_coroutine) {
   for (int attach = 0; attach <= 1; ++attach) {
     struct fixture f = fixture_begin(attach);
     int echoed = -1;
@@ -127,7 +127,7 @@ static void test_poll_outside_coroutine(void) {
   }
 }
 
-static void test_poll_in_coroutine(void) {
+C_TEST(poll_in_coroutine) {
   struct fixture f = fixture_begin(1);
   struct echo_call call = echo_call_of(&f, 7, 5 * US_PER_MS, 0);
   cosync_request *request = NULL;
@@ -145,7 +145,7 @@ static void test_poll_in_coroutine(void) {
   fixture_end(&f);
 }
 
-static void test_error_both_ways(void) {
+C_TEST(error_both_ways) {
   struct fixture f = fixture_begin(1);
   int echoed = -1;
   CHECK(delayed_echo(f.root, f.ev, -EPERM, 2 * US_PER_MS, 0, &echoed) == -EPERM);
@@ -155,7 +155,7 @@ static void test_error_both_ways(void) {
   fixture_end(&f);
 }
 
-static void test_endtime_both_ways(void) {
+C_TEST(endtime_both_ways) {
   struct fixture f = fixture_begin(1);
   int echoed = -1;
   /* -ETIMEDOUT, not the echo: the 10 ms endtime ended the 2 s request. */
@@ -197,7 +197,7 @@ static void *poll_done_request(void *arg) {
   return NULL;
 }
 
-static void test_already_done(void) {
+C_TEST(already_done) {
   struct fixture f = fixture_begin(1);
   struct done_call call = {f.ev, f.root, 0, 0, -1};
   cosync_request *request = NULL;
@@ -210,7 +210,7 @@ static void test_already_done(void) {
 
 enum { kConcurrent = 1000 };
 
-static void test_thousand_concurrent(void) {
+C_TEST(thousand_concurrent) {
   struct fixture f = fixture_begin(1);
   struct echo_call *calls = talloc_array(f.root, struct echo_call, kConcurrent);
   cosync_request **requests = talloc_array(f.root, cosync_request *, kConcurrent);
@@ -233,7 +233,7 @@ static void test_thousand_concurrent(void) {
 
 /* The cosync request of a coroutine polling is cancelled: the poll fails
    with ECANCELED, the wrapper returns and frees its request. */
-static void test_cancel_while_polling(void) {
+C_TEST(cancel_while_polling) {
   struct fixture f = fixture_begin(1);
   struct echo_call call = echo_call_of(&f, 3, 2000 * US_PER_MS, 0);
   cosync_request *request = NULL;
@@ -269,7 +269,7 @@ static void free_request(struct tevent_context *ev, struct tevent_timer *timer, 
 }
 
 /* The request is freed under a coroutine polling it. */
-static void test_request_freed_while_polling(void) {
+C_TEST(request_freed_while_polling) {
   struct fixture f = fixture_begin(1);
   TALLOC_CTX *owner = talloc_new(f.root);
   struct freed_call call = {f.ev, delayed_echo_send(owner, f.ev, 1, 2000 * US_PER_MS), 1, 0};
@@ -283,7 +283,7 @@ static void test_request_freed_while_polling(void) {
 }
 
 /* A coroutine on a thread whose loop is not ev cannot wait for ev. */
-static void test_wrong_loop(void) {
+C_TEST(wrong_loop) {
   struct fixture f = fixture_begin(0);
   TALLOC_CTX *owner = talloc_new(f.root);
   struct freed_call call = {f.ev, delayed_echo_send(owner, f.ev, 1, 2000 * US_PER_MS), 1, 0};
@@ -305,7 +305,7 @@ static void test_wrong_loop(void) {
   fixture_end(&f);
 }
 
-static void test_attach_detach(void) {
+C_TEST(attach_detach) {
   struct fixture f = fixture_begin(1);
   struct tevent_context *other = tevent_context_init(f.root);
   CHECK(cosync_tevent_attach(f.ev) == 0);
@@ -351,7 +351,7 @@ static void drive_until_called(struct tevent_context *ev, const struct run_done 
   }
 }
 
-static void test_run_success(void) {
+C_TEST(run_success) {
   struct fixture f = fixture_begin(1);
   struct echo_call call = echo_call_of(&f, 11, 2 * US_PER_MS, 0);
   struct run_done done = {0, 1, NULL};
@@ -364,7 +364,7 @@ static void test_run_success(void) {
   fixture_end(&f);
 }
 
-static void test_run_error(void) {
+C_TEST(run_error) {
   struct fixture f = fixture_begin(1);
   struct run_done done = {0, 1, NULL};
   struct tevent_req *req = cosync_tevent_run_send(f.root, f.ev, throwing_body, NULL);
@@ -408,7 +408,7 @@ static void drive_until_polling(struct tevent_context *ev, const struct inner_ca
 /* talloc_free of the request while fn waits: fn's stack is unwound at
    once, the inner request's callback is cleared (its timer firing later
    must not reach the dead stack), and its memory goes with the owner. */
-static void test_run_freed_while_running(void) {
+C_TEST(run_freed_while_running) {
   struct fixture f = fixture_begin(1);
   struct inner_call call = {f.ev, talloc_new(f.root), NULL, -1};
   struct tevent_req *req = cosync_tevent_run_send(f.root, f.ev, poll_owned_request, &call);
@@ -423,7 +423,7 @@ static void test_run_freed_while_running(void) {
 }
 
 /* tevent_req_cancel: fn is unwound, the callback comes from the loop. */
-static void test_run_cancel(void) {
+C_TEST(run_cancel) {
   struct fixture f = fixture_begin(1);
   struct inner_call call = {f.ev, talloc_new(f.root), NULL, -1};
   struct run_done done = {0, 1, NULL};
@@ -476,7 +476,7 @@ static struct tevent_req *compute_send(TALLOC_CTX *mem_ctx, struct tevent_contex
   return req;
 }
 
-static void test_callback_waits_on_run(void) {
+C_TEST(callback_waits_on_run) {
   struct fixture f = fixture_begin(1);
   struct tevent_req *req = compute_send(f.root, f.ev, 21);
   CHECK(tevent_req_poll(req, f.ev)); /* plain tevent */
@@ -486,24 +486,6 @@ static void test_callback_waits_on_run(void) {
   talloc_free(req);
   fixture_end(&f);
 }
-
-static const struct c_check_case cases[] = {
-    {"poll_outside_coroutine", test_poll_outside_coroutine},
-    {"poll_in_coroutine", test_poll_in_coroutine},
-    {"error_both_ways", test_error_both_ways},
-    {"endtime_both_ways", test_endtime_both_ways},
-    {"already_done", test_already_done},
-    {"thousand_concurrent", test_thousand_concurrent},
-    {"cancel_while_polling", test_cancel_while_polling},
-    {"request_freed_while_polling", test_request_freed_while_polling},
-    {"wrong_loop", test_wrong_loop},
-    {"attach_detach", test_attach_detach},
-    {"run_success", test_run_success},
-    {"run_error", test_run_error},
-    {"run_freed_while_running", test_run_freed_while_running},
-    {"run_cancel", test_run_cancel},
-    {"callback_waits_on_run", test_callback_waits_on_run},
-};
 
 /* tevent registers its backends in talloc's null context on the first
    tevent_context_init, once per process: not a leak of any case. */
@@ -516,5 +498,5 @@ static void register_tevent_backends(void) {
 int main(int argc, char **argv) {
   talloc_enable_null_tracking();
   register_tevent_backends();
-  return c_check_run(cases, sizeof cases / sizeof cases[0], argc, argv);
+  return c_check_main(argc, argv);
 }
