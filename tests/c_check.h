@@ -1,6 +1,6 @@
 /* The tiny harness of the C tests (tests/capi, tests/tevent_glue): CHECK
    reports a failed condition with its file and line and counts it, and
-   c_check_run runs the case named on the command line (every case without
+   c_check_main runs the case named on the command line (every case without
    one), printing "<case>: ok" or "<case>: FAILED", and gives main its exit
    status. Each test file includes this once: the state is per executable.
    A case that leaves an fd open fails. What the process keeps from its
@@ -78,15 +78,6 @@ static inline void c_check_warm_up(void) {
     cosync_resume(task);
     cosync_join(task, NULL);
   }
-}
-
-static inline int c_check_run(const struct c_check_case *cases, size_t count, int argc,
-                              char **argv) {
-  c_check_warm_up();
-  for (size_t i = 0; i < count; ++i) {
-    c_check_run_if_named(&cases[i], argc, argv);
-  }
-  return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /* The section holds pointers, not the cases: pointers are packed without
