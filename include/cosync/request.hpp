@@ -282,7 +282,7 @@ template <class F, class... Args>
 Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&... args) {
   using R = task_result_t<F, Args...>;
   auto* state = new impl::SpawnState<R>(this_loop(), options, std::forward<F>(fn),
-                                          std::forward<Args>(args)...);
+                                        std::forward<Args>(args)...);
   return impl::RequestAccess::adopt(state);
 }
 
@@ -353,15 +353,13 @@ int wait_any(const R& requests, Deadline deadline = no_deadline) {
 // wait_all over the given requests, without a deadline.
 template <class... T>
 bool wait_all(const Request<T>&... requests) {
-  const std::array<impl::RequestCore*, sizeof...(T)> cores{
-      &impl::RequestAccess::core(requests)...};
+  const std::array<impl::RequestCore*, sizeof...(T)> cores{&impl::RequestAccess::core(requests)...};
   return impl::wait_all_of(cores, no_deadline);
 }
 // wait_any over the given requests, without a deadline: the index of one that is done.
 template <class... T>
 int wait_any(const Request<T>&... requests) {
-  const std::array<impl::RequestCore*, sizeof...(T)> cores{
-      &impl::RequestAccess::core(requests)...};
+  const std::array<impl::RequestCore*, sizeof...(T)> cores{&impl::RequestAccess::core(requests)...};
   return impl::wait_any_of(cores, no_deadline);
 }
 

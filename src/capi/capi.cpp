@@ -128,7 +128,7 @@ int take_result(cosync_request* request, void** result) {
 
 // Null when the array or one of its requests is NULL.
 std::optional<std::vector<impl::RequestCore*>> cores_of(cosync_request* const* requests,
-                                                          std::size_t count) {
+                                                        std::size_t count) {
   if (requests == nullptr && count != 0) {
     return std::nullopt;
   }
@@ -349,8 +349,7 @@ int cosync_wait_all(cosync_request* const* requests, size_t count, cosync_deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    return cosync::impl::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0
-                                                                                    : -ETIMEDOUT;
+    return cosync::impl::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0 : -ETIMEDOUT;
   });
 }
 

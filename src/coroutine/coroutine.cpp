@@ -167,14 +167,11 @@ struct Runtime {
   static void redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept;
   static void link(ThreadState& ts, Coroutine& coroutine) noexcept;
   static void unlink(ThreadState& ts, Coroutine& coroutine) noexcept;
-  static void await_finished(Coroutine& coroutine,
-                             std::chrono::steady_clock::time_point deadline);
+  static void await_finished(Coroutine& coroutine, std::chrono::steady_clock::time_point deadline);
 
   // The coroutine a registry record belongs to (records are only ever
   // Coroutines' bases; the downcast needs a friend of Coroutine).
-  static Coroutine& of(CoroutineRecord& record) noexcept {
-    return static_cast<Coroutine&>(record);
-  }
+  static Coroutine& of(CoroutineRecord& record) noexcept { return static_cast<Coroutine&>(record); }
   static const Coroutine& of(const CoroutineRecord& record) noexcept {
     return static_cast<const Coroutine&>(record);
   }
@@ -619,8 +616,7 @@ constinit JoinHook g_join_hook = nullptr;
 // place, as the loop would take it: one that finishes without waiting
 // costs no loop iteration (create + join is the lifecycle benchmark). The
 // rest is the request layer's: it hands the coroutine to the loop and waits.
-void Runtime::await_finished(Coroutine& coroutine,
-                             std::chrono::steady_clock::time_point deadline) {
+void Runtime::await_finished(Coroutine& coroutine, std::chrono::steady_clock::time_point deadline) {
   check_joinable(coroutine);
   if (!in_coroutine() && coroutine.state() == CoroutineState::created) {
     coroutine.resume();
@@ -751,7 +747,7 @@ void exit_to(Coroutine& to) {
 }
 
 impl::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
-                       std::size_t body_align) {
+                     std::size_t body_align) {
   impl::this_thread();
   const auto base = reinterpret_cast<std::uintptr_t>(memory);
   const auto top = base + size;

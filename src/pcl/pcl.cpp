@@ -33,8 +33,8 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
-#include <typeinfo>
 #include <string>
+#include <typeinfo>
 
 #include "coroutine/foreign.hpp"
 #include "cosync/coroutine.hpp"
@@ -73,7 +73,8 @@ std::uintptr_t canary_value(const std::uintptr_t* where) noexcept {
 
 Coroutine& exit_target(Coroutine& to, const char* call) noexcept;
 class PclCoroutine;
-[[gnu::always_inline]] inline Coroutine& resume_target(PclCoroutine& self, const char* call) noexcept;
+[[gnu::always_inline]] inline Coroutine& resume_target(PclCoroutine& self,
+                                                       const char* call) noexcept;
 [[noreturn]] void exit_to(Coroutine& to, const char* call) noexcept;
 
 // The control block of a co_create'd coroutine, at the top of its stack.

@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "cosync/config.hpp"
-#include "cosync/impl/context_jump.hpp"
 #include "cosync/export.hpp"
+#include "cosync/impl/context_jump.hpp"
 #include "cosync/impl/intrusive_list.hpp"
 
 #if defined(__SSE2__)
