@@ -26,7 +26,7 @@ namespace {
 struct UcontextFrame {
   ucontext_t uc;
   transfer_t incoming;  // written by whoever resumes this context
-  entry_fn entry;       // fresh contexts only
+  EntryFn entry;       // fresh contexts only
 };
 
 // makecontext passes only int arguments, so the frame pointer travels as two
@@ -43,7 +43,7 @@ void trampoline(unsigned int high, unsigned int low) {
 }  // namespace
 
 extern "C" context_t cosync_context_make(void* stack_top, std::size_t size,
-                                         entry_fn entry) noexcept {
+                                         EntryFn entry) noexcept {
   auto top = reinterpret_cast<std::uintptr_t>(stack_top);
   auto* frame = reinterpret_cast<UcontextFrame*>(  // NOLINT(performance-no-int-to-ptr)
       (top - sizeof(UcontextFrame)) & ~std::uintptr_t{63});
