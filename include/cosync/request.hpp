@@ -106,7 +106,7 @@ class Completer;
 // through a Completer (completer()). Every use of a moved-from handle
 // throws UsageError naming the call.
 template <class T>
-class Request {
+class Request {  // NOLINT(cppcoreguidelines-special-member-functions): operator= by value moves too
  public:
   // A fresh pending request, to be completed by callback-shaped code.
   Request() : state_(new impl::RequestState<T>()) { state_->add_handle(); }
@@ -226,6 +226,10 @@ class Completer : private impl::CompleterCore {
   // Completer is move-only: moving leaves the source empty; assigning over
   // an unused completer cancels its request first.
   Completer(Completer&& other) noexcept = default;
+  // Move-only: one completer completes the request.
+  Completer(const Completer&) = delete;
+  // Move-only: one completer completes the request.
+  Completer& operator=(const Completer&) = delete;
   // Cancels this one's request if unused, then takes over `other`'s.
   Completer& operator=(Completer&& other) noexcept = default;
   // Cancels the request if the completer was not used.
@@ -255,7 +259,8 @@ class Completer : private impl::CompleterCore {
   }
   // Completes the request with an error.
   void set_error(std::exception_ptr error) {
-    deliver([error](impl::RequestCore& request) { request.fail(error); }, "set_error()");
+    deliver([error = std::move(error)](impl::RequestCore& request) { request.fail(error); },
+            "set_error()");
   }
   // Cancels the request.
   void cancel() {

@@ -59,8 +59,8 @@ Loop& to_cpp(cosync_loop* loop) noexcept { return *reinterpret_cast<Loop*>(loop)
 // Runs `fn` on the loop at a deadline, once, and frees itself first.
 struct TimerCall {
   Timer timer;
-  void (*fn)(void*);
-  void* data;
+  void (*fn)(void*) = nullptr;
+  void* data = nullptr;
 
   static void fire(Timer* timer) noexcept {
     auto* call = static_cast<TimerCall*>(timer->data);
@@ -74,8 +74,8 @@ struct TimerCall {
 // Runs `fn` once, when an fd is ready (or its wait failed), and frees itself.
 struct IoCall {
   IoWait wait;
-  void (*fn)(void*, int);
-  void* data;
+  void (*fn)(void*, int) = nullptr;
+  void* data = nullptr;
 
   static void fire(IoWait* wait) noexcept {
     auto* call = static_cast<IoCall*>(wait->data);
