@@ -697,7 +697,7 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
                                 std::to_string(size) +
                                 "-byte stack; pass them by pointer or use a larger stack");
   }
-  frame.body = reinterpret_cast<void*>(body);  // NOLINT(performance-no-int-to-ptr)
+  frame.body = static_cast<char*>(frame.stack.base) + (body - base);
   return frame;
 }
 
@@ -787,7 +787,7 @@ impl::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
   // No guard below the program's memory: the control block checks it
   // (check_program_stack) each time the coroutine leaves it.
   frame.stack.guard = StackGuard::canary;
-  frame.body = reinterpret_cast<void*>(body);  // NOLINT(performance-no-int-to-ptr)
+  frame.body = static_cast<char*>(memory) + (body - base);
   frame.owns_stack = false;
   return frame;
 }

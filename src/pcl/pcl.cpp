@@ -72,7 +72,7 @@ std::uintptr_t canary_value(const std::uintptr_t* where) noexcept {
 }
 
 Coroutine& exit_target(Coroutine& to, const char* call) noexcept;
-class PclCoroutine;
+class PclCoroutine;  // NOLINT(cppcoreguidelines-virtual-class-destructor): final, see below
 [[gnu::always_inline]] inline Coroutine& resume_target(PclCoroutine& self,
                                                        const char* call) noexcept;
 [[noreturn]] void exit_to(Coroutine& to, const char* call) noexcept;
@@ -81,10 +81,13 @@ class PclCoroutine;
 //
 //   stack.base                                          control block    top
 //   | canary (caller stacks) | stack, grows down  <- | PclCoroutine |     |
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): final, freed by destroy()
 class PclCoroutine final : public Coroutine {
  public:
   PclCoroutine(const impl::Frame& frame, const Options& options, void (*func)(void*)) noexcept
       : Coroutine(frame, options), func_(func) {}
+  PclCoroutine(const PclCoroutine&) = delete;
+  PclCoroutine& operator=(const PclCoroutine&) = delete;
 
   // A stack the caller provides has no guard page: its lowest word holds a
   // canary, checked each time the coroutine leaves it.
@@ -271,8 +274,8 @@ coroutine_t create(void (*func)(void*), void* data, void* stack, int size) {
     // 16-aligned, as the lowest word's canary and the ABI want.
     const auto low = (reinterpret_cast<std::uintptr_t>(stack) + 15) & ~std::uintptr_t{15};
     const std::size_t skipped = low - reinterpret_cast<std::uintptr_t>(stack);
-    frame = coroutine::frame_on(reinterpret_cast<void*>(low),  // NOLINT(performance-no-int-to-ptr)
-                                bytes - skipped, sizeof(PclCoroutine), alignof(PclCoroutine));
+    frame = coroutine::frame_on(static_cast<char*>(stack) + skipped, bytes - skipped,
+                                sizeof(PclCoroutine), alignof(PclCoroutine));
   }
   auto* coroutine = new (frame.body) PclCoroutine(frame, options, func);
   if (stack != nullptr) {
