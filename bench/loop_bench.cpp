@@ -257,9 +257,7 @@ void BM_PingPong_cosync_on_libuv(benchmark::State& state) {
   uv_loop_t loop;
   if (uv_loop_init(&loop) != 0) fail("uv_loop_init");
   run_exchange_on_host(state, cosync::make_libuv_loop(&loop), [&loop](cosync::Request<void>& ping) {
-    ping.on_complete(
-        [](void* uv) { uv_stop(static_cast<uv_loop_t*>(uv)); },
-        &loop);
+    ping.on_complete([](void* uv) { uv_stop(static_cast<uv_loop_t*>(uv)); }, &loop);
     uv_run(&loop, UV_RUN_DEFAULT);
   });
   uv_run(&loop, UV_RUN_NOWAIT);  // the adapter's close callbacks

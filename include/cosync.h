@@ -62,7 +62,8 @@ typedef struct cosync_options {
   void *user_data;   /* what cosync_user_data returns */
 } cosync_options;
 /* COSYNC_OPTIONS_INIT: options with every default (all fields zero). */
-#define COSYNC_OPTIONS_INIT {0, 0, 0}
+#define COSYNC_OPTIONS_INIT \
+  { 0, 0, 0 }
 
 /* Readiness events for cosync_wait_fd and cosync_call_when_ready (either
    or both; a wait for neither is -EINVAL). */
@@ -147,10 +148,9 @@ uint64_t cosync_id(const cosync_coroutine *coroutine);
 /* cosync_spawn launches fn(arg) as a coroutine on this thread's loop and
    returns at once (it starts on the loop's next iteration; of a burst, the
    built-in loop starts at most 1024 per iteration, after the coroutines its
-   timers and fds woke). `options` may be NULL. Returns 0, -EINVAL (request or fn NULL, bad stack size) or
-   -ENOMEM. */
-int cosync_spawn(cosync_request **request, const cosync_options *options, cosync_fn fn,
-                 void *arg);
+   timers and fds woke). `options` may be NULL. Returns 0, -EINVAL (request or fn NULL, bad stack
+   size) or -ENOMEM. */
+int cosync_spawn(cosync_request **request, const cosync_options *options, cosync_fn fn, void *arg);
 /* cosync_request_done returns 1 once the coroutine has finished, else 0;
    -EINVAL for NULL. */
 int cosync_request_done(const cosync_request *request);

@@ -18,7 +18,8 @@ extern "C" __attribute__((noinline)) void cosync_gdb_stop_here() { asm volatile(
 int main() {
   std::vector<cosync::Task<void>> tasks;
   for (const char* name : {"gdb-alpha", "gdb-beta", "gdb-gamma"}) {
-    tasks.push_back(cosync::create(cosync::Options{.name = name}, [] { cosync_gdb_parked_here(3); }));
+    tasks.push_back(
+        cosync::create(cosync::Options{.name = name}, [] { cosync_gdb_parked_here(3); }));
     tasks.back().resume();
   }
   cosync_gdb_stop_here();

@@ -79,7 +79,9 @@ TEST(IntrusiveList, ForEachMayRemoveTheElementItIsGiven) {
 
 TEST(ScopeExit, RunsOnReturnAndOnExceptionButNotWhenDismissed) {
   int runs = 0;
-  { cosync::support::ScopeExit guard([&runs] { ++runs; }); }
+  {
+    cosync::support::ScopeExit guard([&runs] { ++runs; });
+  }
   EXPECT_EQ(runs, 1);
   try {
     cosync::support::ScopeExit guard([&runs] { ++runs; });
@@ -95,10 +97,10 @@ TEST(ScopeExit, RunsOnReturnAndOnExceptionButNotWhenDismissed) {
 }
 
 TEST(PollTimeout, RoundsUpAndClampsToTheCap) {
+  using cosync::support::poll_timeout;
   using std::chrono::microseconds;
   using std::chrono::milliseconds;
   using std::chrono::nanoseconds;
-  using cosync::support::poll_timeout;
   EXPECT_EQ(poll_timeout<milliseconds>(nanoseconds(1)), 1);
   EXPECT_EQ(poll_timeout<milliseconds>(microseconds(1500)), 2);
   EXPECT_EQ(poll_timeout<milliseconds>(nanoseconds(-5)), 0);

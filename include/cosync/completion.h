@@ -51,7 +51,8 @@ struct cosync_completion {
 
 /* COSYNC_COMPLETION_INIT initialises a pending completion without a
    continuation. */
-#define COSYNC_COMPLETION_INIT {COSYNC_COMPLETION_PENDING, 0, 0, 0}
+#define COSYNC_COMPLETION_INIT \
+  { COSYNC_COMPLETION_PENDING, 0, 0, 0 }
 
 /* cosync_completion_init makes `completion` pending, without a continuation.
    NULL does nothing. */

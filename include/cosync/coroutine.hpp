@@ -253,9 +253,9 @@ class Task {
   // join with a timeout instead of a deadline (saturating: a huge timeout
   // is no deadline).
   R join(std::chrono::steady_clock::duration timeout) {
-    using time_point = std::chrono::steady_clock::time_point;
-    const time_point now = std::chrono::steady_clock::now();
-    return join(timeout >= time_point::max() - now ? time_point::max() : now + timeout);
+    using TimePoint = std::chrono::steady_clock::time_point;
+    const TimePoint now = std::chrono::steady_clock::now();
+    return join(timeout >= TimePoint::max() - now ? TimePoint::max() : now + timeout);
   }
 
   // Unwinds a suspended coroutine now (its destructors run); a coroutine

@@ -54,7 +54,7 @@ struct Timer {
   void (*fn)(Timer* self) = nullptr;  // the callback, given this node
   void* data = nullptr;               // the owner's, for the callback
   Deadline due{};                     // when it fires; set before add_timer
-  impl::TimerSlot slot;             // the loop's; not the owner's
+  impl::TimerSlot slot;               // the loop's; not the owner's
   // True from add_timer until it fires or is cancelled.
   bool armed() const noexcept { return slot.heap_index != impl::TimerSlot::not_armed; }
 };

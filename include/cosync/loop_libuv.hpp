@@ -34,7 +34,7 @@
 
 #include "cosync/loop.hpp"
 
-typedef struct uv_loop_s uv_loop_t;  // as <uv.h> declares it
+using uv_loop_t = struct uv_loop_s;  // as <uv.h> declares it
 
 namespace cosync {
 

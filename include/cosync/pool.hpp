@@ -70,7 +70,7 @@ class COSYNC_API ThreadPool {
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
   std::deque<std::shared_ptr<impl::OffloadJob>> queue_;  // guarded by mutex_
-  bool stopping_ = false;                                  // guarded by mutex_
+  bool stopping_ = false;                                // guarded by mutex_
   std::vector<std::thread> workers_;
 };
 

@@ -106,7 +106,7 @@ class Completer;
 // through a Completer (completer()). Every use of a moved-from handle
 // throws UsageError naming the call.
 template <class T>
-class Request {
+class Request {  // NOLINT(cppcoreguidelines-special-member-functions): operator= by value moves too
  public:
   // A fresh pending request, to be completed by callback-shaped code.
   Request() : state_(new impl::RequestState<T>()) { state_->add_handle(); }
@@ -226,6 +226,10 @@ class Completer : private impl::CompleterCore {
   // Completer is move-only: moving leaves the source empty; assigning over
   // an unused completer cancels its request first.
   Completer(Completer&& other) noexcept = default;
+  // Move-only: one completer completes the request.
+  Completer(const Completer&) = delete;
+  // Move-only: one completer completes the request.
+  Completer& operator=(const Completer&) = delete;
   // Cancels this one's request if unused, then takes over `other`'s.
   Completer& operator=(Completer&& other) noexcept = default;
   // Cancels the request if the completer was not used.
@@ -255,7 +259,8 @@ class Completer : private impl::CompleterCore {
   }
   // Completes the request with an error.
   void set_error(std::exception_ptr error) {
-    deliver([error](impl::RequestCore& request) { request.fail(error); }, "set_error()");
+    deliver([error = std::move(error)](impl::RequestCore& request) { request.fail(error); },
+            "set_error()");
   }
   // Cancels the request.
   void cancel() {
@@ -282,7 +287,7 @@ template <class F, class... Args>
 Request<task_result_t<F, Args...>> spawn(const Options& options, F&& fn, Args&&... args) {
   using R = task_result_t<F, Args...>;
   auto* state = new impl::SpawnState<R>(this_loop(), options, std::forward<F>(fn),
-                                          std::forward<Args>(args)...);
+                                        std::forward<Args>(args)...);
   return impl::RequestAccess::adopt(state);
 }
 
@@ -353,15 +358,13 @@ int wait_any(const R& requests, Deadline deadline = no_deadline) {
 // wait_all over the given requests, without a deadline.
 template <class... T>
 bool wait_all(const Request<T>&... requests) {
-  const std::array<impl::RequestCore*, sizeof...(T)> cores{
-      &impl::RequestAccess::core(requests)...};
+  const std::array<impl::RequestCore*, sizeof...(T)> cores{&impl::RequestAccess::core(requests)...};
   return impl::wait_all_of(cores, no_deadline);
 }
 // wait_any over the given requests, without a deadline: the index of one that is done.
 template <class... T>
 int wait_any(const Request<T>&... requests) {
-  const std::array<impl::RequestCore*, sizeof...(T)> cores{
-      &impl::RequestAccess::core(requests)...};
+  const std::array<impl::RequestCore*, sizeof...(T)> cores{&impl::RequestAccess::core(requests)...};
   return impl::wait_any_of(cores, no_deadline);
 }
 

@@ -49,7 +49,7 @@ class COSYNC_API Mutex {
   // Neither copied nor moved: queued waiters point into it.
   Mutex& operator=(const Mutex&) = delete;
   // Destroys the mutex; nobody may hold it or wait for it then.
-  ~Mutex();
+  ~Mutex() = default;
 
   // Waits for the mutex and takes it. Throws TimedOut or Cancelled (not holding it).
   void lock(Deadline deadline = no_deadline);
@@ -216,7 +216,7 @@ class COSYNC_API TaskGroup {
   }
   void track(impl::RequestCore& child);
   bool wait_for_children(Deadline deadline);
-  static void on_child_done(impl::RequestCore* child, void* group) noexcept;
+  static void on_child_done(impl::RequestCore* child, void* data) noexcept;
 
   OnFailure on_failure_;
   std::unordered_set<impl::RequestCore*> children_;  // one handle each

@@ -59,8 +59,8 @@ Loop& to_cpp(cosync_loop* loop) noexcept { return *reinterpret_cast<Loop*>(loop)
 // Runs `fn` on the loop at a deadline, once, and frees itself first.
 struct TimerCall {
   Timer timer;
-  void (*fn)(void*);
-  void* data;
+  void (*fn)(void*) = nullptr;
+  void* data = nullptr;
 
   static void fire(Timer* timer) noexcept {
     auto* call = static_cast<TimerCall*>(timer->data);
@@ -74,8 +74,8 @@ struct TimerCall {
 // Runs `fn` once, when an fd is ready (or its wait failed), and frees itself.
 struct IoCall {
   IoWait wait;
-  void (*fn)(void*, int);
-  void* data;
+  void (*fn)(void*, int) = nullptr;
+  void* data = nullptr;
 
   static void fire(IoWait* wait) noexcept {
     auto* call = static_cast<IoCall*>(wait->data);
@@ -128,7 +128,7 @@ int take_result(cosync_request* request, void** result) {
 
 // Null when the array or one of its requests is NULL.
 std::optional<std::vector<impl::RequestCore*>> cores_of(cosync_request* const* requests,
-                                                          std::size_t count) {
+                                                        std::size_t count) {
   if (requests == nullptr && count != 0) {
     return std::nullopt;
   }
@@ -349,8 +349,7 @@ int cosync_wait_all(cosync_request* const* requests, size_t count, cosync_deadli
     if (cosync::capi::wait_would_nest()) {
       return -EPERM;
     }
-    return cosync::impl::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0
-                                                                                    : -ETIMEDOUT;
+    return cosync::impl::wait_all_of(*cores, cosync::capi::to_deadline(deadline)) ? 0 : -ETIMEDOUT;
   });
 }
 

@@ -99,7 +99,7 @@ cosync_context_jump:
         .cfi_endproc
         .size   cosync_context_jump, .-cosync_context_jump
 
-/* context_t cosync_context_make(void *stack_top, size_t size, entry_fn entry) */
+/* context_t cosync_context_make(void *stack_top, size_t size, EntryFn entry) */
         .globl  cosync_context_make
         .hidden cosync_context_make
         .type   cosync_context_make, %function

@@ -26,7 +26,7 @@ namespace {
 struct UcontextFrame {
   ucontext_t uc;
   transfer_t incoming;  // written by whoever resumes this context
-  entry_fn entry;       // fresh contexts only
+  EntryFn entry;        // fresh contexts only
 };
 
 // makecontext passes only int arguments, so the frame pointer travels as two
@@ -34,7 +34,8 @@ struct UcontextFrame {
 void trampoline(unsigned int high, unsigned int low) {
   const std::uintptr_t address =
       (static_cast<std::uintptr_t>(high) << 32U) | static_cast<std::uintptr_t>(low);
-  auto* frame = reinterpret_cast<UcontextFrame*>(address);  // NOLINT(performance-no-int-to-ptr)
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): makecontext passes the pointer as two ints
+  auto* frame = reinterpret_cast<UcontextFrame*>(address);
   const transfer_t last = frame->entry(frame->incoming);
   cosync_context_jump(last.from, last.data);
   support::fatal("a finished context was resumed");
@@ -43,14 +44,14 @@ void trampoline(unsigned int high, unsigned int low) {
 }  // namespace
 
 extern "C" context_t cosync_context_make(void* stack_top, std::size_t size,
-                                         entry_fn entry) noexcept {
+                                         EntryFn entry) noexcept {
   auto top = reinterpret_cast<std::uintptr_t>(stack_top);
-  auto* frame = reinterpret_cast<UcontextFrame*>(  // NOLINT(performance-no-int-to-ptr)
-      (top - sizeof(UcontextFrame)) & ~std::uintptr_t{63});
+  const std::uintptr_t frame_address = (top - sizeof(UcontextFrame)) & ~std::uintptr_t{63};
+  auto* frame =
+      reinterpret_cast<UcontextFrame*>(static_cast<char*>(stack_top) - (top - frame_address));
   if (getcontext(&frame->uc) != 0) {
     support::fatal("getcontext failed");  // it cannot, on Linux, for a valid pointer
   }
-  const auto frame_address = reinterpret_cast<std::uintptr_t>(frame);
   frame->uc.uc_stack.ss_sp = static_cast<char*>(stack_top) - size;
   frame->uc.uc_stack.ss_size = size - (top - frame_address);
   frame->uc.uc_link = nullptr;

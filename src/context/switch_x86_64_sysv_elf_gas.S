@@ -133,7 +133,7 @@ cosync_context_jump:
         .cfi_endproc
         .size   cosync_context_jump, .-cosync_context_jump
 
-/* context_t cosync_context_make(void *stack_top, size_t size, entry_fn entry)
+/* context_t cosync_context_make(void *stack_top, size_t size, EntryFn entry)
    The trampoline's stack pointer S is 16-aligned and holds the entry
    function; the frame sits FRAME below it, like any other. */
         .globl  cosync_context_make

@@ -25,9 +25,8 @@ namespace cosync::coroutine {
 // A frame for a `body_size` control block at the top of [memory, memory +
 // size), memory the program owns: release() does not give it to the stack
 // pool, and the block's check_program_stack() checks it at every switch
-// away from it (the stack layer's canary is not there). Throws std::invalid_argument when too little of it is left below
-// the block.
-impl::Frame frame_on(void* memory, std::size_t size, std::size_t body_size,
-                       std::size_t body_align);
+// away from it (the stack layer's canary is not there). Throws std::invalid_argument when too
+// little of it is left below the block.
+impl::Frame frame_on(void* memory, std::size_t size, std::size_t body_size, std::size_t body_align);
 
 }  // namespace cosync::coroutine

@@ -165,14 +165,13 @@ std::size_t ThreadPool::queued() const {
 void ThreadPool::enqueue(std::shared_ptr<impl::OffloadJob> job) {
   job->bind(this_loop());
   {
-    const std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      queue_.push_back(std::move(job));
+    std::unique_lock lock(mutex_);
+    if (stopping_) {
+      lock.unlock();
+      job->detach();  // not queued: the request must not point at it any more
+      throw UsageError("cosync: submit to a thread pool that is shutting down");
     }
-  }
-  if (job) {  // not queued: the request must not point at it any more
-    job->detach();
-    throw UsageError("cosync: submit to a thread pool that is shutting down");
+    queue_.push_back(std::move(job));
   }
   work_ready_.notify_one();
 }

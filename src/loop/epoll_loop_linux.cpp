@@ -39,8 +39,7 @@ typename Unit::rep time_left(Deadline deadline) noexcept {
 
 }  // namespace
 
-EpollLoop::EpollLoop() {
-  epoll_fd_ = move_above_user_fds(epoll_create1(EPOLL_CLOEXEC));
+EpollLoop::EpollLoop() : epoll_fd_(move_above_user_fds(epoll_create1(EPOLL_CLOEXEC))) {
   if (epoll_fd_ < 0) {
     support::throw_errno(errno, "epoll_create1 failed");
   }

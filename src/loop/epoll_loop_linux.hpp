@@ -29,6 +29,8 @@ namespace cosync::loop {
 class EpollLoop final : public LoopCore {
  public:
   EpollLoop();
+  EpollLoop(const EpollLoop&) = delete;
+  EpollLoop& operator=(const EpollLoop&) = delete;
   ~EpollLoop() override;
 
   void wait_io(IoWait& wait) override;
@@ -60,8 +62,10 @@ class EpollLoop final : public LoopCore {
   void run_events(Deadline until);
   void update_signal_mask();
 
-  int epoll_fd_ = -1;
+  // The wake-up eventfd is made before the epoll fd, so that a WakeFd that
+  // throws leaves no epoll fd behind.
   WakeFd wake_;
+  int epoll_fd_ = -1;
   int signal_fd_ = -1;
   bool have_pwait2_ = true;
 

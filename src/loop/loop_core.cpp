@@ -207,11 +207,11 @@ void LoopCore::detach_all_nodes() noexcept {
   while (!timers_.empty()) {
     timers_.remove(*timers_.top());
   }
-  for (FdRecord* found = fds_.begin(); found != fds_.end(); ++found) {
-    for (IoWait* wait : {found->reader, found->writer}) {
+  for (FdRecord& found : fds_) {
+    for (IoWait* wait : {found.reader, found.writer}) {
       if (wait != nullptr) wait->armed = false;
     }
-    found->reader = found->writer = nullptr;
+    found.reader = found.writer = nullptr;
   }
   io_waits_ = 0;
   for (SignalWait* wait : signal_waits_) {

@@ -71,7 +71,6 @@ class LoopCore : public Loop {
 
  protected:
   LoopCore() = default;
-  ~LoopCore() override = default;
 
   // See Loop::note_not_ready: the fd's record becomes known (start_fd).
   void note_not_ready(int fd, IoEvent event) noexcept override;

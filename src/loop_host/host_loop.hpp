@@ -30,6 +30,8 @@ namespace cosync::loop_host {
 
 class HostLoop : public loop::LoopCore {
  public:
+  HostLoop(const HostLoop&) = delete;
+  HostLoop& operator=(const HostLoop&) = delete;
   ~HostLoop() override;
 
   void add_timer(Timer& timer) override;

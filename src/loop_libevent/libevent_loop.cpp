@@ -60,6 +60,8 @@ struct FdEvents {
 class LibeventLoop final : public loop_host::HostLoop {
  public:
   explicit LibeventLoop(event_base* base);
+  LibeventLoop(const LibeventLoop&) = delete;
+  LibeventLoop& operator=(const LibeventLoop&) = delete;
   ~LibeventLoop() override;
 
  private:

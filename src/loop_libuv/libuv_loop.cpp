@@ -72,6 +72,8 @@ struct PollWatch {
 class LibuvLoop final : public loop_host::HostLoop {
  public:
   explicit LibuvLoop(uv_loop_t* uv);
+  LibuvLoop(const LibuvLoop&) = delete;
+  LibuvLoop& operator=(const LibuvLoop&) = delete;
   ~LibuvLoop() override;
 
  private:
@@ -103,11 +105,14 @@ class LibuvLoop final : public loop_host::HostLoop {
   std::vector<uv_signal_t*> signals_;  // by signal number
 };
 
-LibuvLoop::LibuvLoop(uv_loop_t* uv) : HostLoop("libuv"), uv_(uv), signals_(NSIG, nullptr) {
-  idle_ = new_handle<uv_idle_t>();
-  timer_ = new_handle<uv_timer_t>();
-  wake_ = new_handle<uv_async_t>();
-  prepare_ = new_handle<uv_prepare_t>();
+LibuvLoop::LibuvLoop(uv_loop_t* uv)
+    : HostLoop("libuv"),
+      uv_(uv),
+      idle_(new_handle<uv_idle_t>()),
+      timer_(new_handle<uv_timer_t>()),
+      wake_(new_handle<uv_async_t>()),
+      prepare_(new_handle<uv_prepare_t>()),
+      signals_(NSIG, nullptr) {
   uv_idle_init(uv_, idle_);
   uv_timer_init(uv_, timer_);
   uv_prepare_init(uv_, prepare_);

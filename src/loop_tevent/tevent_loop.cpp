@@ -134,6 +134,8 @@ void free_orphan(WakeRelay* relay) noexcept {
 class TeventLoop final : public loop_host::HostLoop {
  public:
   explicit TeventLoop(tevent_context* ev);
+  TeventLoop(const TeventLoop&) = delete;
+  TeventLoop& operator=(const TeventLoop&) = delete;
   ~TeventLoop() override;
 
   tevent_context* context() const noexcept { return ev_; }
@@ -208,8 +210,9 @@ void TeventLoop::create_wake_relay() {
   talloc_set_name_const(memory, "cosync WakeRelay");
   relay_ = new (memory) WakeRelay{this, nullptr, {nullptr, nullptr}, {0}, nullptr};
   relay_->threads = tevent_threaded_context_create(relay_, ev_);
-  if (relay_->threads == nullptr)
+  if (relay_->threads == nullptr) {
     support::throw_errno(errno, "tevent_threaded_context_create failed");
+  }
   for (tevent_immediate*& im : relay_->immediates) {
     im = tevent_create_immediate(relay_);
     if (im == nullptr) throw std::bad_alloc();

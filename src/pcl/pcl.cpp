@@ -33,8 +33,8 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
-#include <typeinfo>
 #include <string>
+#include <typeinfo>
 
 #include "coroutine/foreign.hpp"
 #include "cosync/coroutine.hpp"
@@ -72,18 +72,22 @@ std::uintptr_t canary_value(const std::uintptr_t* where) noexcept {
 }
 
 Coroutine& exit_target(Coroutine& to, const char* call) noexcept;
-class PclCoroutine;
-[[gnu::always_inline]] inline Coroutine& resume_target(PclCoroutine& self, const char* call) noexcept;
+class PclCoroutine;  // NOLINT(cppcoreguidelines-virtual-class-destructor): final, see below
+[[gnu::always_inline]] inline Coroutine& resume_target(PclCoroutine& self,
+                                                       const char* call) noexcept;
 [[noreturn]] void exit_to(Coroutine& to, const char* call) noexcept;
 
 // The control block of a co_create'd coroutine, at the top of its stack.
 //
 //   stack.base                                          control block    top
 //   | canary (caller stacks) | stack, grows down  <- | PclCoroutine |     |
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): final, freed by destroy()
 class PclCoroutine final : public Coroutine {
  public:
   PclCoroutine(const impl::Frame& frame, const Options& options, void (*func)(void*)) noexcept
       : Coroutine(frame, options), func_(func) {}
+  PclCoroutine(const PclCoroutine&) = delete;
+  PclCoroutine& operator=(const PclCoroutine&) = delete;
 
   // A stack the caller provides has no guard page: its lowest word holds a
   // canary, checked each time the coroutine leaves it.
@@ -270,8 +274,8 @@ coroutine_t create(void (*func)(void*), void* data, void* stack, int size) {
     // 16-aligned, as the lowest word's canary and the ABI want.
     const auto low = (reinterpret_cast<std::uintptr_t>(stack) + 15) & ~std::uintptr_t{15};
     const std::size_t skipped = low - reinterpret_cast<std::uintptr_t>(stack);
-    frame = coroutine::frame_on(reinterpret_cast<void*>(low),  // NOLINT(performance-no-int-to-ptr)
-                                bytes - skipped, sizeof(PclCoroutine), alignof(PclCoroutine));
+    frame = coroutine::frame_on(static_cast<char*>(stack) + skipped, bytes - skipped,
+                                sizeof(PclCoroutine), alignof(PclCoroutine));
   }
   auto* coroutine = new (frame.body) PclCoroutine(frame, options, func);
   if (stack != nullptr) {

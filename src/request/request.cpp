@@ -207,10 +207,8 @@ void cancel_spawned_on(Loop& loop) noexcept {
     request->cancel();
   }
   const auto unfinished = [&spawned] {
-    for (const RequestCore* request : spawned) {
-      if (!request->done()) return true;
-    }
-    return false;
+    return std::ranges::any_of(spawned,
+                               [](const RequestCore* request) { return !request->done(); });
   };
   for (int round = 0; round < kMaxTeardownRounds && unfinished(); ++round) {
     if (!loop.run_pending_for_teardown()) {

@@ -48,8 +48,6 @@ void Event::wait(Deadline deadline) {
   }
 }
 
-Mutex::~Mutex() = default;
-
 void Mutex::lock(Deadline deadline) {
   if (try_lock()) {
     return;

@@ -60,9 +60,7 @@ static void calls_x(void *data) {
 
 static int counter;
 
-static void counts_and_returns(void *data) {
-  counter += *(int *)data;
-}
+static void counts_and_returns(void *data) { counter += *(int *)data; }
 
 int main(void) {
   co_call(co_create(exits_deep, "first", NULL, kStack));

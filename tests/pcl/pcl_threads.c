@@ -55,8 +55,8 @@ int main(void) {
   }
   for (int i = 0; i < kThreads; ++i) {
     pthread_join(threads[i], NULL);
-    printf("thread %d: init %d, sum %ld, back on its main coroutine: %d\n", i,
-           jobs[i].init_result, jobs[i].sum, jobs[i].main_is_current);
+    printf("thread %d: init %d, sum %ld, back on its main coroutine: %d\n", i, jobs[i].init_result,
+           jobs[i].sum, jobs[i].main_is_current);
   }
   printf("threads: end\n");
   return 0;

@@ -24,12 +24,12 @@ struct transfer_t {
 // A fresh context's entry function. It returns when the context finishes,
 // with the context to resume next (`from`) and the pointer to pass it
 // (`data`); the finished context is never resumed.
-using entry_fn = transfer_t (*)(transfer_t);
+using EntryFn = transfer_t (*)(transfer_t);
 
 extern "C" {
 // Builds a context on the stack whose highest address is `stack_top` and
 // whose usable size is `size`. The first jump to it calls `entry`.
-context_t cosync_context_make(void* stack_top, std::size_t size, entry_fn entry) noexcept;
+context_t cosync_context_make(void* stack_top, std::size_t size, EntryFn entry) noexcept;
 
 // Suspends the caller and resumes `to`, which receives `data`. Returns when
 // some context jumps back, with that context's token and pointer.

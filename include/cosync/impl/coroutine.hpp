@@ -123,7 +123,7 @@ class COSYNC_API CoroutineRecord {
 // A new coroutine's stack, and where its control block goes on it.
 struct Frame {
   Stack stack;
-  void* body = nullptr;  // where the control block goes, at the stack top
+  void* body = nullptr;    // where the control block goes, at the stack top
   bool owns_stack = true;  // false for a stack the program provides
 };
 // Allocates a stack with room for a `body_size` control block at its top.

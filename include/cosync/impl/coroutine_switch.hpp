@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "cosync/config.hpp"
-#include "cosync/impl/context_jump.hpp"
 #include "cosync/export.hpp"
+#include "cosync/impl/context_jump.hpp"
 #include "cosync/impl/intrusive_list.hpp"
 
 #if defined(__SSE2__)
@@ -253,6 +253,9 @@ class ResultSlot : public Coroutine {
   }
 
  protected:
+  // Destroyed as part of the control block (destroy()), never on its own.
+  ~ResultSlot() = default;
+
   void throw_if_cancelled() const;
   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value_{};
 };
@@ -288,6 +291,7 @@ R take_and_release(ResultSlot<R>& slot) {
 }
 
 template <class R, class Fn, class... Args>
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): final, so never a base
 class Body final : public ResultSlot<R> {
  public:
   template <class F, class... A>

@@ -13,8 +13,7 @@
 #include "cosync/impl/request.hpp"
 #include "cosync/loop.hpp"
 
-namespace cosync {
-namespace impl {
+namespace cosync::impl {
 
 class OffloadJob;
 
@@ -73,8 +72,12 @@ class COSYNC_API OffloadJob {
 };
 
 template <class R>
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): final, so never a base
 class OffloadState final : public RequestState<R>, public OffloadRequestBase {
  public:
+  OffloadState() = default;
+  OffloadState(const OffloadState&) = delete;
+  OffloadState& operator=(const OffloadState&) = delete;
   ~OffloadState() override {
     if (job != nullptr) job->detach();  // completed by hand (set_value) first
   }
@@ -143,6 +146,4 @@ class OffloadCall final : public OffloadJob {
   std::exception_ptr error_;
 };
 
-}  // namespace impl
-
-}  // namespace cosync
+}  // namespace cosync::impl

@@ -36,7 +36,7 @@ class Condition {
  public:
   template <class F>
   requires(!std::is_same_v<std::remove_cvref_t<F>, Condition>) Condition(const F& callable)
-  noexcept  // NOLINT(google-explicit-constructor)
+  noexcept  // NOLINT(google-explicit-constructor): waits take a lambda as it is
       : object_(&callable), check_([](const void* object) {
           return static_cast<bool>((*static_cast<const F*>(object))());
         }) {}
