@@ -164,6 +164,7 @@ class COSYNC_API Coroutine : protected impl::CoroutineRecord {
   friend struct impl::Switch;
   friend void impl::activate(Coroutine& coroutine) noexcept;
   friend impl::Scheduling*& impl::scheduling_of(Coroutine& coroutine) noexcept;
+  friend impl::CoroutineMaker& impl::maker_of(Coroutine& coroutine) noexcept;
 };
 
 // The coroutine running on this thread, or the thread's main context.

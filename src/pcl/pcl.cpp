@@ -34,7 +34,6 @@
 #include <new>
 #include <stdexcept>
 #include <string>
-#include <typeinfo>
 
 #include "coroutine/foreign.hpp"
 #include "cosync/coroutine.hpp"
@@ -85,7 +84,9 @@ class PclCoroutine;  // NOLINT(cppcoreguidelines-virtual-class-destructor): fina
 class PclCoroutine final : public Coroutine {
  public:
   PclCoroutine(const impl::Frame& frame, const Options& options, void (*func)(void*)) noexcept
-      : Coroutine(frame, options), func_(func) {}
+      : Coroutine(frame, options), func_(func) {
+    impl::maker_of(*this) = impl::CoroutineMaker::pcl;
+  }
   PclCoroutine(const PclCoroutine&) = delete;
   PclCoroutine& operator=(const PclCoroutine&) = delete;
 
@@ -103,6 +104,10 @@ class PclCoroutine final : public Coroutine {
 
  private:
   ~PclCoroutine() {
+    // A deleted handle is then refused by its maker byte, before anything
+    // reads the block as a PclCoroutine (the pool may reuse the vtable
+    // pointer's word, so the dead block is no object of any type).
+    impl::maker_of(*this) = impl::CoroutineMaker::cosync;
     magic_ = 0;
     if (valgrind_id_ != 0) {
       // The memory is the caller's again: frames that never returned (an
@@ -173,10 +178,11 @@ Links& links_of(Coroutine& coroutine) noexcept {
 }
 
 // A cosync coroutine made otherwise (cosync::create) has no libpcl links.
-// PclCoroutine is local to this file, so its type_info is compared by
-// address: one load and one compare.
-[[gnu::always_inline]] inline bool made_by_co_create(const Coroutine& coroutine) noexcept {
-  return typeid(coroutine) == typeid(PclCoroutine);
+// The maker byte is in the base record, so it is safe to read through any
+// handle whose memory is still mapped; ~PclCoroutine clears it, so a
+// deleted coroutine's handle is refused here.
+[[gnu::always_inline]] inline bool made_by_co_create(Coroutine& coroutine) noexcept {
+  return impl::maker_of(coroutine) == impl::CoroutineMaker::pcl;
 }
 
 [[gnu::always_inline]] inline Coroutine& live(coroutine_t handle, const char* call) noexcept {

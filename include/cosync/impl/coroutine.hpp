@@ -24,6 +24,9 @@ struct Runtime;
 struct Switch;
 struct Scheduling;
 
+// The API that made a coroutine: cosync's own, or libcosync-pcl's co_create.
+enum class CoroutineMaker : std::uint8_t { cosync, pcl };
+
 // The C++ runtime's per-thread exception state, as laid out by the Itanium
 // C++ ABI (__cxa_eh_globals, section 2.2.2): the exceptions being handled
 // (one per active catch block) and the count of exceptions in flight.
@@ -100,6 +103,10 @@ class COSYNC_API CoroutineRecord {
   std::exception_ptr error_;  // what the body threw, rethrown by join()
   bool cancelled_ = false;    // unwound by a cancel: join() throws Cancelled
   bool owns_stack_ = true;    // false: the program's memory, never pooled
+  // Which API made it. A foreign API's handle (libcosync-pcl's) must be
+  // checked before its block is read as that API's layout: this byte sits
+  // in the base record, so reading it is safe for every coroutine.
+  CoroutineMaker maker_ = CoroutineMaker::cosync;
 
  public:
   // Links in the owning thread's registry (ThreadState::registry), the list
@@ -135,6 +142,8 @@ COSYNC_API void abandon_frame(Frame& frame) noexcept;
 COSYNC_API void activate(Coroutine& coroutine) noexcept;
 // The request layer's scheduling record of `coroutine` (null when none).
 inline Scheduling*& scheduling_of(Coroutine& coroutine) noexcept;
+// Which API made `coroutine` (set once, by that API, before it first runs).
+inline CoroutineMaker& maker_of(Coroutine& coroutine) noexcept;
 // Waits until `coroutine` finishes (see Task::join).
 COSYNC_API void await_finished(Coroutine& coroutine,
                                std::chrono::steady_clock::time_point deadline);

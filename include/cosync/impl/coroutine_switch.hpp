@@ -222,6 +222,10 @@ inline impl::Scheduling*& impl::scheduling_of(Coroutine& coroutine) noexcept {
   return coroutine.scheduling_;
 }
 
+inline impl::CoroutineMaker& impl::maker_of(Coroutine& coroutine) noexcept {
+  return coroutine.maker_;
+}
+
 inline Coroutine& current() { return *impl::this_thread().current; }
 
 inline Coroutine& main_context() { return *impl::this_thread().main; }
