@@ -504,7 +504,7 @@ TEST(BuiltinLoop, AWaitOnAJustClosedNumberDoesNotReachTheLoopsEventfd) {
   EXPECT_EQ(outcome, "EBADF");
 }
 
-// Issue 15: a burst of immediates (100,000 coroutine starts) must not keep
+// A burst of immediates (100,000 coroutine starts) must not keep
 // a timer that expires meanwhile waiting until the whole burst has run.
 TEST(BuiltinLoop, AnExpiredTimerRunsBeforeABurstOfImmediatesEnds) {
   constexpr int kBurst = 20000;

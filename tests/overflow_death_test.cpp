@@ -118,7 +118,7 @@ TEST(OverflowDeathTest, AnUnprobedFrameLargerThanTheStackStillHitsItsOwnGuard) {
       ::testing::KilledBySignal(SIGSEGV), kReport);
 }
 
-// Issue 15: a frame that jumps the guard into the neighbour's guard is
+// A frame that jumps the guard into the neighbour's guard is
 // reported as the running coroutine's overflow, naming where it landed.
 TEST(OverflowDeathTest, AFrameThatJumpsTheGuardIsBlamedOnTheRunningCoroutine) {
   // A size no other test uses: both stacks come fresh from one slab, the

@@ -464,7 +464,7 @@ TEST_P(RequestOn, WaitingInsideALoopCallbackIsAClearError) {
   EXPECT_NE(message.find("loop's own callbacks"), std::string::npos) << message;
 }
 
-// --- One model of a coroutine and its result (issue 15, item 1) ----------
+// --- One model of a coroutine and its result --------------------
 
 TEST_P(RequestOn, JoinFromMainRunsTheLoopInsteadOfSpinning) {
   const std::size_t before = request_stats().early_resumes;
@@ -551,7 +551,7 @@ TEST_P(RequestOn, CancellingTheJoinerUnwindsTheJoinedTask) {
   EXPECT_EQ(live, 0);
 }
 
-// --- Smaller holes (issue 15, item 6) -------------------------------------
+// --- Smaller holes --------------------
 
 TEST_P(RequestOn, MovedFromRequestIsAClearError) {
   Request<int> request;
@@ -599,7 +599,7 @@ TEST_P(SyncOn, TimedOutSaysOnlyWhatTimedOut) {
   mutex.unlock();
 }
 
-// --- Completing from other threads (issue 15, item 4) ---------------------
+// --- Completing from other threads --------------------
 
 TEST_P(RequestOn, CompletersFromManyThreads) {
   const std::size_t threads = 4;
@@ -665,7 +665,7 @@ TEST_P(RequestOn, CompleterOfAVoidRequest) {
   EXPECT_NO_THROW(request.get());
 }
 
-// --- A wait that nothing can end (issue 15, item 6) -----------------------
+// --- A wait that nothing can end --------------------
 // The built-in loop only: a host adapter's loop has handles cosync cannot
 // see, so there the check never fires (Loop::can_wake).
 
@@ -704,7 +704,7 @@ TEST(BuiltinLoop, CompletersAndPoolJobsKeepTheWaitGoing) {
   EXPECT_TRUE(this_loop().can_wake() == false) << "every hold was released";
 }
 
-// --- Teardown of a thread's loop (issue 15, item 2) -----------------------
+// --- Teardown of a thread's loop --------------------
 
 TEST(BuiltinLoop, ThreadExitUnwindsTheCoroutinesSpawnedOnItsLoop) {
   std::atomic<int> unwound{0};

@@ -284,7 +284,7 @@ TEST_F(StackTest, TwentyThousandStacksCostAtMostOneTenthOfASystemCallEach) {
   EXPECT_EQ(stack_stats().slabs, 0U) << "trimming unmaps every slab whose stacks are all free";
 }
 
-// Issue 15: a server's population comes back; its stacks must still be there.
+// A server's population comes back; its stacks must still be there.
 TEST_F(StackTest, ASecondWaveReusesTheFirstWavesStacksWithoutSystemCalls) {
   trim_stack_pool();
   constexpr std::size_t kWave = 5000;

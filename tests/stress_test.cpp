@@ -105,7 +105,7 @@ TEST_F(Stress, TenThousandCoroutinesTouchingOnePageStayUnder100MiB) {
   EXPECT_LT(grown, std::size_t{100} << 20U) << "RSS grew by " << grown << " bytes";
 }
 
-// Issue 14: stacks come from slabs, their guards installed in batches.
+// Stacks come from slabs, their guards installed in batches.
 TEST_F(Stress, TwentyThousandCoroutinesCostAtMostOneTenthOfAStackSystemCallEach) {
   if (!stack_stats().guard_batches_supported) {
     GTEST_SKIP() << "no MADV_GUARD_INSTALL through process_madvise here (Linux 6.13+, and "
@@ -149,7 +149,7 @@ TEST_F(Stress, AMillionCoroutinesWithTheDefaultConfiguration) {
   EXPECT_EQ(coroutine_stats().live, 0U);
 }
 
-// Issue 15's server: 100,000 coroutines each sleeping a random 0-50 ms, in
+// A server: 100,000 coroutines each sleeping a random 0-50 ms, in
 // two waves (the second finds the first one's stacks in the pool). Returns
 // the lateness of each, sorted.
 std::vector<Clock::duration> sleep_a_wave(std::size_t count) {
