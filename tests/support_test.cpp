@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstddef>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
@@ -25,6 +26,15 @@ std::vector<int> values(const IntrusiveList<Node>& list) {
   std::vector<int> out;
   list.for_each([&out](Node& node) { out.push_back(node.value); });
   return out;
+}
+
+// Numbers nodes[i] i and queues them in order.
+template <std::size_t N>
+void fill(IntrusiveList<Node>& list, Node (&nodes)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    nodes[i].value = static_cast<int>(i);
+    list.push_back(nodes[i]);
+  }
 }
 
 TEST(IntrusiveList, KeepsInsertionOrderAndRemovesFromAnywhere) {
@@ -51,10 +61,7 @@ TEST(IntrusiveList, KeepsInsertionOrderAndRemovesFromAnywhere) {
 TEST(IntrusiveList, RotateToFrontMovesTheHeadBehindTheTail) {
   Node n[5];
   IntrusiveList<Node> list;
-  for (int i = 0; i < 5; ++i) {
-    n[i].value = i;
-    list.push_back(n[i]);
-  }
+  fill(list, n);
   list.rotate_to_front(n[3]);
   EXPECT_EQ(values(list), (std::vector<int>{3, 4, 0, 1, 2}));
   EXPECT_EQ(list.back(), &n[2]);
@@ -67,10 +74,7 @@ TEST(IntrusiveList, RotateToFrontMovesTheHeadBehindTheTail) {
 TEST(IntrusiveList, ForEachMayRemoveTheElementItIsGiven) {
   Node n[4];
   IntrusiveList<Node> list;
-  for (int i = 0; i < 4; ++i) {
-    n[i].value = i;
-    list.push_back(n[i]);
-  }
+  fill(list, n);
   list.for_each([&list](Node& node) {
     if (node.value % 2 == 0) list.remove(node);
   });
