@@ -21,6 +21,13 @@ find_path(COSYNC_VALGRIND_INCLUDE_DIR valgrind/valgrind.h)
 cosync_require(COSYNC_VALGRIND_INCLUDE_DIR "valgrind's client-request header (the core)"
   valgrind "nothing else: the core needs it")
 
+# The USDT trace probes (include/cosync/impl/probes.hpp).
+if(COSYNC_PROBES)
+  find_path(COSYNC_SDT_INCLUDE_DIR sys/sdt.h)
+  cosync_require(COSYNC_SDT_INCLUDE_DIR "sys/sdt.h (the USDT trace probes)" systemtap-sdt-dev
+    "-DCOSYNC_PROBES=OFF")
+endif()
+
 set(_cosync_adapter_options "")
 foreach(host TEVENT LIBUV LIBEVENT)
   if(COSYNC_WITH_${host})

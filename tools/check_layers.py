@@ -66,6 +66,7 @@ HEADER_LAYERS = {
 # longest of these prefixes that <name> starts with gives the layer.
 INTERNAL_HEADER_PREFIXES = {
     "intrusive_list": "support",
+    "probes": "support",
     "context": "context",
     "stack": "stack",
     "coroutine": "coroutine",

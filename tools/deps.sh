@@ -8,8 +8,9 @@ set -euo pipefail
 # One set for `make demo` and `make test`: everything the default build
 # (every component ON) and its tests need, installed before the first
 # configure. googletest is sources only; valgrind brings the client-request
-# header the core includes; gdb and libpcl1-dev are the tests'.
-build_packages=(cmake ninja-build g++ make pkg-config valgrind googletest gdb
+# header the core includes; systemtap-sdt-dev the trace probes' sys/sdt.h;
+# gdb and libpcl1-dev are the tests'.
+build_packages=(cmake ninja-build g++ make pkg-config valgrind systemtap-sdt-dev googletest gdb
   libtevent-dev libtalloc-dev libuv1-dev libevent-dev libpcl1-dev)
 # make package: cpack's DEB generator computes the runtime dependencies.
 package_packages=("${build_packages[@]}" dpkg-dev)

@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "cosync/impl/probes.hpp"
 #include "loop/internal_fd.hpp"
 #include "support/errors.hpp"
 #include "support/timeout.hpp"
@@ -277,6 +278,7 @@ int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
 void EpollLoop::run_once(Deadline until) {
   check_can_run("run_once");
   ++stats_.iterations;
+  COSYNC_PROBE(loop_iteration, this, stats_.iterations);
   run_iteration([this, until] { run_events(until); });
 }
 
