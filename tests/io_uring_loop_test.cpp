@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include <array>
 #include <cerrno>
@@ -44,10 +43,6 @@ void run_loop_for(Clock::duration time) {
 class IoUringLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RUNNING_ON_VALGRIND) {
-      GTEST_SKIP() << "io_uring loop: not under valgrind, which does not model io_uring's "
-                      "shared rings";
-    }
     if (!io_uring_unavailable_reason().empty()) {
       GTEST_SKIP() << "io_uring loop unavailable here: " << io_uring_unavailable_reason();
     }
@@ -62,7 +57,6 @@ class IoUringLoopTest : public ::testing::Test {
 };
 
 TEST(IoUringProbe, MakerAndReasonAgree) {
-  if (RUNNING_ON_VALGRIND) GTEST_SKIP() << "not under valgrind (io_uring's shared rings)";
   const std::string& reason = io_uring_unavailable_reason();
   if (reason.empty()) {
     const std::unique_ptr<Loop> loop = make_io_uring_loop();
@@ -142,7 +136,6 @@ TEST_F(IoUringLoopTest, AReadOnASocketClosedMeanwhileEndsCancelledNotOnTheNextFi
 // A ring of 2 entries has a CQ of 4: 32 waits that end in one pass
 // overflow it, and every one of them must still end.
 TEST(IoUringOverflow, CompletionsBeyondTheCqRingAreNotLost) {
-  if (RUNNING_ON_VALGRIND) GTEST_SKIP() << "not under valgrind (io_uring's shared rings)";
   if (!io_uring_unavailable_reason().empty()) GTEST_SKIP() << io_uring_unavailable_reason();
   loop::IoUringLoop ring_loop(2);
   set_this_loop(&ring_loop);

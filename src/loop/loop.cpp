@@ -9,7 +9,7 @@
 #include "cosync/coroutine.hpp"
 #include "cosync/loop_io_uring.hpp"
 #include "loop/epoll_loop_linux.hpp"
-#include "loop/io_uring_loop_linux.hpp"
+#include "loop/io_uring_factory.hpp"
 
 namespace cosync {
 namespace {
@@ -65,7 +65,7 @@ std::unique_ptr<Loop> make_builtin_loop() {
   if (io_uring_wanted()) {
     const std::string& problem = loop::io_uring_refusal();
     if (problem.empty()) {
-      return std::make_unique<loop::IoUringLoop>();
+      return loop::new_io_uring_loop();
     }
     static const bool said = [&problem] {
       std::fprintf(stderr, "cosync: COSYNC_LOOP=io_uring: using epoll instead: %s\n",
@@ -147,7 +147,7 @@ void Loop::refuse_to_run(const char* call) const {
 
 void set_this_loop(Loop* loop) noexcept { impl::t_loop = loop; }
 
-std::unique_ptr<Loop> make_io_uring_loop() { return std::make_unique<loop::IoUringLoop>(); }
+std::unique_ptr<Loop> make_io_uring_loop() { return loop::new_io_uring_loop(); }
 
 const std::string& io_uring_unavailable_reason() { return loop::io_uring_refusal(); }
 
