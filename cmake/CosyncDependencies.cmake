@@ -28,6 +28,18 @@ if(COSYNC_PROBES)
     "-DCOSYNC_PROBES=OFF")
 endif()
 
+# The io_uring loop, part of the core (src/loop/io_uring_loop_linux.cpp).
+if(COSYNC_WITH_IO_URING)
+  find_path(COSYNC_URING_INCLUDE_DIR liburing.h)
+  find_library(COSYNC_URING_LIBRARY uring)
+  set(_cosync_uring_found OFF)
+  if(COSYNC_URING_INCLUDE_DIR AND COSYNC_URING_LIBRARY)
+    set(_cosync_uring_found ON)
+  endif()
+  cosync_require(_cosync_uring_found "liburing (the io_uring loop)" liburing-dev
+    "-DCOSYNC_WITH_IO_URING=OFF")
+endif()
+
 set(_cosync_adapter_options "")
 foreach(host TEVENT LIBUV LIBEVENT)
   if(COSYNC_WITH_${host})
