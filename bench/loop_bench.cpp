@@ -16,8 +16,12 @@
 //
 // cosync is written in synchronous style (coroutines that read and write);
 // libevent, libuv and tevent as raw readiness callbacks around read/write;
-// State Threads as its own threads around st_read/st_write. main() lives in
-// coroutine_bench.cpp; tools/bench_ratios.py pairs the results.
+// State Threads as its own threads around st_read/st_write. Every
+// BM_PingPong row also reports its thread's system calls per round trip
+// (syscalls/round_trip; see syscall_counter.hpp), and the raw io_uring
+// anchor, BM_PingPong/io_uring_raw, lives in io_uring_anchor_bench.cpp.
+// main() lives in coroutine_bench.cpp; tools/bench_ratios.py pairs the
+// results.
 #include <benchmark/benchmark.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -47,42 +51,19 @@ extern "C" {
 #include <system_error>
 #include <vector>
 
+#include "ping_pong.hpp"
+
 namespace {
 
-constexpr std::size_t kMessageSize = 8;
-constexpr std::size_t kReadBuffer = 4096;
+using cosync_bench::counting_syscalls;
+using cosync_bench::fail;
+using cosync_bench::kMessage;
+using cosync_bench::kMessageSize;
+using cosync_bench::kReadBuffer;
+using cosync_bench::SocketPair;
+
 constexpr std::size_t kTimerCount = 1'000'000;
 constexpr int kTimerSpreadMs = 1000;
-
-// The anchors run their work in C callbacks, which an exception must not
-// cross: a failure there ends the benchmark at once.
-[[noreturn]] void fail(const char* what) {
-  std::perror(what);
-  std::abort();
-}
-
-// A connected, non-blocking AF_UNIX stream pair; closes both ends.
-class SocketPair {
- public:
-  SocketPair() {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds_.data()) != 0) {
-      fail("socketpair");
-    }
-  }
-  SocketPair(const SocketPair&) = delete;
-  SocketPair& operator=(const SocketPair&) = delete;
-  ~SocketPair() {
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  int ping() const noexcept { return fds_[0]; }
-  int pong() const noexcept { return fds_[1]; }
-
- private:
-  std::array<int, 2> fds_{};
-};
-
-constexpr std::array<char, kMessageSize> kMessage = {'p', 'i', 'n', 'g', 'p', 'o', 'n', 'g'};
 
 // For the callback anchors: their loops call back only when the fd is
 // readable, and the peer's 8 bytes arrive in one piece.
@@ -603,15 +584,16 @@ void BM_RequestOverhead_callback(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_PingPong_cosync)->Name("BM_PingPong/cosync");
-BENCHMARK(BM_PingPong_libevent)->Name("BM_PingPong/libevent");
-BENCHMARK(BM_PingPong_libuv)->Name("BM_PingPong/libuv");
-BENCHMARK(BM_PingPong_tevent)->Name("BM_PingPong/tevent");
-BENCHMARK(BM_PingPong_tevent_threaded)->Name("BM_PingPong/tevent_threaded");
-BENCHMARK(BM_PingPong_state_threads)->Name("BM_PingPong/state_threads");
-BENCHMARK(BM_PingPong_cosync_on_tevent)->Name("BM_PingPong/cosync_on_tevent");
-BENCHMARK(BM_PingPong_cosync_on_libuv)->Name("BM_PingPong/cosync_on_libuv");
-BENCHMARK(BM_PingPong_cosync_on_libevent)->Name("BM_PingPong/cosync_on_libevent");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync>)->Name("BM_PingPong/cosync");
+BENCHMARK(counting_syscalls<BM_PingPong_libevent>)->Name("BM_PingPong/libevent");
+BENCHMARK(counting_syscalls<BM_PingPong_libuv>)->Name("BM_PingPong/libuv");
+BENCHMARK(counting_syscalls<BM_PingPong_tevent>)->Name("BM_PingPong/tevent");
+BENCHMARK(counting_syscalls<BM_PingPong_tevent_threaded>)->Name("BM_PingPong/tevent_threaded");
+BENCHMARK(counting_syscalls<BM_PingPong_state_threads>)->Name("BM_PingPong/state_threads");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_on_tevent>)->Name("BM_PingPong/cosync_on_tevent");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_on_libuv>)->Name("BM_PingPong/cosync_on_libuv");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_on_libevent>)
+    ->Name("BM_PingPong/cosync_on_libevent");
 
 // One iteration is a million timers and about a second: repeat with
 // --benchmark_repetitions rather than iterate.
