@@ -16,8 +16,12 @@
 // Each server runs in a thread of its own with its own loop; the benchmark's
 // thread is the client: a raw epoll loop over all connections that answers
 // every echo with the next message. One iteration is 1,000 echoed messages;
-// "msgs/s" is per second of wall-clock time. Connections are set up once per
-// run, outside the timed loop. The project's figures are measured under
+// "msgs/s" is per second of wall-clock time. The one-thread client can
+// saturate before the server does, so every row also reports what the
+// server spent: its thread's CPU time per message (server_cpu_ns/msg) and
+// its system calls per message (server_syscalls/msg, see
+// syscall_counter.hpp). Connections are set up once per run, outside the
+// timed loop. The project's figures are measured under
 // `taskset -c 0,1` on a 2-core machine (client and server on a core each);
 // nothing is pinned here.
 #include <arpa/inet.h>
@@ -27,6 +31,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <st.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -43,6 +48,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <future>
 #include <stdexcept>
@@ -55,6 +61,7 @@
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
 #include "process_usage.hpp"
+#include "syscall_counter.hpp"
 
 namespace {
 
@@ -192,7 +199,11 @@ using Serve = void (*)(ServerControl& control);
 // stopped once every handler has seen its connection end.
 class RunningServer {
  public:
-  explicit RunningServer(Serve serve) : thread_([this, serve] { serve(control_); }) {}
+  explicit RunningServer(Serve serve)
+      : thread_([this, serve] {
+          tid_.set_value(gettid());
+          serve(control_);
+        }) {}
   RunningServer(const RunningServer&) = delete;
   RunningServer& operator=(const RunningServer&) = delete;
   ~RunningServer() {
@@ -202,9 +213,23 @@ class RunningServer {
   }
 
   ServerControl& control() noexcept { return control_; }
+  // The server thread's kernel id, for counting its system calls.
+  pid_t tid() { return tid_future_.get(); }
+  // CPU time the server thread has used so far, in nanoseconds.
+  double cpu_ns() {
+    clockid_t clock{};
+    timespec used{};
+    if (pthread_getcpuclockid(thread_.native_handle(), &clock) != 0 ||
+        clock_gettime(clock, &used) != 0) {
+      fail("the server thread's CPU clock");
+    }
+    return static_cast<double>(used.tv_sec) * 1e9 + static_cast<double>(used.tv_nsec);
+  }
 
  private:
   ServerControl control_;
+  std::promise<pid_t> tid_;
+  std::shared_future<pid_t> tid_future_ = tid_.get_future().share();
   std::thread thread_;
 };
 
@@ -611,10 +636,16 @@ void BM_EchoServer(benchmark::State& state, Serve serve) {
   client.connect_all(port);
   server.control().wait_for_started(kConnections);
   client.send_first_messages();
+  const cosync_bench::SyscallCounter server_syscalls(server.tid());
+  const std::uint64_t syscalls_before = server_syscalls.count();
+  const double cpu_before = server.cpu_ns();
   for (auto _ : state) {
     client.exchange(kMessagesPerIteration);
   }
   const auto messages = static_cast<double>(state.iterations() * kMessagesPerIteration);
+  state.counters["server_cpu_ns/msg"] = (server.cpu_ns() - cpu_before) / messages;
+  cosync_bench::report_syscalls(state, server_syscalls, syscalls_before, messages,
+                                "server_syscalls/msg");
   state.counters["msgs/s"] = benchmark::Counter(messages, benchmark::Counter::kIsRate);
   state.counters["connections"] = static_cast<double>(kConnections);
 }
