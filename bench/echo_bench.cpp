@@ -46,8 +46,6 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <functional>
 #include <future>
@@ -60,6 +58,7 @@
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
+#include "fail.hpp"
 #include "process_usage.hpp"
 #include "syscall_counter.hpp"
 
@@ -72,12 +71,7 @@ constexpr std::uint64_t kMessagesPerIteration = kConnections;
 constexpr int kEpollBatch = 256;
 constexpr int kStStackSize = 64 * 1024;  // State Threads' own default
 
-// Failures inside C callbacks and server threads cannot travel to the
-// benchmark: they end the run at once.
-[[noreturn]] void fail(const char* what) {
-  std::perror(what);
-  std::abort();
-}
+using cosync_bench::fail;
 
 constexpr std::array<char, kMessageSize> kMessage = [] {
   std::array<char, kMessageSize> message{};

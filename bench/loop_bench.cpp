@@ -43,8 +43,6 @@ extern "C" {
 #include <cosync/request.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <stdexcept>

@@ -9,9 +9,8 @@
 
 #include <array>
 #include <cstddef>
-#include <cstdio>
-#include <cstdlib>
 
+#include "fail.hpp"
 #include "syscall_counter.hpp"
 
 namespace cosync_bench {
@@ -20,13 +19,6 @@ inline constexpr std::size_t kMessageSize = 8;
 // What a side offers the kernel to read into, whatever the message size.
 inline constexpr std::size_t kReadBuffer = 4096;
 inline constexpr std::array<char, kMessageSize> kMessage = {'p', 'i', 'n', 'g', 'p', 'o', 'n', 'g'};
-
-// The anchors run their work in C callbacks, which an exception must not
-// cross: a failure there ends the benchmark at once.
-[[noreturn]] inline void fail(const char* what) {
-  std::perror(what);
-  std::abort();
-}
 
 // A connected, non-blocking AF_UNIX stream pair; closes both ends.
 class SocketPair {
