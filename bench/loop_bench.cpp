@@ -4,6 +4,8 @@
 // names that pair up:
 //
 //   BM_PingPong/<lib>          8-byte round trips over an AF_UNIX socketpair
+//   BM_PingPong/cosync_socket  the cosync exchange through cosync::Socket
+//                              rather than read/write around wait_io_edge
 //   BM_PingPong/cosync_on_<host>  the cosync exchange on a tevent, libuv or
 //                              libevent loop the benchmark drives itself,
 //                              through cosync's adapter for that host
@@ -36,6 +38,7 @@ extern "C" {
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cosync/io.hpp>
 #include <cosync/loop.hpp>
 #include <cosync/loop_libevent.hpp>
 #include <cosync/loop_libuv.hpp>
@@ -204,6 +207,37 @@ void BM_PingPong_cosync(benchmark::State& state) {
   CosyncExchange exchange = spawn_exchange(state, loop, pair);
   finish_exchange(state, loop, pair, exchange);
 }
+
+// The exchange through cosync::Socket, the synchronous API an application
+// uses (read_exactly / write_all), on this thread's loop: on the epoll loop
+// a readiness wait and read/write calls, on the io_uring loop operations
+// submitted to the ring.
+void ping_pong_sockets(benchmark::State& state) {
+  std::array<int, 2> fds{};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) fail("socketpair");
+  cosync::Socket ping(fds[0]);  // makes it non-blocking
+  cosync::Socket pong(fds[1]);
+  cosync::Request<void> pong_side = cosync::spawn([&pong] {
+    std::array<char, kMessageSize> message;
+    std::error_code end;  // the ping side shut down
+    while (pong.read_exactly(message.data(), message.size(), end) == message.size()) {
+      pong.write_all(message.data(), message.size());
+    }
+  });
+  cosync::Request<void> ping_side = cosync::spawn([&state, &ping] {
+    std::array<char, kMessageSize> echo;
+    for (auto _ : state) {
+      ping.write_all(kMessage.data(), kMessage.size());
+      ping.read_exactly(echo.data(), echo.size());
+    }
+    ping.shutdown(SHUT_WR);
+  });
+  ping_side.get();
+  pong_side.get();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void BM_PingPong_cosync_socket(benchmark::State& state) { ping_pong_sockets(state); }
 
 // The same coroutines on an adapter over a host loop the "application"
 // created and drives itself exactly as the raw-callback anchor on that host
@@ -583,6 +617,7 @@ void BM_RequestOverhead_callback(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(counting_syscalls<BM_PingPong_cosync>)->Name("BM_PingPong/cosync");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_socket>)->Name("BM_PingPong/cosync_socket");
 BENCHMARK(counting_syscalls<BM_PingPong_libevent>)->Name("BM_PingPong/libevent");
 BENCHMARK(counting_syscalls<BM_PingPong_libuv>)->Name("BM_PingPong/libuv");
 BENCHMARK(counting_syscalls<BM_PingPong_tevent>)->Name("BM_PingPong/tevent");
