@@ -1,6 +1,7 @@
-// Runs a test suite once per loop backend: the built-in epoll loop and each
-// foreign-loop adapter this build has (tests/CMakeLists.txt defines
-// COSYNC_TEST_TEVENT, COSYNC_TEST_LIBUV, COSYNC_TEST_LIBEVENT for them).
+// Runs a test suite once per loop backend: the built-in epoll loop, the
+// io_uring loop (skipped, saying why, where the kernel, an emulator or
+// valgrind cannot run it), and each foreign-loop adapter this build has (tests/CMakeLists.txt
+// defines COSYNC_TEST_TEVENT, COSYNC_TEST_LIBUV, COSYNC_TEST_LIBEVENT for them).
 //
 //   class SocketOn : public cosync::test::BackendTest {};
 //   TEST_P(SocketOn, EchoesALine) { ...this_loop() is the backend's loop... }
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <valgrind/valgrind.h>
 
 #include <memory>
 #include <optional>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "cosync/loop.hpp"
+#include "cosync/loop_io_uring.hpp"
 
 #if COSYNC_TEST_TEVENT
 extern "C" {  // neither header declares C linkage itself
@@ -43,12 +46,14 @@ extern "C" {  // neither header declares C linkage itself
 
 namespace cosync::test {
 
-enum class Backend { epoll, tevent, libuv, libevent };
+enum class Backend { epoll, io_uring, tevent, libuv, libevent };
 
 inline const char* backend_name(Backend backend) {
   switch (backend) {
     case Backend::epoll:
       return "epoll";
+    case Backend::io_uring:
+      return "io_uring";
     case Backend::tevent:
       return "tevent";
     case Backend::libuv:
@@ -61,7 +66,7 @@ inline const char* backend_name(Backend backend) {
 
 // The backends this build can run: the built-in loop and every adapter.
 inline std::vector<Backend> built_backends() {
-  std::vector<Backend> backends{Backend::epoll};
+  std::vector<Backend> backends{Backend::epoll, Backend::io_uring};
 #if COSYNC_TEST_TEVENT
   backends.push_back(Backend::tevent);
 #endif
@@ -118,6 +123,9 @@ class BackendHarness {
     switch (backend_) {
       case Backend::epoll:
         break;
+      case Backend::io_uring:
+        create_io_uring_loop();
+        break;
       case Backend::tevent:
 #if COSYNC_TEST_TEVENT
         tevent_ = tevent_context_init(nullptr);
@@ -139,6 +147,20 @@ class BackendHarness {
 #endif
         break;
     }
+  }
+
+  // Skips the test where the io_uring loop cannot run: valgrind 3.19 does
+  // not know what the kernel writes through the rings, and the kernel (or
+  // qemu-user, which does not pass io_uring through) may refuse it.
+  void create_io_uring_loop() {
+    if (RUNNING_ON_VALGRIND) {
+      GTEST_SKIP() << "io_uring loop: not under valgrind, which does not model io_uring's "
+                      "shared rings";
+    }
+    if (!io_uring_unavailable_reason().empty()) {
+      GTEST_SKIP() << "io_uring loop unavailable here: " << io_uring_unavailable_reason();
+    }
+    adapter_ = make_io_uring_loop();
   }
 
   void destroy_host() {

@@ -49,6 +49,7 @@ HEADER_LAYERS = {
     "cosync/loop_tevent.hpp": "loop",
     "cosync/loop_libuv.hpp": "loop",
     "cosync/loop_libevent.hpp": "loop",
+    "cosync/loop_io_uring.hpp": "loop",
     "cosync/request.hpp": "request",
     "cosync/sync.hpp": "request",
     "cosync/io.hpp": "io",

@@ -9,7 +9,7 @@ set -euo pipefail
 # (every component ON) and its tests need, installed before the first
 # configure. googletest is sources only; valgrind brings the client-request
 # header the core includes; gdb and libpcl1-dev are the tests'.
-build_packages=(cmake ninja-build g++ make pkg-config valgrind googletest gdb
+build_packages=(cmake ninja-build g++ make pkg-config valgrind googletest gdb liburing-dev
   libtevent-dev libtalloc-dev libuv1-dev libevent-dev libpcl1-dev)
 # make package: cpack's DEB generator computes the runtime dependencies.
 package_packages=("${build_packages[@]}" dpkg-dev)

@@ -39,7 +39,10 @@ typename Unit::rep time_left(Deadline deadline) noexcept {
 
 }  // namespace
 
-EpollLoop::EpollLoop() : epoll_fd_(move_above_user_fds(epoll_create1(EPOLL_CLOEXEC))) {
+EpollLoop::EpollLoop(const char* fallback)
+    : epoll_fd_(move_above_user_fds(epoll_create1(EPOLL_CLOEXEC))) {
+  stats_.backend = "epoll";
+  stats_.fallback = fallback;
   if (epoll_fd_ < 0) {
     support::throw_errno(errno, "epoll_create1 failed");
   }

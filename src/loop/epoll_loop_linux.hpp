@@ -28,7 +28,9 @@ namespace cosync::loop {
 
 class EpollLoop final : public LoopCore {
  public:
-  EpollLoop();
+  // `fallback`: why the io_uring loop asked for could not be made
+  // (LoopStats::fallback; a string that outlives the loop), or null.
+  explicit EpollLoop(const char* fallback = nullptr);
   EpollLoop(const EpollLoop&) = delete;
   EpollLoop& operator=(const EpollLoop&) = delete;
   ~EpollLoop() override;

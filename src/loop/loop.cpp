@@ -1,10 +1,15 @@
 #include "cosync/loop.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "cosync/coroutine.hpp"
+#include "cosync/loop_io_uring.hpp"
 #include "loop/epoll_loop_linux.hpp"
+#include "loop/io_uring_loop_linux.hpp"
 
 namespace cosync {
 namespace {
@@ -37,6 +42,42 @@ struct BuiltinLoopOwner {
 };
 thread_local BuiltinLoopOwner t_builtin_loop;
 
+// What COSYNC_LOOP asks for, read once: io_uring or epoll (the default).
+bool io_uring_wanted() {
+  static const bool wanted = [] {
+    const char* text = std::getenv("COSYNC_LOOP");
+    if (text == nullptr || std::strcmp(text, "epoll") == 0 || *text == '\0') {
+      return false;
+    }
+    if (std::strcmp(text, "io_uring") == 0) {
+      return true;
+    }
+    std::fprintf(stderr, "cosync: COSYNC_LOOP=%s is neither io_uring nor epoll; using epoll\n",
+                 text);
+    return false;
+  }();
+  return wanted;
+}
+
+// The thread's built-in loop: io_uring when COSYNC_LOOP asks for it and the
+// kernel accepts it (said once per process on stderr when it does not).
+std::unique_ptr<Loop> make_builtin_loop() {
+  if (io_uring_wanted()) {
+    const std::string& problem = loop::io_uring_refusal();
+    if (problem.empty()) {
+      return std::make_unique<loop::IoUringLoop>();
+    }
+    static const bool said = [&problem] {
+      std::fprintf(stderr, "cosync: COSYNC_LOOP=io_uring: using epoll instead: %s\n",
+                   problem.c_str());
+      return true;
+    }();
+    (void)said;
+    return std::make_unique<loop::EpollLoop>(problem.c_str());
+  }
+  return std::make_unique<loop::EpollLoop>();
+}
+
 Loop& builtin_loop() {
   impl::this_thread();  // before the owner's first use: see BuiltinLoopOwner
   if (t_builtin_loop.torn_down) {
@@ -45,7 +86,7 @@ Loop& builtin_loop() {
         "any more");
   }
   if (!t_builtin_loop.loop) {
-    t_builtin_loop.loop = std::make_unique<loop::EpollLoop>();
+    t_builtin_loop.loop = make_builtin_loop();
   }
   return *t_builtin_loop.loop;
 }
@@ -105,5 +146,9 @@ void Loop::refuse_to_run(const char* call) const {
 }
 
 void set_this_loop(Loop* loop) noexcept { impl::t_loop = loop; }
+
+std::unique_ptr<Loop> make_io_uring_loop() { return std::make_unique<loop::IoUringLoop>(); }
+
+const std::string& io_uring_unavailable_reason() { return loop::io_uring_refusal(); }
 
 }  // namespace cosync
