@@ -9,7 +9,7 @@
 //
 // cosync: one coroutine per connection running plain synchronous code on
 // cosync::Socket (read_exactly / write_all), accepted from the thread's main
-// context. State Threads: one st thread per connection on st_read_fully /
+// context, on the epoll loop and (cosync_io_uring) on the io_uring loop. State Threads: one st thread per connection on st_read_fully /
 // st_write. libevent: raw readiness callbacks (event_new on each fd, read
 // and send on non-blocking fds, no bufferevents).
 //
@@ -59,6 +59,7 @@
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
 #include "fail.hpp"
+#include "io_uring_loop.hpp"
 #include "process_usage.hpp"
 #include "syscall_counter.hpp"
 
@@ -381,6 +382,16 @@ void serve_cosync(ServerControl& control) {
   connections.join();
 }
 
+// The same server on cosync's io_uring loop.
+void serve_cosync_io_uring(ServerControl& control) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (!io_uring.refused().empty()) {
+    control.refuse("no io_uring loop: " + io_uring.refused());
+    return;
+  }
+  serve_cosync(control);
+}
+
 // ---------------------------------------------------------------------------
 // State Threads. Its state is process-wide and not thread-aware (globals,
 // no thread-local storage), so it is used by one thread at a time: here
@@ -681,6 +692,9 @@ void BM_EchoServerIdleMemory(benchmark::State& state, Serve serve) {
 BENCHMARK_CAPTURE(BM_EchoServer, cosync, serve_cosync)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServer, cosync_io_uring, serve_cosync_io_uring)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EchoServer, state_threads, serve_state_threads_default)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -691,6 +705,9 @@ BENCHMARK_CAPTURE(BM_EchoServer, libevent, serve_libevent)
 // One iteration is one measurement of 1,000 connections: repeat with
 // --benchmark_repetitions rather than iterate.
 BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, cosync, serve_cosync)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, cosync_io_uring, serve_cosync_io_uring)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, state_threads, serve_state_threads_fresh_stacks)

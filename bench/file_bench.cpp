@@ -3,6 +3,8 @@
 //
 //   BM_FileRead/cosync          from the page cache, on the epoll loop: every
 //                               read is a job for the blocking pool
+//   BM_FileRead/cosync_io_uring the same on the io_uring loop: every read is
+//                               a read operation on the ring
 //   BM_FileRead/pread           the anchor: the same reads as blocking
 //                               pread(2) calls on the benchmark's thread, one
 //                               at a time (no coroutines, no pool)
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "fail.hpp"
+#include "io_uring_loop.hpp"
 
 namespace {
 
@@ -198,6 +201,13 @@ void BM_FileRead_cosync(benchmark::State& state, Source source) {
   run_reads(state, source, read_concurrently);
 }
 
+void BM_FileRead_cosync_io_uring(benchmark::State& state, Source source) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (cosync_bench::io_uring_loop_runs(io_uring, state)) {
+    run_reads(state, source, read_concurrently);
+  }
+}
+
 void BM_FileRead_pread(benchmark::State& state, Source source) {
   run_reads(state, source, [](cosync::File& file) { read_one_at_a_time(file.fd()); });
 }
@@ -208,12 +218,20 @@ BENCHMARK_CAPTURE(BM_FileRead_cosync, page_cache, Source::page_cache)
     ->Name("BM_FileRead/cosync")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_FileRead_cosync_io_uring, page_cache, Source::page_cache)
+    ->Name("BM_FileRead/cosync_io_uring")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FileRead_pread, page_cache, Source::page_cache)
     ->Name("BM_FileRead/pread")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FileRead_cosync, disk, Source::disk)
     ->Name("BM_FileReadDisk/cosync")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_FileRead_cosync_io_uring, disk, Source::disk)
+    ->Name("BM_FileReadDisk/cosync_io_uring")
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_FileRead_pread, disk, Source::disk)

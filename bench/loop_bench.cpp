@@ -6,6 +6,8 @@
 //   BM_PingPong/<lib>          8-byte round trips over an AF_UNIX socketpair
 //   BM_PingPong/cosync_socket  the cosync exchange through cosync::Socket
 //                              rather than read/write around wait_io_edge
+//   BM_PingPong/cosync_io_uring   that exchange on cosync's io_uring loop
+//   BM_PingPongIoUring/cosync_readiness  the first exchange on that loop
 //   BM_PingPong/cosync_on_<host>  the cosync exchange on a tevent, libuv or
 //                              libevent loop the benchmark drives itself,
 //                              through cosync's adapter for that host
@@ -52,6 +54,7 @@ extern "C" {
 #include <system_error>
 #include <vector>
 
+#include "io_uring_loop.hpp"
 #include "ping_pong.hpp"
 
 namespace {
@@ -238,6 +241,22 @@ void ping_pong_sockets(benchmark::State& state) {
 }
 
 void BM_PingPong_cosync_socket(benchmark::State& state) { ping_pong_sockets(state); }
+
+// The Socket exchange on cosync's io_uring loop.
+void BM_PingPong_cosync_io_uring(benchmark::State& state) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (cosync_bench::io_uring_loop_runs(io_uring, state)) ping_pong_sockets(state);
+}
+
+// The first exchange (read/write around wait_io_edge) on the io_uring loop:
+// readiness waits, which that loop serves with POLL_ADD operations.
+void BM_PingPong_cosync_io_uring_readiness(benchmark::State& state) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (!cosync_bench::io_uring_loop_runs(io_uring, state)) return;
+  const SocketPair pair;
+  CosyncExchange exchange = spawn_exchange(state, io_uring.loop(), pair);
+  finish_exchange(state, io_uring.loop(), pair, exchange);
+}
 
 // The same coroutines on an adapter over a host loop the "application"
 // created and drives itself exactly as the raw-callback anchor on that host
@@ -618,6 +637,9 @@ void BM_RequestOverhead_callback(benchmark::State& state) {
 
 BENCHMARK(counting_syscalls<BM_PingPong_cosync>)->Name("BM_PingPong/cosync");
 BENCHMARK(counting_syscalls<BM_PingPong_cosync_socket>)->Name("BM_PingPong/cosync_socket");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_io_uring>)->Name("BM_PingPong/cosync_io_uring");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_io_uring_readiness>)
+    ->Name("BM_PingPongIoUring/cosync_readiness");
 BENCHMARK(counting_syscalls<BM_PingPong_libevent>)->Name("BM_PingPong/libevent");
 BENCHMARK(counting_syscalls<BM_PingPong_libuv>)->Name("BM_PingPong/libuv");
 BENCHMARK(counting_syscalls<BM_PingPong_tevent>)->Name("BM_PingPong/tevent");

@@ -15,7 +15,7 @@ build_packages=(cmake ninja-build g++ make pkg-config valgrind googletest gdb li
 package_packages=("${build_packages[@]}" dpkg-dev)
 # make docs: the API reference (Doxygen, with tools/doxygen_filter.py).
 docs_packages=(doxygen python3)
-bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev liburing-dev)
+bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
 ci_packages=("${package_packages[@]}" "${bench_packages[@]:${#build_packages[@]}}"
   g++-aarch64-linux-gnu qemu-user clang clang-format clang-tidy doxygen python3)
 
