@@ -9,9 +9,9 @@
 //
 // cosync: one coroutine per connection running plain synchronous code on
 // cosync::Socket (read_exactly / write_all), accepted from the thread's main
-// context, on the epoll loop and (cosync_io_uring) on the io_uring loop. State Threads: one st thread per connection on st_read_fully /
-// st_write. libevent: raw readiness callbacks (event_new on each fd, read
-// and send on non-blocking fds, no bufferevents).
+// context, on the epoll loop and (cosync_io_uring) on the io_uring loop. State Threads: one st
+// thread per connection on st_read_fully / st_write. libevent: raw readiness callbacks (event_new
+// on each fd, read and send on non-blocking fds, no bufferevents).
 //
 // Each server runs in a thread of its own with its own loop; the benchmark's
 // thread is the client: a raw epoll loop over all connections that answers

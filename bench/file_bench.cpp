@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -151,28 +152,31 @@ bool prepare(benchmark::State& state, int fd, Source source) {
   return true;
 }
 
+// A reader's loop: reads at the next offset not yet taken until none is
+// left.
+void read_until_done(cosync::File& file, const std::vector<off_t>& offsets, std::size_t& next) {
+  std::array<char, kReadSize> buffer{};
+  while (next < offsets.size()) {
+    const off_t offset = offsets[next++];
+    if (file.read_at(buffer.data(), buffer.size(), offset) != buffer.size()) {
+      fail("read_at: short read");
+    }
+  }
+}
+
 // One iteration's reads by kReaders coroutines, which take the offsets in
 // turn; runs the thread's loop until all are done.
 void read_concurrently(cosync::File& file) {
-  const std::vector<off_t>& offsets = read_offsets();
   std::size_t next = 0;
   cosync::TaskGroup readers;
   for (std::size_t i = 0; i < kReaders; ++i) {
-    readers.spawn([&file, &offsets, &next] {
-      std::array<char, kReadSize> buffer;
-      while (next < offsets.size()) {
-        const off_t offset = offsets[next++];
-        if (file.read_at(buffer.data(), buffer.size(), offset) != buffer.size()) {
-          fail("read_at: short read");
-        }
-      }
-    });
+    readers.spawn(read_until_done, std::ref(file), std::cref(read_offsets()), std::ref(next));
   }
   readers.join();
 }
 
 void read_one_at_a_time(int fd) {
-  std::array<char, kReadSize> buffer;
+  std::array<char, kReadSize> buffer{};
   for (const off_t offset : read_offsets()) {
     if (pread(fd, buffer.data(), buffer.size(), offset) != static_cast<ssize_t>(buffer.size())) {
       fail("pread");

@@ -146,7 +146,7 @@ class ProvidedBuffers {
 };
 
 // A completion's user_data: which side's recv, or a send.
-enum Tag : std::uint64_t { kPingSide = 0, kPongSide = 1, kSend = 2 };
+enum Tag : std::uint64_t { ping_side = 0, pong_side = 1, send_op = 2 };
 
 // One end of the socketpair: what it has received of the current message,
 // and where a single-shot recv reads to.
@@ -168,10 +168,10 @@ class UringPingPong {
   }
 
   void run() {
-    arm_recv(kPingSide);
-    arm_recv(kPongSide);
+    arm_recv(ping_side);
+    arm_recv(pong_side);
     if (!state_.KeepRunning()) return;
-    send(kPingSide, kMessage.data());
+    send(ping_side, kMessage.data());
     while (!done_) {
       check(io_uring_submit_and_wait(ring_.get(), 1), "io_uring_submit_and_wait");
       drain_completions();
@@ -204,7 +204,7 @@ class UringPingPong {
     io_uring_prep_send(sqe, sqe_fd(side), message, kMessageSize, MSG_NOSIGNAL);
     const unsigned skip = features_.skip_success ? IOSQE_CQE_SKIP_SUCCESS : 0U;
     sqe->flags = static_cast<std::uint8_t>(sqe_file_flags() | skip);
-    io_uring_sqe_set_data64(sqe, kSend);
+    io_uring_sqe_set_data64(sqe, send_op);
   }
 
   void drain_completions() {
@@ -220,7 +220,7 @@ class UringPingPong {
 
   void on_completion(const io_uring_cqe& cqe) {
     const auto tag = static_cast<Tag>(cqe.user_data);
-    if (tag == kSend) {
+    if (tag == send_op) {
       if (cqe.res != static_cast<int>(kMessageSize)) check(cqe.res < 0 ? cqe.res : -EIO, "send");
       return;
     }
@@ -255,10 +255,10 @@ class UringPingPong {
     side.received += length;
     if (side.received < kMessageSize) return;
     side.received = 0;
-    if (tag == kPongSide) {
-      send(kPongSide, side.message.data());
+    if (tag == pong_side) {
+      send(pong_side, side.message.data());
     } else if (state_.KeepRunning()) {
-      send(kPingSide, kMessage.data());
+      send(ping_side, kMessage.data());
     } else {
       done_ = true;
     }
