@@ -18,7 +18,6 @@
 // trip costs two system calls.
 #include <benchmark/benchmark.h>
 #include <liburing.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
@@ -29,28 +28,23 @@
 #include <optional>
 #include <vector>
 
+#include "io_uring_buffers.hpp"
 #include "ping_pong.hpp"
 
 namespace {
 
+using cosync_bench::check;
 using cosync_bench::counting_syscalls;
 using cosync_bench::fail;
 using cosync_bench::kMessage;
 using cosync_bench::kMessageSize;
 using cosync_bench::kReadBuffer;
+using cosync_bench::ProvidedBuffers;
 using cosync_bench::SocketPair;
 
 constexpr unsigned kRingEntries = 64;
 constexpr unsigned kProvidedBuffers = 8;  // a power of two, as the kernel requires
 constexpr std::uint16_t kBufferGroup = 0;
-
-// Ends the benchmark when a liburing call answered a negative errno.
-void check(int result, const char* what) {
-  if (result < 0) {
-    errno = -result;
-    fail(what);
-  }
-}
 
 struct Features {
   bool defer_taskrun = true;     // SINGLE_ISSUER | DEFER_TASKRUN
@@ -95,56 +89,6 @@ class Ring {
   io_uring ring_{};
 };
 
-// Receive buffers the kernel picks from as data arrives (a provided buffer
-// ring). liburing 2.3 has no io_uring_setup_buf_ring: the ring is mapped
-// here and registered with io_uring_register_buf_ring.
-class ProvidedBuffers {
- public:
-  explicit ProvidedBuffers(Ring& ring) : ring_(ring) {
-    void* mapped =
-        mmap(nullptr, ring_bytes(), PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mapped == MAP_FAILED) fail("mmap of the buffer ring");
-    entries_ = static_cast<io_uring_buf_ring*>(mapped);
-    io_uring_buf_reg registration{};
-    registration.ring_addr = reinterpret_cast<std::uintptr_t>(entries_);
-    registration.ring_entries = kProvidedBuffers;
-    registration.bgid = kBufferGroup;
-    check(io_uring_register_buf_ring(ring.get(), &registration, 0), "io_uring_register_buf_ring");
-    io_uring_buf_ring_init(entries_);
-    for (unsigned id = 0; id < kProvidedBuffers; ++id) {
-      add(static_cast<std::uint16_t>(id), static_cast<int>(id));
-    }
-    io_uring_buf_ring_advance(entries_, kProvidedBuffers);
-  }
-  ProvidedBuffers(const ProvidedBuffers&) = delete;
-  ProvidedBuffers& operator=(const ProvidedBuffers&) = delete;
-  ~ProvidedBuffers() {
-    io_uring_unregister_buf_ring(ring_.get(), kBufferGroup);
-    munmap(entries_, ring_bytes());
-  }
-
-  const char* data(std::uint16_t id) const noexcept { return storage_.data() + id * kReadBuffer; }
-  // Gives buffer `id` back to the kernel once its bytes were consumed.
-  void recycle(std::uint16_t id) {
-    add(id, 0);
-    io_uring_buf_ring_advance(entries_, 1);
-  }
-
- private:
-  static std::size_t ring_bytes() {
-    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-    return std::max(page, kProvidedBuffers * sizeof(io_uring_buf));
-  }
-  void add(std::uint16_t id, int offset) {
-    io_uring_buf_ring_add(entries_, storage_.data() + id * kReadBuffer, kReadBuffer, id,
-                          io_uring_buf_ring_mask(kProvidedBuffers), offset);
-  }
-
-  Ring& ring_;
-  io_uring_buf_ring* entries_ = nullptr;
-  std::vector<char> storage_ = std::vector<char>(kProvidedBuffers * kReadBuffer);
-};
-
 // A completion's user_data: which side's recv, or a send.
 enum Tag : std::uint64_t { ping_side = 0, pong_side = 1, send_op = 2 };
 
@@ -164,7 +108,9 @@ class UringPingPong {
         features_(features),
         ring_(features, {pair.ping(), pair.pong()}),
         sides_{Side{pair.ping()}, Side{pair.pong()}} {
-    if (features.multishot_recv) buffers_.emplace(ring_);
+    if (features.multishot_recv) {
+      buffers_.emplace(ring_.get(), kProvidedBuffers, kReadBuffer, kBufferGroup);
+    }
   }
 
   void run() {
