@@ -31,13 +31,12 @@ constexpr unsigned kBuffers = 2048;  // a power of two
 constexpr std::size_t kBufferSize = 256;
 constexpr std::uint16_t kBufferGroup = 0;
 
-// What a completion is for, in the low bits of its user_data; the rest is
-// the connection's address (null for the listener and the stop fd).
-enum Op : std::uintptr_t { accept_op = 0, stop_op = 1, recv_op = 2, send_op = 3 };
-constexpr std::uintptr_t kOpMask = 3;
+// The user_data of the completions that are not a connection's recv, whose
+// user_data is the connection's address (never one of these).
+enum Op : std::uint64_t { accept_op = 1, stop_op = 2, send_op = 3 };
 
 struct Connection {
-  int fd;
+  int fd = -1;
   std::size_t filled = 0;
   std::array<char, kEchoMessageSize> message{};
 };
@@ -96,7 +95,7 @@ class RawEchoServer {
     io_uring_prep_recv_multishot(sqe, connection->fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(connection) | recv_op);
+    io_uring_sqe_set_data(sqe, connection);
   }
 
   void send(Connection* connection) {
@@ -104,7 +103,7 @@ class RawEchoServer {
     io_uring_prep_send(sqe, connection->fd, connection->message.data(), kEchoMessageSize,
                        MSG_NOSIGNAL);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(connection) | send_op);
+    io_uring_sqe_set_data64(sqe, send_op);
   }
 
   void drain_completions() {
@@ -119,19 +118,17 @@ class RawEchoServer {
   }
 
   void on_completion(const io_uring_cqe& cqe) {
-    auto* connection = reinterpret_cast<Connection*>(cqe.user_data & ~kOpMask);
-    switch (static_cast<Op>(cqe.user_data & kOpMask)) {
+    switch (cqe.user_data) {
       case accept_op:
         on_accept(cqe);
         break;
       case stop_op:
         stopped_ = true;
         break;
-      case recv_op:
-        on_recv(connection, cqe);
-        break;
       case send_op:
         break;  // a failed send: the connection's recv ends it
+      default:
+        on_recv(static_cast<Connection*>(io_uring_cqe_get_data(&cqe)), cqe);
     }
   }
 
@@ -141,7 +138,7 @@ class RawEchoServer {
       if (cqe.res == -ECONNABORTED || cqe.res == -EINTR) return;
       check(cqe.res, "multishot accept");
     }
-    auto* connection = new Connection{cqe.res};
+    auto* connection = new Connection{cqe.res, 0, {}};
     control_.handler_started();
     arm_recv(connection);
   }
