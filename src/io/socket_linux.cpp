@@ -14,6 +14,8 @@
 
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
+#include "loop/ring_ops.hpp"
+#include "support/scope_guard.hpp"
 
 namespace cosync::io {
 namespace {
@@ -103,6 +105,53 @@ template <class Attempt>
   }
 }
 
+// On a loop that runs operations itself (io_uring): submits `op` and
+// suspends until its completion. A timeout, a cancellation or an unwinding
+// coroutine cancels it first and takes its final completion
+// (RingOps::cancel), so the kernel never writes into a buffer that is
+// gone. Returns the completion's result, or -ETIMEDOUT.
+int run_on_ring(loop::RingOps& ring, loop::RingOp& op, Deadline deadline) {
+  impl::Waiter waiter;
+  op.data = &waiter;
+  op.fn = [](loop::RingOp* self) { static_cast<impl::Waiter*>(self->data)->wake(); };
+  ring.submit(op);
+  const support::ScopeExit settle([&ring, &op]() noexcept { ring.cancel(op); });
+  if (!waiter.wait([&op] { return op.done; }, deadline)) {
+    ring.cancel(op);
+    return op.result == -ECANCELED ? -ETIMEDOUT : op.result;
+  }
+  return op.result;
+}
+
+// transfer's counterpart on such a loop: one operation on the socket whose
+// fd is `current` (op.fd), retried across EINTR. Another coroutine that
+// closes the socket meanwhile makes the loop cancel it (forget_fd), and it
+// ends with ECANCELED; it never reaches a file that took the number.
+[[gnu::noinline]] ssize_t ring_transfer(loop::RingOps& ring, loop::RingOp& op, const int& current,
+                                        Deadline deadline, std::error_code& error) {
+  t_calls_without_wait = 0;  // every operation waits for the loop's next pass
+  for (;;) {
+    if (current != op.fd) {
+      error = errno_code(ECANCELED);
+      return -1;
+    }
+    const int result = run_on_ring(ring, op, deadline);
+    if (result >= 0) {
+      return result;
+    }
+    if (result != -EINTR) {
+      error = errno_code(-result);
+      return -1;
+    }
+  }
+}
+
+// The loop's operation interface, or null when it waits for readiness.
+loop::RingOps* ring_of_this_loop() noexcept {
+  const Loop* loop = impl::t_loop;
+  return loop != nullptr ? loop->ring_ops() : nullptr;
+}
+
 // Reads smaller than this go through the scratch buffer (see io.hpp).
 constexpr std::size_t kScratchSize = 16 * 1024;
 
@@ -168,6 +217,20 @@ std::error_code finish_connect(int fd, Deadline deadline) {
     return errno_code(errno);
   }
   return outcome == 0 ? std::error_code() : errno_code(outcome);
+}
+
+// A connect as one operation on a loop that runs them (not for Unix-domain
+// sockets: start_connect's retry covers their full backlogs).
+std::error_code connect_on_ring(loop::RingOps& ring, const int& fd, const Address& address,
+                                Deadline deadline) {
+  loop::RingOp op;
+  op.kind = loop::RingOp::Kind::connect;
+  op.fd = fd;
+  op.address = const_cast<sockaddr*>(address.data());  // only read: the op is a connect
+  op.connect_size = address.size();
+  std::error_code error;
+  ring_transfer(ring, op, fd, deadline, error);
+  return error;
 }
 
 std::string list_addresses(const std::vector<Address>& addresses) {
@@ -260,6 +323,11 @@ Socket Socket::connect(const Address& address, std::error_code& error, Deadline 
     return {};
   }
   Socket socket(fd, address);
+  loop::RingOps* ring = io::ring_of_this_loop();
+  if (ring != nullptr && address.family() != AF_UNIX) {
+    error = io::connect_on_ring(*ring, socket.fd_, address, deadline);
+    return error ? Socket() : std::move(socket);
+  }
   error = io::start_connect(fd, address, deadline);
   // A non-blocking connect interrupted by a signal goes on in the kernel,
   // exactly as one that answered EINPROGRESS.
@@ -335,10 +403,7 @@ Socket Socket::accept(std::error_code& error, Deadline deadline) {
   socklen_t size = 0;
   for (;;) {
     size = sizeof peer;
-    const ssize_t fd = io::transfer(fd_, io_readable, 0, deadline, error, [&] {
-      return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    });
+    const ssize_t fd = accept_step(peer, size, error, deadline);
     // A connection that died in the backlog is the next one's business.
     if (fd < 0 && (error.value() == ECONNABORTED || error.value() == EPROTO)) {
       error.clear();
@@ -349,6 +414,22 @@ Socket Socket::accept(std::error_code& error, Deadline deadline) {
     }
     return Socket(static_cast<int>(fd), Address(reinterpret_cast<sockaddr*>(&peer), size));
   }
+}
+
+ssize_t Socket::accept_step(sockaddr_storage& peer, socklen_t& size, std::error_code& error,
+                            Deadline deadline) {
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
+    loop::RingOp op;
+    op.kind = loop::RingOp::Kind::accept;
+    op.fd = fd_;
+    op.address = &peer;
+    op.address_size = &size;
+    op.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    return io::ring_transfer(*ring, op, fd_, deadline, error);
+  }
+  return io::transfer(fd_, io_readable, 0, deadline, error, [&] {
+    return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  });
 }
 
 std::size_t Socket::read_some(void* buffer, std::size_t size, Deadline deadline) {
@@ -384,11 +465,27 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
   if (read_ahead_offset_ < read_ahead_.size()) {
     return take_read_ahead(buffer, size);
   }
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
+    return receive_on_ring(*ring, buffer, size, error, deadline);
+  }
   if (size < io::kScratchSize) {
     return receive_via_scratch(buffer, size, error, deadline);
   }
   const ssize_t got = io::transfer(fd_, io_readable, size, deadline, error,
                                    [&] { return ::recv(fd_, buffer, size, 0); });
+  return got < 0 ? 0 : static_cast<std::size_t>(got);
+}
+
+// Straight into the caller's buffer: the scratch buffer is shared by the
+// thread's coroutines, and operations of several may be in flight at once.
+std::size_t Socket::receive_on_ring(loop::RingOps& ring, void* buffer, std::size_t size,
+                                    std::error_code& error, Deadline deadline) {
+  loop::RingOp op;
+  op.kind = loop::RingOp::Kind::recv;
+  op.fd = fd_;
+  op.buffer = buffer;
+  op.size = size;
+  const ssize_t got = io::ring_transfer(ring, op, fd_, deadline, error);
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
@@ -479,18 +576,32 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
   }
   io::spend_budget();
   const auto* bytes = static_cast<const char*>(data);
+  loop::RingOps* ring = io::ring_of_this_loop();
   std::size_t total = 0;
   while (total < size) {
     const std::size_t left = size - total;
-    const ssize_t sent = io::transfer(fd_, io_writable, left, deadline, error, [&] {
-      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
-    });
+    const ssize_t sent = ring != nullptr
+                             ? send_on_ring(*ring, bytes + total, left, error, deadline)
+                             : io::transfer(fd_, io_writable, left, deadline, error, [&] {
+                                 return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
+                               });
     if (sent < 0) {
       break;
     }
     total += static_cast<std::size_t>(sent);
   }
   return total;
+}
+
+ssize_t Socket::send_on_ring(loop::RingOps& ring, const void* data, std::size_t size,
+                             std::error_code& error, Deadline deadline) {
+  loop::RingOp op;
+  op.kind = loop::RingOp::Kind::send;
+  op.fd = fd_;
+  op.buffer = const_cast<void*>(data);  // only read: the op is a send
+  op.size = size;
+  op.flags = MSG_NOSIGNAL;
+  return io::ring_transfer(ring, op, fd_, deadline, error);
 }
 
 void Socket::shutdown(int how) {

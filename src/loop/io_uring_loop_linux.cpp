@@ -187,6 +187,11 @@ void IoUringLoop::start_fd(int fd, FdRecord& /*record*/) {
 // number must reach the kernel (and be cancelled) while it still names
 // this file.
 void IoUringLoop::stop_fd(int fd, FdRecord& record) noexcept {
+  cancel_everything_on(fd);
+  record.watching = 0;
+}
+
+void IoUringLoop::cancel_everything_on(int fd) noexcept {
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     return;
@@ -194,7 +199,17 @@ void IoUringLoop::stop_fd(int fd, FdRecord& record) noexcept {
   io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
   io_uring_sqe_set_data64(sqe, kIgnoredTag);
   io_uring_submit(&ring_);
-  record.watching = 0;
+}
+
+// An fd the loop keeps no record of (no wait was armed on it) may still
+// have operations in flight: they end with ECANCELED before it closes.
+void IoUringLoop::forget_fd(int fd) noexcept {
+  const FdRecord* found = record(fd);
+  if (found != nullptr && known(*found)) {
+    LoopCore::forget_fd(fd);
+  } else if (ops_in_flight_ != 0) {
+    cancel_everything_on(fd);
+  }
 }
 
 void IoUringLoop::arm_poll(int fd, FdRecord& record, unsigned direction) {

@@ -47,6 +47,7 @@ class IoUringLoop final : public LoopCore, private RingOps {
   void wait_io(IoWait& wait) override;
   void watch_signal(SignalWait& wait) override;
   void run_once(Deadline until) override;
+  void forget_fd(int fd) noexcept override;
   bool can_wake() const noexcept override { return anything_armed() || ops_in_flight_ != 0; }
 
   static constexpr unsigned kDefaultEntries = 1024;
@@ -64,6 +65,7 @@ class IoUringLoop final : public LoopCore, private RingOps {
   // full; null in a forked child, which must leave the parent's ring alone.
   io_uring_sqe* next_sqe() noexcept;
   bool forked() const noexcept;
+  void cancel_everything_on(int fd) noexcept;
   void arm_poll(int fd, FdRecord& record, unsigned direction);
   void arm_internal_poll(int fd, std::uint64_t tag);
   void run_events(Deadline until);
