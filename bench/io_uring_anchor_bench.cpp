@@ -19,14 +19,12 @@
 #include <benchmark/benchmark.h>
 #include <liburing.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
-#include <vector>
 
 #include "io_uring_buffers.hpp"
 #include "ping_pong.hpp"
@@ -95,7 +93,7 @@ enum Tag : std::uint64_t { ping_side = 0, pong_side = 1, send_op = 2 };
 // One end of the socketpair: what it has received of the current message,
 // and where a single-shot recv reads to.
 struct Side {
-  int fd = -1;  // the fd, or its index among the registered files
+  int fd = -1;  // with registered files, sqe_fd gives its index instead
   std::size_t received = 0;
   std::array<char, kMessageSize> message{};
   std::array<char, kReadBuffer> buffer{};
