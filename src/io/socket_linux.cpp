@@ -14,8 +14,7 @@
 
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
-#include "loop/ring_ops.hpp"
-#include "support/scope_guard.hpp"
+#include "io/ring_op.hpp"
 
 namespace cosync::io {
 namespace {
@@ -105,24 +104,6 @@ template <class Attempt>
   }
 }
 
-// On a loop that runs operations itself (io_uring): submits `op` and
-// suspends until its completion. A timeout, a cancellation or an unwinding
-// coroutine cancels it first and takes its final completion
-// (RingOps::cancel), so the kernel never writes into a buffer that is
-// gone. Returns the completion's result, or -ETIMEDOUT.
-int run_on_ring(loop::RingOps& ring, loop::RingOp& op, Deadline deadline) {
-  impl::Waiter waiter;
-  op.data = &waiter;
-  op.fn = [](loop::RingOp* self) { static_cast<impl::Waiter*>(self->data)->wake(); };
-  ring.submit(op);
-  const support::ScopeExit settle([&ring, &op]() noexcept { ring.cancel(op); });
-  if (!waiter.wait([&op] { return op.done; }, deadline)) {
-    ring.cancel(op);
-    return op.result == -ECANCELED ? -ETIMEDOUT : op.result;
-  }
-  return op.result;
-}
-
 // transfer's counterpart on such a loop: one operation on the socket whose
 // fd is `current` (op.fd), retried across EINTR. Another coroutine that
 // closes the socket meanwhile makes the loop cancel it (forget_fd), and it
@@ -144,12 +125,6 @@ int run_on_ring(loop::RingOps& ring, loop::RingOp& op, Deadline deadline) {
       return -1;
     }
   }
-}
-
-// The loop's operation interface, or null when it waits for readiness.
-loop::RingOps* ring_of_this_loop() noexcept {
-  const Loop* loop = impl::t_loop;
-  return loop != nullptr ? loop->ring_ops() : nullptr;
 }
 
 // Reads smaller than this go through the scratch buffer (see io.hpp).

@@ -41,7 +41,7 @@ constexpr struct {
                   {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},
                   {IORING_OP_ACCEPT, "ACCEPT"},     {IORING_OP_CONNECT, "CONNECT"},
                   {IORING_OP_READ, "READ"},         {IORING_OP_WRITE, "WRITE"},
-                  {IORING_OP_FSYNC, "FSYNC"}};
+                  {IORING_OP_FSYNC, "FSYNC"},       {IORING_OP_OPENAT, "OPENAT"}};
 
 // Counts forks, so that a loop notices it runs in a child (one load).
 std::atomic<unsigned> g_fork_count{0};
@@ -315,6 +315,10 @@ void IoUringLoop::submit(RingOp& op) {
       break;
     case RingOp::Kind::fsync:
       io_uring_prep_fsync(sqe, op.fd, 0);
+      break;
+    case RingOp::Kind::openat:
+      io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(op.address), op.flags,
+                           static_cast<mode_t>(op.size));
       break;
   }
   io_uring_sqe_set_data(sqe, &op);

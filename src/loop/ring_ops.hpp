@@ -16,7 +16,7 @@
 namespace cosync::loop {
 
 struct RingOp {
-  enum class Kind : std::uint8_t { recv, send, accept, connect, read, write, fsync };
+  enum class Kind : std::uint8_t { recv, send, accept, connect, read, write, fsync, openat };
   Kind kind = Kind::recv;
   int fd = -1;
   void* buffer = nullptr;                 // recv, read: filled; send, write: sent
