@@ -22,14 +22,16 @@ cosync_require(COSYNC_VALGRIND_INCLUDE_DIR "valgrind's client-request header (th
   valgrind "nothing else: the core needs it")
 
 # The io_uring loop, part of the core (src/loop/io_uring_loop_linux.cpp).
-find_path(COSYNC_URING_INCLUDE_DIR liburing.h)
-find_library(COSYNC_URING_LIBRARY uring)
-set(_cosync_uring_found OFF)
-if(COSYNC_URING_INCLUDE_DIR AND COSYNC_URING_LIBRARY)
-  set(_cosync_uring_found ON)
+if(COSYNC_WITH_IO_URING)
+  find_path(COSYNC_URING_INCLUDE_DIR liburing.h)
+  find_library(COSYNC_URING_LIBRARY uring)
+  set(_cosync_uring_found OFF)
+  if(COSYNC_URING_INCLUDE_DIR AND COSYNC_URING_LIBRARY)
+    set(_cosync_uring_found ON)
+  endif()
+  cosync_require(_cosync_uring_found "liburing (the io_uring loop)" liburing-dev
+    "-DCOSYNC_WITH_IO_URING=OFF")
 endif()
-cosync_require(_cosync_uring_found "liburing (the core's io_uring loop)" liburing-dev
-  "nothing else: the core needs it")
 
 set(_cosync_adapter_options "")
 foreach(host TEVENT LIBUV LIBEVENT)

@@ -63,7 +63,12 @@ list(JOIN COSYNC_USAGE_COMPILE_OPTIONS " " COSYNC_PC_CFLAGS)
 list(JOIN COSYNC_USAGE_LINK_OPTIONS " " COSYNC_PC_LDFLAGS)
 # A static link keeps src/request/join.cpp, which registers Task::join's wait
 # and which no program names (the same option the CMake target carries).
-set(COSYNC_PC_STATIC_CORE "-Wl,--undefined=cosync_join_hook_anchor -l:libcosync.a -luring -lstdc++ -lm -pthread ${COSYNC_PC_LDFLAGS}")
+# liburing, which the static core needs when it has the io_uring loop.
+set(COSYNC_PC_URING "")
+if(COSYNC_WITH_IO_URING)
+  set(COSYNC_PC_URING "-luring")
+endif()
+set(COSYNC_PC_STATIC_CORE "-Wl,--undefined=cosync_join_hook_anchor -l:libcosync.a ${COSYNC_PC_URING} -lstdc++ -lm -pthread ${COSYNC_PC_LDFLAGS}")
 set(_cosync_pc_files cosync)
 foreach(component tevent libuv libevent tevent-glue pcl)
   string(REPLACE "-" "_" target_suffix ${component})

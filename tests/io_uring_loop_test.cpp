@@ -5,13 +5,15 @@
 // ring's room are not lost, and a forked child leaves the parent's ring
 // alone.
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <valgrind/valgrind.h>
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -44,10 +46,6 @@ void run_loop_for(Clock::duration time) {
 class IoUringLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RUNNING_ON_VALGRIND) {
-      GTEST_SKIP() << "io_uring loop: not under valgrind, which does not model io_uring's "
-                      "shared rings";
-    }
     if (!io_uring_unavailable_reason().empty()) {
       GTEST_SKIP() << "io_uring loop unavailable here: " << io_uring_unavailable_reason();
     }
@@ -62,7 +60,6 @@ class IoUringLoopTest : public ::testing::Test {
 };
 
 TEST(IoUringProbe, MakerAndReasonAgree) {
-  if (RUNNING_ON_VALGRIND) GTEST_SKIP() << "not under valgrind (io_uring's shared rings)";
   const std::string& reason = io_uring_unavailable_reason();
   if (reason.empty()) {
     const std::unique_ptr<Loop> loop = make_io_uring_loop();
@@ -84,6 +81,32 @@ TEST(IoUringProbe, TheDefaultLoopIsEpollWithoutCosyncLoop) {
   EXPECT_STREQ(this_loop().stats().backend, "epoll");
   EXPECT_EQ(this_loop().stats().fallback, nullptr);
   EXPECT_EQ(this_loop().ring_ops(), nullptr);
+}
+
+// COSYNC_LOOP is read once per process, at its first loop: the test runs
+// itself again in a child with COSYNC_LOOP=io_uring, where the built-in
+// loop must be the io_uring one (or, where the probe refuses it, the epoll
+// one with the probe's reason as its fallback).
+TEST(IoUringProbe, CosyncLoopPicksTheBuiltInLoop) {
+  if (std::getenv("COSYNC_IO_URING_TEST_CHILD") != nullptr) {
+    const LoopStats& stats = this_loop().stats();
+    const std::string& reason = io_uring_unavailable_reason();
+    const bool right = reason.empty() ? std::strcmp(stats.backend, "io_uring") == 0
+                                      : std::strcmp(stats.backend, "epoll") == 0 &&
+                                            stats.fallback != nullptr && stats.fallback == reason;
+    std::_Exit(right ? 0 : 3);
+  }
+  char filter[] = "--gtest_filter=IoUringProbe.CosyncLoopPicksTheBuiltInLoop";
+  char self[] = "/proc/self/exe";
+  char* argv[] = {self, filter, nullptr};
+  char loop_var[] = "COSYNC_LOOP=io_uring";
+  char child_var[] = "COSYNC_IO_URING_TEST_CHILD=1";
+  char* envp[] = {loop_var, child_var, nullptr};
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawn(&child, self, nullptr, nullptr, argv, envp), 0);
+  int status = -1;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
 }
 
 // The read's buffer lives on the coroutine's stack. Were the recv still in
@@ -142,7 +165,6 @@ TEST_F(IoUringLoopTest, AReadOnASocketClosedMeanwhileEndsCancelledNotOnTheNextFi
 // A ring of 2 entries has a CQ of 4: 32 waits that end in one pass
 // overflow it, and every one of them must still end.
 TEST(IoUringOverflow, CompletionsBeyondTheCqRingAreNotLost) {
-  if (RUNNING_ON_VALGRIND) GTEST_SKIP() << "not under valgrind (io_uring's shared rings)";
   if (!io_uring_unavailable_reason().empty()) GTEST_SKIP() << io_uring_unavailable_reason();
   loop::IoUringLoop ring_loop(2);
   set_this_loop(&ring_loop);

@@ -37,9 +37,12 @@ namespace cosync {
 // cannot run it; io_uring_unavailable_reason() tells beforehand.
 COSYNC_API std::unique_ptr<Loop> make_io_uring_loop();
 
-// Empty when this process can run io_uring loops; otherwise what the
-// kernel refused, as make_io_uring_loop's error would say. The kernel is
-// probed once per process, on the first call here or to a loop maker.
+// Empty when this process can run io_uring loops; otherwise why not, as
+// make_io_uring_loop's error would say: what the kernel refused (the setup
+// flags, an operation, a feature), or that the process runs under valgrind
+// (which does not model the rings), or that the build left the loop out
+// (COSYNC_WITH_IO_URING=OFF). Probed once per process, on the first call
+// here or to a loop maker.
 COSYNC_API const std::string& io_uring_unavailable_reason();
 
 }  // namespace cosync

@@ -9,10 +9,7 @@ namespace cosync::io {
 
 // The thread's loop's operation interface, or null when it waits for
 // readiness (every loop but the io_uring one), or no loop exists yet.
-inline loop::RingOps* ring_of_this_loop() noexcept {
-  const Loop* loop = impl::t_loop;
-  return loop != nullptr ? loop->ring_ops() : nullptr;
-}
+inline loop::RingOps* ring_of_this_loop() noexcept { return loop::t_ring; }
 
 // Submits `op` and suspends until its completion (outside coroutines, runs
 // the loop meanwhile). A timeout, a cancellation or an unwinding coroutine

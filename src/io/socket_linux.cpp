@@ -550,16 +550,16 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
     return 0;
   }
   io::spend_budget();
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
+    return static_cast<std::size_t>(send_on_ring(*ring, data, size, error, deadline));
+  }
   const auto* bytes = static_cast<const char*>(data);
-  loop::RingOps* ring = io::ring_of_this_loop();
   std::size_t total = 0;
   while (total < size) {
     const std::size_t left = size - total;
-    const ssize_t sent = ring != nullptr
-                             ? send_on_ring(*ring, bytes + total, left, error, deadline)
-                             : io::transfer(fd_, io_writable, left, deadline, error, [&] {
-                                 return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
-                               });
+    const ssize_t sent = io::transfer(fd_, io_writable, left, deadline, error, [&] {
+      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
+    });
     if (sent < 0) {
       break;
     }
@@ -568,15 +568,25 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
   return total;
 }
 
+// write_all's loop on a loop that runs operations: returns the bytes sent.
 ssize_t Socket::send_on_ring(loop::RingOps& ring, const void* data, std::size_t size,
                              std::error_code& error, Deadline deadline) {
-  loop::RingOp op;
-  op.kind = loop::RingOp::Kind::send;
-  op.fd = fd_;
-  op.buffer = const_cast<void*>(data);  // only read: the op is a send
-  op.size = size;
-  op.flags = MSG_NOSIGNAL;
-  return io::ring_transfer(ring, op, fd_, deadline, error);
+  const auto* bytes = static_cast<const char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    loop::RingOp op;
+    op.kind = loop::RingOp::Kind::send;
+    op.fd = fd_;
+    op.buffer = const_cast<char*>(bytes + total);  // only read: the op is a send
+    op.size = size - total;
+    op.flags = MSG_NOSIGNAL;
+    const ssize_t sent = io::ring_transfer(ring, op, fd_, deadline, error);
+    if (sent < 0) {
+      break;
+    }
+    total += static_cast<std::size_t>(sent);
+  }
+  return static_cast<ssize_t>(total);
 }
 
 void Socket::shutdown(int how) {

@@ -25,15 +25,12 @@
 #include <cstdint>
 #include <string>
 
+#include "loop/io_uring_factory.hpp"
 #include "loop/loop_core.hpp"
 #include "loop/ring_ops.hpp"
 #include "loop/wake_fd.hpp"
 
 namespace cosync::loop {
-
-// Empty when io_uring loops can run in this process, else what the kernel
-// refused; probed once.
-const std::string& io_uring_refusal();
 
 class IoUringLoop final : public LoopCore, private RingOps {
  public:

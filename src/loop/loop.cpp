@@ -9,7 +9,8 @@
 #include "cosync/coroutine.hpp"
 #include "cosync/loop_io_uring.hpp"
 #include "loop/epoll_loop_linux.hpp"
-#include "loop/io_uring_loop_linux.hpp"
+#include "loop/io_uring_factory.hpp"
+#include "loop/ring_ops.hpp"
 
 namespace cosync {
 namespace {
@@ -33,6 +34,7 @@ struct BuiltinLoopOwner {
     delete loop.get();
     if (impl::t_loop == loop.get()) {
       impl::t_loop = nullptr;
+      loop::t_ring = nullptr;
     }
     (void)loop.release();
     torn_down = true;
@@ -65,7 +67,7 @@ std::unique_ptr<Loop> make_builtin_loop() {
   if (io_uring_wanted()) {
     const std::string& problem = loop::io_uring_refusal();
     if (problem.empty()) {
-      return std::make_unique<loop::IoUringLoop>();
+      return loop::new_io_uring_loop();
     }
     static const bool said = [&problem] {
       std::fprintf(stderr, "cosync: COSYNC_LOOP=io_uring: using epoll instead: %s\n",
@@ -93,12 +95,17 @@ Loop& builtin_loop() {
 
 }  // namespace
 
+namespace loop {
+constinit thread_local RingOps* t_ring __attribute__((tls_model("initial-exec"))) = nullptr;
+}  // namespace loop
+
 namespace impl {
 
 constinit thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) = nullptr;
 
 Loop& install_builtin_loop() {
   t_loop = &builtin_loop();
+  loop::t_ring = t_loop->ring_ops();
   return *t_loop;
 }
 
@@ -145,9 +152,12 @@ void Loop::refuse_to_run(const char* call) const {
                    "a coroutine; only the main context runs the loop");
 }
 
-void set_this_loop(Loop* loop) noexcept { impl::t_loop = loop; }
+void set_this_loop(Loop* loop) noexcept {
+  impl::t_loop = loop;
+  loop::t_ring = loop != nullptr ? loop->ring_ops() : nullptr;
+}
 
-std::unique_ptr<Loop> make_io_uring_loop() { return std::make_unique<loop::IoUringLoop>(); }
+std::unique_ptr<Loop> make_io_uring_loop() { return loop::new_io_uring_loop(); }
 
 const std::string& io_uring_unavailable_reason() { return loop::io_uring_refusal(); }
 

@@ -50,4 +50,9 @@ class RingOps {
   RingOps& operator=(const RingOps&) = default;
 };
 
+// The RingOps of this thread's loop (impl::t_loop), or null: kept beside
+// it by everything that sets it, so that a transfer's check costs one
+// initial-exec TLS load.
+extern constinit thread_local RingOps* t_ring __attribute__((tls_model("initial-exec")));
+
 }  // namespace cosync::loop
