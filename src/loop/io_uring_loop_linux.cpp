@@ -389,9 +389,10 @@ void IoUringLoop::dispatch_poll(std::uint64_t data, int result) {
   fd_ready(fd, ready, for_good, 0, StepRun::queue);
 }
 
-void IoUringLoop::dispatch(std::uint64_t data, int result, unsigned flags) {
+// `pointer`: user_data as liburing hands it back, for an operation's.
+void IoUringLoop::dispatch(std::uint64_t data, void* pointer, int result, unsigned flags) {
   if ((data & kKindMask) == 0) {
-    auto* op = reinterpret_cast<RingOp*>(data);
+    auto* op = static_cast<RingOp*>(pointer);
     op->result = result;
     op->done = true;
     --ops_in_flight_;
@@ -415,10 +416,11 @@ void IoUringLoop::reap() {
     io_uring_cqe* cqe = nullptr;
     while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
       const std::uint64_t data = io_uring_cqe_get_data64(cqe);
+      void* const pointer = io_uring_cqe_get_data(cqe);
       const int result = cqe->res;
       const unsigned flags = cqe->flags;
       io_uring_cqe_seen(&ring_, cqe);
-      dispatch(data, result, flags);
+      dispatch(data, pointer, result, flags);
     }
     if (!io_uring_cq_has_overflow(&ring_)) {
       return;

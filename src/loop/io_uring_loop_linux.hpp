@@ -68,7 +68,7 @@ class IoUringLoop final : public LoopCore, private RingOps {
   void run_events(Deadline until);
   void enter(Deadline until);
   void reap();
-  void dispatch(std::uint64_t data, int result, unsigned flags);
+  void dispatch(std::uint64_t data, void* pointer, int result, unsigned flags);
   void dispatch_poll(std::uint64_t data, int result);
   void drain_wakeups(unsigned flags);
   void dispatch_signals(unsigned flags);

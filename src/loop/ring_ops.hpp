@@ -48,6 +48,8 @@ class RingOps {
   ~RingOps() = default;
   RingOps(const RingOps&) = default;
   RingOps& operator=(const RingOps&) = default;
+  RingOps(RingOps&&) = default;
+  RingOps& operator=(RingOps&&) = default;
 };
 
 // The RingOps of this thread's loop (impl::t_loop), or null: kept beside
