@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -135,8 +134,6 @@ IoUringLoop::IoUringLoop(unsigned entries) {
   // The ring's fd joins the loop's others above the program's numbers.
   ring_.ring_fd = ring_.enter_ring_fd = move_above_user_fds(ring_.ring_fd);
   io_uring_register_ring_fd(&ring_);  // an optimisation: fails harmlessly
-  sigemptyset(&watched_signals_);
-  pthread_sigmask(SIG_BLOCK, nullptr, &original_mask_);
   arm_internal_poll(wake_.fd(), kWakeTag);
   stats_.backend = "io_uring";
   ring_ops_ = this;
@@ -144,10 +141,6 @@ IoUringLoop::IoUringLoop(unsigned entries) {
 
 IoUringLoop::~IoUringLoop() {
   tear_down();
-  if (signal_fd_ >= 0) {
-    close(signal_fd_);
-    pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
-  }
   if (forked()) {
     close(ring_.ring_fd);  // the child has no mapping of it (MADV_DONTFORK)
     return;
@@ -249,38 +242,17 @@ void IoUringLoop::watch_signal(SignalWait& wait) {
   if (wait.armed) {
     return;
   }
-  if (sigismember(&watched_signals_, wait.signo) != 1) {
-    if (sigaddset(&watched_signals_, wait.signo) != 0) {
-      support::throw_errno(EINVAL, "cannot watch signal " + std::to_string(wait.signo));
-    }
-    update_signal_mask();
+  if (signals_.add(wait.signo)) {
+    arm_internal_poll(signals_.fd(), kSignalTag);
   }
   add_signal_waiter(wait);
 }
 
-// Watched signals stay blocked in this thread for the loop's lifetime, so a
-// signal raised while nobody waits is kept pending, not lost.
-void IoUringLoop::update_signal_mask() {
-  pthread_sigmask(SIG_BLOCK, &watched_signals_, nullptr);
-  const bool created = signal_fd_ < 0;
-  signal_fd_ = signalfd(signal_fd_, &watched_signals_, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd_ < 0) {
-    support::throw_errno(errno, "signalfd failed");
-  }
-  if (created) {
-    signal_fd_ = move_above_user_fds(signal_fd_);
-    arm_internal_poll(signal_fd_, kSignalTag);
-  }
-}
-
 // A multishot poll that ends (no IORING_CQE_F_MORE) is armed again.
 void IoUringLoop::dispatch_signals(unsigned flags) {
-  signalfd_siginfo info{};
-  while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-    deliver_signal(static_cast<int>(info.ssi_signo));
-  }
+  signals_.drain([this](int signo) { deliver_signal(signo); });
   if ((flags & IORING_CQE_F_MORE) == 0) {
-    arm_internal_poll(signal_fd_, kSignalTag);
+    arm_internal_poll(signals_.fd(), kSignalTag);
   }
 }
 

@@ -20,7 +20,6 @@
 #pragma once
 
 #include <liburing.h>
-#include <signal.h>
 
 #include <cstdint>
 #include <string>
@@ -28,6 +27,7 @@
 #include "loop/io_uring_factory.hpp"
 #include "loop/loop_core.hpp"
 #include "loop/ring_ops.hpp"
+#include "loop/signal_fd.hpp"
 #include "loop/wake_fd.hpp"
 
 namespace cosync::loop {
@@ -72,15 +72,12 @@ class IoUringLoop final : public LoopCore, private RingOps {
   void dispatch_poll(std::uint64_t data, int result);
   void drain_wakeups(unsigned flags);
   void dispatch_signals(unsigned flags);
-  void update_signal_mask();
 
   WakeFd wake_;
   io_uring ring_{};
   unsigned fork_count_ = 0;  // the process's fork count when the ring was made
-  int signal_fd_ = -1;
+  SignalFd signals_;
   std::size_t ops_in_flight_ = 0;  // RingOps submitted and not completed
-  sigset_t watched_signals_{};
-  sigset_t original_mask_{};
 };
 
 }  // namespace cosync::loop
