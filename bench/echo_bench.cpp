@@ -1,4 +1,4 @@
-// An echo server for many connections, written three ways and driven by one
+// An echo server for many connections, written five ways and driven by one
 // client, so only the server differs:
 //
 //   BM_EchoServer/<lib>            64-byte messages echoed for 1,000 loopback
@@ -8,16 +8,22 @@
 //                                  in its first read)
 //
 // cosync: one coroutine per connection running plain synchronous code on
-// cosync::Socket (read_exactly / write_all), accepted from the thread's main
-// context. State Threads: one st thread per connection on st_read_fully /
+// cosync::Socket (read_exactly / write_all), accepted from the thread's
+// main context, on the epoll loop and (cosync_io_uring) on the io_uring
+// loop. State Threads: one st thread per connection on st_read_fully /
 // st_write. libevent: raw readiness callbacks (event_new on each fd, read
-// and send on non-blocking fds, no bufferevents).
+// and send on non-blocking fds, no bufferevents). io_uring_raw: raw
+// callbacks on io_uring completions (io_uring_echo_bench.cpp).
 //
 // Each server runs in a thread of its own with its own loop; the benchmark's
 // thread is the client: a raw epoll loop over all connections that answers
 // every echo with the next message. One iteration is 1,000 echoed messages;
-// "msgs/s" is per second of wall-clock time. Connections are set up once per
-// run, outside the timed loop. The project's figures are measured under
+// "msgs/s" is per second of wall-clock time. The one-thread client can
+// saturate before the server does, so every row also reports what the
+// server spent: its thread's CPU time per message (server_cpu_ns/msg) and
+// its system calls per message (server_syscalls/msg, see
+// syscall_counter.hpp). Connections are set up once per run, outside the
+// timed loop. The project's figures are measured under
 // `taskset -c 0,1` on a 2-core machine (client and server on a core each);
 // nothing is pinned here.
 #include <arpa/inet.h>
@@ -27,6 +33,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <st.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -41,8 +48,7 @@
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <future>
 #include <stdexcept>
@@ -54,23 +60,22 @@
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
+#include "echo_server.hpp"
+#include "fail.hpp"
+#include "io_uring_loop.hpp"
 #include "process_usage.hpp"
+#include "syscall_counter.hpp"
 
 namespace {
 
-constexpr std::size_t kMessageSize = 64;
+constexpr std::size_t kMessageSize = cosync_bench::kEchoMessageSize;
 constexpr std::size_t kConnections = 1000;
 constexpr std::size_t kIdleConnections = 1000;
 constexpr std::uint64_t kMessagesPerIteration = kConnections;
 constexpr int kEpollBatch = 256;
 constexpr int kStStackSize = 64 * 1024;  // State Threads' own default
 
-// Failures inside C callbacks and server threads cannot travel to the
-// benchmark: they end the run at once.
-[[noreturn]] void fail(const char* what) {
-  std::perror(what);
-  std::abort();
-}
+using cosync_bench::fail;
 
 constexpr std::array<char, kMessageSize> kMessage = [] {
   std::array<char, kMessageSize> message{};
@@ -102,88 +107,10 @@ bool have_fds_for(std::size_t connections, benchmark::State& state) {
   return false;
 }
 
-sockaddr_in loopback_address(std::uint16_t port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  return address;
-}
-
-// A listening socket on 127.0.0.1 and a port the kernel picks, for the
-// servers whose library has no listen call of its own.
-int listen_on_loopback() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  const sockaddr_in address = loopback_address(0);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) fail("bind");
-  if (listen(fd, SOMAXCONN) != 0) fail("listen");
-  return fd;
-}
-
-std::uint16_t local_port(int fd) {
-  sockaddr_in address{};
-  socklen_t size = sizeof address;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) fail("getsockname");
-  return ntohs(address.sin_port);
-}
-
-// ---------------------------------------------------------------------------
-// What a server thread and the benchmark thread share.
-
-class ServerControl {
- public:
-  ServerControl() {
-    if (pipe2(stop_pipe_.data(), O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe2");
-  }
-  ServerControl(const ServerControl&) = delete;
-  ServerControl& operator=(const ServerControl&) = delete;
-  ~ServerControl() {
-    close(stop_pipe_[0]);
-    close(stop_pipe_[1]);
-  }
-
-  // Server side. A handler calls handler_started just before its first
-  // read and handler_finished when its connection is closed.
-  void publish_port(std::uint16_t port) { port_.set_value(port); }
-  // Instead of publish_port, from a server that cannot run here.
-  void refuse(const std::string& reason) {
-    port_.set_exception(std::make_exception_ptr(std::runtime_error(reason)));
-  }
-  int stop_fd() const noexcept { return stop_pipe_[0]; }
-  void handler_started() noexcept {
-    live_.fetch_add(1);
-    started_.fetch_add(1);
-    started_.notify_all();
-  }
-  void handler_finished() noexcept {
-    live_.fetch_sub(1);
-    live_.notify_all();
-  }
-
-  // Benchmark side. Throws std::runtime_error if the server refused.
-  std::uint16_t port() { return port_future_.get(); }
-  void wait_for_started(std::size_t count) const { wait_for(started_, count); }
-  void wait_until_no_handlers() const { wait_for(live_, 0); }
-  // The stop fd becomes readable; the server leaves its loop.
-  void request_stop() const {
-    const char byte = 0;
-    if (write(stop_pipe_[1], &byte, 1) != 1) fail("write to the stop pipe");
-  }
-
- private:
-  static void wait_for(const std::atomic<std::size_t>& counter, std::size_t value) {
-    for (std::size_t seen = counter.load(); seen != value; seen = counter.load()) {
-      counter.wait(seen);
-    }
-  }
-
-  std::promise<std::uint16_t> port_;
-  std::future<std::uint16_t> port_future_ = port_.get_future();
-  std::atomic<std::size_t> started_{0};
-  std::atomic<std::size_t> live_{0};
-  std::array<int, 2> stop_pipe_{};
-};
+using cosync_bench::listen_on_loopback;
+using cosync_bench::local_port;
+using cosync_bench::loopback_address;
+using cosync_bench::ServerControl;
 
 using Serve = void (*)(ServerControl& control);
 
@@ -192,7 +119,11 @@ using Serve = void (*)(ServerControl& control);
 // stopped once every handler has seen its connection end.
 class RunningServer {
  public:
-  explicit RunningServer(Serve serve) : thread_([this, serve] { serve(control_); }) {}
+  explicit RunningServer(Serve serve)
+      : thread_([this, serve] {
+          tid_.set_value(gettid());
+          serve(control_);
+        }) {}
   RunningServer(const RunningServer&) = delete;
   RunningServer& operator=(const RunningServer&) = delete;
   ~RunningServer() {
@@ -202,9 +133,23 @@ class RunningServer {
   }
 
   ServerControl& control() noexcept { return control_; }
+  // The server thread's kernel id, for counting its system calls.
+  pid_t tid() { return tid_future_.get(); }
+  // CPU time the server thread has used so far, in nanoseconds.
+  double cpu_ns() {
+    clockid_t clock{};
+    timespec used{};
+    if (pthread_getcpuclockid(thread_.native_handle(), &clock) != 0 ||
+        clock_gettime(clock, &used) != 0) {
+      fail("the server thread's CPU clock");
+    }
+    return static_cast<double>(used.tv_sec) * 1e9 + static_cast<double>(used.tv_nsec);
+  }
 
  private:
   ServerControl control_;
+  std::promise<pid_t> tid_;
+  std::shared_future<pid_t> tid_future_ = tid_.get_future().share();
   std::thread thread_;
 };
 
@@ -360,6 +305,16 @@ void serve_cosync(ServerControl& control) {
   }
   stopper.get();
   connections.join();
+}
+
+// The same server on cosync's io_uring loop.
+void serve_cosync_io_uring(ServerControl& control) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (!io_uring.refused().empty()) {
+    control.refuse("no io_uring loop: " + io_uring.refused());
+    return;
+  }
+  serve_cosync(control);
 }
 
 // ---------------------------------------------------------------------------
@@ -611,10 +566,16 @@ void BM_EchoServer(benchmark::State& state, Serve serve) {
   client.connect_all(port);
   server.control().wait_for_started(kConnections);
   client.send_first_messages();
+  const cosync_bench::SyscallCounter server_syscalls(server.tid());
+  const std::uint64_t syscalls_before = server_syscalls.count();
+  const double cpu_before = server.cpu_ns();
   for (auto _ : state) {
     client.exchange(kMessagesPerIteration);
   }
   const auto messages = static_cast<double>(state.iterations() * kMessagesPerIteration);
+  state.counters["server_cpu_ns/msg"] = (server.cpu_ns() - cpu_before) / messages;
+  cosync_bench::report_syscalls(state, server_syscalls, syscalls_before, messages,
+                                "server_syscalls/msg");
   state.counters["msgs/s"] = benchmark::Counter(messages, benchmark::Counter::kIsRate);
   state.counters["connections"] = static_cast<double>(kConnections);
 }
@@ -656,6 +617,12 @@ void BM_EchoServerIdleMemory(benchmark::State& state, Serve serve) {
 BENCHMARK_CAPTURE(BM_EchoServer, cosync, serve_cosync)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServer, cosync_io_uring, serve_cosync_io_uring)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServer, io_uring_raw, cosync_bench::serve_io_uring_raw)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EchoServer, state_threads, serve_state_threads_default)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -666,6 +633,12 @@ BENCHMARK_CAPTURE(BM_EchoServer, libevent, serve_libevent)
 // One iteration is one measurement of 1,000 connections: repeat with
 // --benchmark_repetitions rather than iterate.
 BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, cosync, serve_cosync)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, cosync_io_uring, serve_cosync_io_uring)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, io_uring_raw, cosync_bench::serve_io_uring_raw)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, state_threads, serve_state_threads_fresh_stacks)
