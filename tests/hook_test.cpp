@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -698,6 +699,24 @@ TEST(Hook, Dup2OntoAWaitedFdWakesItsWaiter) {
   const auto [got, error] = reader.get();
   EXPECT_EQ(got, -1);
   EXPECT_EQ(error, EBADF);
+}
+
+TEST(Hook, AThreadThatExitsUnwindsItsCoroutinesWaitingInHookedCalls) {
+  Pair pair;
+  std::atomic<int> error{0};
+  std::optional<Request<void>> kept;  // outlives the thread: no cancel before its exit
+  std::thread owner([&pair, &error, &kept] {
+    // Left waiting: the thread's loop tears down at its exit and cancels
+    // the coroutine inside read().
+    kept.emplace(spawn([&pair, &error] {
+      char byte = 0;
+      if (read(pair.left(), &byte, 1) < 0) error = errno;
+    }));
+    this_loop().run_until([] { return waiting_now() == 1; });
+  });
+  owner.join();
+  EXPECT_EQ(error.load(), ECANCELED);
+  kept.reset();
 }
 
 }  // namespace
