@@ -15,6 +15,7 @@
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
 #include "io/ring_op.hpp"
+#include "support/direct_calls_linux.hpp"
 
 namespace cosync::io {
 namespace {
@@ -163,7 +164,7 @@ void close_fd(int fd) noexcept {
 std::error_code start_connect(int fd, const Address& address, Deadline deadline) {
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
-    if (::connect(fd, address.data(), address.size()) == 0) {
+    if (support::direct::connect(fd, address.data(), address.size()) == 0) {
       return {};
     }
     if (errno != EAGAIN || address.family() != AF_UNIX) {
@@ -403,7 +404,8 @@ ssize_t Socket::accept_step(sockaddr_storage& peer, socklen_t& size, std::error_
     return io::ring_transfer(*ring, op, fd_, deadline, error);
   }
   return io::transfer(fd_, io_readable, 0, deadline, error, [&] {
-    return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return support::direct::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
   });
 }
 
@@ -447,7 +449,7 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
     return receive_via_scratch(buffer, size, error, deadline);
   }
   const ssize_t got = io::transfer(fd_, io_readable, size, deadline, error,
-                                   [&] { return ::recv(fd_, buffer, size, 0); });
+                                   [&] { return support::direct::recv(fd_, buffer, size, 0); });
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
@@ -485,7 +487,7 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
   char* const buffered = io::scratch();
   const ssize_t got =
       io::transfer(fd_, io_readable, io::kScratchSize, deadline, error,
-                   [this, buffered] { return ::recv(fd_, buffered, io::kScratchSize, 0); });
+                   [this, buffered] { return support::direct::recv(fd_, buffered, io::kScratchSize, 0); });
   if (got <= 0) {
     return 0;
   }
@@ -558,7 +560,7 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
   while (total < size) {
     const std::size_t left = size - total;
     const ssize_t sent = io::transfer(fd_, io_writable, left, deadline, error, [&] {
-      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
+      return support::direct::send(fd_, bytes + total, left, MSG_NOSIGNAL);
     });
     if (sent < 0) {
       break;

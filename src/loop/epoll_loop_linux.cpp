@@ -15,6 +15,7 @@
 #include "loop/internal_fd.hpp"
 #include "support/errors.hpp"
 #include "support/timeout.hpp"
+#include "support/direct_calls_linux.hpp"
 
 namespace cosync::loop {
 namespace {
@@ -243,7 +244,7 @@ int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
     timeout_ms = kIdleAuditMs;
   }
   could_sleep = timeout_ms != 0;
-  return epoll_wait(epoll_fd_, batch_.data(), kBatch, timeout_ms);
+  return support::direct::epoll_wait(epoll_fd_, batch_.data(), kBatch, timeout_ms);
 }
 
 void EpollLoop::run_once(Deadline until) {

@@ -8,6 +8,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "support/direct_calls_linux.hpp"
+
 namespace cosync::loop {
 
 class SignalFd {
@@ -27,7 +29,7 @@ class SignalFd {
   template <class Deliver>
   void drain(Deliver&& deliver) {
     signalfd_siginfo info{};
-    while (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    while (support::direct::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       deliver(static_cast<int>(info.ssi_signo));
     }
   }
