@@ -1,0 +1,6 @@
+# Cross build for 32-bit ARM, hard float (AAPCS with VFP) with Debian's cross compiler
+# (g++-arm-linux-gnueabihf); tests run under qemu-arm.
+set(COSYNC_CROSS_TRIPLE arm-linux-gnueabihf)
+set(CMAKE_SYSTEM_PROCESSOR armv7l)
+set(COSYNC_CROSS_QEMU qemu-arm)
+include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)
