@@ -124,9 +124,9 @@ void clobber_callee_saved() {
   // r7 and r11, the Thumb and ARM frame pointers, are left to the compiler.
   asm volatile(
       "mov r4, #4\n\tmov r5, #5\n\tmov r6, #6\n\tmov r8, #8\n\tmov r9, #9\n\t"
-      "mov r10, #10\n\tvmov.i64 d8, #0\n\tvmov.i64 d9, #0\n\tvmov.i64 d10, #0\n\t"
-      "vmov.i64 d11, #0\n\tvmov.i64 d12, #0\n\tvmov.i64 d13, #0\n\tvmov.i64 d14, #0\n\t"
-      "vmov.i64 d15, #0" ::
+      "mov r10, #10\n\tvmov d8, r4, r5\n\tvmov d9, r5, r6\n\tvmov d10, r6, r8\n\t"
+      "vmov d11, r8, r9\n\tvmov d12, r9, r10\n\tvmov d13, r10, r4\n\tvmov d14, r4, r6\n\t"
+      "vmov d15, r5, r8" ::
           : "r4", "r5", "r6", "r8", "r9", "r10", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
             "d15");
 #elif defined(__i386__)

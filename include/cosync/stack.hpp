@@ -82,7 +82,7 @@ struct StackConfig {
 };
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
-// Exactly 32 bytes with no padding, so copies move two whole 16-byte halves
+// Exactly 32 bytes on 64-bit targets, so copies move two whole 16-byte halves
 // (a partial copy that straddles earlier stores stalls store forwarding on
 // the coroutine creation path).
 struct COSYNC_API Stack {
