@@ -28,10 +28,13 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEA
 grep -- "-- cosync: arch=" "$build.configure.log"
 cmake --build "$build" -j "$(nproc)" --target "${tests[@]}"
 
-# The emulator and sysroot the toolchain file chose.
-emulator=$(sed -n 's/^set(COSYNC_CROSS_QEMU \(.*\))$/\1/p' "$toolchain")
+# The command that runs the target's programs here (qemu-user and its
+# sysroot), as the toolchain file gives it; a binary that hangs fails after
+# COSYNC_CROSS_TIMEOUT seconds.
+read -r -a run <<<"$(sed -n 's/^set(COSYNC_CROSS_RUN \(.*\))$/\1/p' "$toolchain")"
+[ ${#run[@]} -gt 0 ] || { echo "cross_test: $toolchain sets no COSYNC_CROSS_RUN" >&2; exit 2; }
 export COSYNC_TEST_SCALE=${COSYNC_TEST_SCALE:-20}
 for test in "${tests[@]}"; do
   echo "--- $triple: $test (COSYNC_TEST_SCALE=$COSYNC_TEST_SCALE)"
-  "$emulator" -L "/usr/$triple" "$build/tests/$test" --gtest_brief=1
+  timeout "${COSYNC_CROSS_TIMEOUT:-300}" "${run[@]}" "$build/tests/$test" --gtest_brief=1
 done

@@ -2,5 +2,5 @@
 # (g++-mips64el-linux-gnuabi64); tests run under qemu-mips64el.
 set(COSYNC_CROSS_TRIPLE mips64el-linux-gnuabi64)
 set(CMAKE_SYSTEM_PROCESSOR mips64el)
-set(COSYNC_CROSS_QEMU qemu-mips64el)
+set(COSYNC_CROSS_RUN qemu-mips64el -L /usr/mips64el-linux-gnuabi64)
 include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)
