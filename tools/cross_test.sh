@@ -28,13 +28,45 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEA
 grep -- "-- cosync: arch=" "$build.configure.log"
 cmake --build "$build" -j "$(nproc)" --target "${tests[@]}"
 
+# The switch's object carries .note.GNU-stack, so no program gets an
+# executable stack from it.
+switch_object=$(find "$build/CMakeFiles/cosync_objects.dir/src/context" -name 'switch_*.S.o')
+readelf -SW "$switch_object" | grep -q '\.note\.GNU-stack' ||
+  { echo "cross_test: $switch_object has no .note.GNU-stack" >&2; exit 1; }
+if readelf -lW "$build/tests/context_test" | grep GNU_STACK | grep -q RWE; then
+  echo "cross_test: $build/tests/context_test has an executable stack" >&2
+  exit 1
+fi
+
 # The command that runs the target's programs here (qemu-user and its
 # sysroot), as the toolchain file gives it; a binary that hangs fails after
 # COSYNC_CROSS_TIMEOUT seconds.
 read -r -a run <<<"$(sed -n 's/^set(COSYNC_CROSS_RUN \(.*\))$/\1/p' "$toolchain")"
 [ ${#run[@]} -gt 0 ] || { echo "cross_test: $toolchain sets no COSYNC_CROSS_RUN" >&2; exit 2; }
+# What the emulator cannot do, per target: "binary gtest-pattern reason".
+skips=()
+case $triple in
+  s390x-*)
+    skips+=("loop_test *.SignalsAreDeliveredThroughTheLoop/* qemu-user 7.2 does not byte-swap\
+ what a big-endian program reads from a signalfd it moved with fcntl(F_DUPFD_CLOEXEC)")
+    ;;
+esac
+
 export COSYNC_TEST_SCALE=${COSYNC_TEST_SCALE:-20}
 for test in "${tests[@]}"; do
   echo "--- $triple: $test (COSYNC_TEST_SCALE=$COSYNC_TEST_SCALE)"
-  timeout "${COSYNC_CROSS_TIMEOUT:-300}" "${run[@]}" "$build/tests/$test" --gtest_brief=1
+  excluded=()
+  for skip in "${skips[@]}"; do
+    read -r binary pattern reason <<<"$skip"
+    if [ "$binary" = "$test" ]; then
+      echo "SKIPPED on $triple: $pattern: $reason"
+      excluded+=("$pattern")
+    fi
+  done
+  filter="*"
+  if [ ${#excluded[@]} -gt 0 ]; then
+    filter="*-$(IFS=:; echo "${excluded[*]}")"
+  fi
+  timeout "${COSYNC_CROSS_TIMEOUT:-300}" "${run[@]}" "$build/tests/$test" --gtest_brief=1 \
+    "--gtest_filter=$filter"
 done
