@@ -13,6 +13,18 @@
 #include "cosync/impl/context_frame_x86_64_sysv.h"
 #elif defined(__aarch64__)
 #include "cosync/impl/context_frame_aarch64_aapcs.h"
+#elif defined(__riscv)
+#include "cosync/impl/context_frame_riscv64_lp64d.h"
+#elif defined(__arm__)
+#include "cosync/impl/context_frame_arm_aapcs_vfp.h"
+#elif defined(__i386__)
+#include "cosync/impl/context_frame_i386_sysv.h"
+#elif defined(__powerpc64__)
+#include "cosync/impl/context_frame_ppc64le_elfv2.h"
+#elif defined(__s390x__)
+#include "cosync/impl/context_frame_s390x_sysv.h"
+#elif defined(__mips__)
+#include "cosync/impl/context_frame_mips64_n64.h"
 #endif
 #include <cmath>
 #include <cstddef>
@@ -97,6 +109,59 @@ void clobber_callee_saved() {
       "fmov d14, xzr\n\tfmov d15, xzr" ::
           : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "d8", "d9", "d10",
             "d11", "d12", "d13", "d14", "d15");
+#elif defined(__riscv)
+  // s0, the frame pointer, is left to the compiler.
+  asm volatile(
+      "li s1, 0x11\n\tli s2, 0x12\n\tli s3, 0x13\n\tli s4, 0x14\n\tli s5, 0x15\n\t"
+      "li s6, 0x16\n\tli s7, 0x17\n\tli s8, 0x18\n\tli s9, 0x19\n\tli s10, 0x1a\n\t"
+      "li s11, 0x1b\n\tfmv.d.x fs0, zero\n\tfmv.d.x fs1, zero\n\tfmv.d.x fs2, zero\n\t"
+      "fmv.d.x fs3, zero\n\tfmv.d.x fs4, zero\n\tfmv.d.x fs5, zero\n\tfmv.d.x fs6, zero\n\t"
+      "fmv.d.x fs7, zero\n\tfmv.d.x fs8, zero\n\tfmv.d.x fs9, zero\n\tfmv.d.x fs10, zero\n\t"
+      "fmv.d.x fs11, zero" ::
+          : "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "fs0", "fs1", "fs2",
+            "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11");
+#elif defined(__arm__)
+  // r7 and r11, the Thumb and ARM frame pointers, are left to the compiler.
+  asm volatile(
+      "mov r4, #4\n\tmov r5, #5\n\tmov r6, #6\n\tmov r8, #8\n\tmov r9, #9\n\t"
+      "mov r10, #10\n\tvmov d8, r4, r5\n\tvmov d9, r5, r6\n\tvmov d10, r6, r8\n\t"
+      "vmov d11, r8, r9\n\tvmov d12, r9, r10\n\tvmov d13, r10, r4\n\tvmov d14, r4, r6\n\t"
+      "vmov d15, r5, r8" ::
+          : "r4", "r5", "r6", "r8", "r9", "r10", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
+            "d15");
+#elif defined(__i386__)
+  asm volatile("movl $0x1111, %%ebx\n\tmovl $0x2222, %%esi\n\tmovl $0x3333, %%edi" ::
+                   : "ebx", "esi", "edi");
+#elif defined(__powerpc64__)
+  // r30 and r31 (frame pointer candidates) are left to the compiler.
+  asm volatile(
+      "li 14, 14\n\tli 15, 15\n\tli 16, 16\n\tli 17, 17\n\tli 18, 18\n\tli 19, 19\n\t"
+      "li 20, 20\n\tli 21, 21\n\tli 22, 22\n\tli 23, 23\n\tli 24, 24\n\tli 25, 25\n\t"
+      "li 26, 26\n\tli 27, 27\n\tli 28, 28\n\tli 29, 29\n\tfsub 14, 14, 14\n\t"
+      "fsub 15, 15, 15\n\tfsub 16, 16, 16\n\tfsub 17, 17, 17\n\tfsub 18, 18, 18\n\t"
+      "fsub 19, 19, 19\n\tfsub 20, 20, 20\n\tfsub 21, 21, 21\n\tfsub 22, 22, 22\n\t"
+      "fsub 23, 23, 23\n\tfsub 24, 24, 24\n\tfsub 25, 25, 25\n\tfsub 26, 26, 26\n\t"
+      "fsub 27, 27, 27\n\tfsub 28, 28, 28\n\tfsub 29, 29, 29\n\tfsub 30, 30, 30\n\t"
+      "fsub 31, 31, 31" ::
+          : "r14", "r15", "r16", "r17", "r18", "r19", "r20", "r21", "r22", "r23", "r24", "r25",
+            "r26", "r27", "r28", "r29", "fr14", "fr15", "fr16", "fr17", "fr18", "fr19", "fr20",
+            "fr21", "fr22", "fr23", "fr24", "fr25", "fr26", "fr27", "fr28", "fr29", "fr30", "fr31");
+#elif defined(__s390x__)
+  // r11-r13 (frame pointer, GOT and literal pool candidates) are left to
+  // the compiler.
+  asm volatile(
+      "lghi %%r6, 6\n\tlghi %%r7, 7\n\tlghi %%r8, 8\n\tlghi %%r9, 9\n\tlghi %%r10, 10\n\t"
+      "lzdr %%f8\n\tlzdr %%f9\n\tlzdr %%f10\n\tlzdr %%f11\n\tlzdr %%f12\n\tlzdr %%f13\n\t"
+      "lzdr %%f14\n\tlzdr %%f15" ::
+          : "r6", "r7", "r8", "r9", "r10", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15");
+#elif defined(__mips__)
+  asm volatile(
+      "li $16, 16\n\tli $17, 17\n\tli $18, 18\n\tli $19, 19\n\tli $20, 20\n\t"
+      "li $21, 21\n\tli $22, 22\n\tli $23, 23\n\tdmtc1 $0, $f24\n\tdmtc1 $0, $f25\n\t"
+      "dmtc1 $0, $f26\n\tdmtc1 $0, $f27\n\tdmtc1 $0, $f28\n\tdmtc1 $0, $f29\n\t"
+      "dmtc1 $0, $f30\n\tdmtc1 $0, $f31" ::
+          : "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$f24", "$f25", "$f26", "$f27",
+            "$f28", "$f29", "$f30", "$f31");
 #endif
 }
 
@@ -435,11 +500,22 @@ transfer_t suspend_once_entry(transfer_t first) {
 
 bool assembly_backend() { return std::strcmp(backend_name(), "ucontext") != 0; }
 
+// Where the switch resumes a context on every architecture but x86_64 (whose
+// frame points into the switch itself): the return address into the
+// function that called it. Returns `stack_pointer`, the context's own.
+[[maybe_unused]] std::uintptr_t expect_resumes_in_the_caller(std::uintptr_t pc,
+                                                             std::uintptr_t stack_pointer) {
+  const auto code = reinterpret_cast<std::uintptr_t>(&suspend_once_entry);
+  EXPECT_GT(pc, code);
+  EXPECT_LT(pc, code + 128);
+  return stack_pointer;
+}
+
 // The frame a suspended context left reads back through the layout header
 // that the switch is assembled from and the gdb commands parse: its stack
 // pointer lies in its stack and its resume address in the switch (x86_64)
-// or in the function that called it (aarch64, where it is the link
-// register).
+// or in the function that called it (elsewhere, where it is the return
+// address the call left).
 TEST(Context, SuspendedFrameMatchesTheLayoutHeader) {
   if (!assembly_backend()) {
     GTEST_SKIP() << "the ucontext back end keeps a ucontext_t, not this frame";
@@ -447,7 +523,7 @@ TEST(Context, SuspendedFrameMatchesTheLayoutHeader) {
   RawStack stack;
   context_t coroutine = cosync_context_make(stack.top(), kStackSize, &suspend_once_entry);
   coroutine = cosync_context_jump(coroutine, nullptr).from;
-  const auto token = reinterpret_cast<std::uintptr_t>(coroutine);
+  [[maybe_unused]] const auto token = reinterpret_cast<std::uintptr_t>(coroutine);
   const auto top = reinterpret_cast<std::uintptr_t>(stack.top());
 #if defined(__x86_64__)
   const auto* frame = static_cast<const FrameX86_64Sysv*>(coroutine);
@@ -458,11 +534,26 @@ TEST(Context, SuspendedFrameMatchesTheLayoutHeader) {
   EXPECT_EQ(frame->x87_control, x87_control_word());
   const std::uintptr_t stack_pointer = token + COSYNC_X86_64_FRAME_SIZE;
 #elif defined(__aarch64__)
-  const auto* frame = static_cast<const FrameAarch64Aapcs*>(coroutine);
-  const auto code = reinterpret_cast<std::uintptr_t>(&suspend_once_entry);
-  EXPECT_GT(frame->pc, code);
-  EXPECT_LT(frame->pc, code + 128);
-  const std::uintptr_t stack_pointer = token + COSYNC_AARCH64_FRAME_SIZE;
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FrameAarch64Aapcs*>(coroutine)->pc, token + COSYNC_AARCH64_FRAME_SIZE);
+#elif defined(__riscv)
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FrameRiscv64Lp64d*>(coroutine)->pc, token + COSYNC_RISCV64_FRAME_SIZE);
+#elif defined(__arm__)
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FrameArmAapcsVfp*>(coroutine)->pc, token + COSYNC_ARM_FRAME_SIZE);
+#elif defined(__i386__)
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FrameI386Sysv*>(coroutine)->pc, token + COSYNC_I386_FRAME_SIZE);
+#elif defined(__powerpc64__)
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FramePpc64leElfv2*>(coroutine)->pc, token + COSYNC_PPC64LE_FRAME_SIZE);
+#elif defined(__s390x__)
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FrameS390xSysv*>(coroutine)->pc, token + COSYNC_S390X_FRAME_SIZE);
+#elif defined(__mips__)
+  const std::uintptr_t stack_pointer = expect_resumes_in_the_caller(
+      static_cast<const FrameMips64N64*>(coroutine)->pc, token + COSYNC_MIPS64_FRAME_SIZE);
 #else
   const std::uintptr_t stack_pointer = top - 1;
 #endif

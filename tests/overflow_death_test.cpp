@@ -55,6 +55,34 @@ TEST(OverflowDeathTest, FrameLargerThanAPageIsReported) {
               ::testing::KilledBySignal(SIGSEGV), kReport);
 }
 
+// Four times the 64 KiB guard: without stack-clash probes its one write
+// would land far below the guard.
+int frame_four_guards_deep() {
+  volatile char frame[256 * 1024];
+  frame[0] = 1;
+  return frame[0];
+}
+
+// This file is built with -fstack-clash-protection, as cosync's users are:
+// the compiler probes a large frame from the top (every 4 KiB; every 64 KiB
+// on aarch64, whose GCC assumes a 64 KiB guard), so the first probe past
+// the stack hits the guard and the report names the coroutine with the
+// fault in its guard, nothing more.
+TEST(OverflowDeathTest, AFrameLargerThanTheGuardIsProbedIntoIt) {
+#if defined(__riscv) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 14
+  GTEST_SKIP() << "GCC " << __GNUC__ << " does not implement -fstack-clash-protection for riscv64 "
+               << "(GCC 14 does): there a frame larger than the guard jumps it";
+#endif
+  EXPECT_EXIT(
+      {
+        StackConfig config = stack_config();
+        config.guard_bytes = 64 * 1024;
+        configure_stacks(config);
+        overflow_in_named_coroutine(&frame_four_guards_deep, min_stack_size);
+      },
+      ::testing::KilledBySignal(SIGSEGV), std::string(kReport) + "\n");
+}
+
 TEST(OverflowDeathTest, GuardPagePolicyIsReportedToo) {
   EXPECT_EXIT(
       {

@@ -18,7 +18,9 @@ package_packages=("${build_packages[@]}" dpkg-dev)
 docs_packages=(doxygen python3)
 bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev libst-dev)
 ci_packages=("${package_packages[@]}" "${bench_packages[@]:${#build_packages[@]}}"
-  g++-aarch64-linux-gnu qemu-user clang clang-format clang-tidy doxygen python3)
+  g++-aarch64-linux-gnu g++-riscv64-linux-gnu g++-arm-linux-gnueabihf g++-i686-linux-gnu
+  g++-powerpc64le-linux-gnu g++-s390x-linux-gnu g++-mips64el-linux-gnuabi64 qemu-user
+  clang clang-format clang-tidy doxygen python3)
 
 package_set() {
   case "${1:-}" in

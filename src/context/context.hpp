@@ -9,11 +9,12 @@
 //                        return value names the context to resume.
 //
 // A `context_t` is an opaque token for a suspended context. With the assembly
-// back ends it points at a frame on the suspended stack itself (aarch64: the
-// saved stack pointer; x86_64: a small frame below it); with the ucontext back
-// end it points at a ucontext_t kept on the suspended stack. A token is valid
-// for exactly one jump: after resuming it, the context that left hands out a
-// new token.
+// back ends it points at a frame on the suspended stack itself (x86_64: a
+// small frame below the saved stack pointer; every other architecture: the
+// saved stack pointer, laid out in include/cosync/impl/context_frame_*.h);
+// with the ucontext back end it points at a ucontext_t kept on the suspended
+// stack. A token is valid for exactly one jump: after resuming it, the
+// context that left hands out a new token.
 //
 // The declarations live in include/cosync/impl/context_jump.hpp because
 // the coroutine header inlines the switch (`context::jump`: on x86_64 the

@@ -1,6 +1,5 @@
 #include <signal.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include "cosync/impl/probes.hpp"
 #include "stack/os.hpp"
 #include "stack/overflow.hpp"
+#include "stack/signal_context.hpp"
 #include "support/errors.hpp"
 
 namespace cosync::stack::overflow {
@@ -112,20 +112,6 @@ void call_previous(int signo, siginfo_t* info, void* context) noexcept {
   } else {
     g_previous.sa_handler(signo);
   }
-}
-
-// The stack pointer of the interrupted code, or 0 where unknown. It stays
-// the integer the kernel saved: it is only compared, never dereferenced.
-std::uintptr_t interrupted_stack_pointer(const void* context) noexcept {
-  const auto* uc = static_cast<const ucontext_t*>(context);
-#if defined(__x86_64__)
-  return static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
-#elif defined(__aarch64__)
-  return uc->uc_mcontext.sp;
-#else
-  (void)uc;
-  return 0;
-#endif
 }
 
 // True when `address` is known (not 0) and lies below `limit`.

@@ -24,9 +24,11 @@ inline std::atomic<unsigned> g_vma_share{StackConfig{}.guard_page_vma_share_perc
 
 // Slabs grow from 64 to 4096 stacks (at most 4 GiB of address space), so a
 // program with a few coroutines maps little and a million need ~250 mmaps.
+// A 32-bit process has 3-4 GiB in all: its slabs stop at 64 MiB.
 inline constexpr std::size_t kFirstSlabStacks = 64;
 inline constexpr std::size_t kMaxSlabStacks = 4096;
-inline constexpr std::size_t kMaxSlabBytes = std::size_t{4} << 30U;
+inline constexpr std::size_t kMaxSlabBytes =
+    sizeof(void*) >= 8 ? static_cast<std::size_t>(std::uint64_t{4} << 30U) : std::size_t{64} << 20U;
 // Stacks given back per round: the array lives on the caller's stack,
 // which may be a small coroutine stack.
 inline constexpr std::size_t kGiveBackBatch = 32;

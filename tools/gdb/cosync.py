@@ -21,9 +21,20 @@ STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 # saved context token, is read from the frame-layout headers the switch
 # itself is assembled from: per gdb architecture, the header, its macro
 # prefix, the pc and frame-pointer fields and the frame-pointer register.
+# Only the x86_64 entry is exercised by a test (tests/gdb_test.sh runs where
+# gdb runs the target natively).
 FRAME_HEADERS = {
     "i386:x86-64": ("context_frame_x86_64_sysv.h", "COSYNC_X86_64_FRAME_", "RIP", "RBP", "$rbp"),
     "aarch64": ("context_frame_aarch64_aapcs.h", "COSYNC_AARCH64_FRAME_", "PC", "X29", "$x29"),
+    "riscv:rv64": ("context_frame_riscv64_lp64d.h", "COSYNC_RISCV64_FRAME_", "PC", "S0", "$s0"),
+    "arm": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11", "$r11"),
+    "armv7": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11", "$r11"),
+    "i386": ("context_frame_i386_sysv.h", "COSYNC_I386_FRAME_", "PC", "EBP", "$ebp"),
+    "powerpc:common64": ("context_frame_ppc64le_elfv2.h", "COSYNC_PPC64LE_FRAME_", "PC", "R31",
+                         "$r31"),
+    "s390:64-bit": ("context_frame_s390x_sysv.h", "COSYNC_S390X_FRAME_", "PC", "R11", "$r11"),
+    "mips:isa64": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP", "$s8"),
+    "mips:isa64r2": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP", "$s8"),
 }
 HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "..", "..", "include", "cosync", "impl")
@@ -133,7 +144,7 @@ class CoroutineBacktrace(gdb.Command):
         arch = gdb.selected_frame().architecture().name()
         pc_at, fp_at, size, fp_register = frame_layout(arch)
         sp = int(coroutine["context_"])
-        word = gdb.lookup_type("unsigned long").pointer()
+        word = gdb.lookup_type("unsigned long").pointer()  # a register's width
         read = lambda offset: int(gdb.Value(sp + offset).cast(word).dereference())
         saved = {r: int(gdb.parse_and_eval(r)) for r in ("$pc", "$sp", fp_register)}
         print(describe(coroutine))
