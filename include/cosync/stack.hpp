@@ -32,8 +32,10 @@
 // decommitted and whole slabs whose stacks are all free are unmapped.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "cosync/export.hpp"
 
@@ -79,6 +81,13 @@ struct StackConfig {
   // frames above 64 KiB. Guard pages cost address space and page-table
   // entries only, never memory nor (with either guard kind) more VMAs.
   std::size_t guard_bytes = 0;
+  // Measure the exact peak of one in this many stacks handed out (0, the
+  // default: none; 1: every one). Such a stack is filled with a pattern
+  // when handed out, which commits all its pages and writes them (about
+  // 10 us for 256 KiB), and scanned for the deepest changed word when its
+  // coroutine finishes. The other stacks get the cheap figure (see
+  // PeakMethod).
+  std::size_t exact_peak_every = 0;
 };
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
@@ -105,6 +114,37 @@ struct COSYNC_API Stack {
   // True when `address` lies in the guard, [mapping_base(), base).
   bool guard_contains(const void* address) const noexcept;
 };
+
+// How a stack's peak use was measured, each a different promise.
+enum class PeakMethod : std::uint8_t {
+  // The deepest stack pointer its coroutine was suspended at, and the
+  // coroutine never wrote below the top hot_bytes of the stack: a lower
+  // bound of the peak, which is below hot_bytes (16 KiB by default). Peaks
+  // between two suspensions are not seen.
+  suspensions,
+  // The coroutine wrote below the top hot_bytes: the deepest page it
+  // touched there (one mincore call at finish), so the peak rounded up to a
+  // page. Seen through the word just below hot_bytes, which the pool
+  // probes to give deep pages back: a coroutine whose frames there left
+  // that word unwritten (a large buffer it never filled) is measured by
+  // its suspensions instead, and a page an earlier coroutine on the same
+  // pooled stack touched that way may count too.
+  pages,
+  // The stack was filled with a pattern when handed out
+  // (StackConfig::exact_peak_every): the deepest word changed, exact to the
+  // word unless a frame wrote the pattern's value itself.
+  pattern,
+};
+
+// A coroutine's peak stack use: bytes from its stack's top() down to the
+// deepest use seen, its control block at the top included.
+struct StackPeak {
+  std::size_t bytes = 0;                        // peak use
+  PeakMethod method = PeakMethod::suspensions;  // how it was measured
+};
+
+// Buckets of StackStats::peak_histogram.
+inline constexpr std::size_t peak_histogram_buckets = 21;
 
 // Counters for this thread's pool and the process-wide ones. A stack is
 // live from allocate_stack() to release_stack(), on whichever threads they
@@ -133,6 +173,19 @@ struct StackStats {
   bool guard_regions_supported = false;  // MADV_GUARD_INSTALL works here
   bool guard_batches_supported = false;  // and process_madvise takes it: guards go in
                                          // batches, a fraction of a call per stack
+  // Process-wide, the peaks (StackPeak) of coroutines that finished on
+  // stacks cosync allocated, by power of two: bucket 0 counts peaks up to
+  // 1 KiB, bucket i those in (2^(i-1), 2^i] KiB, the last one everything
+  // above 512 MiB.
+  std::array<std::size_t, peak_histogram_buckets> peak_histogram{};
+  std::size_t peaks = 0;              // process-wide, the histogram's total
+  std::size_t peak_max = 0;           // process-wide, the largest peak, in bytes
+  std::size_t peaks_exact = 0;        // process-wide, peaks measured by PeakMethod::pattern
+  std::size_t peaks_suspensions = 0;  // process-wide, by PeakMethod::suspensions
+  // Process-wide, the largest peak counting a PeakMethod::suspensions one
+  // as hot_bytes (the limit it is known to stay below): what the advice
+  // sizes stacks for.
+  std::size_t peak_bound = 0;
 };
 
 // Replaces the process-wide settings, for stacks allocated from now on.
@@ -163,6 +216,25 @@ COSYNC_API void trim_stack_pool() noexcept;
 
 // This thread's stack counters and the process-wide ones (see StackStats).
 COSYNC_API StackStats stack_stats() noexcept;
+
+// The smallest stack the finished coroutines counted in `stats` would all
+// have fitted with room to spare: the next power of two at or above twice
+// stats.peak_bound, at least min_stack_size; 0 when none finished yet.
+COSYNC_API std::size_t recommended_stack_size(const StackStats& stats) noexcept;
+
+// recommended_stack_size() as a sentence, e.g. "peak 23 KiB across 10000
+// coroutines: a 64 KiB stack would do (the default is 256 KiB)".
+COSYNC_API std::string stack_advice(const StackStats& stats);
+
+// The peak use of `stack` by its current coroutine, measured now (see
+// PeakMethod). `deepest_seen` is the lowest address of the stack the caller
+// saw in use, such as the coroutine's deepest suspension (null: none).
+COSYNC_API StackPeak measure_stack_peak(const Stack& stack, const void* deepest_seen) noexcept;
+
+// Measures the peak of the coroutine that finished on `stack` (as
+// measure_stack_peak does), counts it in the histogram stack_stats()
+// reports and returns it. Call it once, just before release_stack().
+COSYNC_API StackPeak record_stack_peak(const Stack& stack, const void* deepest_seen) noexcept;
 
 // True when the canary of a canary-guarded stack is intact (always true for
 // guarded stacks).

@@ -146,6 +146,8 @@ struct Runtime {
   static void check_joinable(Coroutine& coroutine);
   static void unwind(Coroutine& coroutine, bool for_destruction);
   static void release(Coroutine& coroutine) noexcept;
+  static const void* deepest_seen(const Coroutine& coroutine) noexcept;
+  static StackPeak stack_peak(const Coroutine& coroutine) noexcept;
   static void for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit);
 
   static void forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to);
@@ -276,6 +278,7 @@ void Runtime::arrive(context::transfer_t transfer) noexcept {
 // The out-of-line twin of Switch::jump, with the ASan annotations.
 void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
   ts.current = &to;
+  Switch::note_suspension_depth(to);
   support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
 #if COSYNC_INLINE_JUMP_X86_64_SYSV
@@ -349,6 +352,7 @@ context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   mark_finished(ts, self);
   self.context_ = nullptr;  // never resumed again
   ts.current = &to;
+  Switch::note_suspension_depth(to);
   // A context that leaves for the last time passes no fake-stack slot, so
   // ASan frees its fake stack.
   support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
@@ -429,6 +433,7 @@ COSYNC_NO_SANITIZE_THREAD __attribute__((no_sanitize("address"))) void Runtime::
   ts.exited = &self;
   to.slow_path_ |= Coroutine::kReapExited;
   ts.current = &to;
+  Switch::note_suspension_depth(to);
   support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
   context::cosync_context_jump(to.context_, &self);
@@ -676,10 +681,44 @@ void Runtime::release(Coroutine& coroutine) noexcept {
   support::tsan_destroy_fiber(coroutine.tsan_fiber_);
   Stack stack = coroutine.stack_;
   const bool owns_stack = coroutine.owns_stack_;
+  if (owns_stack) {
+    record_stack_peak(stack, deepest_seen(coroutine));
+  }
   coroutine.destroy();
   if (owns_stack) {
     release_stack(stack);
   }
+}
+
+// The lowest address of its stack the coroutine was seen at: its deepest
+// suspension, the one it is suspended at now, and for the running one the
+// caller's own frame.
+const void* Runtime::deepest_seen(const Coroutine& coroutine) noexcept {
+  const auto* block = reinterpret_cast<const char*>(&coroutine);
+  const char* deepest = block - coroutine.deepest_suspension_;
+  const auto* saved = static_cast<const char*>(coroutine.context_);
+  if (coroutine.state() == CoroutineState::running) {
+    saved = static_cast<const char*>(__builtin_frame_address(0));
+  }
+  if (saved != nullptr && coroutine.stack_.contains(saved) && saved < deepest) {
+    deepest = saved;
+  }
+  return deepest;
+}
+
+// A program's stack holds anything below its coroutine's frames, so only
+// the suspensions tell.
+StackPeak Runtime::stack_peak(const Coroutine& coroutine) noexcept {
+  if (coroutine.is_main()) {
+    return StackPeak{};
+  }
+  const void* deepest = deepest_seen(coroutine);
+  if (!coroutine.owns_stack_) {
+    return StackPeak{static_cast<std::size_t>(static_cast<const char*>(coroutine.stack_.top()) -
+                                              static_cast<const char*>(deepest)),
+                     PeakMethod::suspensions};
+  }
+  return measure_stack_peak(coroutine.stack_, deepest);
 }
 
 Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t body_align) {
@@ -809,6 +848,8 @@ Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
                       Stack{.guard = StackGuard::guard_page}, id, nullptr) {
   set_name("main");
 }
+
+StackPeak Coroutine::stack_peak() const noexcept { return impl::Runtime::stack_peak(*this); }
 
 void Coroutine::set_name(std::string_view name) noexcept {
   const std::size_t length = name.size() < sizeof name_ - 1 ? name.size() : sizeof name_ - 1;

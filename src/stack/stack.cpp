@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 
 #include "stack/os.hpp"
 #include "stack/overflow.hpp"
+#include "stack/peak.hpp"
 #include "stack/slab.hpp"
 #include "support/sanitizer.hpp"
 #include "support/scope_guard.hpp"
@@ -53,6 +55,83 @@ LiveCounts& operator+=(LiveCounts& sum, const LiveCounts& part) noexcept {
   return sum;
 }
 
+// The peaks of finished coroutines (StackStats::peak_histogram and the
+// figures beside it), summed over threads like the live counts.
+struct PeakCounts {
+  std::array<std::size_t, peak_histogram_buckets> histogram{};
+  std::size_t max = 0;
+  std::size_t bound = 0;
+  std::size_t exact = 0;
+  std::size_t suspensions = 0;
+};
+
+PeakCounts& operator+=(PeakCounts& sum, const PeakCounts& part) noexcept {
+  for (std::size_t bucket = 0; bucket < sum.histogram.size(); ++bucket) {
+    sum.histogram[bucket] += part.histogram[bucket];
+  }
+  sum.max = std::max(sum.max, part.max);
+  sum.bound = std::max(sum.bound, part.bound);
+  sum.exact += part.exact;
+  sum.suspensions += part.suspensions;
+  return sum;
+}
+
+// Bucket 0 holds peaks up to 1 KiB, bucket i those in (2^(i-1), 2^i] KiB.
+std::size_t peak_bucket(std::size_t bytes) noexcept {
+  if (bytes <= 1024) {
+    return 0;
+  }
+  const auto bucket = static_cast<std::size_t>(std::bit_width((bytes - 1) >> 10U));
+  return std::min(bucket, peak_histogram_buckets - 1);
+}
+
+// One thread's PeakCounts, written only by that thread (a load and a store
+// each, no atomic read-modify-write) and read by stack_stats() on any.
+class PeakTally {
+ public:
+  void add(const StackPeak& peak) noexcept {
+    bump(histogram_[peak_bucket(peak.bytes)], 1);
+    raise(max_, peak.bytes);
+    std::size_t bound = peak.bytes;
+    if (peak.method == PeakMethod::suspensions) {
+      bound = std::max(bound, g_hot_bytes.load(std::memory_order_relaxed));
+      bump(suspensions_, 1);
+    } else if (peak.method == PeakMethod::pattern) {
+      bump(exact_, 1);
+    }
+    raise(bound_, bound);
+  }
+
+  PeakCounts read() const noexcept {
+    PeakCounts counts;
+    for (std::size_t bucket = 0; bucket < counts.histogram.size(); ++bucket) {
+      counts.histogram[bucket] = histogram_[bucket].load(std::memory_order_relaxed);
+    }
+    counts.max = max_.load(std::memory_order_relaxed);
+    counts.bound = bound_.load(std::memory_order_relaxed);
+    counts.exact = exact_.load(std::memory_order_relaxed);
+    counts.suspensions = suspensions_.load(std::memory_order_relaxed);
+    return counts;
+  }
+
+ private:
+  using Counter = std::atomic<std::size_t>;
+  static void bump(Counter& counter, std::size_t delta) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+  static void raise(Counter& counter, std::size_t value) noexcept {
+    if (value > counter.load(std::memory_order_relaxed)) {
+      counter.store(value, std::memory_order_relaxed);
+    }
+  }
+
+  std::array<Counter, peak_histogram_buckets> histogram_{};
+  Counter max_{0};
+  Counter bound_{0};
+  Counter exact_{0};
+  Counter suspensions_{0};
+};
+
 // A thread's cache of free stacks, one bucket per size in use, and the
 // slabs it carves new stacks from.
 class ThreadStacks {
@@ -70,6 +149,9 @@ class ThreadStacks {
   void fill(StackStats& stats) const noexcept;
   // This thread's allocations minus its releases, read from any thread.
   LiveCounts net_live() const noexcept;
+  // The peaks of the coroutines that finished on this thread.
+  PeakTally& peaks() noexcept { return peaks_; }
+  const PeakTally& peaks() const noexcept { return peaks_; }
 
  private:
   // A pooled stack keeps its own list node at its top, in memory that is
@@ -123,6 +205,7 @@ class ThreadStacks {
   Bucket* recent_ = nullptr;
   // Written only by this thread, read by stack_stats() on any thread.
   std::array<std::atomic<std::size_t>, 3> net_live_{};
+  PeakTally peaks_;
   std::size_t mapped_ = 0;
   std::size_t reused_ = 0;
   std::size_t trimmed_ = 0;
@@ -134,6 +217,7 @@ class ThreadStacks {
 std::mutex g_pools_mutex;
 std::vector<const ThreadStacks*> g_pools;  // guarded by g_pools_mutex
 LiveCounts g_exited_net_live{};            // guarded by g_pools_mutex
+PeakCounts g_exited_peaks;                 // guarded by g_pools_mutex
 
 // The pool is reached through a trivially initialised pointer (one TLS load
 // on the allocation path); a second thread_local object frees it at thread
@@ -189,6 +273,7 @@ ThreadStacks::~ThreadStacks() {
   const std::lock_guard lock(g_pools_mutex);
   g_pools.erase(std::find(g_pools.begin(), g_pools.end(), this));
   g_exited_net_live += net_live();
+  g_exited_peaks += peaks_.read();
 }
 
 // Counts a release on a thread whose pool is gone.
@@ -215,6 +300,34 @@ void fill_live(StackStats& stats) noexcept {
   stats.live_guard_region = at_least_zero(sum[static_cast<unsigned>(StackGuard::guard_region)]);
   stats.live_guard_page = at_least_zero(sum[static_cast<unsigned>(StackGuard::guard_page)]);
   stats.live_canary = at_least_zero(sum[static_cast<unsigned>(StackGuard::canary)]);
+}
+
+void fill_peaks(StackStats& stats) noexcept {
+  PeakCounts sum;
+  {
+    const std::lock_guard lock(g_pools_mutex);
+    sum = g_exited_peaks;
+    for (const ThreadStacks* pool : g_pools) {
+      sum += pool->peaks().read();
+    }
+  }
+  stats.peak_histogram = sum.histogram;
+  stats.peaks = 0;
+  for (const std::size_t count : sum.histogram) {
+    stats.peaks += count;
+  }
+  stats.peak_max = sum.max;
+  stats.peak_bound = sum.bound;
+  stats.peaks_exact = sum.exact;
+  stats.peaks_suspensions = sum.suspensions;
+}
+
+// Counts a peak on a thread whose pool is gone.
+void count_peak_without_pool(const StackPeak& peak) noexcept {
+  PeakTally tally;
+  tally.add(peak);
+  const std::lock_guard lock(g_pools_mutex);
+  g_exited_peaks += tally.read();
 }
 
 ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
@@ -524,6 +637,7 @@ void configure_stacks(const StackConfig& config) {
   stack::g_guard_bytes.store(stack::round_up(config.guard_bytes, stack::os::page_size()),
                              std::memory_order_relaxed);
   stack::g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
+  stack::g_exact_peak_every.store(config.exact_peak_every, std::memory_order_relaxed);
 }
 
 StackConfig stack_config() noexcept {
@@ -549,7 +663,9 @@ std::size_t checked_stack_size(std::size_t requested) {
 
 Stack allocate_stack(std::size_t size) {
   const std::size_t checked = size == 0 ? default_stack_size : checked_stack_size(size);
-  return stack::thread_stacks().allocate(checked);
+  const Stack stack = stack::thread_stacks().allocate(checked);
+  stack::maybe_fill_for_peak(stack);
+  return stack;
 }
 
 void release_stack(Stack& stack) noexcept {
@@ -578,6 +694,7 @@ StackStats stack_stats() noexcept {
     stack::t_stacks->fill(stats);
   }
   stack::fill_live(stats);
+  stack::fill_peaks(stats);
   stats.system_calls = stack::os::system_calls();
   stats.slabs = stack::slab_count();
   stats.decommitted = stack::decommitted_count();
@@ -587,6 +704,47 @@ StackStats stack_stats() noexcept {
   stats.guard_regions_supported = stack::os::guard_regions_supported();
   stats.guard_batches_supported = stack::os::guard_batches_supported();
   return stats;
+}
+
+std::size_t recommended_stack_size(const StackStats& stats) noexcept {
+  if (stats.peaks == 0) {
+    return 0;
+  }
+  return std::max(min_stack_size, std::bit_ceil(2 * stats.peak_bound));
+}
+
+namespace {
+
+std::string kib(std::size_t bytes) { return std::to_string((bytes + 1023) / 1024) + " KiB"; }
+
+}  // namespace
+
+std::string stack_advice(const StackStats& stats) {
+  if (stats.peaks == 0) {
+    return "no coroutine has finished on a cosync stack yet: no stack size to advise";
+  }
+  std::string text = stats.peak_bound > stats.peak_max
+                         ? "peak under " + kib(stats.peak_bound) + " (" + kib(stats.peak_max) +
+                               " seen at suspensions)"
+                         : "peak " + kib(stats.peak_max);
+  text +=
+      " across " + std::to_string(stats.peaks) + (stats.peaks == 1 ? " coroutine" : " coroutines");
+  return text + ": a " + kib(recommended_stack_size(stats)) + " stack would do (the default is " +
+         kib(default_stack_size) + ")";
+}
+
+StackPeak measure_stack_peak(const Stack& stack, const void* deepest_seen) noexcept {
+  return stack::measure_peak(stack, deepest_seen, false);
+}
+
+StackPeak record_stack_peak(const Stack& stack, const void* deepest_seen) noexcept {
+  const StackPeak peak = stack::measure_peak(stack, deepest_seen, true);
+  if (stack::t_stacks != nullptr) [[likely]] {
+    stack::t_stacks->peaks().add(peak);
+  } else {
+    stack::count_peak_without_pool(peak);
+  }
+  return peak;
 }
 
 bool stack_canary_intact(const Stack& stack) noexcept {
