@@ -182,9 +182,9 @@ struct StackStats {
   std::size_t peak_max = 0;           // process-wide, the largest peak, in bytes
   std::size_t peaks_exact = 0;        // process-wide, peaks measured by PeakMethod::pattern
   std::size_t peaks_suspensions = 0;  // process-wide, by PeakMethod::suspensions
-  // Process-wide, the largest peak counting a PeakMethod::suspensions one
-  // as hot_bytes (the limit it is known to stay below): what the advice
-  // sizes stacks for.
+  // Process-wide, what the advice sizes stacks for: peak_max, or hot_bytes
+  // (as configured now) when larger and a peak was measured by
+  // PeakMethod::suspensions, which says only that it stayed below that.
   std::size_t peak_bound = 0;
 };
 

@@ -682,7 +682,9 @@ void Runtime::release(Coroutine& coroutine) noexcept {
   Stack stack = coroutine.stack_;
   const bool owns_stack = coroutine.owns_stack_;
   if (owns_stack) {
-    record_stack_peak(stack, deepest_seen(coroutine));
+    // Finished or never started: no saved context to look at.
+    record_stack_peak(stack,
+                      reinterpret_cast<const char*>(&coroutine) - coroutine.deepest_suspension_);
   }
   coroutine.destroy();
   if (owns_stack) {

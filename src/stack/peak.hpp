@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "cosync/stack.hpp"
+#include "stack/slab.hpp"
 
 namespace cosync::stack {
 
@@ -20,12 +21,53 @@ inline constexpr std::uintptr_t kPeakPattern = 0xc05cfa11c05cfa11U;
 // at the base, and the first two filled words mark the stack as filled.
 inline constexpr std::size_t kPeakFillOffset = 64;
 
-// Fills one in g_exact_peak_every stacks handed out by this thread with the
-// pattern.
-void maybe_fill_for_peak(const Stack& stack) noexcept;
+// The readers of a finished or suspended coroutine's stack below its stack
+// pointer, which ASan may have poisoned, are not instrumented.
+#define COSYNC_READS_DEAD_FRAMES __attribute__((no_sanitize("address")))
+
+// Fills one in `every` stacks handed out by this thread with the pattern.
+void fill_for_peak_sometimes(const Stack& stack, std::size_t every) noexcept;
+
+// Fills one in g_exact_peak_every stacks with the pattern (none when 0).
+inline void maybe_fill_for_peak(const Stack& stack) noexcept {
+  const std::size_t every = g_exact_peak_every.load(std::memory_order_relaxed);
+  if (every != 0) [[unlikely]] {
+    fill_for_peak_sometimes(stack, every);
+  }
+}
+
+// Bytes from the top of `stack` down to `address`; 0 when it is not in it.
+inline std::size_t depth_of(const Stack& stack, const void* address) noexcept {
+  const auto* byte = static_cast<const char*>(address);
+  const auto* top = static_cast<const char*>(stack.top());
+  if (byte < static_cast<const char*>(stack.base) || byte >= top) {
+    return 0;
+  }
+  return static_cast<std::size_t>(top - byte);
+}
+
+// The out-of-line halves of measure_peak: a stack no larger than the hot
+// area, and one whose coroutine wrote below it.
+StackPeak measure_small(const Stack& stack, StackPeak seen, bool finished) noexcept;
+StackPeak measure_deep(const Stack& stack, StackPeak seen, bool finished) noexcept;
 
 // The peak use of `stack` (see measure_stack_peak). `finished`: its
 // coroutine is done, so a filled stack's marker is cleared for the next.
-StackPeak measure_peak(const Stack& stack, const void* deepest_seen, bool finished) noexcept;
+// Inline up to the probe of the word under the hot area, which most
+// coroutines never wrote (see ThreadStacks::has_deep_pages).
+COSYNC_READS_DEAD_FRAMES inline StackPeak measure_peak(const Stack& stack, const void* deepest_seen,
+                                                       bool finished) noexcept {
+  const StackPeak seen{depth_of(stack, deepest_seen), PeakMethod::suspensions};
+  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
+  if (stack.size <= hot + kPeakFillOffset) [[unlikely]] {
+    return measure_small(stack, seen, finished);
+  }
+  const auto* probe =
+      reinterpret_cast<const std::uintptr_t*>(static_cast<const char*>(stack.top()) - hot) - 1;
+  if (*probe == 0) [[likely]] {
+    return seen;
+  }
+  return measure_deep(stack, seen, finished);
+}
 
 }  // namespace cosync::stack

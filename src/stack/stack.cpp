@@ -60,7 +60,6 @@ LiveCounts& operator+=(LiveCounts& sum, const LiveCounts& part) noexcept {
 struct PeakCounts {
   std::array<std::size_t, peak_histogram_buckets> histogram{};
   std::size_t max = 0;
-  std::size_t bound = 0;
   std::size_t exact = 0;
   std::size_t suspensions = 0;
 };
@@ -70,7 +69,6 @@ PeakCounts& operator+=(PeakCounts& sum, const PeakCounts& part) noexcept {
     sum.histogram[bucket] += part.histogram[bucket];
   }
   sum.max = std::max(sum.max, part.max);
-  sum.bound = std::max(sum.bound, part.bound);
   sum.exact += part.exact;
   sum.suspensions += part.suspensions;
   return sum;
@@ -90,16 +88,14 @@ std::size_t peak_bucket(std::size_t bytes) noexcept {
 class PeakTally {
  public:
   void add(const StackPeak& peak) noexcept {
-    bump(histogram_[peak_bucket(peak.bytes)], 1);
-    raise(max_, peak.bytes);
-    std::size_t bound = peak.bytes;
-    if (peak.method == PeakMethod::suspensions) {
-      bound = std::max(bound, g_hot_bytes.load(std::memory_order_relaxed));
-      bump(suspensions_, 1);
-    } else if (peak.method == PeakMethod::pattern) {
-      bump(exact_, 1);
+    bump(histogram_[peak_bucket(peak.bytes)]);
+    if (peak.bytes > max_.load(std::memory_order_relaxed)) {
+      max_.store(peak.bytes, std::memory_order_relaxed);
     }
-    raise(bound_, bound);
+    // The common method is counted as what the others leave of the total.
+    if (peak.method != PeakMethod::suspensions) [[unlikely]] {
+      bump(peak.method == PeakMethod::pattern ? exact_ : pages_);
+    }
   }
 
   PeakCounts read() const noexcept {
@@ -108,28 +104,25 @@ class PeakTally {
       counts.histogram[bucket] = histogram_[bucket].load(std::memory_order_relaxed);
     }
     counts.max = max_.load(std::memory_order_relaxed);
-    counts.bound = bound_.load(std::memory_order_relaxed);
     counts.exact = exact_.load(std::memory_order_relaxed);
-    counts.suspensions = suspensions_.load(std::memory_order_relaxed);
+    std::size_t total = 0;
+    for (const std::size_t count : counts.histogram) {
+      total += count;
+    }
+    counts.suspensions = total - counts.exact - pages_.load(std::memory_order_relaxed);
     return counts;
   }
 
  private:
   using Counter = std::atomic<std::size_t>;
-  static void bump(Counter& counter, std::size_t delta) noexcept {
-    counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
-  }
-  static void raise(Counter& counter, std::size_t value) noexcept {
-    if (value > counter.load(std::memory_order_relaxed)) {
-      counter.store(value, std::memory_order_relaxed);
-    }
+  static void bump(Counter& counter) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   std::array<Counter, peak_histogram_buckets> histogram_{};
   Counter max_{0};
-  Counter bound_{0};
   Counter exact_{0};
-  Counter suspensions_{0};
+  Counter pages_{0};
 };
 
 // A thread's cache of free stacks, one bucket per size in use, and the
@@ -317,7 +310,10 @@ void fill_peaks(StackStats& stats) noexcept {
     stats.peaks += count;
   }
   stats.peak_max = sum.max;
-  stats.peak_bound = sum.bound;
+  // A peak seen only at suspensions stayed within the hot area.
+  stats.peak_bound = sum.suspensions != 0
+                         ? std::max(sum.max, g_hot_bytes.load(std::memory_order_relaxed))
+                         : sum.max;
   stats.peaks_exact = sum.exact;
   stats.peaks_suspensions = sum.suspensions;
 }
