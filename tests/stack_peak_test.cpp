@@ -15,6 +15,20 @@ namespace {
 
 constexpr std::size_t kKiB = 1024;
 
+// ASan pads frames with redzones and may move them to its fake stack on
+// the heap (detect_stack_use_after_return), so a frame's size on the
+// coroutine's stack is not what the tests below assume. They still run the
+// measurement there, and check the figures elsewhere.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kFramesMoved = true;
+#else
+constexpr bool kFramesMoved = false;
+#endif
+#define SKIP_WHERE_FRAMES_MOVED()                                                        \
+  if (kFramesMoved) {                                                                    \
+    GTEST_SKIP() << "ASan's frames are padded or on its fake stack: depths differ here"; \
+  }
+
 // Uses about `kib` KiB of stack, one KiB-sized frame per level, writing all
 // of each, and yields at the bottom when asked.
 __attribute__((noinline)) void descend(int kib, bool yield_at_bottom) {
@@ -46,11 +60,12 @@ TEST_F(StackPeakTest, AShallowSuspensionIsSeenAsALowerBound) {
   Task<void> task = create([] { descend(4, true); });
   task.resume();
   const StackPeak peak = task.coroutine().stack_peak();
-  EXPECT_EQ(peak.method, PeakMethod::suspensions);
-  EXPECT_GE(peak.bytes, 4 * kKiB);
-  EXPECT_LT(peak.bytes, stack_config().hot_bytes);
   task.resume();
   task.join();
+  EXPECT_EQ(peak.method, PeakMethod::suspensions);
+  EXPECT_LT(peak.bytes, stack_config().hot_bytes);
+  SKIP_WHERE_FRAMES_MOVED();
+  EXPECT_GE(peak.bytes, 4 * kKiB);
 }
 
 TEST_F(StackPeakTest, ADeepCallBetweenSuspensionsIsSeenByItsPages) {
@@ -61,11 +76,12 @@ TEST_F(StackPeakTest, ADeepCallBetweenSuspensionsIsSeenByItsPages) {
   });
   task.resume();
   const StackPeak peak = task.coroutine().stack_peak();
+  task.resume();
+  task.join();
+  SKIP_WHERE_FRAMES_MOVED();
   EXPECT_EQ(peak.method, PeakMethod::pages);
   EXPECT_GE(peak.bytes, 40 * kKiB);
   EXPECT_LE(peak.bytes, 52 * kKiB) << "page granularity, and a few frames above the 40";
-  task.resume();
-  task.join();
 }
 
 TEST_F(StackPeakTest, AFilledStackGivesTheExactPeak) {
@@ -78,6 +94,7 @@ TEST_F(StackPeakTest, AFilledStackGivesTheExactPeak) {
   });
   const StackPeak peak = task.join();
   EXPECT_EQ(peak.method, PeakMethod::pattern);
+  SKIP_WHERE_FRAMES_MOVED();
   EXPECT_GE(peak.bytes, 6 * kKiB);
   EXPECT_LE(peak.bytes, 8 * kKiB) << "exact to the word: six frames and the block above them";
 }
@@ -98,6 +115,7 @@ TEST_F(StackPeakTest, FinishedCoroutinesFillTheHistogramProcessWide) {
   const StackStats after = stack_stats();
   EXPECT_EQ(after.peaks, before.peaks + 3);
   EXPECT_EQ(after.peaks_exact, before.peaks_exact + 3);
+  SKIP_WHERE_FRAMES_MOVED();
   EXPECT_EQ(after.peak_histogram[5], before.peak_histogram[5] + 3) << "(16, 32] KiB";
   EXPECT_GE(after.peak_max, 20 * kKiB);
   EXPECT_GE(recommended_stack_size(after), 64 * kKiB);
