@@ -99,6 +99,21 @@ TEST_F(StackPeakTest, AFilledStackGivesTheExactPeak) {
   EXPECT_LE(peak.bytes, 8 * kKiB) << "exact to the word: six frames and the block above them";
 }
 
+TEST_F(StackPeakTest, AFilledStackGivesTheExactPeakBelowTheHotArea) {
+  StackConfig config = stack_config();
+  config.exact_peak_every = 1;
+  configure_stacks(config);
+  Task<StackPeak> task = create([] {
+    descend(40, false);
+    return current().stack_peak();
+  });
+  const StackPeak peak = task.join();
+  EXPECT_EQ(peak.method, PeakMethod::pattern);
+  SKIP_WHERE_FRAMES_MOVED();
+  EXPECT_GE(peak.bytes, 40 * kKiB);
+  EXPECT_LE(peak.bytes, 44 * kKiB) << "exact to the word, not rounded to pages";
+}
+
 TEST_F(StackPeakTest, FinishedCoroutinesFillTheHistogramProcessWide) {
   StackConfig config = stack_config();
   config.exact_peak_every = 1;

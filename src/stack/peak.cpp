@@ -14,8 +14,8 @@ thread_local std::size_t t_since_fill __attribute__((tls_model("initial-exec")))
 
 using Word = std::uintptr_t;
 
-const Word* fill_marker(const Stack& stack) noexcept {
-  return reinterpret_cast<const Word*>(static_cast<const char*>(stack.base) + kPeakFillOffset);
+Word* fill_marker(const Stack& stack) noexcept {
+  return reinterpret_cast<Word*>(static_cast<char*>(stack.base) + kPeakFillOffset);
 }
 
 COSYNC_READS_DEAD_FRAMES bool filled(const Stack& stack) noexcept {
@@ -24,16 +24,68 @@ COSYNC_READS_DEAD_FRAMES bool filled(const Stack& stack) noexcept {
   return marker[0] == kPeakPattern && marker[1] == kPeakPattern;
 }
 
-// The deepest word that no longer holds the pattern. The two marker words
-// hold it (checked by the caller), so the scan starts above them.
-COSYNC_READS_DEAD_FRAMES StackPeak scan_pattern(const Stack& stack, bool finished) noexcept {
-  auto* marker =
-      const_cast<Word*>(fill_marker(stack));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-  const Word* word = marker + 2;
-  const auto* end = static_cast<const Word*>(stack.top());
+// Where the pattern starts: the hot area of a large stack, which is
+// committed anyway; below it a large stack is decommitted at the fill, so
+// it reads zero where nothing wrote, and only the pages a coroutine
+// touches cost memory. A stack with less than two pages below its hot
+// area is filled whole.
+char* pattern_bottom(const Stack& stack) noexcept {
+  const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
+  if (stack.size < hot + 2 * os::page_size()) {
+    return reinterpret_cast<char*>(fill_marker(stack) + 2);
+  }
+  return static_cast<char*>(stack.top()) - hot;
+}
+
+void fill_words(Word* word, const Word* end) noexcept {
   support::valgrind_make_defined(word, static_cast<std::size_t>(end - word) * sizeof(Word));
-  while (word < end && *word == kPeakPattern) {
-    ++word;
+  while (word < end) {
+    *word++ = kPeakPattern;
+  }
+}
+
+// The first word of [word, end) that is neither zero nor the pattern,
+// reading only pages in memory (one mincore call per stretch searched);
+// null when none is.
+COSYNC_READS_DEAD_FRAMES const Word* first_written_in_zeroed(const Word* word,
+                                                             const Word* end) noexcept {
+  const std::size_t page = os::page_size();
+  while (word < end) {
+    const char* start =
+        reinterpret_cast<const char*>(word) - (reinterpret_cast<std::uintptr_t>(word) & (page - 1));
+    const auto* resident = static_cast<const char*>(os::lowest_resident(
+        start, static_cast<std::size_t>(reinterpret_cast<const char*>(end) - start)));
+    if (resident == nullptr) {
+      return nullptr;
+    }
+    const auto* from = reinterpret_cast<const Word*>(resident);
+    word = from > word ? from : word;
+    const auto* page_end = reinterpret_cast<const Word*>(resident + page);
+    const Word* stop = page_end < end ? page_end : end;
+    support::valgrind_make_defined(word, static_cast<std::size_t>(stop - word) * sizeof(Word));
+    for (; word < stop; ++word) {
+      if (*word != 0 && *word != kPeakPattern) {
+        return word;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The deepest word written since the fill: below the pattern, a word
+// neither zero nor the pattern (the probe word holds it); in the pattern,
+// any other word.
+COSYNC_READS_DEAD_FRAMES StackPeak scan_filled(const Stack& stack, bool finished) noexcept {
+  Word* marker = fill_marker(stack);
+  const auto* bottom = reinterpret_cast<const Word*>(pattern_bottom(stack));
+  const Word* word = first_written_in_zeroed(marker + 2, bottom);
+  if (word == nullptr) {
+    const auto* end = static_cast<const Word*>(stack.top());
+    word = bottom;
+    support::valgrind_make_defined(word, static_cast<std::size_t>(end - word) * sizeof(Word));
+    while (word < end && *word == kPeakPattern) {
+      ++word;
+    }
   }
   if (finished) {
     marker[0] = 0;  // the next coroutine on this stack is measured afresh
@@ -58,22 +110,27 @@ const char* lowest_resident_page(const Stack& stack, const char* hot_bottom) noe
 
 }  // namespace
 
+// The probe word under the hot area gets the pattern too, so the release
+// path sees the stack as deep and measures it (and gives its pages back).
 void fill_for_peak_sometimes(const Stack& stack, std::size_t every) noexcept {
   if (++t_since_fill < every) {
     return;
   }
   t_since_fill = 0;
-  auto* word =
-      const_cast<Word*>(fill_marker(stack));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
-  auto* end = static_cast<Word*>(stack.top());
-  support::valgrind_make_defined(word, static_cast<std::size_t>(end - word) * sizeof(Word));
-  while (word < end) {
-    *word++ = kPeakPattern;
+  Word* marker = fill_marker(stack);
+  marker[0] = kPeakPattern;
+  marker[1] = kPeakPattern;
+  auto* bottom = reinterpret_cast<Word*>(pattern_bottom(stack));
+  if (bottom != marker + 2) {
+    char* zeroed = static_cast<char*>(stack.base) + os::page_size();
+    os::decommit(zeroed, static_cast<std::size_t>(reinterpret_cast<char*>(bottom) - zeroed));
+    bottom[-1] = kPeakPattern;
   }
+  fill_words(bottom, static_cast<Word*>(stack.top()));
 }
 
 StackPeak measure_small(const Stack& stack, StackPeak seen, bool finished) noexcept {
-  return filled(stack) ? scan_pattern(stack, finished) : seen;
+  return filled(stack) ? scan_filled(stack, finished) : seen;
 }
 
 // The fill marker lies in the base page, which only a canary keeps in
@@ -85,7 +142,7 @@ StackPeak measure_deep(const Stack& stack, StackPeak seen, bool finished) noexce
   const char* lowest = lowest_resident_page(stack, hot_bottom);
   const bool base_in_memory = stack.guard == StackGuard::canary || lowest == stack.base;
   if (base_in_memory && filled(stack)) {
-    return scan_pattern(stack, finished);
+    return scan_filled(stack, finished);
   }
   const std::size_t pages = depth_of(stack, lowest);
   return StackPeak{pages > seen.bytes ? pages : seen.bytes, PeakMethod::pages};
