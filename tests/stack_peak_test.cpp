@@ -1,5 +1,6 @@
 // Stack high-water marks: each coroutine's peak (Coroutine::stack_peak), the
-// histogram stack_stats() keeps of finished ones, and the advice drawn from it.
+// histogram stack_stats() keeps of a sample of finished ones, and the advice
+// drawn from it.
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -46,6 +47,12 @@ __attribute__((noinline)) void descend(int kib, bool yield_at_bottom) {
 class StackPeakTest : public ::testing::Test {
  protected:
   void SetUp() override { saved_ = stack_config(); }
+  // Counts one in `every` stacks this thread releases from now on.
+  static void sample_every(std::size_t every) {
+    StackConfig config = stack_config();
+    config.peak_sample_every = every;
+    configure_stacks(config);
+  }
   void TearDown() override {
     configure_stacks(saved_);
     trim_stack_pool();
@@ -62,7 +69,7 @@ TEST_F(StackPeakTest, AShallowSuspensionIsSeenAsALowerBound) {
   const StackPeak peak = task.coroutine().stack_peak();
   task.resume();
   task.join();
-  EXPECT_EQ(peak.method, PeakMethod::suspensions);
+  EXPECT_EQ(peak.method, PeakMethod::stack_pointer);
   EXPECT_LT(peak.bytes, stack_config().hot_bytes);
   SKIP_WHERE_FRAMES_MOVED();
   EXPECT_GE(peak.bytes, 4 * kKiB);
@@ -139,23 +146,30 @@ TEST_F(StackPeakTest, FinishedCoroutinesFillTheHistogramProcessWide) {
 TEST_F(StackPeakTest, AdviceIsTheNextPowerOfTwoAtLeastTwiceThePeak) {
   StackStats stats;
   EXPECT_EQ(recommended_stack_size(stats), 0U);
-  EXPECT_NE(stack_advice(stats).find("no coroutine has finished"), std::string::npos);
+  EXPECT_EQ(stack_advice(stats), "no coroutine in the peak sample yet: no stack size to advise");
   stats.peaks = 10000;
   stats.peak_max = 23 * kKiB;
   stats.peak_bound = 23 * kKiB;
   EXPECT_EQ(recommended_stack_size(stats), 64 * kKiB);
   EXPECT_EQ(stack_advice(stats),
-            "peak 23 KiB across 10000 coroutines: a 64 KiB stack would do "
+            "peak 23 KiB across 10000 sampled coroutines: a 64 KiB stack would do "
             "(the default is 256 KiB)");
   stats.peak_max = 2 * kKiB;
   stats.peak_bound = 4 * kKiB;
   EXPECT_EQ(recommended_stack_size(stats), min_stack_size) << "never below the minimum";
   EXPECT_EQ(stack_advice(stats),
-            "peak under 4 KiB (2 KiB seen at suspensions) across 10000 coroutines: "
+            "peak under 4 KiB (2 KiB measured) across 10000 sampled coroutines: "
             "a 16 KiB stack would do (the default is 256 KiB)");
+  stats.peaks = 1;
+  stats.peak_max = 0;
+  stats.peak_bound = 16 * kKiB;
+  EXPECT_EQ(stack_advice(stats),
+            "peak under 16 KiB across 1 sampled coroutine: a 32 KiB stack would do "
+            "(the default is 256 KiB)");
 }
 
 TEST_F(StackPeakTest, AShallowFinishIsBoundedByTheHotArea) {
+  sample_every(1);
   const StackStats before = stack_stats();
   Task<void> task = create([] {
     yield();
@@ -166,9 +180,63 @@ TEST_F(StackPeakTest, AShallowFinishIsBoundedByTheHotArea) {
   task.join();
   const StackStats after = stack_stats();
   EXPECT_EQ(after.peaks, before.peaks + 1);
-  EXPECT_EQ(after.peaks_suspensions, before.peaks_suspensions + 1);
+  EXPECT_EQ(after.peaks_within_hot, before.peaks_within_hot + 1);
+  EXPECT_EQ(after.peak_histogram[4], before.peak_histogram[4] + 1)
+      << "counted at the hot area's 16 KiB, in (8, 16] KiB";
   EXPECT_GE(after.peak_bound, stack_config().hot_bytes)
-      << "a peak seen only at suspensions is sized for the hot area it stayed in";
+      << "a peak seen only by its stack pointer is sized for the hot area it stayed in";
+}
+
+TEST_F(StackPeakTest, ADeepFinishIsCountedByItsPages) {
+  sample_every(1);
+  trim_stack_pool();  // a fresh stack: no page below the hot area from earlier coroutines
+  const StackStats before = stack_stats();
+  create([] { descend(40, false); }).join();
+  const StackStats after = stack_stats();
+  EXPECT_EQ(after.peaks, before.peaks + 1);
+  EXPECT_EQ(after.peaks_within_hot, before.peaks_within_hot) << "measured by its pages";
+  SKIP_WHERE_FRAMES_MOVED();
+  EXPECT_EQ(after.peak_histogram[6], before.peak_histogram[6] + 1) << "(32, 64] KiB";
+  EXPECT_GE(after.peak_max, 40 * kKiB);
+}
+
+TEST_F(StackPeakTest, TheHistogramCountsOneInPeakSampleEveryReleases) {
+  sample_every(4);  // restarts this thread's count: the 4th and 8th are counted
+  const StackStats before = stack_stats();
+  for (int i = 0; i < 9; ++i) {
+    create([] {}).join();
+  }
+  const StackStats middle = stack_stats();
+  EXPECT_EQ(middle.peaks, before.peaks + 2);
+  sample_every(0);
+  for (int i = 0; i < 9; ++i) {
+    create([] {}).join();
+  }
+  EXPECT_EQ(stack_stats().peaks, middle.peaks) << "0 counts none";
+}
+
+TEST_F(StackPeakTest, AStackTheProgramReleasesIsSampledToo) {
+  sample_every(1);
+  const StackStats before = stack_stats();
+  Stack stack = allocate_stack(0);
+  release_stack(stack);
+  const StackStats after = stack_stats();
+  EXPECT_EQ(after.peaks, before.peaks + 1);
+  EXPECT_EQ(after.peaks_within_hot, before.peaks_within_hot + 1) << "nothing ran on it";
+}
+
+TEST_F(StackPeakTest, ExactPeaksCountEveryReleaseWhateverTheSampleRate) {
+  StackConfig config = stack_config();
+  config.exact_peak_every = 2;
+  config.peak_sample_every = 1000;
+  configure_stacks(config);
+  const StackStats before = stack_stats();
+  for (int i = 0; i < 4; ++i) {
+    create([] {}).join();
+  }
+  const StackStats after = stack_stats();
+  EXPECT_EQ(after.peaks, before.peaks + 4);
+  EXPECT_EQ(after.peaks_exact, before.peaks_exact + 2) << "one in two stacks filled";
 }
 
 TEST_F(StackPeakTest, TheMainContextHasNoPeak) { EXPECT_EQ(main_context().stack_peak().bytes, 0U); }

@@ -12,6 +12,7 @@
 #include "context/context.hpp"
 #include "coroutine/foreign.hpp"
 #include "stack/overflow.hpp"
+#include "stack/peak.hpp"
 #include "support/errors.hpp"
 #include "support/sanitizer.hpp"
 #include "support/scope_guard.hpp"
@@ -278,7 +279,6 @@ void Runtime::arrive(context::transfer_t transfer) noexcept {
 // The out-of-line twin of Switch::jump, with the ASan annotations.
 void Runtime::jump(ThreadState& ts, Coroutine& from, Coroutine& to) noexcept {
   ts.current = &to;
-  Switch::note_suspension_depth(to);
   support::asan_start_switch(&from.asan_fake_stack_, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
 #if COSYNC_INLINE_JUMP_X86_64_SYSV
@@ -352,7 +352,6 @@ context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   mark_finished(ts, self);
   self.context_ = nullptr;  // never resumed again
   ts.current = &to;
-  Switch::note_suspension_depth(to);
   // A context that leaves for the last time passes no fake-stack slot, so
   // ASan frees its fake stack.
   support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
@@ -433,7 +432,6 @@ COSYNC_NO_SANITIZE_THREAD __attribute__((no_sanitize("address"))) void Runtime::
   ts.exited = &self;
   to.slow_path_ |= Coroutine::kReapExited;
   ts.current = &to;
-  Switch::note_suspension_depth(to);
   support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
   context::cosync_context_jump(to.context_, &self);
@@ -681,44 +679,31 @@ void Runtime::release(Coroutine& coroutine) noexcept {
   support::tsan_destroy_fiber(coroutine.tsan_fiber_);
   Stack stack = coroutine.stack_;
   const bool owns_stack = coroutine.owns_stack_;
-  if (owns_stack) {
-    // Finished or never started: no saved context to look at.
-    record_stack_peak(stack,
-                      reinterpret_cast<const char*>(&coroutine) - coroutine.deepest_suspension_);
-  }
   coroutine.destroy();
   if (owns_stack) {
     release_stack(stack);
   }
 }
 
-// The lowest address of its stack the coroutine was seen at: its deepest
-// suspension, the one it is suspended at now, and for the running one the
-// caller's own frame.
+// Where the coroutine's stack is in use down to now: the stack pointer it
+// is suspended at, or for the running one the caller's own frame; null once
+// it finished.
 const void* Runtime::deepest_seen(const Coroutine& coroutine) noexcept {
-  const auto* block = reinterpret_cast<const char*>(&coroutine);
-  const char* deepest = block - coroutine.deepest_suspension_;
-  const auto* saved = static_cast<const char*>(coroutine.context_);
   if (coroutine.state() == CoroutineState::running) {
-    saved = static_cast<const char*>(__builtin_frame_address(0));
+    return __builtin_frame_address(0);
   }
-  if (saved != nullptr && coroutine.stack_.contains(saved) && saved < deepest) {
-    deepest = saved;
-  }
-  return deepest;
+  return coroutine.context_;
 }
 
 // A program's stack holds anything below its coroutine's frames, so only
-// the suspensions tell.
+// its stack pointer tells.
 StackPeak Runtime::stack_peak(const Coroutine& coroutine) noexcept {
   if (coroutine.is_main()) {
     return StackPeak{};
   }
   const void* deepest = deepest_seen(coroutine);
   if (!coroutine.owns_stack_) {
-    return StackPeak{static_cast<std::size_t>(static_cast<const char*>(coroutine.stack_.top()) -
-                                              static_cast<const char*>(deepest)),
-                     PeakMethod::suspensions};
+    return StackPeak{stack::depth_of(coroutine.stack_, deepest), PeakMethod::stack_pointer};
   }
   return measure_stack_peak(coroutine.stack_, deepest);
 }

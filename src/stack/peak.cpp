@@ -112,8 +112,8 @@ const char* lowest_resident_page(const Stack& stack, const char* hot_bottom) noe
 
 // The probe word under the hot area gets the pattern too, so the release
 // path sees the stack as deep and measures it (and gives its pages back).
-void fill_for_peak_sometimes(const Stack& stack, std::size_t every) noexcept {
-  if (++t_since_fill < every) {
+void fill_for_peak_sometimes(const Stack& stack) noexcept {
+  if (++t_since_fill < g_exact_peak_every.load(std::memory_order_relaxed)) {
     return;
   }
   t_since_fill = 0;

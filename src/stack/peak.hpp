@@ -15,6 +15,20 @@ namespace cosync::stack {
 // StackConfig::exact_peak_every, read on every allocation.
 inline std::atomic<std::size_t> g_exact_peak_every{0};
 
+// Released stacks counted in the histogram: one in this many per thread
+// (StackConfig::peak_sample_every; every one while exact peaks are on; 0:
+// none).
+inline std::atomic<std::size_t> g_peak_sample_every{StackConfig{}.peak_sample_every};
+
+// Where a thread's count of releases to the next sampled one starts: the
+// sample rate, or with a rate of 0 (none sampled) a count after which the
+// rate is read again, so a later configure_stacks() reaches every thread.
+inline std::size_t peak_countdown_start() noexcept {
+  constexpr std::size_t kUnsampledRecheck = 4096;
+  const std::size_t every = g_peak_sample_every.load(std::memory_order_relaxed);
+  return every == 0 ? kUnsampledRecheck : every;
+}
+
 // The word a filled stack holds where nothing wrote since.
 inline constexpr std::uintptr_t kPeakPattern = 0xc05cfa11c05cfa11U;
 // The fill starts this far above the base: a canary stack keeps its canary
@@ -25,14 +39,15 @@ inline constexpr std::size_t kPeakFillOffset = 64;
 // pointer, which ASan may have poisoned, are not instrumented.
 #define COSYNC_READS_DEAD_FRAMES __attribute__((no_sanitize("address")))
 
-// Fills one in `every` stacks handed out by this thread with the pattern.
-void fill_for_peak_sometimes(const Stack& stack, std::size_t every) noexcept;
+// Fills one in g_exact_peak_every stacks handed out by this thread with the
+// pattern.
+void fill_for_peak_sometimes(const Stack& stack) noexcept;
 
-// Fills one in g_exact_peak_every stacks with the pattern (none when 0).
+// Fills one in g_exact_peak_every stacks with the pattern (none when 0):
+// a compare with memory when it is 0.
 inline void maybe_fill_for_peak(const Stack& stack) noexcept {
-  const std::size_t every = g_exact_peak_every.load(std::memory_order_relaxed);
-  if (every != 0) [[unlikely]] {
-    fill_for_peak_sometimes(stack, every);
+  if (g_exact_peak_every.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    fill_for_peak_sometimes(stack);
   }
 }
 
@@ -57,7 +72,7 @@ StackPeak measure_deep(const Stack& stack, StackPeak seen, bool finished) noexce
 // coroutines never wrote (see ThreadStacks::has_deep_pages).
 COSYNC_READS_DEAD_FRAMES inline StackPeak measure_peak(const Stack& stack, const void* deepest_seen,
                                                        bool finished) noexcept {
-  const StackPeak seen{depth_of(stack, deepest_seen), PeakMethod::suspensions};
+  const StackPeak seen{depth_of(stack, deepest_seen), PeakMethod::stack_pointer};
   const std::size_t hot = g_hot_bytes.load(std::memory_order_relaxed);
   if (stack.size <= hot + kPeakFillOffset) [[unlikely]] {
     return measure_small(stack, seen, finished);

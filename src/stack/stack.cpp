@@ -61,7 +61,7 @@ struct PeakCounts {
   std::array<std::size_t, peak_histogram_buckets> histogram{};
   std::size_t max = 0;
   std::size_t exact = 0;
-  std::size_t suspensions = 0;
+  std::size_t within_hot = 0;
 };
 
 PeakCounts& operator+=(PeakCounts& sum, const PeakCounts& part) noexcept {
@@ -70,7 +70,7 @@ PeakCounts& operator+=(PeakCounts& sum, const PeakCounts& part) noexcept {
   }
   sum.max = std::max(sum.max, part.max);
   sum.exact += part.exact;
-  sum.suspensions += part.suspensions;
+  sum.within_hot += part.within_hot;
   return sum;
 }
 
@@ -87,13 +87,16 @@ std::size_t peak_bucket(std::size_t bytes) noexcept {
 // each, no atomic read-modify-write) and read by stack_stats() on any.
 class PeakTally {
  public:
+  // A peak seen by its stack pointer is counted at its bound, the hot area.
   void add(const StackPeak& peak) noexcept {
-    bump(histogram_[peak_bucket(peak.bytes)]);
+    const bool within_hot = peak.method == PeakMethod::stack_pointer;
+    bump(histogram_[peak_bucket(within_hot ? g_hot_bytes.load(std::memory_order_relaxed)
+                                           : peak.bytes)]);
     if (peak.bytes > max_.load(std::memory_order_relaxed)) {
       max_.store(peak.bytes, std::memory_order_relaxed);
     }
     // The common method is counted as what the others leave of the total.
-    if (peak.method != PeakMethod::suspensions) [[unlikely]] {
+    if (!within_hot) {
       bump(peak.method == PeakMethod::pattern ? exact_ : pages_);
     }
   }
@@ -109,7 +112,7 @@ class PeakTally {
     for (const std::size_t count : counts.histogram) {
       total += count;
     }
-    counts.suspensions = total - counts.exact - pages_.load(std::memory_order_relaxed);
+    counts.within_hot = total - counts.exact - pages_.load(std::memory_order_relaxed);
     return counts;
   }
 
@@ -310,20 +313,12 @@ void fill_peaks(StackStats& stats) noexcept {
     stats.peaks += count;
   }
   stats.peak_max = sum.max;
-  // A peak seen only at suspensions stayed within the hot area.
-  stats.peak_bound = sum.suspensions != 0
+  // A peak seen only by its stack pointer stayed within the hot area.
+  stats.peak_bound = sum.within_hot != 0
                          ? std::max(sum.max, g_hot_bytes.load(std::memory_order_relaxed))
                          : sum.max;
   stats.peaks_exact = sum.exact;
-  stats.peaks_suspensions = sum.suspensions;
-}
-
-// Counts a peak on a thread whose pool is gone.
-void count_peak_without_pool(const StackPeak& peak) noexcept {
-  PeakTally tally;
-  tally.add(peak);
-  const std::lock_guard lock(g_pools_mutex);
-  g_exited_peaks += tally.read();
+  stats.peaks_within_hot = sum.within_hot;
 }
 
 ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
@@ -498,6 +493,33 @@ bool ThreadStacks::has_deep_pages(const Stack& stack) noexcept {
   return *probe != 0;
 }
 
+// Releases this thread makes before the next one is sampled: one
+// decrement of memory on the release path (a member would be loaded,
+// decremented, stored and tested). Each thread's first release is sampled.
+constinit thread_local std::size_t t_peak_countdown __attribute__((tls_model("initial-exec"))) = 1;
+
+// Starts the count to the next sample afresh; whether sampling is on.
+bool restart_peak_countdown() noexcept {
+  t_peak_countdown = peak_countdown_start();
+  return g_peak_sample_every.load(std::memory_order_relaxed) != 0;
+}
+
+// Whether the stack being released now is in the sample: a decrement on
+// the release path, the rest out of line.
+inline bool peak_sample_due() noexcept {
+  if (--t_peak_countdown != 0) [[likely]] {
+    return false;
+  }
+  return restart_peak_countdown();
+}
+
+// Measured before give_back_deep_pages() decommits what it looks at.
+void sample_peak(const Stack& stack) noexcept {
+  if (t_stacks != nullptr) {
+    t_stacks->peaks().add(measure_peak(stack, nullptr, true));
+  }
+}
+
 inline void ThreadStacks::release(Stack& stack) noexcept {
   Bucket* bucket = recent_;
   if (bucket == nullptr || bucket->size != stack.size ||
@@ -634,6 +656,9 @@ void configure_stacks(const StackConfig& config) {
                              std::memory_order_relaxed);
   stack::g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
   stack::g_exact_peak_every.store(config.exact_peak_every, std::memory_order_relaxed);
+  stack::g_peak_sample_every.store(config.exact_peak_every != 0 ? 1 : config.peak_sample_every,
+                                   std::memory_order_relaxed);
+  stack::t_peak_countdown = stack::peak_countdown_start();
 }
 
 StackConfig stack_config() noexcept {
@@ -664,18 +689,31 @@ Stack allocate_stack(std::size_t size) {
   return stack;
 }
 
+namespace stack {
+
+// Pools `stack` on this thread, or once its pool is gone gives it back to
+// its slab.
+inline void pool_or_give_back(Stack& stack) noexcept {
+  if (t_stacks_gone) [[unlikely]] {
+    support::asan_unpoison(stack.base, stack.size);
+    count_release_without_pool(stack.guard);
+    give_back_one(stack);  // straight to its slab: this thread pools no more
+    stack = Stack{};
+    return;
+  }
+  thread_stacks().release(stack);
+}
+
+}  // namespace stack
+
 void release_stack(Stack& stack) noexcept {
   if (stack.base == nullptr) {
     return;
   }
-  if (stack::t_stacks_gone) [[unlikely]] {
-    support::asan_unpoison(stack.base, stack.size);
-    stack::count_release_without_pool(stack.guard);
-    stack::give_back_one(stack);  // straight to its slab: this thread pools no more
-    stack = Stack{};
-    return;
+  if (stack::peak_sample_due()) [[unlikely]] {
+    stack::sample_peak(stack);
   }
-  stack::thread_stacks().release(stack);
+  stack::pool_or_give_back(stack);
 }
 
 void trim_stack_pool() noexcept {
@@ -717,30 +755,23 @@ std::string kib(std::size_t bytes) { return std::to_string((bytes + 1023) / 1024
 
 std::string stack_advice(const StackStats& stats) {
   if (stats.peaks == 0) {
-    return "no coroutine has finished on a cosync stack yet: no stack size to advise";
+    return "no coroutine in the peak sample yet: no stack size to advise";
   }
-  std::string text = stats.peak_bound > stats.peak_max
-                         ? "peak under " + kib(stats.peak_bound) + " (" + kib(stats.peak_max) +
-                               " seen at suspensions)"
-                         : "peak " + kib(stats.peak_max);
-  text +=
-      " across " + std::to_string(stats.peaks) + (stats.peaks == 1 ? " coroutine" : " coroutines");
+  std::string text = "peak " + kib(stats.peak_max);
+  if (stats.peak_bound > stats.peak_max) {
+    text = "peak under " + kib(stats.peak_bound);
+    if (stats.peak_max != 0) {
+      text += " (" + kib(stats.peak_max) + " measured)";
+    }
+  }
+  text += " across " + std::to_string(stats.peaks) +
+          (stats.peaks == 1 ? " sampled coroutine" : " sampled coroutines");
   return text + ": a " + kib(recommended_stack_size(stats)) + " stack would do (the default is " +
          kib(default_stack_size) + ")";
 }
 
 StackPeak measure_stack_peak(const Stack& stack, const void* deepest_seen) noexcept {
   return stack::measure_peak(stack, deepest_seen, false);
-}
-
-StackPeak record_stack_peak(const Stack& stack, const void* deepest_seen) noexcept {
-  const StackPeak peak = stack::measure_peak(stack, deepest_seen, true);
-  if (stack::t_stacks != nullptr) [[likely]] {
-    stack::t_stacks->peaks().add(peak);
-  } else {
-    stack::count_peak_without_pool(peak);
-  }
-  return peak;
 }
 
 bool stack_canary_intact(const Stack& stack) noexcept {

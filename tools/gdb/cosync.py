@@ -90,16 +90,19 @@ def state_of(coroutine):
 
 
 def peak_of(coroutine):
-    """Bytes from the stack top to the deepest suspension seen (a lower bound
-    of the peak: PeakMethod::suspensions), as Coroutine::stack_peak starts."""
+    """Bytes from the stack top to the coroutine's stack pointer: the one it
+    is suspended at, or the thread's for the running one (a lower bound of
+    the peak: PeakMethod::stack_pointer), as Coroutine::stack_peak starts."""
     stack = coroutine["stack_"]
-    top = int(stack["base"]) + int(stack["size"])
-    block = int(coroutine.address)
-    deepest = block - int(coroutine["deepest_suspension_"])
-    token = int(coroutine["context_"])
-    if state_of(coroutine) == "suspended" and int(stack["base"]) <= token < deepest:
-        deepest = token
-    return top - deepest
+    base = int(stack["base"])
+    top = base + int(stack["size"])
+    state = state_of(coroutine)
+    sp = 0
+    if state == "suspended":
+        sp = int(coroutine["context_"])
+    elif state == "running":
+        sp = int(gdb.newest_frame().read_register("sp"))
+    return top - sp if base <= sp < top else 0
 
 
 def describe(coroutine):
@@ -195,8 +198,8 @@ def backtrace_of(coroutine):
 
 
 class ListCoroutines(gdb.Command):
-    """List the live cosync coroutines of the selected thread, with the
-    deepest stack use seen at their suspensions."""
+    """List the live cosync coroutines of the selected thread, with how deep
+    each is suspended in its stack (a lower bound of its peak)."""
 
     def __init__(self):
         super().__init__("cosync-list", gdb.COMMAND_STACK)

@@ -94,11 +94,6 @@ class COSYNC_API CoroutineRecord {
   // writes no state, because the running context is its thread's current
   // one, which state() reads.
   CoroutineState state_{};
-  // The deepest this context was suspended at: the largest distance from
-  // the control block (at its stack's top) down to its saved context, noted
-  // on each switch into it, where the token is read anyway. Main contexts
-  // note it too, meaninglessly (their block is not on their stack).
-  std::uint32_t deepest_suspension_ = 0;
   // How the request layer resumes and cancels this coroutine (null for a
   // coroutine it never waited in).
   Scheduling* scheduling_ = nullptr;

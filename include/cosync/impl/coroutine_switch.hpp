@@ -97,7 +97,6 @@ struct Switch {
   [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from,
                                           Coroutine& to) noexcept {
     ts.current = &to;
-    note_suspension_depth(to);
 #if COSYNC_INLINE_JUMP_X86_64_SYSV
     // Every context saves its own token (Runtime::jump and finish too), so
     // the resumed one writes nothing back.
@@ -106,17 +105,6 @@ struct Switch {
     const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
 #endif
-  }
-
-  // A stack high-water mark for every coroutine at the cost of a subtract,
-  // a compare and a store: 32 bits hold any depth, stacks being at most
-  // max_stack_size.
-  [[gnu::always_inline]] static void note_suspension_depth(Coroutine& to) noexcept {
-    const auto depth = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&to) -
-                                                  reinterpret_cast<std::uintptr_t>(to.context_));
-    if (depth > to.deepest_suspension_) {
-      to.deepest_suspension_ = depth;
-    }
   }
 
   [[gnu::always_inline]] static void after_return(Coroutine& self) {
