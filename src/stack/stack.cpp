@@ -223,6 +223,11 @@ thread_local ThreadStacks* t_stacks __attribute__((tls_model("initial-exec"))) =
 // destructor that runs later (the built-in loop's teardown unwinds spawned
 // coroutines) must not make a pool nobody would free.
 thread_local bool t_stacks_gone __attribute__((tls_model("initial-exec"))) = false;
+// Releases this thread makes before the next one is sampled, the only test
+// on the release path: a thread whose pool is gone keeps it at 1, so each
+// of its releases takes the slow path too. Each thread's first release is
+// sampled.
+constinit thread_local std::size_t t_peak_countdown __attribute__((tls_model("initial-exec"))) = 1;
 
 struct ThreadStacksOwner {
   ThreadStacksOwner() = default;
@@ -232,6 +237,7 @@ struct ThreadStacksOwner {
     delete t_stacks;
     t_stacks = nullptr;
     t_stacks_gone = true;
+    t_peak_countdown = 1;
   }
 };
 thread_local ThreadStacksOwner t_stacks_owner;
@@ -493,33 +499,6 @@ bool ThreadStacks::has_deep_pages(const Stack& stack) noexcept {
   return *probe != 0;
 }
 
-// Releases this thread makes before the next one is sampled: one
-// decrement of memory on the release path (a member would be loaded,
-// decremented, stored and tested). Each thread's first release is sampled.
-constinit thread_local std::size_t t_peak_countdown __attribute__((tls_model("initial-exec"))) = 1;
-
-// Starts the count to the next sample afresh; whether sampling is on.
-bool restart_peak_countdown() noexcept {
-  t_peak_countdown = peak_countdown_start();
-  return g_peak_sample_every.load(std::memory_order_relaxed) != 0;
-}
-
-// Whether the stack being released now is in the sample: a decrement on
-// the release path, the rest out of line.
-inline bool peak_sample_due() noexcept {
-  if (--t_peak_countdown != 0) [[likely]] {
-    return false;
-  }
-  return restart_peak_countdown();
-}
-
-// Measured before give_back_deep_pages() decommits what it looks at.
-void sample_peak(const Stack& stack) noexcept {
-  if (t_stacks != nullptr) {
-    t_stacks->peaks().add(measure_peak(stack, nullptr, true));
-  }
-}
-
 inline void ThreadStacks::release(Stack& stack) noexcept {
   Bucket* bucket = recent_;
   if (bucket == nullptr || bucket->size != stack.size ||
@@ -658,7 +637,9 @@ void configure_stacks(const StackConfig& config) {
   stack::g_exact_peak_every.store(config.exact_peak_every, std::memory_order_relaxed);
   stack::g_peak_sample_every.store(config.exact_peak_every != 0 ? 1 : config.peak_sample_every,
                                    std::memory_order_relaxed);
-  stack::t_peak_countdown = stack::peak_countdown_start();
+  if (!stack::t_stacks_gone) {
+    stack::t_peak_countdown = stack::peak_countdown_start();
+  }
 }
 
 StackConfig stack_config() noexcept {
@@ -691,17 +672,24 @@ Stack allocate_stack(std::size_t size) {
 
 namespace stack {
 
-// Pools `stack` on this thread, or once its pool is gone gives it back to
-// its slab.
-inline void pool_or_give_back(Stack& stack) noexcept {
+// A release whose countdown ran out: one to sample (measured before the
+// pool decommits what it looks at), or one on a thread whose pool is gone,
+// which goes straight to its slab.
+[[gnu::noinline]] void release_counted(Stack& stack) noexcept {
   if (t_stacks_gone) [[unlikely]] {
+    t_peak_countdown = 1;
     support::asan_unpoison(stack.base, stack.size);
     count_release_without_pool(stack.guard);
-    give_back_one(stack);  // straight to its slab: this thread pools no more
+    give_back_one(stack);
     stack = Stack{};
     return;
   }
-  thread_stacks().release(stack);
+  t_peak_countdown = peak_countdown_start();
+  ThreadStacks& pool = thread_stacks();
+  if (g_peak_sample_every.load(std::memory_order_relaxed) != 0) {
+    pool.peaks().add(measure_peak(stack, nullptr, true));
+  }
+  pool.release(stack);
 }
 
 }  // namespace stack
@@ -710,10 +698,11 @@ void release_stack(Stack& stack) noexcept {
   if (stack.base == nullptr) {
     return;
   }
-  if (stack::peak_sample_due()) [[unlikely]] {
-    stack::sample_peak(stack);
+  if (--stack::t_peak_countdown == 0) [[unlikely]] {
+    stack::release_counted(stack);
+    return;
   }
-  stack::pool_or_give_back(stack);
+  stack::thread_stacks().release(stack);
 }
 
 void trim_stack_pool() noexcept {
