@@ -9,6 +9,7 @@
 
 #include "cosync/stack.hpp"
 #include "stack/slab.hpp"
+#include "support/sanitizer.hpp"
 
 namespace cosync::stack {
 
@@ -79,6 +80,7 @@ COSYNC_READS_DEAD_FRAMES inline StackPeak measure_peak(const Stack& stack, const
   }
   const auto* probe =
       reinterpret_cast<const std::uintptr_t*>(static_cast<const char*>(stack.top()) - hot) - 1;
+  support::valgrind_make_defined(probe, sizeof *probe);  // below a suspended coroutine's sp
   if (*probe == 0) [[likely]] {
     return seen;
   }
