@@ -1,5 +1,7 @@
 // The program tests/gdb_test.sh debugs: three named coroutines parked in a
 // recognisable function, then a function to break in.
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "cosync/coroutine.hpp"
@@ -15,7 +17,15 @@ extern "C" __attribute__((noinline)) void cosync_gdb_parked_here(int depth) {
 
 extern "C" __attribute__((noinline)) void cosync_gdb_stop_here() { asm volatile(""); }
 
-int main() {
+// With the argument "abort", the program dumps core where the debugger
+// would stop it (the test sets the core limit and the directory). With
+// "guard-pages", its stacks get mprotect'ed guard pages instead of guard
+// regions: gdb's gcore reads memory in 1 MiB chunks and writes zeros for a
+// chunk holding a guard region, which it cannot read.
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "guard-pages") == 0) {
+    cosync::configure_stacks(cosync::StackConfig{.guard_policy = cosync::GuardPolicy::guard_page});
+  }
   std::vector<cosync::Task<void>> tasks;
   for (const char* name : {"gdb-alpha", "gdb-beta", "gdb-gamma"}) {
     tasks.push_back(
@@ -23,6 +33,9 @@ int main() {
     tasks.back().resume();
   }
   cosync_gdb_stop_here();
+  if (argc > 1 && std::strcmp(argv[1], "abort") == 0) {
+    std::abort();
+  }
   for (auto& task : tasks) task.join();
   return 0;
 }

@@ -133,6 +133,11 @@ class COSYNC_API Coroutine : protected impl::CoroutineRecord {
   void set_user_data(void* data) noexcept { user_data_ = data; }
   // The coroutine's stack (empty for a main context).
   const Stack& stack() const noexcept { return stack_; }
+  // How deep the coroutine has used its stack so far, measured now (see
+  // PeakMethod), until it is released; zero for a main context. On a stack
+  // the program provided, only its stack pointer is seen. When it is
+  // released, its peak may go into stack_stats()'s sampled histogram.
+  StackPeak stack_peak() const noexcept;
 
   // Starts loading what a resume reads first, the registers saved at the
   // top of the suspended stack and the frames they return to, for a caller

@@ -32,8 +32,10 @@
 // decommitted and whole slabs whose stacks are all free are unmapped.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "cosync/export.hpp"
 
@@ -80,6 +82,26 @@ struct StackConfig {
   // Guard pages cost address space and page-table entries only, never
   // memory nor (with either guard kind) more VMAs.
   std::size_t guard_bytes = 0;
+  // Measure the exact peak of one in this many stacks handed out (0, the
+  // default: none; 1: every one). Such a stack's hot area is filled with a
+  // pattern and the rest below decommitted, so it reads zero, when it is
+  // handed out; when its coroutine finishes, the deepest word changed is
+  // found (mincore skips the pages never touched). It costs about two
+  // system calls and three page faults more per measured coroutine (about
+  // 30 us where a system call costs 1 us); 1024 makes that a few ns each.
+  // The other stacks get the cheap figure (see PeakMethod). While this is
+  // not 0, every finishing coroutine is counted in the peak histogram,
+  // whatever peak_sample_every says.
+  std::size_t exact_peak_every = 0;
+  // Count one in this many stacks released (release_stack(), which every
+  // coroutine's cosync-allocated stack goes through when it is released),
+  // per thread, in the peak histogram stack_stats() reports (1: every one;
+  // 0: none). Measuring a peak there costs a probe of one word and, for a
+  // coroutine that went below the hot area, a mincore call; sampling keeps
+  // that off most releases. configure_stacks() restarts the count of the
+  // calling thread; other threads take a new rate when their current count
+  // runs out (at most 4096 releases after it when it was 0).
+  std::size_t peak_sample_every = 64;
 };
 
 // One coroutine stack. Owned by the coroutine using it, or by a pool.
@@ -106,6 +128,39 @@ struct COSYNC_API Stack {
   // True when `address` lies in the guard, [mapping_base(), base).
   bool guard_contains(const void* address) const noexcept;
 };
+
+// How a stack's peak use was measured, each a different promise.
+enum class PeakMethod : std::uint8_t {
+  // The coroutine's stack pointer now: for a suspended coroutine the one
+  // it is suspended at, for the running one the caller's frame, none (0
+  // bytes) once it finished. On a cosync stack the coroutine also never
+  // wrote below the top hot_bytes, so its peak lies between `bytes` and
+  // hot_bytes (16 KiB by default); on a stack the program provided,
+  // `bytes` is only a lower bound.
+  stack_pointer,
+  // The coroutine wrote below the top hot_bytes: the deepest page it
+  // touched there (one mincore call at finish), so the peak rounded up to a
+  // page. Seen through the word just below hot_bytes, which the pool
+  // probes to give deep pages back: a coroutine whose frames there left
+  // that word unwritten (a large buffer it never filled) is measured by
+  // its stack pointer instead, and a page an earlier coroutine on the same
+  // pooled stack touched that way may count too.
+  pages,
+  // The stack was filled when handed out (StackConfig::exact_peak_every):
+  // the deepest word changed, exact to the word unless the deepest words
+  // the coroutine wrote held zero (below the hot area) or the pattern.
+  pattern,
+};
+
+// A coroutine's peak stack use: bytes from its stack's top() down to the
+// deepest use seen, its control block at the top included.
+struct StackPeak {
+  std::size_t bytes = 0;                          // peak use
+  PeakMethod method = PeakMethod::stack_pointer;  // how it was measured
+};
+
+// Buckets of StackStats::peak_histogram.
+inline constexpr std::size_t peak_histogram_buckets = 21;
 
 // Counters for this thread's pool and the process-wide ones. A stack is
 // live from allocate_stack() to release_stack(), on whichever threads they
@@ -134,6 +189,22 @@ struct StackStats {
   bool guard_regions_supported = false;  // MADV_GUARD_INSTALL works here
   bool guard_batches_supported = false;  // and process_madvise takes it: guards go in
                                          // batches, a fraction of a call per stack
+  // Process-wide, the peaks (StackPeak) of a sample of the stacks released
+  // to cosync, each measured as its last coroutine left it (one in
+  // StackConfig::peak_sample_every per thread, 64 by default; every one
+  // while exact peaks are on), by power of two: bucket 0 counts peaks up to
+  // 1 KiB, bucket i those in (2^(i-1), 2^i] KiB, the last one everything
+  // above 512 MiB. A peak measured by PeakMethod::stack_pointer, known only
+  // to stay within the hot area, counts in hot_bytes' bucket.
+  std::array<std::size_t, peak_histogram_buckets> peak_histogram{};
+  std::size_t peaks = 0;             // process-wide, the sample's size: the histogram's total
+  std::size_t peak_max = 0;          // process-wide, the largest peak measured, in bytes
+  std::size_t peaks_exact = 0;       // process-wide, sampled peaks measured by PeakMethod::pattern
+  std::size_t peaks_within_hot = 0;  // process-wide, by PeakMethod::stack_pointer
+  // Process-wide, what the advice sizes stacks for: peak_max, or hot_bytes
+  // (as configured now) when larger and a peak was measured by
+  // PeakMethod::stack_pointer, which says only that it stayed below that.
+  std::size_t peak_bound = 0;
 };
 
 // Replaces the process-wide settings, for stacks allocated from now on.
@@ -164,6 +235,20 @@ COSYNC_API void trim_stack_pool() noexcept;
 
 // This thread's stack counters and the process-wide ones (see StackStats).
 COSYNC_API StackStats stack_stats() noexcept;
+
+// The smallest stack the sampled coroutines counted in `stats` would all
+// have fitted with room to spare: the next power of two at or above twice
+// stats.peak_bound, at least min_stack_size; 0 when none was sampled yet.
+COSYNC_API std::size_t recommended_stack_size(const StackStats& stats) noexcept;
+
+// recommended_stack_size() as a sentence, e.g. "peak 23 KiB across 10000
+// sampled coroutines: a 64 KiB stack would do (the default is 256 KiB)".
+COSYNC_API std::string stack_advice(const StackStats& stats);
+
+// The peak use of `stack` by its current coroutine, measured now (see
+// PeakMethod). `deepest_seen` is the lowest address of the stack the caller
+// saw in use, such as the coroutine's saved stack pointer (null: none).
+COSYNC_API StackPeak measure_stack_peak(const Stack& stack, const void* deepest_seen) noexcept;
 
 // True when the canary of a canary-guarded stack is intact (always true for
 // guarded stacks).

@@ -13,6 +13,7 @@
 #include "coroutine/foreign.hpp"
 #include "cosync/impl/probes.hpp"
 #include "stack/overflow.hpp"
+#include "stack/peak.hpp"
 #include "support/errors.hpp"
 #include "support/sanitizer.hpp"
 #include "support/scope_guard.hpp"
@@ -147,6 +148,8 @@ struct Runtime {
   static void check_joinable(Coroutine& coroutine);
   static void unwind(Coroutine& coroutine, bool for_destruction);
   static void release(Coroutine& coroutine) noexcept;
+  static const void* deepest_seen(const Coroutine& coroutine) noexcept;
+  static StackPeak stack_peak(const Coroutine& coroutine) noexcept;
   static void for_each(const ThreadState& ts, const std::function<void(const Coroutine&)>& visit);
 
   static void forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to);
@@ -690,6 +693,29 @@ void Runtime::release(Coroutine& coroutine) noexcept {
   }
 }
 
+// Where the coroutine's stack is in use down to now: the stack pointer it
+// is suspended at, or for the running one the caller's own frame; null once
+// it finished.
+const void* Runtime::deepest_seen(const Coroutine& coroutine) noexcept {
+  if (coroutine.state() == CoroutineState::running) {
+    return __builtin_frame_address(0);
+  }
+  return coroutine.context_;
+}
+
+// A program's stack holds anything below its coroutine's frames, so only
+// its stack pointer tells.
+StackPeak Runtime::stack_peak(const Coroutine& coroutine) noexcept {
+  if (coroutine.is_main()) {
+    return StackPeak{};
+  }
+  const void* deepest = deepest_seen(coroutine);
+  if (!coroutine.owns_stack_) {
+    return StackPeak{stack::depth_of(coroutine.stack_, deepest), PeakMethod::stack_pointer};
+  }
+  return measure_stack_peak(coroutine.stack_, deepest);
+}
+
 Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t body_align) {
   this_thread();
   Frame frame{allocate_stack(options.stack_size), nullptr};
@@ -817,6 +843,8 @@ Coroutine::Coroutine(MainTag /*tag*/, std::uint64_t id) noexcept
                       Stack{.guard = StackGuard::guard_page}, id, nullptr) {
   set_name("main");
 }
+
+StackPeak Coroutine::stack_peak() const noexcept { return impl::Runtime::stack_peak(*this); }
 
 void Coroutine::set_name(std::string_view name) noexcept {
   const std::size_t length = name.size() < sizeof name_ - 1 ? name.size() : sizeof name_ - 1;

@@ -54,6 +54,10 @@ bool protect_guard_page(void* address, std::size_t bytes) noexcept;
 // cost more than the faults it saves.
 void prefault(const Range* writes, const Range* reads, std::size_t count) noexcept;
 
+// The lowest page of [address, address + bytes) (page-aligned) that is in
+// memory (mincore), or null when none is: one call per 1 MiB searched.
+const void* lowest_resident(const void* address, std::size_t bytes) noexcept;
+
 // Fills `out` with random bytes, falling back to a weaker source.
 void random_bytes(void* out, std::size_t size) noexcept;
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 
 #include "stack/os.hpp"
 #include "stack/overflow.hpp"
+#include "stack/peak.hpp"
 #include "stack/slab.hpp"
 #include "support/sanitizer.hpp"
 #include "support/scope_guard.hpp"
@@ -55,6 +57,79 @@ LiveCounts& operator+=(LiveCounts& sum, const LiveCounts& part) noexcept {
   return sum;
 }
 
+// The peaks of finished coroutines (StackStats::peak_histogram and the
+// figures beside it), summed over threads like the live counts.
+struct PeakCounts {
+  std::array<std::size_t, peak_histogram_buckets> histogram{};
+  std::size_t max = 0;
+  std::size_t exact = 0;
+  std::size_t within_hot = 0;
+};
+
+PeakCounts& operator+=(PeakCounts& sum, const PeakCounts& part) noexcept {
+  for (std::size_t bucket = 0; bucket < sum.histogram.size(); ++bucket) {
+    sum.histogram[bucket] += part.histogram[bucket];
+  }
+  sum.max = std::max(sum.max, part.max);
+  sum.exact += part.exact;
+  sum.within_hot += part.within_hot;
+  return sum;
+}
+
+// Bucket 0 holds peaks up to 1 KiB, bucket i those in (2^(i-1), 2^i] KiB.
+std::size_t peak_bucket(std::size_t bytes) noexcept {
+  if (bytes <= 1024) {
+    return 0;
+  }
+  const auto bucket = static_cast<std::size_t>(std::bit_width((bytes - 1) >> 10U));
+  return std::min(bucket, peak_histogram_buckets - 1);
+}
+
+// One thread's PeakCounts, written only by that thread (a load and a store
+// each, no atomic read-modify-write) and read by stack_stats() on any.
+class PeakTally {
+ public:
+  // A peak seen by its stack pointer is counted at its bound, the hot area.
+  void add(const StackPeak& peak) noexcept {
+    const bool within_hot = peak.method == PeakMethod::stack_pointer;
+    bump(histogram_[peak_bucket(within_hot ? g_hot_bytes.load(std::memory_order_relaxed)
+                                           : peak.bytes)]);
+    if (peak.bytes > max_.load(std::memory_order_relaxed)) {
+      max_.store(peak.bytes, std::memory_order_relaxed);
+    }
+    // The common method is counted as what the others leave of the total.
+    if (!within_hot) {
+      bump(peak.method == PeakMethod::pattern ? exact_ : pages_);
+    }
+  }
+
+  PeakCounts read() const noexcept {
+    PeakCounts counts;
+    for (std::size_t bucket = 0; bucket < counts.histogram.size(); ++bucket) {
+      counts.histogram[bucket] = histogram_[bucket].load(std::memory_order_relaxed);
+    }
+    counts.max = max_.load(std::memory_order_relaxed);
+    counts.exact = exact_.load(std::memory_order_relaxed);
+    std::size_t total = 0;
+    for (const std::size_t count : counts.histogram) {
+      total += count;
+    }
+    counts.within_hot = total - counts.exact - pages_.load(std::memory_order_relaxed);
+    return counts;
+  }
+
+ private:
+  using Counter = std::atomic<std::size_t>;
+  static void bump(Counter& counter) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  std::array<Counter, peak_histogram_buckets> histogram_{};
+  Counter max_{0};
+  Counter exact_{0};
+  Counter pages_{0};
+};
+
 // A thread's cache of free stacks, one bucket per size in use, and the
 // slabs it carves new stacks from.
 class ThreadStacks {
@@ -72,6 +147,9 @@ class ThreadStacks {
   void fill(StackStats& stats) const noexcept;
   // This thread's allocations minus its releases, read from any thread.
   LiveCounts net_live() const noexcept;
+  // The peaks of the coroutines that finished on this thread.
+  PeakTally& peaks() noexcept { return peaks_; }
+  const PeakTally& peaks() const noexcept { return peaks_; }
 
  private:
   // A pooled stack keeps its own list node at its top, in memory that is
@@ -125,6 +203,7 @@ class ThreadStacks {
   Bucket* recent_ = nullptr;
   // Written only by this thread, read by stack_stats() on any thread.
   std::array<std::atomic<std::size_t>, 3> net_live_{};
+  PeakTally peaks_;
   std::size_t mapped_ = 0;
   std::size_t reused_ = 0;
   std::size_t trimmed_ = 0;
@@ -136,6 +215,7 @@ class ThreadStacks {
 std::mutex g_pools_mutex;
 std::vector<const ThreadStacks*> g_pools;  // guarded by g_pools_mutex
 LiveCounts g_exited_net_live{};            // guarded by g_pools_mutex
+PeakCounts g_exited_peaks;                 // guarded by g_pools_mutex
 
 // The pool is reached through a trivially initialised pointer (one TLS load
 // on the allocation path); a second thread_local object frees it at thread
@@ -145,6 +225,11 @@ thread_local ThreadStacks* t_stacks __attribute__((tls_model("initial-exec"))) =
 // destructor that runs later (the built-in loop's teardown unwinds spawned
 // coroutines) must not make a pool nobody would free.
 thread_local bool t_stacks_gone __attribute__((tls_model("initial-exec"))) = false;
+// Releases this thread makes before the next one is sampled, the only test
+// on the release path: a thread whose pool is gone keeps it at 1, so each
+// of its releases takes the slow path too. Each thread's first release is
+// sampled.
+constinit thread_local std::size_t t_peak_countdown __attribute__((tls_model("initial-exec"))) = 1;
 
 struct ThreadStacksOwner {
   ThreadStacksOwner() = default;
@@ -154,6 +239,7 @@ struct ThreadStacksOwner {
     delete t_stacks;
     t_stacks = nullptr;
     t_stacks_gone = true;
+    t_peak_countdown = 1;
   }
 };
 thread_local ThreadStacksOwner t_stacks_owner;
@@ -191,6 +277,7 @@ ThreadStacks::~ThreadStacks() {
   const std::lock_guard lock(g_pools_mutex);
   g_pools.erase(std::find(g_pools.begin(), g_pools.end(), this));
   g_exited_net_live += net_live();
+  g_exited_peaks += peaks_.read();
 }
 
 // Counts a release on a thread whose pool is gone.
@@ -217,6 +304,29 @@ void fill_live(StackStats& stats) noexcept {
   stats.live_guard_region = at_least_zero(sum[static_cast<unsigned>(StackGuard::guard_region)]);
   stats.live_guard_page = at_least_zero(sum[static_cast<unsigned>(StackGuard::guard_page)]);
   stats.live_canary = at_least_zero(sum[static_cast<unsigned>(StackGuard::canary)]);
+}
+
+void fill_peaks(StackStats& stats) noexcept {
+  PeakCounts sum;
+  {
+    const std::lock_guard lock(g_pools_mutex);
+    sum = g_exited_peaks;
+    for (const ThreadStacks* pool : g_pools) {
+      sum += pool->peaks().read();
+    }
+  }
+  stats.peak_histogram = sum.histogram;
+  stats.peaks = 0;
+  for (const std::size_t count : sum.histogram) {
+    stats.peaks += count;
+  }
+  stats.peak_max = sum.max;
+  // A peak seen only by its stack pointer stayed within the hot area.
+  stats.peak_bound = sum.within_hot != 0
+                         ? std::max(sum.max, g_hot_bytes.load(std::memory_order_relaxed))
+                         : sum.max;
+  stats.peaks_exact = sum.exact;
+  stats.peaks_within_hot = sum.within_hot;
 }
 
 ThreadStacks::Bucket* ThreadStacks::find_bucket(std::size_t size) noexcept {
@@ -526,6 +636,12 @@ void configure_stacks(const StackConfig& config) {
   stack::g_guard_bytes.store(stack::round_up(config.guard_bytes, stack::os::page_size()),
                              std::memory_order_relaxed);
   stack::g_vma_share.store(config.guard_page_vma_share_percent, std::memory_order_relaxed);
+  stack::g_exact_peak_every.store(config.exact_peak_every, std::memory_order_relaxed);
+  stack::g_peak_sample_every.store(config.exact_peak_every != 0 ? 1 : config.peak_sample_every,
+                                   std::memory_order_relaxed);
+  if (!stack::t_stacks_gone) {
+    stack::t_peak_countdown = stack::peak_countdown_start();
+  }
 }
 
 StackConfig stack_config() noexcept {
@@ -551,18 +667,41 @@ std::size_t checked_stack_size(std::size_t requested) {
 
 Stack allocate_stack(std::size_t size) {
   const std::size_t checked = size == 0 ? default_stack_size : checked_stack_size(size);
-  return stack::thread_stacks().allocate(checked);
+  const Stack stack = stack::thread_stacks().allocate(checked);
+  stack::maybe_fill_for_peak(stack);
+  return stack;
 }
+
+namespace stack {
+
+// A release whose countdown ran out: one to sample (measured before the
+// pool decommits what it looks at), or one on a thread whose pool is gone,
+// which goes straight to its slab.
+[[gnu::noinline]] void release_counted(Stack& stack) noexcept {
+  if (t_stacks_gone) [[unlikely]] {
+    t_peak_countdown = 1;
+    support::asan_unpoison(stack.base, stack.size);
+    count_release_without_pool(stack.guard);
+    give_back_one(stack);
+    stack = Stack{};
+    return;
+  }
+  t_peak_countdown = peak_countdown_start();
+  ThreadStacks& pool = thread_stacks();
+  if (g_peak_sample_every.load(std::memory_order_relaxed) != 0) {
+    pool.peaks().add(measure_peak(stack, nullptr, true));
+  }
+  pool.release(stack);
+}
+
+}  // namespace stack
 
 void release_stack(Stack& stack) noexcept {
   if (stack.base == nullptr) {
     return;
   }
-  if (stack::t_stacks_gone) [[unlikely]] {
-    support::asan_unpoison(stack.base, stack.size);
-    stack::count_release_without_pool(stack.guard);
-    stack::give_back_one(stack);  // straight to its slab: this thread pools no more
-    stack = Stack{};
+  if (--stack::t_peak_countdown == 0) [[unlikely]] {
+    stack::release_counted(stack);
     return;
   }
   stack::thread_stacks().release(stack);
@@ -580,6 +719,7 @@ StackStats stack_stats() noexcept {
     stack::t_stacks->fill(stats);
   }
   stack::fill_live(stats);
+  stack::fill_peaks(stats);
   stats.system_calls = stack::os::system_calls();
   stats.slabs = stack::slab_count();
   stats.decommitted = stack::decommitted_count();
@@ -589,6 +729,40 @@ StackStats stack_stats() noexcept {
   stats.guard_regions_supported = stack::os::guard_regions_supported();
   stats.guard_batches_supported = stack::os::guard_batches_supported();
   return stats;
+}
+
+std::size_t recommended_stack_size(const StackStats& stats) noexcept {
+  if (stats.peaks == 0) {
+    return 0;
+  }
+  return std::max(min_stack_size, std::bit_ceil(2 * stats.peak_bound));
+}
+
+namespace {
+
+std::string kib(std::size_t bytes) { return std::to_string((bytes + 1023) / 1024) + " KiB"; }
+
+}  // namespace
+
+std::string stack_advice(const StackStats& stats) {
+  if (stats.peaks == 0) {
+    return "no coroutine in the peak sample yet: no stack size to advise";
+  }
+  std::string text = "peak " + kib(stats.peak_max);
+  if (stats.peak_bound > stats.peak_max) {
+    text = "peak under " + kib(stats.peak_bound);
+    if (stats.peak_max != 0) {
+      text += " (" + kib(stats.peak_max) + " measured)";
+    }
+  }
+  text += " across " + std::to_string(stats.peaks) +
+          (stats.peaks == 1 ? " sampled coroutine" : " sampled coroutines");
+  return text + ": a " + kib(recommended_stack_size(stats)) + " stack would do (the default is " +
+         kib(default_stack_size) + ")";
+}
+
+StackPeak measure_stack_peak(const Stack& stack, const void* deepest_seen) noexcept {
+  return stack::measure_peak(stack, deepest_seen, false);
 }
 
 bool stack_canary_intact(const Stack& stack) noexcept {

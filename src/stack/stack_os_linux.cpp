@@ -232,6 +232,30 @@ bool protect_guard_page(void* address, std::size_t bytes) noexcept {
   return mprotect(address, bytes, PROT_NONE) == 0;
 }
 
+// Chunks of 256 pages keep the residency vector small enough for a
+// coroutine's stack, which may be the one calling.
+const void* lowest_resident(const void* address, std::size_t bytes) noexcept {
+  constexpr std::size_t kChunkPages = 256;
+  const std::size_t page = page_size();
+  const auto* low = static_cast<const unsigned char*>(address);
+  const std::size_t pages = bytes / page;
+  unsigned char resident[kChunkPages];
+  for (std::size_t done = 0; done < pages; done += kChunkPages) {
+    const std::size_t count = pages - done < kChunkPages ? pages - done : kChunkPages;
+    ++t_system_calls;
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): mincore only reads the range
+    if (mincore(const_cast<unsigned char*>(low + done * page), count * page, resident) != 0) {
+      return nullptr;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      if ((resident[i] & 1U) != 0) {
+        return low + (done + i) * page;
+      }
+    }
+  }
+  return nullptr;
+}
+
 void random_bytes(void* out, std::size_t size) noexcept {
   if (getrandom(out, size, GRND_NONBLOCK) == static_cast<ssize_t>(size)) {
     return;

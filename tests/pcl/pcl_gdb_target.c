@@ -2,6 +2,8 @@
    them with the gdb helper's cosync-list and shows one's backtrace. */
 #include <pcl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void cosync_pcl_gdb_stop_here(void) __attribute__((noinline));
 void cosync_pcl_gdb_stop_here(void) { __asm__ volatile(""); }
@@ -13,7 +15,8 @@ static void pcl_parked_here(void *data) {
   }
 }
 
-int main(void) {
+/* With the argument "abort", it dumps core where the debugger stops it. */
+int main(int argc, char **argv) {
   coroutine_t first = co_create(pcl_parked_here, NULL, NULL, 64 * 1024);
   coroutine_t second = co_create(pcl_parked_here, NULL, NULL, 64 * 1024);
   if (first == NULL || second == NULL) {
@@ -22,6 +25,9 @@ int main(void) {
   co_call(first);
   co_call(second);
   cosync_pcl_gdb_stop_here();
+  if (argc > 1 && strcmp(argv[1], "abort") == 0) {
+    abort();
+  }
   co_delete(first);
   co_delete(second);
   puts("pcl_gdb_target: done");

@@ -1,50 +1,63 @@
 # gdb commands for cosync: list this thread's coroutines and show the
-# backtrace of a suspended one.
+# backtraces of suspended ones, in a live process or a core file.
 #
 #   (gdb) source tools/gdb/cosync.py
 #   (gdb) cosync-list
 #   (gdb) cosync-bt 17
+#   (gdb) cosync-bt all
 #
-# cosync-bt works on a live process built with the assembly switch (not
-# COSYNC_CONTEXT=ucontext): it points the registers at the coroutine's saved
-# context (the frame layout of include/cosync/impl/context_frame_*.h, read
-# from the source tree this script sits in), prints the backtrace, and puts
-# the registers back.
+# Both only read memory: no function of the program is called and no
+# register written, so they work on a core file (gcore, or a crash's core)
+# as on a live process. cosync-bt needs the assembly switch (not
+# COSYNC_CONTEXT=ucontext): an unwinder hands gdb the coroutine's saved
+# registers (the frame layout of include/cosync/impl/context_frame_*.h,
+# read from the source tree this script sits in) as the caller of the
+# innermost frame, and the backtrace is printed from there.
 import os
 import re
 
 import gdb
+from gdb.unwinder import Unwinder, register_unwinder
 
 STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 
 # Where the assembly switch saves the resume registers, relative to the
 # saved context token, is read from the frame-layout headers the switch
 # itself is assembled from: per gdb architecture, the header, its macro
-# prefix, the pc and frame-pointer fields and the frame-pointer register.
-# Only the x86_64 entry is exercised by a test (tests/gdb_test.sh runs where
-# gdb runs the target natively).
+# prefix, the pc and frame-pointer fields, and gdb's names of the pc, stack
+# pointer and frame pointer registers. Only the x86_64 entry is exercised by
+# a test (tests/gdb_test.sh runs where gdb runs the target natively).
 FRAME_HEADERS = {
-    "i386:x86-64": ("context_frame_x86_64_sysv.h", "COSYNC_X86_64_FRAME_", "RIP", "RBP", "$rbp"),
-    "aarch64": ("context_frame_aarch64_aapcs.h", "COSYNC_AARCH64_FRAME_", "PC", "X29", "$x29"),
-    "riscv:rv64": ("context_frame_riscv64_lp64d.h", "COSYNC_RISCV64_FRAME_", "PC", "S0", "$s0"),
-    "arm": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11", "$r11"),
-    "armv7": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11", "$r11"),
-    "i386": ("context_frame_i386_sysv.h", "COSYNC_I386_FRAME_", "PC", "EBP", "$ebp"),
+    "i386:x86-64": ("context_frame_x86_64_sysv.h", "COSYNC_X86_64_FRAME_", "RIP", "RBP",
+                    ("rip", "rsp", "rbp")),
+    "aarch64": ("context_frame_aarch64_aapcs.h", "COSYNC_AARCH64_FRAME_", "PC", "X29",
+                ("pc", "sp", "x29")),
+    "riscv:rv64": ("context_frame_riscv64_lp64d.h", "COSYNC_RISCV64_FRAME_", "PC", "S0",
+                   ("pc", "sp", "s0")),
+    "arm": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11",
+            ("pc", "sp", "r11")),
+    "armv7": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11",
+              ("pc", "sp", "r11")),
+    "i386": ("context_frame_i386_sysv.h", "COSYNC_I386_FRAME_", "PC", "EBP",
+             ("eip", "esp", "ebp")),
     "powerpc:common64": ("context_frame_ppc64le_elfv2.h", "COSYNC_PPC64LE_FRAME_", "PC", "R31",
-                         "$r31"),
-    "s390:64-bit": ("context_frame_s390x_sysv.h", "COSYNC_S390X_FRAME_", "PC", "R11", "$r11"),
-    "mips:isa64": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP", "$s8"),
-    "mips:isa64r2": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP", "$s8"),
+                         ("pc", "r1", "r31")),
+    "s390:64-bit": ("context_frame_s390x_sysv.h", "COSYNC_S390X_FRAME_", "PC", "R11",
+                    ("pswa", "r15", "r11")),
+    "mips:isa64": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP",
+                   ("pc", "sp", "s8")),
+    "mips:isa64r2": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP",
+                     ("pc", "sp", "s8")),
 }
 HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "..", "..", "include", "cosync", "impl")
 
 
 def frame_layout(arch):
-    """(pc offset, frame pointer offset, token-to-stack-pointer distance, fp register)."""
+    """(pc offset, frame pointer offset, token-to-stack-pointer distance, registers)."""
     if arch not in FRAME_HEADERS:
         raise gdb.GdbError("cosync: no frame layout for %s" % arch)
-    header, prefix, pc, fp, fp_register = FRAME_HEADERS[arch]
+    header, prefix, pc, fp, registers = FRAME_HEADERS[arch]
     path = os.path.join(HEADER_DIR, header)
     try:
         with open(path) as text:
@@ -55,17 +68,21 @@ def frame_layout(arch):
     offsets = {name: int(value, 0) for name, value in
                re.findall(r"^#define %s(\w+)\s+(0x[0-9a-fA-F]+|\d+)" % prefix,
                           source, re.MULTILINE)}
-    return offsets[pc], offsets[fp], offsets["SIZE"], fp_register
+    return offsets[pc], offsets[fp], offsets["SIZE"], registers
 
 
-def thread_state():
+def parse_as_cxx(expression):
     # Parsed as C++ even when the selected frame is C (a libpcl program).
     language = gdb.parameter("language")
     gdb.execute("set language c++", to_string=True)
     try:
-        state = gdb.parse_and_eval("cosync::impl::t_state")
+        return gdb.parse_and_eval(expression)
     finally:
         gdb.execute("set language %s" % language, to_string=True)
+
+
+def thread_state():
+    state = parse_as_cxx("cosync::impl::t_state")
     if int(state) == 0:
         raise gdb.GdbError("cosync: this thread has not used cosync")
     return state.dereference()
@@ -89,27 +106,117 @@ def state_of(coroutine):
     return state
 
 
+def peak_of(coroutine):
+    """Bytes from the stack top to the coroutine's stack pointer: the one it
+    is suspended at, or the thread's for the running one (a lower bound of
+    the peak: PeakMethod::stack_pointer), as Coroutine::stack_peak starts."""
+    stack = coroutine["stack_"]
+    base = int(stack["base"])
+    top = base + int(stack["size"])
+    state = state_of(coroutine)
+    sp = 0
+    if state == "suspended":
+        sp = int(coroutine["context_"])
+    elif state == "running":
+        sp = int(gdb.newest_frame().read_register("sp"))
+    return top - sp if base <= sp < top else 0
+
+
 def describe(coroutine):
     stack = coroutine["stack_"]
-    state = state_of(coroutine)
-    return "#%d %-24s %-9s stack [0x%x, 0x%x)" % (
+    return "#%d %-24s %-9s stack [0x%x, 0x%x) peak>=%d KiB" % (
         int(coroutine["id_"]),
         '"%s"' % coroutine["name_"].string(),
-        state,
+        state_of(coroutine),
         int(stack["base"]),
         int(stack["base"]) + int(stack["size"]),
+        (peak_of(coroutine) + 1023) // 1024,
     )
 
 
-def backend():
+def uses_ucontext():
+    # The assembly back ends define the entry trampoline; ucontext does not.
     try:
-        return gdb.parse_and_eval("cosync::context::backend_name()").string()
+        gdb.parse_and_eval("(long)&cosync_context_trampoline")
+        return False
     except gdb.error:
-        return "unknown"
+        return True
+
+
+class FrameId:
+    def __init__(self, sp, pc):
+        self.sp = sp
+        self.pc = pc
+
+
+class SavedContextUnwinder(Unwinder):
+    """While `target` is set, makes the registers a suspended context saved
+    the caller of the innermost frame."""
+
+    def __init__(self):
+        super().__init__("cosync-saved-context")
+        self.target = None  # {register name: value}
+
+    def __call__(self, pending_frame):
+        if self.target is None or pending_frame.level() != 0:
+            return None
+        pc_name, sp_name = self.target["names"]
+        pc = pending_frame.read_register(pc_name)
+        sp = pending_frame.read_register(sp_name)
+        info = pending_frame.create_unwind_info(FrameId(sp, pc))
+        for name, value in self.target["registers"].items():
+            register_type = pending_frame.read_register(name).type
+            info.add_saved_register(name, gdb.Value(value).cast(register_type))
+        return info
+
+
+UNWINDER = SavedContextUnwinder()
+register_unwinder(None, UNWINDER, replace=True)
+
+
+def saved_registers(coroutine):
+    arch = gdb.selected_frame().architecture().name()
+    pc_at, fp_at, size, (pc_name, sp_name, fp_name) = frame_layout(arch)
+    token = int(coroutine["context_"])
+    word = gdb.lookup_type("unsigned long").pointer()
+
+    def read(offset):
+        return int(gdb.Value(token + offset).cast(word).dereference())
+
+    return {"names": (pc_name, sp_name),
+            "registers": {pc_name: read(pc_at), sp_name: token + size, fp_name: read(fp_at)}}
+
+
+def saved_backtrace(coroutine):
+    """The backtrace of a suspended context, renumbered from #0."""
+    UNWINDER.target = saved_registers(coroutine)
+    gdb.invalidate_cached_frames()
+    try:
+        text = gdb.execute("backtrace", to_string=True)
+    finally:
+        UNWINDER.target = None
+        gdb.invalidate_cached_frames()
+    frames = re.split(r"^(?=#\d+ )", text, flags=re.MULTILINE)
+    kept = [frame for frame in frames if frame.startswith("#")][1:]
+    return "".join(re.sub(r"^#(\d+) +", lambda m: ("#%d" % (int(m.group(1)) - 1)).ljust(4),
+                          frame) for frame in kept)
+
+
+def backtrace_of(coroutine):
+    state = state_of(coroutine)
+    if state == "running":
+        return gdb.execute("backtrace", to_string=True)
+    if state != "suspended":
+        return "(%s: no frames)\n" % state
+    if uses_ucontext():
+        raise gdb.GdbError("cosync: cosync-bt reads the assembly switch's frame; "
+                           "this program uses the ucontext back end")
+    return saved_backtrace(coroutine)
 
 
 class ListCoroutines(gdb.Command):
-    """List the live cosync coroutines of the selected thread."""
+    """List the live cosync coroutines of the selected thread, with how deep
+    each is suspended in its stack (a lower bound of its peak)."""
 
     def __init__(self):
         super().__init__("cosync-list", gdb.COMMAND_STACK)
@@ -123,39 +230,36 @@ class ListCoroutines(gdb.Command):
 
 
 class CoroutineBacktrace(gdb.Command):
-    """Show the backtrace of a suspended cosync coroutine: cosync-bt ID."""
+    """Show the backtrace of a cosync coroutine: cosync-bt ID, or cosync-bt all
+    for every coroutine of the selected thread (and its main context when a
+    coroutine is running)."""
 
     def __init__(self):
         super().__init__("cosync-bt", gdb.COMMAND_STACK)
 
     def invoke(self, argument, from_tty):
-        wanted = int(argument)
+        if argument.strip() == "all":
+            return self.show_all()
+        try:
+            wanted = int(argument)
+        except ValueError:
+            raise gdb.GdbError("cosync: usage: cosync-bt ID | cosync-bt all")
         for coroutine in coroutines():
             if int(coroutine["id_"]) == wanted:
-                return self.show(coroutine)
+                print(describe(coroutine))
+                print(backtrace_of(coroutine), end="")
+                return
         raise gdb.GdbError("cosync: no live coroutine #%d on this thread" % wanted)
 
-    def show(self, coroutine):
-        if state_of(coroutine) != "suspended":
-            raise gdb.GdbError("cosync: only a suspended coroutine has a saved context")
-        if backend() == "ucontext":
-            raise gdb.GdbError("cosync: cosync-bt reads the assembly switch's frame; "
-                               "this program uses the ucontext back end")
-        arch = gdb.selected_frame().architecture().name()
-        pc_at, fp_at, size, fp_register = frame_layout(arch)
-        sp = int(coroutine["context_"])
-        word = gdb.lookup_type("unsigned long").pointer()  # a register's width
-        read = lambda offset: int(gdb.Value(sp + offset).cast(word).dereference())
-        saved = {r: int(gdb.parse_and_eval(r)) for r in ("$pc", "$sp", fp_register)}
-        print(describe(coroutine))
-        try:
-            gdb.execute("set $pc = %d" % read(pc_at))
-            gdb.execute("set $sp = %d" % (sp + size))
-            gdb.execute("set %s = %d" % (fp_register, read(fp_at)))
-            gdb.execute("backtrace")
-        finally:
-            for register, value in saved.items():
-                gdb.execute("set %s = %d" % (register, value))
+    def show_all(self):
+        state = thread_state()
+        if int(state["current"]) != int(state["main"]):
+            main = state["main"].dereference()
+            print("#%d \"main\" suspended" % int(main["id_"]))
+            print(saved_backtrace(main))
+        for coroutine in coroutines():
+            print(describe(coroutine))
+            print(backtrace_of(coroutine))
 
 
 ListCoroutines()
