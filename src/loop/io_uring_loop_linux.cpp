@@ -329,6 +329,17 @@ void IoUringLoop::submit(RingOp& op) {
   ++ops_in_flight_;
 }
 
+// Submits what is queued (the operation may be among it), then cancels the
+// operation whose user_data is `data` synchronously.
+void IoUringLoop::cancel_at_once(std::uint64_t data) noexcept {
+  io_uring_submit(&ring_);
+  io_uring_sync_cancel_reg reg{};
+  reg.addr = data;
+  reg.timeout.tv_sec = -1;
+  reg.timeout.tv_nsec = -1;
+  io_uring_register_sync_cancel(&ring_, &reg);
+}
+
 // The cancel is synchronous (IORING_REGISTER_SYNC_CANCEL): when it returns,
 // the kernel no longer touches the op's buffers. Its completion may still
 // wait in the kernel's deferred work: enter until it is taken.
@@ -343,12 +354,7 @@ void IoUringLoop::cancel(RingOp& op) noexcept {
   }
   void (*const fn)(RingOp*) = op.fn;
   op.fn = nullptr;
-  io_uring_submit(&ring_);  // the op may still be queued
-  io_uring_sync_cancel_reg reg{};
-  reg.addr = reinterpret_cast<std::uint64_t>(&op);
-  reg.timeout.tv_sec = -1;
-  reg.timeout.tv_nsec = -1;
-  io_uring_register_sync_cancel(&ring_, &reg);
+  cancel_at_once(reinterpret_cast<std::uint64_t>(&op));
   while (!op.done) {
     io_uring_get_events(&ring_);
     reap();
@@ -397,12 +403,7 @@ void IoUringLoop::stop_receiving(RingOp& op) noexcept {
   if (!receive_.armed(op.fd, data)) {
     return;
   }
-  io_uring_submit(&ring_);  // the multishot may still be queued
-  io_uring_sync_cancel_reg reg{};
-  reg.addr = data;
-  reg.timeout.tv_sec = -1;
-  reg.timeout.tv_nsec = -1;
-  io_uring_register_sync_cancel(&ring_, &reg);
+  cancel_at_once(data);
   while (receive_.armed(op.fd, data)) {
     io_uring_get_events(&ring_);
     reap();

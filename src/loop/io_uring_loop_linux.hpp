@@ -77,6 +77,7 @@ class IoUringLoop final : public LoopCore, private RingOps {
   void dispatch_poll(std::uint64_t data, int result);
   void finish(RingOp& op, int result) noexcept;
   void stop_receiving(RingOp& op) noexcept;
+  void cancel_at_once(std::uint64_t data) noexcept;
   void drain_wakeups(unsigned flags);
   void dispatch_signals(unsigned flags);
 
