@@ -288,6 +288,25 @@ TEST_F(IoUringLoopTest, ClosingASocketWithQueuedBytesGivesItsBuffersBack) {
   EXPECT_EQ(std::string(got, 5), "fresh");
 }
 
+// release() ends the multishot receive: a socket that later takes the
+// number reads its own bytes, not those queued for the released one.
+TEST_F(IoUringLoopTest, ReleaseEndsTheReceiveSoTheNumbersNextSocketGetsOnlyItsBytes) {
+  auto [a, b] = socket_pair();
+  start_receiving(a, b);
+  b.write_all("old");
+  run_loop_for(20ms);
+  const int number = a.release();
+  ::close(number);
+  auto [c, d] = socket_pair();
+  ASSERT_TRUE(c.fd() == number || d.fd() == number) << "the number was not reused";
+  Socket& reused = c.fd() == number ? c : d;
+  Socket& peer = c.fd() == number ? d : c;
+  peer.write_all("new");
+  char got[3] = {};
+  reused.read_exactly(got, sizeof got);
+  EXPECT_EQ(std::string(got, 3), "new");
+}
+
 TEST(IoUringOverflow, CompletionsBeyondTheCqRingAreNotLost) {
   if (!io_uring_unavailable_reason().empty()) GTEST_SKIP() << io_uring_unavailable_reason();
   loop::IoUringLoop ring_loop(2);

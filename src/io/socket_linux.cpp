@@ -625,7 +625,17 @@ void Socket::close() noexcept {
   read_ahead_offset_ = 0;
 }
 
-int Socket::release() noexcept { return std::exchange(fd_, -1); }
+// On the io_uring loop the socket's multishot receive ends, and the bytes it
+// queued are dropped like the read-ahead: the fd's next owner reads from
+// the kernel, and a file that later takes the number starts afresh.
+int Socket::release() noexcept {
+  std::string().swap(read_ahead_);
+  read_ahead_offset_ = 0;
+  if (fd_ >= 0 && io::ring_of_this_loop() != nullptr) {
+    this_loop().forget_fd(fd_);
+  }
+  return std::exchange(fd_, -1);
+}
 
 Address Socket::local_address() const {
   sockaddr_storage address{};
