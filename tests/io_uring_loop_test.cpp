@@ -1,8 +1,10 @@
 // The io_uring loop's own guarantees, beyond the suites every backend runs
 // (backend_fixture.hpp): the probe and the loop maker agree, an operation
 // in flight is cancelled and finished before its coroutine unwinds, a
-// closed socket's operation ends with ECANCELED, completions beyond the CQ
-// ring's room are not lost, and a forked child leaves the parent's ring
+// closed socket's operation ends with ECANCELED, the multishot receive
+// queues bytes for later reads without losing or reordering any (timeouts,
+// cancellation, an exhausted buffer ring, closing), completions beyond the
+// CQ ring's room are not lost, and a forked child leaves the parent's ring
 // alone.
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -164,6 +166,147 @@ TEST_F(IoUringLoopTest, AReadOnASocketClosedMeanwhileEndsCancelledNotOnTheNextFi
 
 // A ring of 2 entries has a CQ of 4: 32 waits that end in one pass
 // overflow it, and every one of them must still end.
+// A socket's first read arms its multishot receive: `a` reads one byte
+// `b` sends, and the receive stays armed.
+void start_receiving(Socket& a, Socket& b) {
+  b.write_all("<");
+  char first = 0;
+  ASSERT_EQ(a.read_some(&first, 1), 1U);
+  ASSERT_EQ(first, '<');
+}
+
+// Whether the kernel still holds unread bytes for `socket` (the loop's
+// multishot receive did not take them).
+bool kernel_holds_bytes(const Socket& socket) {
+  char byte = 0;
+  return ::recv(socket.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+TEST_F(IoUringLoopTest, BytesThatArriveWhileNoReadWaitsReachTheNextReadInOrder) {
+  auto [a, b] = socket_pair();
+  start_receiving(a, b);
+  b.write_all("abc");
+  b.write_all("def");
+  run_loop_for(20ms);
+  EXPECT_FALSE(kernel_holds_bytes(a)) << "the multishot receive should have queued them";
+  char got[6] = {};
+  a.read_exactly(got, 2);
+  a.read_exactly(got + 2, 4);
+  EXPECT_EQ(std::string(got, 6), "abcdef");
+}
+
+TEST_F(IoUringLoopTest, BytesThatArriveAfterATimedOutReadReachTheNextRead) {
+  auto [a, b] = socket_pair();
+  start_receiving(a, b);
+  b.write_all("12");
+  char byte = 0;
+  ASSERT_EQ(a.read_some(&byte, 1), 1U);  // "2" stays queued
+  EXPECT_EQ(byte, '1');
+  ASSERT_EQ(a.read_some(&byte, 1), 1U);
+  EXPECT_EQ(byte, '2');
+  std::error_code error;
+  EXPECT_EQ(a.read_some(&byte, 1, error, deadline_after(20ms)), 0U);
+  EXPECT_EQ(error, std::errc::timed_out);
+  b.write_all("later");
+  char got[5] = {};
+  a.read_exactly(got, sizeof got);
+  EXPECT_EQ(std::string(got, 5), "later");
+}
+
+TEST_F(IoUringLoopTest, ACancelledReadLeavesTheBytesItsReceiveQueuedForTheNextRead) {
+  auto [a, b] = socket_pair();
+  start_receiving(a, b);
+  b.write_all("kept");
+  run_loop_for(20ms);  // queued, no read waits
+  char got[4] = {};
+  a.read_exactly(got, 1);
+  auto reader = spawn([&a] {
+    std::array<char, 64> buffer{};
+    std::error_code error;
+    // Takes the queued "ept" at once; the second read waits and is cancelled.
+    EXPECT_EQ(a.read_some(buffer.data(), buffer.size(), error), 3U);
+    return a.read_some(buffer.data(), buffer.size());
+  });
+  run_loop_for(20ms);
+  reader.cancel();
+  EXPECT_THROW(reader.get(), Cancelled);
+  b.write_all("more");
+  a.read_exactly(got, sizeof got);
+  EXPECT_EQ(std::string(got, 4), "more");
+}
+
+// More sockets with unread bytes than the loop has receive buffers: the
+// receives that found the ring empty (-ENOBUFS) are armed again, or fall
+// back to a receive into the reader's buffer, and no byte is lost or
+// reordered.
+TEST_F(IoUringLoopTest, SocketsBeyondTheBufferRingGetEveryByteInOrder) {
+  constexpr std::size_t kSockets = loop::ReceiveStreams::kBufferCount + 40;
+  std::vector<std::pair<Socket, Socket>> pairs;
+  for (std::size_t i = 0; i < kSockets; ++i) {
+    pairs.push_back(socket_pair());
+    start_receiving(pairs.back().first, pairs.back().second);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t i = 0; i < kSockets; ++i) {
+      pairs[i].second.write_all("#" + std::to_string(round * 1000 + static_cast<int>(i)) + ";");
+      pairs[i].second.write_all("tail");
+    }
+    run_loop_for(20ms);
+    for (std::size_t i = 0; i < kSockets; ++i) {
+      const std::string expected =
+          "#" + std::to_string(round * 1000 + static_cast<int>(i)) + ";tail";
+      std::string got(expected.size(), '\0');
+      pairs[i].first.read_exactly(got.data(), got.size());
+      EXPECT_EQ(got, expected) << "socket " << i << " round " << round;
+    }
+  }
+}
+
+// Sockets closed with bytes queued give their buffers back: after closing
+// more than the ring holds, a new socket's receive still finds buffers.
+TEST_F(IoUringLoopTest, ClosingASocketWithQueuedBytesGivesItsBuffersBack) {
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::pair<Socket, Socket>> pairs;
+    for (std::size_t i = 0; i < loop::ReceiveStreams::kBufferCount; ++i) {
+      pairs.push_back(socket_pair());
+      start_receiving(pairs.back().first, pairs.back().second);
+      pairs.back().second.write_all("unread");
+    }
+    run_loop_for(20ms);
+    for (auto& pair : pairs) {
+      EXPECT_FALSE(kernel_holds_bytes(pair.first)) << "round " << round;
+      pair.first.close();
+    }
+  }
+  auto [a, b] = socket_pair();
+  start_receiving(a, b);
+  b.write_all("fresh");
+  run_loop_for(20ms);
+  EXPECT_FALSE(kernel_holds_bytes(a)) << "the ring's buffers were not given back";
+  char got[5] = {};
+  a.read_exactly(got, sizeof got);
+  EXPECT_EQ(std::string(got, 5), "fresh");
+}
+
+// release() ends the multishot receive: a socket that later takes the
+// number reads its own bytes, not those queued for the released one.
+TEST_F(IoUringLoopTest, ReleaseEndsTheReceiveSoTheNumbersNextSocketGetsOnlyItsBytes) {
+  auto [a, b] = socket_pair();
+  start_receiving(a, b);
+  b.write_all("old");
+  run_loop_for(20ms);
+  const int number = a.release();
+  ::close(number);
+  auto [c, d] = socket_pair();
+  ASSERT_TRUE(c.fd() == number || d.fd() == number) << "the number was not reused";
+  Socket& reused = c.fd() == number ? c : d;
+  Socket& peer = c.fd() == number ? d : c;
+  peer.write_all("new");
+  char got[3] = {};
+  reused.read_exactly(got, sizeof got);
+  EXPECT_EQ(std::string(got, 3), "new");
+}
+
 TEST(IoUringOverflow, CompletionsBeyondTheCqRingAreNotLost) {
   if (!io_uring_unavailable_reason().empty()) GTEST_SKIP() << io_uring_unavailable_reason();
   loop::IoUringLoop ring_loop(2);

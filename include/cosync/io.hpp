@@ -115,8 +115,11 @@ struct ListenOptions {
 // keeps what the caller did not ask for (a read-ahead buffer that exists
 // only while it holds bytes): a receive that comes back short proves the
 // socket drained, so the next read waits for the loop instead of paying a
-// system call that answers EAGAIN. Read through this object only; bytes it
-// read ahead are invisible to a raw recv on fd(), and release() drops them.
+// system call that answers EAGAIN. On the io_uring loop, the socket's
+// first read arms one multishot receive that stays armed while reads end
+// with data: the bytes it takes wait in the loop's receive buffers for the
+// next read. Read through this object only; bytes it read ahead or
+// received are invisible to a raw recv on fd(), and release() drops them.
 //
 // A socket belongs to the thread whose loop waits on it: close or destroy
 // it there (closing tells that loop to forget the fd; an fd closed behind a
@@ -228,7 +231,8 @@ class COSYNC_API Socket {
   bool is_open() const noexcept { return fd_ >= 0; }
   // True while the socket holds an fd (is_open()).
   explicit operator bool() const noexcept { return is_open(); }
-  // Gives up ownership: the caller closes the fd (after Loop::forget_fd).
+  // Gives up ownership: the caller closes the fd (after Loop::forget_fd). On
+  // the io_uring loop it ends the receive and drops the bytes it queued.
   int release() noexcept;
 
  private:

@@ -453,17 +453,39 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
-// Straight into the caller's buffer: the scratch buffer is shared by the
-// thread's coroutines, and operations of several may be in flight at once.
+// From the bytes the loop's multishot receive queued for this socket; a
+// read that times out or is cancelled while it waits leaves the bytes that
+// come later queued for the next read. When the loop has no receive
+// buffer to spare, one recv straight into the caller's buffer (not the
+// scratch buffer: it is shared by the thread's coroutines, and operations
+// of several may be in flight at once).
 std::size_t Socket::receive_on_ring(loop::RingOps& ring, void* buffer, std::size_t size,
                                     std::error_code& error, Deadline deadline) {
   loop::RingOp op;
-  op.kind = loop::RingOp::Kind::recv;
   op.fd = fd_;
-  op.buffer = buffer;
-  op.size = size;
-  const ssize_t got = io::ring_transfer(ring, op, fd_, deadline, error);
-  return got < 0 ? 0 : static_cast<std::size_t>(got);
+  for (;;) {
+    const long taken = ring.take_received(fd_, buffer, size);
+    if (taken >= 0) {
+      return static_cast<std::size_t>(taken);
+    }
+    if (taken == -ENOBUFS) {
+      op.kind = loop::RingOp::Kind::recv;
+      op.buffer = buffer;
+      op.size = size;
+    } else if (taken == -EAGAIN) {
+      op.kind = loop::RingOp::Kind::recv_wait;
+    } else {
+      error = io::errno_code(static_cast<int>(-taken));
+      return 0;
+    }
+    const ssize_t got = io::ring_transfer(ring, op, fd_, deadline, error);
+    if (got < 0) {
+      return 0;
+    }
+    if (op.kind == loop::RingOp::Kind::recv) {
+      return static_cast<std::size_t>(got);
+    }
+  }
 }
 
 std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
@@ -605,7 +627,17 @@ void Socket::close() noexcept {
   read_ahead_offset_ = 0;
 }
 
-int Socket::release() noexcept { return std::exchange(fd_, -1); }
+// On the io_uring loop the socket's multishot receive ends, and the bytes it
+// queued are dropped like the read-ahead: the fd's next owner reads from
+// the kernel, and a file that later takes the number starts afresh.
+int Socket::release() noexcept {
+  std::string().swap(read_ahead_);
+  read_ahead_offset_ = 0;
+  if (fd_ >= 0 && io::ring_of_this_loop() != nullptr) {
+    this_loop().forget_fd(fd_);
+  }
+  return std::exchange(fd_, -1);
+}
 
 Address Socket::local_address() const {
   sockaddr_storage address{};

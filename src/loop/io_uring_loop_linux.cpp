@@ -22,8 +22,9 @@ namespace cosync::loop {
 namespace {
 
 // user_data: an operation is a RingOp pointer (low bits 00); a poll is
-// generation << 34 | fd << 2 | direction (01 reader, 10 writer); the
-// loop's own completions end in 11.
+// generation << 34 | fd << 2 | direction (01 reader, 10 writer); a
+// socket's multishot recv is generation << 34 | fd << 2 | 11; the loop's
+// own completions are the three tags below (fd bits no fd number has).
 constexpr std::uint64_t kWakeTag = ~std::uint64_t{0};
 constexpr std::uint64_t kSignalTag = ~std::uint64_t{0} - 4;
 constexpr std::uint64_t kIgnoredTag = ~std::uint64_t{0} - 8;
@@ -135,6 +136,7 @@ IoUringLoop::IoUringLoop(unsigned entries) {
   ring_.ring_fd = ring_.enter_ring_fd = move_above_user_fds(ring_.ring_fd);
   io_uring_register_ring_fd(&ring_);  // an optimisation: fails harmlessly
   arm_internal_poll(wake_.fd(), kWakeTag);
+  receive_.set_up(ring_);  // without it, every read is a one-shot recv
   stats_.backend = "io_uring";
   ring_ops_ = this;
 }
@@ -143,8 +145,10 @@ IoUringLoop::~IoUringLoop() {
   tear_down();
   if (forked()) {
     close(ring_.ring_fd);  // the child has no mapping of it (MADV_DONTFORK)
+    receive_.tear_down(nullptr);
     return;
   }
+  receive_.tear_down(&ring_);
   io_uring_queue_exit(&ring_);
 }
 
@@ -202,12 +206,18 @@ void IoUringLoop::cancel_everything_on(int fd) noexcept {
 
 // An fd the loop keeps no record of (no wait was armed on it) may still
 // have operations in flight: they end with ECANCELED before it closes.
+// Its multishot recv is cancelled too, and a read parked on it ends.
 void IoUringLoop::forget_fd(int fd) noexcept {
+  RingOp* parked = nullptr;
+  const bool receiving = receive_.forget(fd, parked);
   const FdRecord* found = record(fd);
   if (found != nullptr && known(*found)) {
     LoopCore::forget_fd(fd);
-  } else if (ops_in_flight_ != 0) {
+  } else if (ops_in_flight_ != 0 || receiving) {
     cancel_everything_on(fd);
+  }
+  if (parked != nullptr) {
+    finish(*parked, -ECANCELED);
   }
 }
 
@@ -265,6 +275,13 @@ void IoUringLoop::drain_wakeups(unsigned flags) {
 }
 
 void IoUringLoop::submit(RingOp& op) {
+  if (op.kind == RingOp::Kind::recv_wait) {
+    receive_.park(op);
+    op.done = false;
+    op.result = 0;
+    ++ops_in_flight_;
+    return;
+  }
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) {
     throw UsageError(
@@ -303,11 +320,24 @@ void IoUringLoop::submit(RingOp& op) {
       io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(op.address), op.flags,
                            static_cast<mode_t>(op.size));
       break;
+    case RingOp::Kind::recv_wait:
+      break;
   }
   io_uring_sqe_set_data(sqe, &op);
   op.done = false;
   op.result = 0;
   ++ops_in_flight_;
+}
+
+// Submits what is queued (the operation may be among it), then cancels the
+// operation whose user_data is `data` synchronously.
+void IoUringLoop::cancel_at_once(std::uint64_t data) noexcept {
+  io_uring_submit(&ring_);
+  io_uring_sync_cancel_reg reg{};
+  reg.addr = data;
+  reg.timeout.tv_sec = -1;
+  reg.timeout.tv_nsec = -1;
+  io_uring_register_sync_cancel(&ring_, &reg);
 }
 
 // The cancel is synchronous (IORING_REGISTER_SYNC_CANCEL): when it returns,
@@ -318,14 +348,13 @@ void IoUringLoop::cancel(RingOp& op) noexcept {
     op.done = true;
     return;
   }
+  if (op.kind == RingOp::Kind::recv_wait) {
+    stop_receiving(op);
+    return;
+  }
   void (*const fn)(RingOp*) = op.fn;
   op.fn = nullptr;
-  io_uring_submit(&ring_);  // the op may still be queued
-  io_uring_sync_cancel_reg reg{};
-  reg.addr = reinterpret_cast<std::uint64_t>(&op);
-  reg.timeout.tv_sec = -1;
-  reg.timeout.tv_nsec = -1;
-  io_uring_register_sync_cancel(&ring_, &reg);
+  cancel_at_once(reinterpret_cast<std::uint64_t>(&op));
   while (!op.done) {
     io_uring_get_events(&ring_);
     reap();
@@ -361,22 +390,69 @@ void IoUringLoop::dispatch_poll(std::uint64_t data, int result) {
   fd_ready(fd, ready, for_good, 0, StepRun::queue);
 }
 
+// A parked read ends: its socket's multishot is cancelled at once and its
+// last completions taken, so what it received is queued (for the next
+// read) and later bytes stay in the socket, as with a readiness loop.
+void IoUringLoop::stop_receiving(RingOp& op) noexcept {
+  if (receive_.unpark(op)) {
+    --ops_in_flight_;
+  }
+  op.result = -ECANCELED;
+  op.done = true;
+  std::uint64_t data = 0;
+  if (!receive_.armed(op.fd, data)) {
+    return;
+  }
+  cancel_at_once(data);
+  while (receive_.armed(op.fd, data)) {
+    io_uring_get_events(&ring_);
+    reap();
+  }
+}
+
+void IoUringLoop::finish(RingOp& op, int result) noexcept {
+  op.result = result;
+  op.done = true;
+  --ops_in_flight_;
+  if (op.fn != nullptr) {
+    op.fn(&op);
+  }
+}
+
+// The multishot arms on the socket's first read with nothing queued (and
+// again after it ended), and only a parked read counts as in flight: an
+// idle socket keeps the loop from waking no more than an idle poll does.
+long IoUringLoop::take_received(int fd, void* buffer, std::size_t size) {
+  return receive_.take(fd, buffer, size, [this, fd](std::uint64_t data) {
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {
+      return false;
+    }
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = ReceiveStreams::kGroup;
+    io_uring_sqe_set_data64(sqe, data);
+    return true;
+  });
+}
+
 // `pointer`: user_data as liburing hands it back, for an operation's.
 void IoUringLoop::dispatch(std::uint64_t data, void* pointer, int result, unsigned flags) {
   if ((data & kKindMask) == 0) {
-    auto* op = static_cast<RingOp*>(pointer);
-    op->result = result;
-    op->done = true;
-    --ops_in_flight_;
-    if (op->fn != nullptr) {
-      const auto scope = callback_scope();
-      op->fn(op);
-    }
+    const auto scope = callback_scope();
+    finish(*static_cast<RingOp*>(pointer), result);
   } else if (data == kWakeTag) {
     drain_wakeups(flags);
   } else if (data == kSignalTag) {
     dispatch_signals(flags);
-  } else if (data != kIgnoredTag) {
+  } else if (data == kIgnoredTag) {
+    return;
+  } else if ((data & kKindMask) == ReceiveStreams::kTagBits) {
+    if (RingOp* parked = receive_.complete(data, result, flags); parked != nullptr) {
+      const auto scope = callback_scope();
+      finish(*parked, 0);
+    }
+  } else {
     dispatch_poll(data, result);
   }
 }

@@ -15,6 +15,9 @@
 // all, flushing the overflow with a further enter when the kernel says
 // there is one.
 //
+// Sockets receive through one multishot recv each over the loop's provided
+// buffer ring (receive_streams_linux.hpp).
+//
 // Socket and file operations (read, write, accept, connect...) are
 // submitted through the RingOps interface (ring_ops.hpp) by the io layer.
 #pragma once
@@ -26,6 +29,7 @@
 
 #include "loop/io_uring_factory.hpp"
 #include "loop/loop_core.hpp"
+#include "loop/receive_streams_linux.hpp"
 #include "loop/ring_ops.hpp"
 #include "loop/signal_fd.hpp"
 #include "loop/wake_fd.hpp"
@@ -57,6 +61,7 @@ class IoUringLoop final : public LoopCore, private RingOps {
   // RingOps.
   void submit(RingOp& op) override;
   void cancel(RingOp& op) noexcept override;
+  long take_received(int fd, void* buffer, std::size_t size) override;
 
   // A free submission slot, submitting the queued ones when the ring is
   // full; null in a forked child, which must leave the parent's ring alone.
@@ -70,6 +75,9 @@ class IoUringLoop final : public LoopCore, private RingOps {
   void reap();
   void dispatch(std::uint64_t data, void* pointer, int result, unsigned flags);
   void dispatch_poll(std::uint64_t data, int result);
+  void finish(RingOp& op, int result) noexcept;
+  void stop_receiving(RingOp& op) noexcept;
+  void cancel_at_once(std::uint64_t data) noexcept;
   void drain_wakeups(unsigned flags);
   void dispatch_signals(unsigned flags);
 
@@ -77,6 +85,7 @@ class IoUringLoop final : public LoopCore, private RingOps {
   io_uring ring_{};
   unsigned fork_count_ = 0;  // the process's fork count when the ring was made
   SignalFd signals_;
+  ReceiveStreams receive_;
   std::size_t ops_in_flight_ = 0;  // RingOps submitted and not completed
 };
 

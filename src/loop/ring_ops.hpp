@@ -16,7 +16,19 @@
 namespace cosync::loop {
 
 struct RingOp {
-  enum class Kind : std::uint8_t { recv, send, accept, connect, read, write, fsync, openat };
+  // recv_wait: no system call; ends (result 0) when the multishot receive of
+  // fd completes (see RingOps::take_received), with -ECANCELED if fd closes.
+  enum class Kind : std::uint8_t {
+    recv,
+    send,
+    accept,
+    connect,
+    read,
+    write,
+    fsync,
+    openat,
+    recv_wait
+  };
   Kind kind = Kind::recv;
   int fd = -1;
   void* buffer = nullptr;                 // recv, read: filled; send, write: sent
@@ -42,6 +54,13 @@ class RingOps {
   // completion was taken (op.done is then true; op.result tells whether it
   // completed first or was cancelled, -ECANCELED). fn is not called.
   virtual void cancel(RingOp& op) noexcept = 0;
+  // Copies up to `size` bytes the loop already received on socket `fd`
+  // into `buffer`: returns the count (> 0), 0 at the end of the stream, a
+  // -errno the socket reported, -EAGAIN when nothing is there yet (a
+  // multishot receive is armed: wait with a Kind::recv_wait op, then take
+  // again), or -ENOBUFS when the loop cannot receive for the socket now
+  // (receive with a Kind::recv op into the caller's buffer instead).
+  virtual long take_received(int fd, void* buffer, std::size_t size) = 0;
 
  protected:
   RingOps() = default;
