@@ -87,8 +87,9 @@ if(COSYNC_BUILD_TESTS)
 endif()
 
 # The hooked-client tests and example: real hiredis, libpq and libcurl
-# clients against real redis-server, PostgreSQL and Python HTTP servers.
-if(COSYNC_BUILD_TESTS OR COSYNC_BUILD_EXAMPLES)
+# clients against real redis-server, PostgreSQL and Python HTTP servers;
+# native builds only (Debian's clients are not installed for a cross target).
+if((COSYNC_BUILD_TESTS OR COSYNC_BUILD_EXAMPLES) AND NOT CMAKE_CROSSCOMPILING)
   set(_cosync_without_clients "-DCOSYNC_BUILD_TESTS=OFF -DCOSYNC_BUILD_EXAMPLES=OFF")
   find_package(PkgConfig QUIET)
   if(PKG_CONFIG_FOUND)

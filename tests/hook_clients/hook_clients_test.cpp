@@ -27,6 +27,7 @@
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
 #include "test_servers.hpp"
+#include "test_util.hpp"
 #if COSYNC_TEST_HOOKED
 #include "cosync/hook.hpp"
 #endif
@@ -104,11 +105,13 @@ long long active_sleeps(PgClient& watcher) { return std::stoll(watcher.scalar(kA
 
 TEST(HookedClients, HookIsActive) { EXPECT_TRUE(hook::active()); }
 
+// The counts are divided by COSYNC_TEST_SCALE under sanitizers.
+
 // 1,000 coroutines each block in BLPOP on their own connection; a watcher
 // thread sees redis count all 1,000 as blocked at once, then feeds the
 // list, and each coroutine gets its own value.
 TEST(HookedRedis, ThousandBlpopsWaitTogether) {
-  constexpr std::size_t kClients = 1000;
+  const std::size_t kClients = scaled(1000);
   const std::string key = "together";
   redis().del(key);
   long long most_blocked = 0;
@@ -137,7 +140,7 @@ TEST(HookedRedis, ThousandBlpopsWaitTogether) {
 // The case: 1,000 `BLPOP key 1` on an empty list all end with the
 // server's timeout (nil), and redis saw them blocked together.
 TEST(HookedRedis, ThousandBlpopsTimeOutTogether) {
-  constexpr std::size_t kClients = 1000;
+  const std::size_t kClients = scaled(1000);
   redis().del("empty");
   MaxSampler blocked([watcher = std::make_shared<RedisClient>(redis())] {
     return watcher->info_field("blocked_clients");
@@ -191,7 +194,7 @@ TEST(HookedRedis, SetTimeoutExpiresWithEagain) {
 // pg_stat_activity shows all 100 running, then cancels the first with
 // PQcancel. It alone ends with "canceling statement due to user request".
 TEST(HookedPostgres, HundredSleepsRunTogetherAndOneIsCancelled) {
-  constexpr std::size_t kSleepers = 100;
+  const std::size_t kSleepers = scaled(100);
   std::vector<std::string> outcome(kSleepers, "not run");
   std::size_t connected = 0;
   Event all_connected;
@@ -230,13 +233,13 @@ TEST(HookedPostgres, HundredSleepsRunTogetherAndOneIsCancelled) {
 // are in flight (gather=200): every reply is right and the server counted
 // 200 requests in flight at once.
 TEST(HookedCurl, TwoHundredRequestsInFlightTogether) {
-  constexpr std::size_t kRequests = 200;
+  const std::size_t kRequests = scaled(200);
   const std::string base = http_base("localhost");
   hooked_clients::http_get(base + "/reset");
   std::vector<HttpReply> replies(kRequests);
   run_coroutines(kRequests, [&](std::size_t i) {
-    replies[i] =
-        hooked_clients::http_get(base + "/delay?ms=500&gather=200&id=" + std::to_string(i));
+    replies[i] = hooked_clients::http_get(
+        base + "/delay?ms=500&gather=" + std::to_string(kRequests) + "&id=" + std::to_string(i));
   });
   const std::string stats = hooked_clients::http_get(base + "/stats").body;
   EXPECT_EQ(stats_field(stats, "max_in_flight"), static_cast<long long>(kRequests)) << stats;
@@ -278,7 +281,8 @@ TEST(HookedCurl, ResolverThreadResolvesWhileCoroutinesWait) {
   hooked_clients::http_get(http_base(kLoopback) + "/reset");
   std::vector<HttpReply> replies(kRequests);
   run_coroutines(kRequests, [&](std::size_t i) {
-    replies[i] = hooked_clients::http_get(base + "/delay?ms=100&gather=20&id=" + std::to_string(i));
+    replies[i] = hooked_clients::http_get(
+        base + "/delay?ms=100&gather=" + std::to_string(kRequests) + "&id=" + std::to_string(i));
   });
   const std::string stats = hooked_clients::http_get(http_base(kLoopback) + "/stats").body;
   EXPECT_EQ(stats_field(stats, "max_in_flight"), static_cast<long long>(kRequests)) << stats;
