@@ -243,6 +243,27 @@ int cosync_call_at(cosync_loop *loop, cosync_deadline when, void (*fn)(void *dat
 int cosync_call_when_ready(cosync_loop *loop, int fd, unsigned events,
                            void (*fn)(void *data, int status), void *data);
 
+/* libcosync-hook, the opt-in interposition of libc's blocking calls (linked
+   into the program or loaded with LD_PRELOAD; see cosync/hook.hpp). These
+   answer in every program that links cosync, with or without it. */
+/* cosync_hook_active is 1 when libcosync-hook is loaded and the program's
+   calls to libc's blocking functions reach it; 0 otherwise (not loaded,
+   dropped at link time, a static binary, or another definition first). */
+int cosync_hook_active(void);
+/* cosync_hook_status is a one-line description of the hook library's state
+   in this process, the reason included when it is not active. */
+const char *cosync_hook_status(void);
+/* The calling thread's counts of hooked calls (all zero without the hook
+   library). */
+typedef struct cosync_hook_stats {
+  uint64_t calls;       /* hooked calls made from a coroutine on this thread */
+  uint64_t suspensions; /* times such a call suspended its coroutine */
+  uint64_t waiting;     /* this thread's coroutines suspended in a hooked call now */
+} cosync_hook_stats;
+/* cosync_hook_get_stats fills *out with the calling thread's counts. NULL
+   does nothing. */
+void cosync_hook_get_stats(cosync_hook_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,7 @@ HEADER_LAYERS = {
     "cosync/tevent.h": "capi",
     "cosync/pcl.h": "capi",
     "cosync/pcl_ext.h": "capi",
+    "cosync/hook.hpp": "hook",
 }
 
 # include/cosync/impl/<name>*.hpp: the

@@ -14,6 +14,7 @@
 
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
+#include "support/direct_calls_linux.hpp"
 
 namespace cosync::io {
 namespace {
@@ -139,7 +140,7 @@ void close_fd(int fd) noexcept {
 std::error_code start_connect(int fd, const Address& address, Deadline deadline) {
   auto pause = std::chrono::milliseconds(1);
   for (;;) {
-    if (::connect(fd, address.data(), address.size()) == 0) {
+    if (support::direct::connect(fd, address.data(), address.size()) == 0) {
       return {};
     }
     if (errno != EAGAIN || address.family() != AF_UNIX) {
@@ -336,7 +337,7 @@ Socket Socket::accept(std::error_code& error, Deadline deadline) {
   for (;;) {
     size = sizeof peer;
     const ssize_t fd = io::transfer(fd_, io_readable, 0, deadline, error, [&] {
-      return ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
+      return support::direct::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     });
     // A connection that died in the backlog is the next one's business.
@@ -388,7 +389,7 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
     return receive_via_scratch(buffer, size, error, deadline);
   }
   const ssize_t got = io::transfer(fd_, io_readable, size, deadline, error,
-                                   [&] { return ::recv(fd_, buffer, size, 0); });
+                                   [&] { return support::direct::recv(fd_, buffer, size, 0); });
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
@@ -413,7 +414,7 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
   char* const buffered = io::scratch();
   const ssize_t got =
       io::transfer(fd_, io_readable, io::kScratchSize, deadline, error,
-                   [this, buffered] { return ::recv(fd_, buffered, io::kScratchSize, 0); });
+                   [this, buffered] { return support::direct::recv(fd_, buffered, io::kScratchSize, 0); });
   if (got <= 0) {
     return 0;
   }
@@ -483,7 +484,7 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
   while (total < size) {
     const std::size_t left = size - total;
     const ssize_t sent = io::transfer(fd_, io_writable, left, deadline, error, [&] {
-      return ::send(fd_, bytes + total, left, MSG_NOSIGNAL);
+      return support::direct::send(fd_, bytes + total, left, MSG_NOSIGNAL);
     });
     if (sent < 0) {
       break;

@@ -15,6 +15,7 @@
 #include "loop/internal_fd.hpp"
 #include "support/errors.hpp"
 #include "support/timeout.hpp"
+#include "support/direct_calls_linux.hpp"
 
 namespace cosync::loop {
 namespace {
@@ -221,7 +222,7 @@ void EpollLoop::update_signal_mask() {
 
 void EpollLoop::dispatch_signals() {
   signalfd_siginfo info{};
-  while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+  while (support::direct::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     deliver_signal(static_cast<int>(info.ssi_signo));
   }
 }
@@ -271,7 +272,7 @@ int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
     timeout_ms = kIdleAuditMs;
   }
   could_sleep = timeout_ms != 0;
-  return epoll_wait(epoll_fd_, batch_.data(), kBatch, timeout_ms);
+  return support::direct::epoll_wait(epoll_fd_, batch_.data(), kBatch, timeout_ms);
 }
 
 void EpollLoop::run_once(Deadline until) {

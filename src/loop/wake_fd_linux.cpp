@@ -9,6 +9,7 @@
 
 #include "loop/internal_fd.hpp"
 #include "loop/wake_fd.hpp"
+#include "support/direct_calls_linux.hpp"
 
 namespace cosync::loop {
 
@@ -24,7 +25,7 @@ WakeFd::~WakeFd() { close(fd_); }
 // without a drain to block.
 void WakeFd::send() const noexcept {
   const std::uint64_t one = 1;
-  while (write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
+  while (support::direct::write(fd_, &one, sizeof one) < 0 && errno == EINTR) {
   }
 }
 
@@ -32,7 +33,7 @@ void WakeFd::send() const noexcept {
 // is queued either way.
 void WakeFd::drain() const noexcept {
   std::uint64_t count = 0;
-  while (read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
+  while (support::direct::read(fd_, &count, sizeof count) < 0 && errno == EINTR) {
   }
 }
 

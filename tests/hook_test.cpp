@@ -1,0 +1,534 @@
+// libcosync-hook: unmodified blocking calls in coroutines suspend only the
+// coroutine; everywhere else they pass straight through. This program links
+// libcosync-hook (cosync::hook), so the calls below are the hooked ones.
+#include "cosync/hook.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cosync/cosync.hpp"
+#include "test_util.hpp"
+
+namespace cosync {
+namespace {
+
+// Two connected stream sockets, closed at the end of the test.
+struct Pair {
+  int fds[2] = {-1, -1};
+  explicit Pair(int type = SOCK_STREAM) {
+    if (socketpair(AF_UNIX, type, 0, fds) != 0) throw std::runtime_error("socketpair");
+  }
+  Pair(const Pair&) = delete;
+  Pair& operator=(const Pair&) = delete;
+  ~Pair() {
+    for (const int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  int left() const { return fds[0]; }
+  int right() const { return fds[1]; }
+};
+
+// Runs the loop until `done` holds (the loop must be able to get there).
+template <class Predicate>
+void run_until(Predicate done) {
+  ASSERT_TRUE(this_loop().run_until(done, deadline_after(std::chrono::seconds(10))));
+}
+
+std::uint64_t waiting_now() { return hook::stats().waiting; }
+
+TEST(Hook, IsActiveWhenLinked) {
+  EXPECT_TRUE(hook::active()) << hook::status();
+  EXPECT_NE(std::string(hook::status()).find("active"), std::string::npos);
+}
+
+TEST(Hook, BlockingReadsOfManyCoroutinesOverlapOnOneThread) {
+  constexpr int kCount = 50;
+  std::vector<std::unique_ptr<Pair>> pairs;
+  std::vector<Request<std::string>> readers;
+  for (int i = 0; i < kCount; ++i) {
+    pairs.push_back(std::make_unique<Pair>());
+    readers.push_back(spawn([fd = pairs.back()->left()] {
+      char buffer[16] = {};
+      const ssize_t got = read(fd, buffer, sizeof buffer);
+      return std::string(buffer, got > 0 ? static_cast<std::size_t>(got) : 0);
+    }));
+  }
+  // Every reader is suspended inside read() at the same time: none blocked
+  // the thread, or the others could not have started.
+  run_until([] { return waiting_now() == kCount; });
+  for (int i = 0; i < kCount; ++i) {
+    const std::string text = "r" + std::to_string(i);
+    ASSERT_EQ(write(pairs[static_cast<std::size_t>(i)]->right(), text.data(), text.size()),
+              static_cast<ssize_t>(text.size()));
+  }
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_EQ(readers[static_cast<std::size_t>(i)].get(), "r" + std::to_string(i));
+  }
+  EXPECT_EQ(waiting_now(), 0U);
+}
+
+TEST(Hook, SleepsOfManyCoroutinesOverlap) {
+  constexpr int kCount = 20;
+  std::vector<Request<int>> sleepers;
+  for (int i = 0; i < kCount; ++i) {
+    sleepers.push_back(spawn([i] {
+      switch (i % 4) {
+        case 0:
+          return usleep(20000);
+        case 1: {
+          const timespec length{0, 20000000};
+          return nanosleep(&length, nullptr);
+        }
+        case 2:
+          return poll(nullptr, 0, 20);  // poll with no fds is a sleep
+        default: {
+          const timespec length{0, 20000000};
+          return clock_nanosleep(CLOCK_MONOTONIC, 0, &length, nullptr);
+        }
+      }
+    }));
+  }
+  run_until([] { return waiting_now() == kCount; });
+  for (Request<int>& sleeper : sleepers) EXPECT_EQ(sleeper.get(), 0);
+}
+
+TEST(Hook, CosyncSocketsDoNotPassThroughTheHooks) {
+  Socket listener = Socket::listen(Address::parse("127.0.0.1:0"));
+  auto server = spawn([&listener] {
+    Socket connection = listener.accept();
+    char buffer[5];
+    connection.read_exactly(buffer, sizeof buffer);
+    connection.write_all(buffer, sizeof buffer);
+  });
+  auto client = spawn([&listener] {
+    Socket socket = Socket::connect(listener.local_address());
+    const hook::Stats before = hook::stats();
+    socket.write_all("hello", 5);
+    char buffer[5];
+    socket.read_exactly(buffer, sizeof buffer);
+    const hook::Stats after = hook::stats();
+    return after.calls - before.calls;
+  });
+  EXPECT_EQ(client.get(), 0U);
+  server.get();
+}
+
+TEST(Hook, CallsOutsideCoroutinesPassStraightThrough) {
+  Pair pair;
+  const hook::Stats before = hook::stats();
+  ASSERT_EQ(write(pair.right(), "x", 1), 1);
+  char byte = 0;
+  EXPECT_EQ(read(pair.left(), &byte, 1), 1);
+  EXPECT_EQ(hook::stats().calls, before.calls);
+  EXPECT_EQ(fcntl(pair.left(), F_GETFL) & O_NONBLOCK, 0);
+}
+
+TEST(Hook, ErrnoIsPreservedAcrossTheSuspension) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    errno = 1234;
+    char byte = 0;
+    const ssize_t got = read(pair.left(), &byte, 1);
+    return std::make_pair(got, errno);
+  });
+  auto noisy = spawn([&pair] {
+    errno = EIO;
+    char byte = 0;
+    EXPECT_EQ(recv(pair.left(), &byte, 1, MSG_DONTWAIT), -1);
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_EQ(write(pair.right(), "y", 1), 1);
+    errno = ENOENT;
+  });
+  noisy.get();
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, 1);
+  EXPECT_EQ(error, 1234);
+}
+
+TEST(Hook, AUsersOwnNonBlockingFdKeepsAnsweringEagain) {
+  Pair pair;
+  ASSERT_EQ(fcntl(pair.left(), F_SETFL, fcntl(pair.left(), F_GETFL) | O_NONBLOCK), 0);
+  auto reader = spawn([&pair] {
+    char byte = 0;
+    const ssize_t got = read(pair.left(), &byte, 1);
+    return std::make_pair(got, errno);
+  });
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, EAGAIN);
+  EXPECT_EQ(hook::stats().suspensions, hook::stats().suspensions);
+}
+
+TEST(Hook, MsgDontwaitIsHonoured) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    const std::uint64_t before = hook::stats().suspensions;
+    char byte = 0;
+    const ssize_t got = recv(pair.left(), &byte, 1, MSG_DONTWAIT);
+    const int error = errno;
+    EXPECT_EQ(hook::stats().suspensions, before);
+    return std::make_pair(got, error);
+  });
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, EAGAIN);
+}
+
+TEST(Hook, FGetflShowsTheUsersViewOfAForcedFd) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  run_until([] { return waiting_now() == 1; });
+  // The hooks made the fd non-blocking to wait; the user still sees it blocking.
+  EXPECT_EQ(fcntl(pair.left(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_EQ(write(pair.right(), "z", 1), 1);
+  EXPECT_EQ(reader.get(), 1);
+  const int copy = dup(pair.left());
+  ASSERT_GE(copy, 0);
+  EXPECT_EQ(fcntl(copy, F_GETFL) & O_NONBLOCK, 0);
+  close(copy);
+}
+
+TEST(Hook, ReceiveTimeoutEndsWithEagainAndLeavesNoState) {
+  Pair pair;
+  const timeval timeout{0, 50000};
+  ASSERT_EQ(setsockopt(pair.left(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), 0);
+  auto reader = spawn([&pair] {
+    char byte = 0;
+    const ssize_t got = read(pair.left(), &byte, 1);
+    return std::make_pair(got, errno);
+  });
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, EAGAIN);
+  // The next call on the same fd is not affected by the one that timed out.
+  auto again = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  run_until([] { return waiting_now() == 1; });
+  EXPECT_EQ(write(pair.right(), "a", 1), 1);
+  EXPECT_EQ(again.get(), 1);
+}
+
+TEST(Hook, CloseWhileAnotherCoroutineWaitsWakesItWithEbadf) {
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  auto reader = spawn([fd = fds[0]] {
+    char byte = 0;
+    const ssize_t got = read(fd, &byte, 1);
+    return std::make_pair(got, errno);
+  });
+  run_until([] { return waiting_now() == 1; });
+  close(fds[0]);
+  // The number is reused at once; the old waiter must not reach the new fd.
+  int reused[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, reused), 0);
+  ASSERT_EQ(write(reused[1], "n", 1), 1);
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, EBADF);
+  char byte = 0;
+  EXPECT_EQ(read(reused[0], &byte, 1), 1);  // the byte is still there for its owner
+  for (const int fd : {fds[1], reused[0], reused[1]}) close(fd);
+}
+
+TEST(Hook, SeveralCoroutinesWaitOnOneFd) {
+  Pair pair(SOCK_DGRAM);
+  std::vector<Request<ssize_t>> readers;
+  for (int i = 0; i < 3; ++i) {
+    readers.push_back(spawn([&pair] {
+      char byte = 0;
+      return recv(pair.left(), &byte, 1, 0);
+    }));
+  }
+  run_until([] { return waiting_now() == 3; });
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send(pair.right(), "d", 1, 0), 1);
+  for (Request<ssize_t>& reader : readers) EXPECT_EQ(reader.get(), 1);
+}
+
+TEST(Hook, PollWaitsOnAllItsFdsAtOnceAndReturnsTheRealRevents) {
+  Pair first;
+  Pair second;
+  Pair third;
+  auto poller = spawn([&] {
+    std::array<pollfd, 3> fds{};
+    fds[0] = {first.left(), POLLIN, 0};
+    fds[1] = {second.left(), POLLIN | POLLERR, 0};
+    fds[2] = {third.left(), POLLIN, 0};
+    const int ready = poll(fds.data(), fds.size(), -1);
+    return std::make_pair(ready, fds);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(second.right(), "p", 1), 1);
+  const auto [ready, fds] = poller.get();
+  EXPECT_EQ(ready, 1);
+  EXPECT_EQ(fds[0].revents, 0);
+  EXPECT_EQ(fds[1].revents, POLLIN);
+  EXPECT_EQ(fds[2].revents, 0);
+}
+
+TEST(Hook, SelectAndEpollWaitSuspendTheCoroutine) {
+  Pair pair;
+  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  ASSERT_GE(epoll_fd, 0);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.fd = pair.left();
+  ASSERT_EQ(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, pair.left(), &event), 0);
+  auto selecter = spawn([&pair] {
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(pair.left(), &readable);
+    timeval timeout{5, 0};
+    const int ready = select(pair.left() + 1, &readable, nullptr, nullptr, &timeout);
+    return ready == 1 && FD_ISSET(pair.left(), &readable);
+  });
+  auto epoller = spawn([epoll_fd] {
+    epoll_event got{};
+    return epoll_wait(epoll_fd, &got, 1, 5000);
+  });
+  run_until([] { return waiting_now() == 2; });
+  ASSERT_EQ(write(pair.right(), "s", 1), 1);
+  EXPECT_TRUE(selecter.get());
+  EXPECT_EQ(epoller.get(), 1);
+  close(epoll_fd);
+}
+
+TEST(Hook, ABlockingWriteSendsEverythingAsTheRealCallWould) {
+  Pair pair;
+  constexpr std::size_t kSize = 4 << 20;  // far beyond the socket buffers
+  auto writer = spawn([&pair] {
+    const std::vector<char> data(kSize, 'w');
+    return write(pair.right(), data.data(), data.size());
+  });
+  auto reader = spawn([&pair] {
+    std::vector<char> buffer(64 * 1024);
+    std::size_t total = 0;
+    while (total < kSize) {
+      const ssize_t got = read(pair.left(), buffer.data(), buffer.size());
+      if (got <= 0) break;
+      total += static_cast<std::size_t>(got);
+    }
+    return total;
+  });
+  EXPECT_EQ(writer.get(), static_cast<ssize_t>(kSize));
+  EXPECT_EQ(reader.get(), kSize);
+}
+
+TEST(Hook, ConnectTimeoutEndsWithEinprogress) {
+  // A listener whose queue is full drops further SYNs: the connect hangs.
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    fillers.push_back(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    connect(fillers.back(), reinterpret_cast<sockaddr*>(&address), size);
+  }
+  auto connector = spawn([&address, size] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const timeval timeout{0, 100000};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    const int outcome = connect(fd, reinterpret_cast<const sockaddr*>(&address), size);
+    const int error = errno;
+    close(fd);
+    return std::make_pair(outcome, error);
+  });
+  const auto [outcome, error] = connector.get();
+  EXPECT_EQ(outcome, -1);
+  EXPECT_EQ(error, EINPROGRESS);
+  for (const int fd : fillers) close(fd);
+  close(listener);
+}
+
+TEST(Hook, ConnectThatWaitedReportsTheOutcome) {
+  Socket listener = Socket::listen(Address::parse("127.0.0.1:0"));
+  const Address target = listener.local_address();
+  auto connector = spawn([&target] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int outcome = connect(fd, target.data(), target.size());
+    close(fd);
+    return outcome;
+  });
+  EXPECT_EQ(connector.get(), 0);
+  listener.close();
+  auto refused = spawn([&target] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int outcome = connect(fd, target.data(), target.size());
+    const int error = errno;
+    close(fd);
+    return std::make_pair(outcome, error);
+  });
+  const auto [outcome, error] = refused.get();
+  EXPECT_EQ(outcome, -1);
+  EXPECT_EQ(error, ECONNREFUSED);
+}
+
+TEST(Hook, CancellationEndsTheCallWithEcanceledAndLeavesTheFdAsItWas) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    char byte = 0;
+    const ssize_t got = read(pair.left(), &byte, 1);
+    const int error = errno;
+    EXPECT_EQ(got, -1);
+    EXPECT_EQ(error, ECANCELED);
+    sleep_for(std::chrono::seconds(5));  // the cancellation is still pending: throws
+    return 0;
+  });
+  run_until([] { return waiting_now() == 1; });
+  reader.cancel();
+  EXPECT_THROW(reader.get(), Cancelled);
+  auto again = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "c", 1), 1);
+  EXPECT_EQ(again.get(), 1);
+}
+
+std::atomic<std::uint64_t> g_suspensions_in_handler{0};
+std::atomic<int> g_handler_sleep{-1};
+
+void handler_that_sleeps(int /*signo*/) {
+  const std::uint64_t before = hook::stats().suspensions;
+  g_handler_sleep = usleep(1000);
+  g_suspensions_in_handler = hook::stats().suspensions - before;
+}
+
+TEST(Hook, CallsFromSignalHandlersNeverYield) {
+  struct sigaction action {};
+  action.sa_handler = &handler_that_sleeps;
+  struct sigaction previous {};
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &previous), 0);
+  struct sigaction shown {};
+  ASSERT_EQ(sigaction(SIGUSR1, nullptr, &shown), 0);
+  EXPECT_EQ(shown.sa_handler, &handler_that_sleeps);  // the user's, not the hooks' trampoline
+  auto raiser = spawn([] {
+    raise(SIGUSR1);
+    return hook::stats().waiting;
+  });
+  EXPECT_EQ(raiser.get(), 0U);
+  EXPECT_EQ(g_handler_sleep.load(), 0);
+  EXPECT_EQ(g_suspensions_in_handler.load(), 0U);
+  sigaction(SIGUSR1, &previous, nullptr);
+}
+
+TEST(Hook, OtherThreadsBlockAsTheyWouldWithoutTheHooks) {
+  Pair pair;
+  // A coroutine's wait makes the fd non-blocking behind the user's back...
+  auto waiter = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "1", 1), 1);
+  EXPECT_EQ(waiter.get(), 1);
+  // ...yet another thread's read still blocks until data comes.
+  std::atomic<bool> started{false};
+  ssize_t got = 0;
+  int error = 0;
+  std::thread other([&] {
+    started = true;
+    char byte = 0;
+    got = read(pair.left(), &byte, 1);
+    error = errno;
+  });
+  while (!started) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(write(pair.right(), "2", 1), 1);
+  other.join();
+  EXPECT_EQ(got, 1) << std::strerror(error);
+}
+
+TEST(Hook, AForkedChildDoesNotUseTheParentsLoop) {
+  Pair pair;
+  Pair report;
+  auto parent = spawn([&] {
+    const pid_t child = fork();
+    if (child == 0) {
+      // In the child the hooks pass through: a blocking read blocks, and a
+      // close does not touch the epoll instance shared with the parent.
+      char byte = 0;
+      const ssize_t got = read(pair.left(), &byte, 1);
+      close(pair.left());
+      const char answer = got == 1 && byte == 'f' ? 'y' : 'n';
+      static_cast<void>(write(report.right(), &answer, 1));
+      _exit(0);
+    }
+    char answer = 0;
+    const ssize_t got = read(report.left(), &answer, 1);  // suspends the parent's coroutine
+    int status = 0;
+    waitpid(child, &status, 0);
+    return got == 1 ? answer : '?';
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "f", 1), 1);
+  EXPECT_EQ(parent.get(), 'y');
+  // The parent's loop still works on the fds the child closed its copy of.
+  auto after = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "g", 1), 1);
+  EXPECT_EQ(after.get(), 1);
+}
+
+TEST(Hook, GetaddrinfoRunsOnTheBlockingPoolInACoroutine) {
+  // Every worker busy: a lookup that goes to the pool is seen queued there.
+  std::atomic<bool> release{false};
+  std::vector<Request<void>> blockers;
+  for (std::size_t i = 0; i < blocking_pool_size(); ++i) {
+    blockers.push_back(blocking_pool().submit([&release] {
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }));
+  }
+  auto resolver = spawn([] {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int outcome = getaddrinfo("localhost", "80", &hints, &found);
+    if (found != nullptr) freeaddrinfo(found);
+    return outcome;
+  });
+  // Another thread changes the count: the loop is run in short rounds.
+  const Deadline give_up = deadline_after(std::chrono::seconds(10));
+  while (blocking_pool().queued() != 1 && Clock::now() < give_up) {
+    this_loop().run_once(deadline_after(std::chrono::milliseconds(1)));
+  }
+  ASSERT_EQ(blocking_pool().queued(), 1U);
+  EXPECT_FALSE(resolver.done());
+  release = true;
+  EXPECT_EQ(resolver.get(), 0);
+  for (Request<void>& blocker : blockers) blocker.get();
+}
+
+}  // namespace
+}  // namespace cosync
