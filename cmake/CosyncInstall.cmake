@@ -4,6 +4,7 @@
 # component, one Debian package each (cmake/CosyncPackage.cmake):
 #   runtime  libcosync.so.MAJOR              (libcosync0)
 #   pcl      libcosync-pcl.so.MAJOR          (libcosync-pcl0)
+#   hook     libcosync-hook.so.MAJOR         (libcosync-hook0)
 #   dev      everything a build needs        (libcosync-dev)
 include(CMakePackageConfigHelpers)
 set(COSYNC_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/cosync)
@@ -22,6 +23,10 @@ foreach(component tevent libuv libevent tevent_glue)
     list(APPEND _cosync_static_targets cosync_${component})
   endif()
 endforeach()
+if(COSYNC_WITH_HOOK)
+  install(TARGETS cosync_hook EXPORT cosyncTargets
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT hook NAMELINK_COMPONENT dev)
+endif()
 if(COSYNC_WITH_PCL)
   install(FILES include/cosync/pcl.h include/cosync/pcl_ext.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cosync COMPONENT dev)
@@ -36,6 +41,9 @@ add_custom_target(cosync-libraries)
 add_dependencies(cosync-libraries cosync_shared ${_cosync_static_targets})
 if(COSYNC_WITH_PCL)
   add_dependencies(cosync-libraries cosync_pcl_shared)
+endif()
+if(COSYNC_WITH_HOOK)
+  add_dependencies(cosync-libraries cosync_hook)
 endif()
 
 install(EXPORT cosyncTargets NAMESPACE cosync:: DESTINATION ${COSYNC_CMAKE_DIR} COMPONENT dev)
@@ -63,9 +71,11 @@ list(JOIN COSYNC_USAGE_COMPILE_OPTIONS " " COSYNC_PC_CFLAGS)
 list(JOIN COSYNC_USAGE_LINK_OPTIONS " " COSYNC_PC_LDFLAGS)
 # A static link keeps src/request/join.cpp, which registers Task::join's wait
 # and which no program names (the same option the CMake target carries).
-set(COSYNC_PC_STATIC_CORE "-Wl,--undefined=cosync_join_hook_anchor -l:libcosync.a -lstdc++ -lm -pthread ${COSYNC_PC_LDFLAGS}")
+# It also keeps, and exports, the bridge libcosync-hook finds the
+# program's cosync through (the CMake target's options too).
+set(COSYNC_PC_STATIC_CORE "-Wl,--undefined=cosync_join_hook_anchor -Wl,--undefined=cosync_hook_bridge -Wl,--export-dynamic-symbol=cosync_hook_bridge -l:libcosync.a -lstdc++ -lm -pthread ${COSYNC_PC_LDFLAGS}")
 set(_cosync_pc_files cosync)
-foreach(component tevent libuv libevent tevent-glue pcl)
+foreach(component tevent libuv libevent tevent-glue pcl hook)
   string(REPLACE "-" "_" target_suffix ${component})
   if(TARGET cosync::${target_suffix})
     list(APPEND _cosync_pc_files cosync-${component})

@@ -1,6 +1,8 @@
 # Debian packages (make package: cpack -G DEB), one per install component:
 #   libcosync0      the shared C library, libcosync.so.MAJOR
 #   libcosync-pcl0  libcosync-pcl.so.MAJOR, the libpcl-compatible library
+#   libcosync-hook0 libcosync-hook.so.MAJOR, the interposition of libc's
+#                   blocking calls (linked, or loaded with LD_PRELOAD)
 #   libcosync-dev   headers, static libraries, adapters, the tevent glue,
 #                   the CMake package and the pkg-config files
 # The runtime package names carry the SONAME's number, as Debian's do, so
@@ -16,6 +18,9 @@ set(CPACK_COMPONENTS_ALL runtime dev)
 if(COSYNC_WITH_PCL)
   list(APPEND CPACK_COMPONENTS_ALL pcl)
 endif()
+if(COSYNC_WITH_HOOK)
+  list(APPEND CPACK_COMPONENTS_ALL hook)
+endif()
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
@@ -27,6 +32,9 @@ set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
 set(CPACK_DEBIAN_PCL_PACKAGE_NAME libcosync-pcl${PROJECT_VERSION_MAJOR})
 set(CPACK_COMPONENT_PCL_DESCRIPTION
   "cosync's libpcl-compatible library: libpcl programs relink against it")
+set(CPACK_DEBIAN_HOOK_PACKAGE_NAME libcosync-hook${PROJECT_VERSION_MAJOR})
+set(CPACK_COMPONENT_HOOK_DESCRIPTION
+  "cosync's interposition of libc's blocking calls: unmodified code yields in coroutines")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libcosync-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_COMPONENT_DEV_DESCRIPTION
@@ -34,6 +42,9 @@ set(CPACK_COMPONENT_DEV_DESCRIPTION
 set(CPACK_COMPONENT_DEV_DEPENDS runtime)
 if(COSYNC_WITH_PCL)
   list(APPEND CPACK_COMPONENT_DEV_DEPENDS pcl)
+endif()
+if(COSYNC_WITH_HOOK)
+  list(APPEND CPACK_COMPONENT_DEV_DEPENDS hook)
 endif()
 # What the installed adapters' CMake targets and pkg-config files need.
 set(_cosync_dev_depends "pkg-config")

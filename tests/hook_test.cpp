@@ -8,8 +8,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,11 +20,13 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cosync/cosync.hpp"
+#include "hook_fortified.hpp"
 #include "test_util.hpp"
 
 namespace cosync {
@@ -528,6 +532,191 @@ TEST(Hook, GetaddrinfoRunsOnTheBlockingPoolInACoroutine) {
   release = true;
   EXPECT_EQ(resolver.get(), 0);
   for (Request<void>& blocker : blockers) blocker.get();
+}
+
+TEST(Hook, FortifiedCallsAndFcntl64AreHookedToo) {
+  Pair first;
+  Pair second;
+  Pair third;
+  Pair fourth;
+  auto read_checked = spawn([&first] { return test::fortified_read(first.left()); });
+  auto recv_checked = spawn([&second] { return test::fortified_recv(second.left()); });
+  auto recvfrom_checked = spawn([&third] { return test::fortified_recvfrom(third.left()); });
+  auto poll_checked =
+      spawn([&fourth] { return static_cast<ssize_t>(test::fortified_poll(fourth.left())); });
+  run_until([] { return waiting_now() == 4; });
+  for (const Pair* pair : {&first, &second, &third, &fourth}) {
+    ASSERT_EQ(write(pair->right(), "f", 1), 1);
+  }
+  EXPECT_EQ(read_checked.get(), 1);
+  EXPECT_EQ(recv_checked.get(), 1);
+  EXPECT_EQ(recvfrom_checked.get(), 1);
+  EXPECT_EQ(poll_checked.get(), 1);
+  // The hooks forced O_NONBLOCK on `first`; fcntl64 shows the user's view.
+  EXPECT_EQ(test::flags_through_fcntl64(first.left()) & O_NONBLOCK, 0);
+}
+
+TEST(Hook, AReadReturnsWhatIsThereAsTheRealCallWould) {
+  Pair pair;
+  ASSERT_EQ(write(pair.right(), "abc", 3), 3);
+  auto reader = spawn([&pair] {
+    errno = 77;
+    char buffer[10];
+    const ssize_t got = read(pair.left(), buffer, sizeof buffer);
+    return std::make_pair(got, errno);
+  });
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, 3);
+  EXPECT_EQ(error, 77);
+}
+
+TEST(Hook, RecvWaitallFillsTheBuffer) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    char buffer[4];
+    return recv(pair.left(), buffer, sizeof buffer, MSG_WAITALL);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "ab", 2), 2);
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "cd", 2), 2);
+  EXPECT_EQ(reader.get(), 4);
+}
+
+TEST(Hook, SendTimeoutReturnsThePartialCountLikeTheKernel) {
+  Pair pair;
+  const timeval timeout{0, 50000};
+  ASSERT_EQ(setsockopt(pair.right(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout), 0);
+  constexpr std::size_t kSize = 8 << 20;  // more than the socket buffers hold
+  auto writer = spawn([&pair] {
+    const std::vector<char> data(kSize, 's');
+    return write(pair.right(), data.data(), data.size());
+  });
+  const ssize_t sent = writer.get();
+  EXPECT_GT(sent, 0);
+  EXPECT_LT(sent, static_cast<ssize_t>(kSize));
+  auto nothing_fits = spawn([&pair] {
+    const char byte = 'x';
+    const ssize_t put = send(pair.right(), &byte, 1, 0);
+    return std::make_pair(put, errno);
+  });
+  const auto [put, error] = nothing_fits.get();
+  EXPECT_EQ(put, -1);
+  EXPECT_EQ(error, EAGAIN);
+}
+
+TEST(Hook, FionbioSetsTheUsersViewAndIsHonoured) {
+  Pair pair;
+  int on = 1;
+  ASSERT_EQ(ioctl(pair.left(), FIONBIO, &on), 0);
+  auto eager = spawn([&pair] {
+    char byte = 0;
+    const ssize_t got = read(pair.left(), &byte, 1);
+    return std::make_pair(got, errno);
+  });
+  const auto [got, error] = eager.get();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, EAGAIN);
+  int off = 0;
+  ASSERT_EQ(ioctl(pair.left(), FIONBIO, &off), 0);
+  EXPECT_EQ(fcntl(pair.left(), F_GETFL) & O_NONBLOCK, 0);
+  auto patient = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(ioctl(pair.left(), FIONBIO, &off), 0);  // while forced: the kernel's flag stays
+  ASSERT_EQ(write(pair.right(), "i", 1), 1);
+  EXPECT_EQ(patient.get(), 1);
+}
+
+TEST(Hook, PipesAndVectoredCallsWait) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  auto reader = spawn([fd = fds[0]] {
+    char head[2];
+    char rest[8];
+    iovec parts[2] = {{head, sizeof head}, {rest, sizeof rest}};
+    return readv(fd, parts, 2);
+  });
+  run_until([] { return waiting_now() == 1; });
+  auto writer = spawn([fd = fds[1]] {
+    char one[] = "ab";
+    char two[] = "cde";
+    iovec parts[2] = {{one, 2}, {two, 3}};
+    return writev(fd, parts, 2);
+  });
+  EXPECT_EQ(writer.get(), 5);
+  EXPECT_EQ(reader.get(), 5);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Hook, AcceptWaitsAndGivesABlockingSocket) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  auto acceptor = spawn([listener] {
+    const int connection = accept(listener, nullptr, nullptr);
+    const int flags = connection >= 0 ? fcntl(connection, F_GETFL) : -1;
+    char byte = 0;
+    const ssize_t got = connection >= 0 ? read(connection, &byte, 1) : -1;
+    if (connection >= 0) close(connection);
+    return std::make_pair(flags, got);
+  });
+  run_until([] { return waiting_now() == 1; });
+  auto connector = spawn([&address, size] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int outcome = connect(fd, reinterpret_cast<const sockaddr*>(&address), size);
+    const ssize_t put = outcome == 0 ? write(fd, "a", 1) : -1;
+    close(fd);
+    return put;
+  });
+  EXPECT_EQ(connector.get(), 1);
+  const auto [flags, got] = acceptor.get();
+  ASSERT_GE(flags, 0);
+  EXPECT_EQ(flags & O_NONBLOCK, 0);
+  EXPECT_EQ(got, 1);
+  close(listener);
+}
+
+TEST(Hook, Dup2OntoAWaitedFdWakesItsWaiter) {
+  Pair waited;
+  Pair other;
+  auto reader = spawn([&waited] {
+    char byte = 0;
+    const ssize_t got = read(waited.left(), &byte, 1);
+    return std::make_pair(got, errno);
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(dup2(other.left(), waited.left()), waited.left());
+  ASSERT_EQ(write(other.right(), "d", 1), 1);  // readable through the new fd: not the waiter's
+  const auto [got, error] = reader.get();
+  EXPECT_EQ(got, -1);
+  EXPECT_EQ(error, EBADF);
+}
+
+TEST(Hook, AThreadThatExitsUnwindsItsCoroutinesWaitingInHookedCalls) {
+  Pair pair;
+  std::atomic<int> error{0};
+  std::optional<Request<void>> kept;  // outlives the thread: no cancel before its exit
+  std::thread owner([&pair, &error, &kept] {
+    // Left waiting: the thread's loop tears down at its exit and cancels
+    // the coroutine inside read().
+    kept.emplace(spawn([&pair, &error] {
+      char byte = 0;
+      if (read(pair.left(), &byte, 1) < 0) error = errno;
+    }));
+    this_loop().run_until([] { return waiting_now() == 1; });
+  });
+  owner.join();
+  EXPECT_EQ(error.load(), ECANCELED);
+  kept.reset();
 }
 
 }  // namespace

@@ -101,6 +101,9 @@ int after_duplicate(int fd, int target, int outcome) noexcept {
 namespace hook = cosync::hook;
 namespace real = cosync::hook::real;
 
+// The definitions below replace libc's: their names are libc's, and
+// their parameters cannot take glibc's reserved names.
+// NOLINTBEGIN(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)
 extern "C" {
 
 int socket(int domain, int type, int protocol) noexcept {
@@ -204,3 +207,4 @@ int getsockopt(int fd, int level, int name, void* value, socklen_t* size) noexce
 }
 
 }  // extern "C"
+// NOLINTEND(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)

@@ -14,7 +14,7 @@
 #include "hook/real_linux.hpp"
 
 // glibc's report of a fortified call's overflow (it does not return).
-extern "C" [[noreturn]] void __chk_fail(void);
+extern "C" [[noreturn]] void __chk_fail(void);  // NOLINT(readability-identifier-naming): glibc's
 
 namespace cosync::hook {
 namespace {
@@ -36,6 +36,7 @@ class IovCursor {
   }
   IovCursor(const IovCursor&) = delete;
   IovCursor& operator=(const IovCursor&) = delete;
+  ~IovCursor() = default;
 
   std::size_t total() const noexcept { return total_; }
   iovec* data() noexcept { return first_; }
@@ -213,6 +214,9 @@ using cosync::hook::Call;
 using cosync::hook::Kinds;
 namespace real = cosync::hook::real;
 
+// The definitions below replace libc's: their names are libc's, and
+// their parameters cannot take glibc's reserved names.
+// NOLINTBEGIN(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)
 extern "C" {
 
 ssize_t read(int fd, void* buffer, size_t size) {
@@ -315,3 +319,4 @@ int connect(int fd, const struct sockaddr* address, socklen_t size) {
 }
 
 }  // extern "C"
+// NOLINTEND(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)

@@ -89,23 +89,23 @@ int install(int signo, const struct sigaction* action, struct sigaction* previou
 }
 
 struct Lookup {
-  const char* node;
-  const char* service;
-  const addrinfo* hints;
-  addrinfo** result;
+  const char* node = nullptr;
+  const char* service = nullptr;
+  const addrinfo* hints = nullptr;
+  addrinfo** result = nullptr;
   int outcome = EAI_SYSTEM;
   int error_number = 0;
   bool ran = false;
 };
 
 struct NameLookup {
-  const sockaddr* address;
-  socklen_t size;
-  char* host;
-  socklen_t host_size;
-  char* service;
-  socklen_t service_size;
-  int flags;
+  const sockaddr* address = nullptr;
+  socklen_t size = 0;
+  char* host = nullptr;
+  socklen_t host_size = 0;
+  char* service = nullptr;
+  socklen_t service_size = 0;
+  int flags = 0;
   int outcome = EAI_SYSTEM;
   int error_number = 0;
 };
@@ -116,6 +116,9 @@ struct NameLookup {
 namespace hook = cosync::hook;
 namespace real = cosync::hook::real;
 
+// The definitions below replace libc's: their names are libc's, and
+// their parameters cannot take glibc's reserved names.
+// NOLINTBEGIN(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)
 extern "C" {
 
 int sigaction(int signo, const struct sigaction* action, struct sigaction* previous) noexcept {
@@ -185,3 +188,4 @@ int getnameinfo(const struct sockaddr* address, socklen_t size, char* host, sock
 }
 
 }  // extern "C"
+// NOLINTEND(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)

@@ -16,7 +16,7 @@
 #include "hook/waiting.hpp"
 
 // glibc's report of a fortified call's overflow (it does not return).
-extern "C" [[noreturn]] void __chk_fail(void);
+extern "C" [[noreturn]] void __chk_fail(void);  // NOLINT(readability-identifier-naming): glibc's
 
 namespace cosync::hook {
 namespace {
@@ -60,6 +60,7 @@ class Interests {
   Interests() = default;
   Interests(const Interests&) = delete;
   Interests& operator=(const Interests&) = delete;
+  ~Interests() = default;
 
   void add(int fd, unsigned events) {
     const FdRecord* record = fd_record(fd);
@@ -255,6 +256,9 @@ bool clock_deadline(clockid_t clock, int flags, const timespec& request, Deadlin
 namespace hook = cosync::hook;
 namespace real = cosync::hook::real;
 
+// The definitions below replace libc's: their names are libc's, and
+// their parameters cannot take glibc's reserved names.
+// NOLINTBEGIN(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)
 extern "C" {
 
 int poll(struct pollfd* fds, nfds_t count, int timeout_ms) {
@@ -394,3 +398,4 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec* request,
 }
 
 }  // extern "C"
+// NOLINTEND(readability-identifier-naming,readability-inconsistent-declaration-parameter-name)

@@ -78,6 +78,13 @@ void on_ready(IoWait* io) noexcept {
   });
 }
 
+class WatchTable;
+// Initial-exec pointer, as the io layer's scratch buffer: one TLS load.
+constinit thread_local WatchTable* t_table __attribute__((tls_model("initial-exec"))) = nullptr;
+// Set once the thread's table is destroyed (at thread exit, possibly before
+// the loop's own teardown unwinds coroutines that waited in the hooks).
+constinit thread_local bool t_table_gone __attribute__((tls_model("initial-exec"))) = false;
+
 // This thread's watches, by fd. A watch whose slot a loop still holds is
 // never freed: only a loop that is alive may be told to let go.
 class WatchTable {
@@ -86,6 +93,8 @@ class WatchTable {
   WatchTable(const WatchTable&) = delete;
   WatchTable& operator=(const WatchTable&) = delete;
   ~WatchTable() {
+    t_table = nullptr;
+    t_table_gone = true;
     const impl::HookBridge* bridge = g_bridge.load(std::memory_order_acquire);
     Loop* alive = bridge != nullptr ? bridge->thread_loop() : nullptr;
     for (std::unique_ptr<FdWatch>& watch : watches_) {
@@ -126,22 +135,28 @@ class WatchTable {
   std::vector<std::unique_ptr<FdWatch>> watches_;
 };
 
-// Initial-exec pointer, as the io layer's scratch buffer: one TLS load.
-constinit thread_local WatchTable* t_table __attribute__((tls_model("initial-exec"))) = nullptr;
-
-WatchTable& table() {
-  if (t_table == nullptr) [[unlikely]] {
+// This thread's table; null once it is destroyed.
+WatchTable* table() {
+  if (t_table == nullptr && !t_table_gone) [[unlikely]] {
     thread_local WatchTable owner;
     t_table = &owner;
   }
-  return *t_table;
+  return t_table;
 }
 
 // Lists `waiter` on its fd's watch and arms the slots it needs; 0, or the
 // errno of a slot the loop refused (a wait of cosync's own API on the same
 // fd holds it: EBUSY).
 int attach(Loop& loop, FdWaiter& waiter) {
-  FdWatch& watch = table().get(waiter.fd);
+  WatchTable* watches = table();
+  if (watches == nullptr) return ENOMEM;
+  FdWatch* found = nullptr;
+  try {
+    found = &watches->get(waiter.fd);
+  } catch (...) {
+    return ENOMEM;
+  }
+  FdWatch& watch = *found;
   if (watch.loop != &loop) {
     if (!watch.idle()) return EBUSY;
     watch.loop = &loop;
@@ -174,7 +189,8 @@ bool wanted(const FdWatch& watch, unsigned direction) {
 }
 
 void detach(FdWaiter& waiter) noexcept {
-  FdWatch* watch = table().find(waiter.fd);
+  WatchTable* watches = t_table;
+  FdWatch* watch = watches != nullptr ? watches->find(waiter.fd) : nullptr;
   if (watch == nullptr || !waiter.listed) return;
   watch->waiters.remove(waiter);
   waiter.listed = false;
@@ -338,7 +354,9 @@ void before_close(int fd) noexcept {
   if (loop == nullptr || loop == g_inherited_loop.load(std::memory_order_relaxed)) {
     return;
   }
-  if (FdWatch* watch = table().find(fd); watch != nullptr && watch->loop == loop) {
+  WatchTable* watches = t_table;
+  if (FdWatch* watch = watches != nullptr ? watches->find(fd) : nullptr;
+      watch != nullptr && watch->loop == loop) {
     watch->waiters.for_each([](FdWaiter& waiter) { fire(waiter, kClosed); });
     loop->cancel_io(watch->reader);
     loop->cancel_io(watch->writer);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the consumers of an installed cosync, outside the source
 # tree: a C++ program through the CMake package (find_package), a
-# Samba-style C program through pkg-config (cosync-tevent-glue), and a
-# libpcl program through pkg-config (cosync-pcl).
+# Samba-style C program through pkg-config (cosync-tevent-glue), a libpcl
+# program through pkg-config (cosync-pcl), and a C program with
+# libcosync-hook through pkg-config (cosync-hook).
 # Usage: tests/consumers/run.sh PREFIX   (/usr for the installed packages)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,5 +42,13 @@ cc -std=c11 -Wall -Wextra -Werror -o "$work/pcl_program" "$work/pcl_program.c" \
 if ! readelf -d "$work/pcl_program" | grep -q 'NEEDED.*libcosync-pcl.so'; then
   echo "pcl_program is not linked against libcosync-pcl.so" >&2
   exit 1
+fi
+echo "--- hooked C program: pkg-config cosync cosync-hook"
+if pkg-config --exists cosync-hook; then
+  cp "$here/c/hooked.c" "$work/"
+  # shellcheck disable=SC2046
+  cc -std=c11 -Wall -Wextra -Werror -Wl,--as-needed -o "$work/hooked" "$work/hooked.c" \
+    $(pkg-config --cflags --libs cosync cosync-hook)
+  "$work/hooked"
 fi
 echo "consumers of $prefix: ok"
