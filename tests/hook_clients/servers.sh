@@ -104,13 +104,15 @@ case "$command" in
     dir=$(mktemp -d "${TMPDIR:-/tmp}/cosync-servers.XXXXXX")
     chmod 755 "$dir"
     ln -sfn "$dir" "$link"
-    trap 'stop_all' ERR
+    # A server that fails to start stops the ones started before it.
+    trap 'stop_all; rm -rf "$dir" "$link"' EXIT
     for server in "$@"; do
       case "$server" in
         redis | postgres | http) "start_$server" ;;
         *) fail "unknown server $server (redis, postgres, http)" ;;
       esac
     done
+    trap - EXIT
     ;;
   stop)
     [ -L "$link" ] || exit 0
