@@ -1,4 +1,4 @@
-// An echo server for many connections, written three ways and driven by one
+// An echo server for many connections, written five ways and driven by one
 // client, so only the server differs:
 //
 //   BM_EchoServer/<lib>            64-byte messages echoed for 1,000 loopback
@@ -8,18 +8,26 @@
 //                                  in its first read)
 //
 // cosync: one coroutine per connection running plain synchronous code on
-// cosync::Socket (read_exactly / write_all), accepted from the thread's main
-// context. State Threads: one st thread per connection on st_read_fully /
+// cosync::Socket (read_exactly / write_all), accepted from the thread's
+// main context, on the epoll loop and (cosync_io_uring) on the io_uring
+// loop. State Threads: one st thread per connection on st_read_fully /
 // st_write. libevent: raw readiness callbacks (event_new on each fd, read
-// and send on non-blocking fds, no bufferevents).
+// and send on non-blocking fds, no bufferevents). io_uring_raw: raw
+// callbacks on io_uring completions (io_uring_echo_bench.cpp).
 //
 // Each server runs in a thread of its own with its own loop; the benchmark's
 // thread is the client: a raw epoll loop over all connections that answers
 // every echo with the next message. One iteration is 1,000 echoed messages;
-// "msgs/s" is per second of wall-clock time. Connections are set up once per
-// run, outside the timed loop. The project's figures are measured under
-// `taskset -c 0,1` on a 2-core machine (client and server on a core each);
-// nothing is pinned here.
+// "msgs/s" is per second of wall-clock time. The one-thread client can
+// saturate before the server does, so every row also reports what the
+// server spent: its thread's CPU time per message (server_cpu_ns/msg) and
+// its system calls per message (server_syscalls/msg, see
+// syscall_counter.hpp). Connections are set up once per run, outside the
+// timed loop. The client, the server thread, the cosync server and
+// BM_EchoServer's body are in echo_harness.hpp, shared with
+// cosync-bench-hook (hooked_echo_bench.cpp). The project's figures are
+// measured under `taskset -c 0,1` on a 2-core machine (client and server on
+// a core each); nothing is pinned here.
 #include <benchmark/benchmark.h>
 #include <event2/event.h>
 #include <malloc.h>
@@ -36,13 +44,28 @@
 #include <thread>
 
 #include "echo_harness.hpp"
+#include "io_uring_loop.hpp"
 #include "process_usage.hpp"
 
 namespace {
 
-using namespace cosync::echo_bench;  // the shared client, control and cosync server
+using namespace cosync_bench;  // the shared client, control and cosync server
 
 constexpr int kStStackSize = 64 * 1024;  // State Threads' own default
+
+// ---------------------------------------------------------------------------
+// cosync: serve_cosync (echo_harness.hpp) on the epoll loop, and here the
+// same server on cosync's io_uring loop.
+
+// The same server on cosync's io_uring loop.
+void serve_cosync_io_uring(ServerControl& control) {
+  const IoUringLoopScope io_uring;
+  if (!io_uring.refused().empty()) {
+    control.refuse("no io_uring loop: " + io_uring.refused());
+    return;
+  }
+  serve_cosync(control);
+}
 
 // ---------------------------------------------------------------------------
 // State Threads. Its state is process-wide and not thread-aware (globals,
@@ -307,6 +330,12 @@ void BM_EchoServerIdleMemory(benchmark::State& state, Serve serve) {
 BENCHMARK_CAPTURE(BM_EchoServer, cosync, serve_cosync)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServer, cosync_io_uring, serve_cosync_io_uring)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServer, io_uring_raw, serve_io_uring_raw)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EchoServer, state_threads, serve_state_threads_default)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
@@ -317,6 +346,12 @@ BENCHMARK_CAPTURE(BM_EchoServer, libevent, serve_libevent)
 // One iteration is one measurement of 1,000 connections: repeat with
 // --benchmark_repetitions rather than iterate.
 BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, cosync, serve_cosync)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, cosync_io_uring, serve_cosync_io_uring)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, io_uring_raw, serve_io_uring_raw)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_EchoServerIdleMemory, state_threads, serve_state_threads_fresh_stacks)

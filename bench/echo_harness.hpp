@@ -1,29 +1,25 @@
 // The echo benchmarks' shared parts: the client that drives 1,000 loopback
-// connections, the control a server thread shares with the benchmark, the
-// cosync server on cosync::Socket, and BM_EchoServer's body. Included by
-// echo_bench.cpp (cosync-bench) and hooked_echo_bench.cpp (cosync-bench-hook),
-// once per binary.
+// connections, the server thread with its CPU clock, the cosync server on
+// cosync::Socket, and BM_EchoServer's body. Included by echo_bench.cpp
+// (cosync-bench) and hooked_echo_bench.cpp (cosync-bench-hook), once per
+// binary; what a server itself needs is in echo_server.hpp.
 #pragma once
 
-#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <future>
 #include <stdexcept>
@@ -35,21 +31,17 @@
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
 #include "cosync/sync.hpp"
+#include "echo_server.hpp"
+#include "fail.hpp"
+#include "syscall_counter.hpp"
 
-namespace cosync::echo_bench {
+namespace cosync_bench {
 
-inline constexpr std::size_t kMessageSize = 64;
+inline constexpr std::size_t kMessageSize = kEchoMessageSize;
 inline constexpr std::size_t kConnections = 1000;
 inline constexpr std::size_t kIdleConnections = 1000;
 inline constexpr std::uint64_t kMessagesPerIteration = kConnections;
 inline constexpr int kEpollBatch = 256;
-
-// Failures inside C callbacks and server threads cannot travel to the
-// benchmark: they end the run at once.
-[[noreturn]] inline void fail(const char* what) {
-  std::perror(what);
-  std::abort();
-}
 
 inline constexpr std::array<char, kMessageSize> kMessage = [] {
   std::array<char, kMessageSize> message{};
@@ -81,89 +73,6 @@ inline bool have_fds_for(std::size_t connections, benchmark::State& state) {
   return false;
 }
 
-inline sockaddr_in loopback_address(std::uint16_t port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  return address;
-}
-
-// A listening socket on 127.0.0.1 and a port the kernel picks, for the
-// servers whose library has no listen call of its own.
-inline int listen_on_loopback() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  const sockaddr_in address = loopback_address(0);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) fail("bind");
-  if (listen(fd, SOMAXCONN) != 0) fail("listen");
-  return fd;
-}
-
-inline std::uint16_t local_port(int fd) {
-  sockaddr_in address{};
-  socklen_t size = sizeof address;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) fail("getsockname");
-  return ntohs(address.sin_port);
-}
-
-// ---------------------------------------------------------------------------
-// What a server thread and the benchmark thread share.
-
-class ServerControl {
- public:
-  ServerControl() {
-    if (pipe2(stop_pipe_.data(), O_CLOEXEC | O_NONBLOCK) != 0) fail("pipe2");
-  }
-  ServerControl(const ServerControl&) = delete;
-  ServerControl& operator=(const ServerControl&) = delete;
-  ~ServerControl() {
-    close(stop_pipe_[0]);
-    close(stop_pipe_[1]);
-  }
-
-  // Server side. A handler calls handler_started just before its first
-  // read and handler_finished when its connection is closed.
-  void publish_port(std::uint16_t port) { port_.set_value(port); }
-  // Instead of publish_port, from a server that cannot run here.
-  void refuse(const std::string& reason) {
-    port_.set_exception(std::make_exception_ptr(std::runtime_error(reason)));
-  }
-  int stop_fd() const noexcept { return stop_pipe_[0]; }
-  void handler_started() noexcept {
-    live_.fetch_add(1);
-    started_.fetch_add(1);
-    started_.notify_all();
-  }
-  void handler_finished() noexcept {
-    live_.fetch_sub(1);
-    live_.notify_all();
-  }
-
-  // Benchmark side. Throws std::runtime_error if the server refused.
-  std::uint16_t port() { return port_future_.get(); }
-  void wait_for_started(std::size_t count) const { wait_for(started_, count); }
-  void wait_until_no_handlers() const { wait_for(live_, 0); }
-  // The stop fd becomes readable; the server leaves its loop.
-  void request_stop() const {
-    const char byte = 0;
-    if (write(stop_pipe_[1], &byte, 1) != 1) fail("write to the stop pipe");
-  }
-
- private:
-  static void wait_for(const std::atomic<std::size_t>& counter, std::size_t value) {
-    for (std::size_t seen = counter.load(); seen != value; seen = counter.load()) {
-      counter.wait(seen);
-    }
-  }
-
-  std::promise<std::uint16_t> port_;
-  std::future<std::uint16_t> port_future_ = port_.get_future();
-  std::atomic<std::size_t> started_{0};
-  std::atomic<std::size_t> live_{0};
-  std::array<int, 2> stop_pipe_{};
-};
-
 using Serve = void (*)(ServerControl& control);
 
 // A server on a thread of its own, from construction to destruction. The
@@ -171,7 +80,11 @@ using Serve = void (*)(ServerControl& control);
 // stopped once every handler has seen its connection end.
 class RunningServer {
  public:
-  explicit RunningServer(Serve serve) : thread_([this, serve] { serve(control_); }) {}
+  explicit RunningServer(Serve serve)
+      : thread_([this, serve] {
+          tid_.set_value(gettid());
+          serve(control_);
+        }) {}
   RunningServer(const RunningServer&) = delete;
   RunningServer& operator=(const RunningServer&) = delete;
   ~RunningServer() {
@@ -181,9 +94,23 @@ class RunningServer {
   }
 
   ServerControl& control() noexcept { return control_; }
+  // The server thread's kernel id, for counting its system calls.
+  pid_t tid() { return tid_future_.get(); }
+  // CPU time the server thread has used so far, in nanoseconds.
+  double cpu_ns() {
+    clockid_t clock{};
+    timespec used{};
+    if (pthread_getcpuclockid(thread_.native_handle(), &clock) != 0 ||
+        clock_gettime(clock, &used) != 0) {
+      fail("the server thread's CPU clock");
+    }
+    return static_cast<double>(used.tv_sec) * 1e9 + static_cast<double>(used.tv_nsec);
+  }
 
  private:
   ServerControl control_;
+  std::promise<pid_t> tid_;
+  std::shared_future<pid_t> tid_future_ = tid_.get_future().share();
   std::thread thread_;
 };
 
@@ -355,15 +282,9 @@ inline std::uint16_t port_or_skip(RunningServer& server, benchmark::State& state
   }
 }
 
-// The CPU time the whole process (client and server threads) has used.
-inline double process_cpu_ns() {
-  timespec now{};
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now) != 0) fail("clock_gettime");
-  return static_cast<double>(now.tv_sec) * 1e9 + static_cast<double>(now.tv_nsec);
-}
-
-// "cpu_ns_per_msg": client and server CPU time per echoed message, which a
-// loaded machine disturbs less than the wall-clock rate.
+// 1,000 echoes per iteration; besides "msgs/s", what the server thread
+// spent per message: CPU time ("server_cpu_ns/msg") and system calls
+// ("server_syscalls/msg", where the kernel lets them be counted).
 inline void BM_EchoServer(benchmark::State& state, Serve serve) {
   if (!have_fds_for(kConnections, state)) return;
   RunningServer server(serve);
@@ -373,14 +294,17 @@ inline void BM_EchoServer(benchmark::State& state, Serve serve) {
   client.connect_all(port);
   server.control().wait_for_started(kConnections);
   client.send_first_messages();
-  const double cpu_start = process_cpu_ns();
+  const SyscallCounter server_syscalls(server.tid());
+  const std::uint64_t syscalls_before = server_syscalls.count();
+  const double cpu_before = server.cpu_ns();
   for (auto _ : state) {
     client.exchange(kMessagesPerIteration);
   }
   const auto messages = static_cast<double>(state.iterations() * kMessagesPerIteration);
-  state.counters["cpu_ns_per_msg"] = (process_cpu_ns() - cpu_start) / messages;
+  state.counters["server_cpu_ns/msg"] = (server.cpu_ns() - cpu_before) / messages;
+  report_syscalls(state, server_syscalls, syscalls_before, messages, "server_syscalls/msg");
   state.counters["msgs/s"] = benchmark::Counter(messages, benchmark::Counter::kIsRate);
   state.counters["connections"] = static_cast<double>(kConnections);
 }
 
-}  // namespace cosync::echo_bench
+}  // namespace cosync_bench

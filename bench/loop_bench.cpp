@@ -4,6 +4,10 @@
 // names that pair up:
 //
 //   BM_PingPong/<lib>          8-byte round trips over an AF_UNIX socketpair
+//   BM_PingPong/cosync_socket  the cosync exchange through cosync::Socket
+//                              rather than read/write around wait_io_edge
+//   BM_PingPong/cosync_io_uring   that exchange on cosync's io_uring loop
+//   BM_PingPongIoUring/cosync_readiness  the first exchange on that loop
 //   BM_PingPong/cosync_on_<host>  the cosync exchange on a tevent, libuv or
 //                              libevent loop the benchmark drives itself,
 //                              through cosync's adapter for that host
@@ -16,8 +20,12 @@
 //
 // cosync is written in synchronous style (coroutines that read and write);
 // libevent, libuv and tevent as raw readiness callbacks around read/write;
-// State Threads as its own threads around st_read/st_write. main() lives in
-// coroutine_bench.cpp; tools/bench_ratios.py pairs the results.
+// State Threads as its own threads around st_read/st_write. Every
+// BM_PingPong row also reports its thread's system calls per round trip
+// (syscalls/round_trip; see syscall_counter.hpp), and the raw io_uring
+// anchor, BM_PingPong/io_uring_raw, lives in io_uring_anchor_bench.cpp.
+// main() lives in coroutine_bench.cpp; tools/bench_ratios.py pairs the
+// results.
 #include <benchmark/benchmark.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -32,6 +40,7 @@ extern "C" {
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cosync/io.hpp>
 #include <cosync/loop.hpp>
 #include <cosync/loop_libevent.hpp>
 #include <cosync/loop_libuv.hpp>
@@ -39,50 +48,26 @@ extern "C" {
 #include <cosync/request.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
 
+#include "io_uring_loop.hpp"
+#include "ping_pong.hpp"
+
 namespace {
 
-constexpr std::size_t kMessageSize = 8;
-constexpr std::size_t kReadBuffer = 4096;
+using cosync_bench::counting_syscalls;
+using cosync_bench::fail;
+using cosync_bench::kMessage;
+using cosync_bench::kMessageSize;
+using cosync_bench::kReadBuffer;
+using cosync_bench::SocketPair;
+
 constexpr std::size_t kTimerCount = 1'000'000;
 constexpr int kTimerSpreadMs = 1000;
-
-// The anchors run their work in C callbacks, which an exception must not
-// cross: a failure there ends the benchmark at once.
-[[noreturn]] void fail(const char* what) {
-  std::perror(what);
-  std::abort();
-}
-
-// A connected, non-blocking AF_UNIX stream pair; closes both ends.
-class SocketPair {
- public:
-  SocketPair() {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds_.data()) != 0) {
-      fail("socketpair");
-    }
-  }
-  SocketPair(const SocketPair&) = delete;
-  SocketPair& operator=(const SocketPair&) = delete;
-  ~SocketPair() {
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  int ping() const noexcept { return fds_[0]; }
-  int pong() const noexcept { return fds_[1]; }
-
- private:
-  std::array<int, 2> fds_{};
-};
-
-constexpr std::array<char, kMessageSize> kMessage = {'p', 'i', 'n', 'g', 'p', 'o', 'n', 'g'};
 
 // For the callback anchors: their loops call back only when the fd is
 // readable, and the peer's 8 bytes arrive in one piece.
@@ -224,6 +209,53 @@ void BM_PingPong_cosync(benchmark::State& state) {
   cosync::Loop& loop = cosync::this_loop();
   CosyncExchange exchange = spawn_exchange(state, loop, pair);
   finish_exchange(state, loop, pair, exchange);
+}
+
+// The exchange through cosync::Socket, the synchronous API an application
+// uses (read_exactly / write_all), on this thread's loop: on the epoll loop
+// a readiness wait and read/write calls, on the io_uring loop operations
+// submitted to the ring.
+void ping_pong_sockets(benchmark::State& state) {
+  std::array<int, 2> fds{};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) fail("socketpair");
+  cosync::Socket ping(fds[0]);  // makes it non-blocking
+  cosync::Socket pong(fds[1]);
+  cosync::Request<void> pong_side = cosync::spawn([&pong] {
+    std::array<char, kMessageSize> message;
+    std::error_code end;  // the ping side shut down
+    while (pong.read_exactly(message.data(), message.size(), end) == message.size()) {
+      pong.write_all(message.data(), message.size());
+    }
+  });
+  cosync::Request<void> ping_side = cosync::spawn([&state, &ping] {
+    std::array<char, kMessageSize> echo;
+    for (auto _ : state) {
+      ping.write_all(kMessage.data(), kMessage.size());
+      ping.read_exactly(echo.data(), echo.size());
+    }
+    ping.shutdown(SHUT_WR);
+  });
+  ping_side.get();
+  pong_side.get();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void BM_PingPong_cosync_socket(benchmark::State& state) { ping_pong_sockets(state); }
+
+// The Socket exchange on cosync's io_uring loop.
+void BM_PingPong_cosync_io_uring(benchmark::State& state) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (cosync_bench::io_uring_loop_runs(io_uring, state)) ping_pong_sockets(state);
+}
+
+// The first exchange (read/write around wait_io_edge) on the io_uring loop:
+// readiness waits, which that loop serves with POLL_ADD operations.
+void BM_PingPong_cosync_io_uring_readiness(benchmark::State& state) {
+  const cosync_bench::IoUringLoopScope io_uring;
+  if (!cosync_bench::io_uring_loop_runs(io_uring, state)) return;
+  const SocketPair pair;
+  CosyncExchange exchange = spawn_exchange(state, io_uring.loop(), pair);
+  finish_exchange(state, io_uring.loop(), pair, exchange);
 }
 
 // The same coroutines on an adapter over a host loop the "application"
@@ -603,15 +635,20 @@ void BM_RequestOverhead_callback(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_PingPong_cosync)->Name("BM_PingPong/cosync");
-BENCHMARK(BM_PingPong_libevent)->Name("BM_PingPong/libevent");
-BENCHMARK(BM_PingPong_libuv)->Name("BM_PingPong/libuv");
-BENCHMARK(BM_PingPong_tevent)->Name("BM_PingPong/tevent");
-BENCHMARK(BM_PingPong_tevent_threaded)->Name("BM_PingPong/tevent_threaded");
-BENCHMARK(BM_PingPong_state_threads)->Name("BM_PingPong/state_threads");
-BENCHMARK(BM_PingPong_cosync_on_tevent)->Name("BM_PingPong/cosync_on_tevent");
-BENCHMARK(BM_PingPong_cosync_on_libuv)->Name("BM_PingPong/cosync_on_libuv");
-BENCHMARK(BM_PingPong_cosync_on_libevent)->Name("BM_PingPong/cosync_on_libevent");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync>)->Name("BM_PingPong/cosync");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_socket>)->Name("BM_PingPong/cosync_socket");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_io_uring>)->Name("BM_PingPong/cosync_io_uring");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_io_uring_readiness>)
+    ->Name("BM_PingPongIoUring/cosync_readiness");
+BENCHMARK(counting_syscalls<BM_PingPong_libevent>)->Name("BM_PingPong/libevent");
+BENCHMARK(counting_syscalls<BM_PingPong_libuv>)->Name("BM_PingPong/libuv");
+BENCHMARK(counting_syscalls<BM_PingPong_tevent>)->Name("BM_PingPong/tevent");
+BENCHMARK(counting_syscalls<BM_PingPong_tevent_threaded>)->Name("BM_PingPong/tevent_threaded");
+BENCHMARK(counting_syscalls<BM_PingPong_state_threads>)->Name("BM_PingPong/state_threads");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_on_tevent>)->Name("BM_PingPong/cosync_on_tevent");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_on_libuv>)->Name("BM_PingPong/cosync_on_libuv");
+BENCHMARK(counting_syscalls<BM_PingPong_cosync_on_libevent>)
+    ->Name("BM_PingPong/cosync_on_libevent");
 
 // One iteration is a million timers and about a second: repeat with
 // --benchmark_repetitions rather than iterate.

@@ -21,6 +21,25 @@ find_path(COSYNC_VALGRIND_INCLUDE_DIR valgrind/valgrind.h)
 cosync_require(COSYNC_VALGRIND_INCLUDE_DIR "valgrind's client-request header (the core)"
   valgrind "nothing else: the core needs it")
 
+# The USDT trace probes (include/cosync/impl/probes.hpp).
+if(COSYNC_PROBES)
+  find_path(COSYNC_SDT_INCLUDE_DIR sys/sdt.h)
+  cosync_require(COSYNC_SDT_INCLUDE_DIR "sys/sdt.h (the USDT trace probes)" systemtap-sdt-dev
+    "-DCOSYNC_PROBES=OFF")
+endif()
+
+# The io_uring loop, part of the core (src/loop/io_uring_loop_linux.cpp).
+if(COSYNC_WITH_IO_URING)
+  find_path(COSYNC_URING_INCLUDE_DIR liburing.h)
+  find_library(COSYNC_URING_LIBRARY uring)
+  set(_cosync_uring_found OFF)
+  if(COSYNC_URING_INCLUDE_DIR AND COSYNC_URING_LIBRARY)
+    set(_cosync_uring_found ON)
+  endif()
+  cosync_require(_cosync_uring_found "liburing (the io_uring loop)" liburing-dev
+    "-DCOSYNC_WITH_IO_URING=OFF")
+endif()
+
 set(_cosync_adapter_options "")
 foreach(host TEVENT LIBUV LIBEVENT)
   if(COSYNC_WITH_${host})

@@ -216,6 +216,35 @@ TEST(Context, SelfSavingJumpPreservesIntegerAndFloatRegistersOverAMillionSwitche
   tokens.finish = true;
   jump_saving<kMainSlot>(tokens.peer, &tokens);
 }
+
+// A peer of saving_entry that leaves through cosync_context_jump_return,
+// as libcosync-pcl's co_call does, counting its arrivals.
+struct ReturningPeer {
+  SavedTokens tokens;  // first: the peer's entry reads them as its data
+  std::size_t arrivals = 0;
+};
+
+void count_arrival(void* peer) noexcept { ++static_cast<ReturningPeer*>(peer)->arrivals; }
+
+// Switches to the peer as its last act; resumed, it continues in its caller.
+[[gnu::noinline]] void switch_returning(ReturningPeer& peer) {
+  cosync_context_jump_return(peer.tokens.peer, &peer.tokens.main, &peer.tokens, &count_arrival,
+                             &peer);
+}
+
+TEST(Context, JumpReturnRunsTheArrivalAndResumesTheCallerWithItsRegisters) {
+  RawStack stack;
+  ReturningPeer peer;
+  peer.tokens.peer = cosync_context_make(stack.top(), kStackSize, &saving_entry);
+  switch_returning(peer);
+  EXPECT_EQ(peer.arrivals, 1U);
+  const std::size_t rounds = test::scaled(1000000);
+  expect_registers_survive(rounds, [&] { switch_returning(peer); });
+  EXPECT_EQ(peer.arrivals, rounds + 1);
+  peer.tokens.finish = true;
+  switch_returning(peer);  // the peer finishes and resumes the token too
+  EXPECT_EQ(peer.arrivals, rounds + 2);
+}
 #endif
 
 TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {

@@ -474,6 +474,11 @@ TEST_P(SocketTest, ClosingASocketEndsAWaitWithoutDeadlineAfterTheCloserMovesOn) 
 // same fd number: the read must not take the newcomer's bytes.
 TEST_P(SocketTest, AReadWhoseSocketWasReplacedDuringTheWaitIsCancelled) {
   if (context() == Context::main_stack) GTEST_SKIP() << "the reader must be a coroutine";
+  if (backend() == Backend::io_uring) {
+    GTEST_SKIP() << "on io_uring the read completes in the kernel, with the peer's bytes, "
+                    "before the timer closes the socket (io_uring_loop_test closes it "
+                    "while the read is in flight)";
+  }
   if (backend() != Backend::epoll) {
     GTEST_SKIP() << "needs the built-in loop's order: timers run after fd events, before "
                     "the immediates that resume the woken";

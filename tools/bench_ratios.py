@@ -7,8 +7,9 @@ Usage:
     tools/bench_ratios.py bench.json          # or '-' for standard input
 
 Benchmarks are named <family>/<library>[/<options>]. In every family below,
-each anchor library is paired with cosync (and libcosync-pcl, "cosync_pcl",
-with libpcl only: COMPATIBLE). Cost families (FAMILIES: times,
+each anchor library is paired with cosync, and with cosync on its io_uring
+loop ("cosync_io_uring", which is also paired with cosync on epoll); and
+libcosync-pcl, "cosync_pcl", with libpcl only: COMPATIBLE. Cost families (FAMILIES: times,
 memory) make the first table: both values and cosync/anchor (below 1: cosync
 is cheaper). Times are wall-clock; for them a second ratio uses CPU time,
 which a busy or virtual machine disturbs less. Throughput families
@@ -18,8 +19,9 @@ second ratio from wall-clock time (anchor time / cosync time), and the
 wall-clock time per iteration of each. A benchmark run with repetitions
 contributes its median aggregate; one without, its single value (the median,
 if the file holds several runs). Families without an anchor, such as
-BM_Create1M and BM_RequestOverhead, follow in a last table with their
-counters.
+BM_Create1M, BM_RequestOverhead and BM_PingPongIoUring, follow in a last
+table with their counters, after a table of the counters the paired rows
+add (ROW_COUNTERS: system calls and server CPU counted in the run).
 """
 
 import argparse
@@ -28,6 +30,10 @@ import statistics
 import sys
 
 COSYNC = "cosync"
+# cosync on its io_uring loop: paired like cosync with every anchor, and
+# with cosync on the epoll loop.
+COSYNC_IO_URING = "cosync_io_uring"
+COSYNC_FACES = (COSYNC, COSYNC_IO_URING)
 # cosync on a host loop through its adapter: BM_PingPong/cosync_on_libuv is
 # paired with BM_PingPong/libuv, the raw callbacks on the same host.
 HOSTED = "cosync_on_"
@@ -42,6 +48,7 @@ FAMILIES = {
     "BM_Lifecycle": ("real_time", "ns per coroutine"),
     "BM_IdleMemory": ("rss_per_coroutine_bytes", "RSS bytes per coroutine"),
     "BM_EchoServerIdleMemory": ("rss_per_connection_bytes", "RSS bytes per idle connection"),
+    "BM_EchoServer": ("server_cpu_ns/msg", "server CPU ns per message"),
 }
 
 # family -> (the compared rate, what it means, what one iteration is); higher
@@ -50,7 +57,13 @@ RATE_FAMILIES = {
     "BM_PingPong": ("items_per_second", "round trips/s", "round trip"),
     "BM_Timers": ("items_per_second", "timers/s", "1M timers"),
     "BM_EchoServer": ("msgs/s", "echoed 64-byte messages/s", "1,000 messages"),
+    "BM_FileRead": ("items_per_second", "4 KiB page-cache reads/s", "10,000 reads"),
+    "BM_FileReadDisk": ("items_per_second", "4 KiB disk reads/s", "10,000 reads"),
 }
+
+# Counters a row of a paired family may add, shown per row in a table of
+# their own (system calls counted in the benchmark).
+ROW_COUNTERS = ("syscalls/round_trip", "server_syscalls/msg", "server_cpu_ns/msg")
 
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
@@ -96,13 +109,22 @@ def format_number(value):
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def face_pairs(groups, family):
+    """(cosync face, anchor) pairs of `family`: each built-in cosync loop
+    against every anchor, and the io_uring loop against the epoll one."""
+    libraries = sorted(lib for fam, lib in groups if fam == family)
+    found = []
+    for face in (face for face in COSYNC_FACES if (family, face) in groups):
+        found += [(face, lib) for lib in libraries
+                  if not lib.startswith(COSYNC) and lib not in COMPATIBLE]
+        if face != COSYNC and (family, COSYNC) in groups:
+            found.append((face, COSYNC))
+    return found
+
+
 def pairs(groups, family):
     """(our library, anchor) pairs of `family` that are both in `groups`."""
-    found = []
-    if (family, COSYNC) in groups:
-        anchors = sorted(lib for fam, lib in groups
-                         if fam == family and lib != COSYNC and lib not in COMPATIBLE)
-        found += [(COSYNC, anchor) for anchor in anchors]
+    found = face_pairs(groups, family)
     for ours, anchor in sorted(COMPATIBLE.items()):
         if (family, ours) in groups and (family, anchor) in groups:
             found.append((ours, anchor))
@@ -144,8 +166,7 @@ def rate_pairs(groups, family):
     any configured variant ('<host>_<variant>', e.g. 'tevent_threaded', the
     host as the adapter sets it up)."""
     libraries = sorted(lib for fam, lib in groups if fam == family)
-    pairs = [(COSYNC, lib) for lib in libraries
-             if (family, COSYNC) in groups and not lib.startswith(COSYNC)]
+    pairs = face_pairs(groups, family)
     for hosted in (lib for lib in libraries if lib.startswith(HOSTED)):
         host = hosted[len(HOSTED):]
         pairs += [(hosted, lib) for lib in libraries
@@ -167,6 +188,19 @@ def rate_rows(groups):
                          ratio(median(ours, field), median(theirs, field)),
                          ratio(their_time, our_time),
                          format_time(our_time), format_time(their_time)))
+    return rows
+
+
+def counter_rows(groups):
+    """Every row of a paired family that has one of ROW_COUNTERS."""
+    rows = []
+    for (family, library), entries in sorted(groups.items()):
+        if family not in FAMILIES and family not in RATE_FAMILIES:
+            continue
+        values = [f"{name}={format_number(median(entries, name))}" for name in ROW_COUNTERS
+                  if all(name in entry for entry in entries)]
+        if values:
+            rows.append((f"{family}/{library}", ", ".join(values)))
     return rows
 
 
@@ -217,6 +251,9 @@ def main():
             ("family", "anchor", "metric", "cosync", "anchor value",
              "cosync/anchor rate (higher is better)", "anchor/cosync wall time (higher is better)",
              "cosync time", "anchor time"), rates))
+    counted = counter_rows(groups)
+    if counted:
+        tables.append(markdown_table(("benchmark", "counted in the run (median)"), counted))
     unpaired = unpaired_rows(groups)
     if unpaired:
         tables.append(markdown_table(("benchmark", "time (median)", "counters (median)"),

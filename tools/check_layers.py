@@ -49,6 +49,7 @@ HEADER_LAYERS = {
     "cosync/loop_tevent.hpp": "loop",
     "cosync/loop_libuv.hpp": "loop",
     "cosync/loop_libevent.hpp": "loop",
+    "cosync/loop_io_uring.hpp": "loop",
     "cosync/request.hpp": "request",
     "cosync/sync.hpp": "request",
     "cosync/io.hpp": "io",
@@ -67,6 +68,7 @@ HEADER_LAYERS = {
 # longest of these prefixes that <name> starts with gives the layer.
 INTERNAL_HEADER_PREFIXES = {
     "intrusive_list": "support",
+    "probes": "support",
     "context": "context",
     "stack": "stack",
     "coroutine": "coroutine",

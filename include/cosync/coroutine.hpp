@@ -229,7 +229,7 @@ class Task {
   Coroutine* operator->() const { return &coroutine(); }
 
   // Switches into the coroutine (Coroutine::resume). Throws UsageError on an empty task.
-  void resume() { coroutine().resume(); }
+  [[gnu::always_inline]] void resume() { coroutine().resume(); }
   // True once the coroutine finished (or the task was joined).
   bool done() const noexcept {
     return slot_ == nullptr || slot_->state() == CoroutineState::finished;

@@ -1,7 +1,9 @@
 // cosync I/O (layer 6): sockets and files that read like blocking code.
 //
 // In a coroutine, a call that would block suspends the coroutine until the
-// loop sees the fd ready; outside any coroutine, the same call runs the
+// loop sees the fd ready (on the io_uring loop: until the kernel completes
+// the read, write, accept or connect, submitted as an io_uring operation);
+// outside any coroutine, the same call runs the
 // thread's loop meanwhile (R4). Short reads and writes, EAGAIN and EINTR
 // are handled inside. Every call takes a deadline.
 //
@@ -237,6 +239,12 @@ class COSYNC_API Socket {
   std::string describe(const char* operation) const;
 
   std::size_t read_step(void* buffer, std::size_t size, std::error_code& error, Deadline deadline);
+  ssize_t accept_step(sockaddr_storage& peer, socklen_t& size, std::error_code& error,
+                      Deadline deadline);
+  std::size_t receive_on_ring(loop::RingOps& ring, void* buffer, std::size_t size,
+                              std::error_code& error, Deadline deadline);
+  ssize_t send_on_ring(loop::RingOps& ring, const void* data, std::size_t size,
+                       std::error_code& error, Deadline deadline);
   std::size_t take_read_ahead(void* buffer, std::size_t size) noexcept;
   std::size_t receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
                                   Deadline deadline);
@@ -249,9 +257,14 @@ class COSYNC_API Socket {
   std::size_t read_ahead_offset_ = 0;
 };
 
-// A regular file whose reads and writes run on the blocking pool (the
-// kernel has no readiness for regular files). Buffers are copied through
-// the call, so a wait that times out leaves nothing writing into them.
+// A regular file whose open, reads, writes and sync run on the blocking
+// pool (the kernel has no readiness for regular files), or, on the io_uring
+// loop (cosync/loop_io_uring.hpp), as io_uring operations with no thread
+// hop. Either way a call that times out or is cancelled leaves nothing
+// writing into the caller's buffer once it returns: the pool copies
+// buffers through the call; the io_uring loop cancels the operation and
+// waits for the kernel to finish with the buffer first (so a timed-out read
+// from a slow disk may return after its deadline).
 class COSYNC_API File {
  public:
   // A file that holds no fd.
@@ -278,7 +291,8 @@ class COSYNC_API File {
   void write_at(const void* data, std::size_t size, off_t offset, Deadline deadline = no_deadline);
   // size is the file's size (fstat(2)), read on the calling thread.
   off_t size() const;
-  // sync runs fsync(2) on the pool; throws std::system_error naming the path.
+  // sync runs fsync(2) on the pool (io_uring loop: an FSYNC operation);
+  // throws std::system_error naming the path.
   void sync(Deadline deadline = no_deadline);
   // close closes the fd at once; a closed File's calls throw EBADF.
   void close() noexcept;
@@ -290,15 +304,18 @@ class COSYNC_API File {
 
  private:
   int check_open(const char* operation) const;
+  void write_on_ring(loop::RingOps& ring, const char* bytes, std::size_t size, off_t offset,
+                     Deadline deadline);
 
   int fd_ = -1;
   std::string path_;
 };
 
-// read_file returns the whole content of `path` (File, on the pool).
+// read_file returns the whole content of `path` (File: on the pool, or the
+// io_uring loop's ring).
 COSYNC_API std::string read_file(const std::string& path, Deadline deadline = no_deadline);
 // write_file replaces the content of `path` with `data`, creating it (0644)
-// if needed (File, on the pool).
+// if needed (File: on the pool, or the io_uring loop's ring).
 COSYNC_API void write_file(const std::string& path, std::string_view data,
                            Deadline deadline = no_deadline);
 

@@ -21,6 +21,10 @@
 
 namespace cosync {
 
+namespace loop {
+class RingOps;
+}
+
 // Clock is the monotonic clock every cosync deadline is measured on.
 using Clock = std::chrono::steady_clock;
 // Absolute time on the monotonic clock; every wait in cosync takes one.
@@ -99,6 +103,12 @@ struct LoopStats {
   std::size_t timers_fired = 0;    // timer callbacks run
   std::size_t immediates_run = 0;  // immediates run (coroutine steps included)
   std::size_t posts_run = 0;       // cross-thread callbacks run
+  // The built-in loop's kernel interface: "epoll" or "io_uring" (null on a
+  // host adapter).
+  const char* backend = nullptr;
+  // Why this built-in loop is the epoll one although COSYNC_LOOP=io_uring
+  // asked for io_uring: what the kernel refused (null otherwise).
+  const char* fallback = nullptr;
 };
 
 // An event loop: the built-in epoll loop, or an adapter over a loop the
@@ -237,6 +247,9 @@ class COSYNC_API Loop {
   const std::shared_ptr<impl::PostGate>& post_gate() const noexcept { return post_gate_; }
   // This loop's counters.
   const LoopStats& stats() const noexcept { return stats_; }
+  // Internal to cosync: the operation interface of a loop that runs socket
+  // and file operations itself (the io_uring loop); null on every other.
+  loop::RingOps* ring_ops() const noexcept { return ring_ops_; }
 
  protected:
   // Backends count the callbacks running (in_callback) through this.
@@ -272,6 +285,8 @@ class COSYNC_API Loop {
   bool stopped_ = false;  // set by stop(); run() clears it when it returns
   // The backend's readiness bytes; see impl::Readiness.
   impl::Readiness readiness_;
+  // Set by a backend that takes operations (see ring_ops()).
+  loop::RingOps* ring_ops_ = nullptr;
 
  private:
   unsigned callback_depth_ = 0;
@@ -288,10 +303,12 @@ COSYNC_API Loop& install_builtin_loop();
 }  // namespace impl
 
 // This thread's loop: the one installed with set_this_loop, else a
-// built-in epoll loop created on first use and torn down at the thread's
+// built-in loop created on first use (epoll; io_uring when the environment
+// says COSYNC_LOOP=io_uring and the kernel accepts it, see
+// cosync/loop_io_uring.hpp) and torn down at the thread's
 // exit (the teardown hook unwinds the coroutines spawned on it first);
 // asking for it after that throws UsageError. The built-in loop's own fds
-// (epoll, eventfd, signalfd) are close-on-exec and numbered 512 or above
+// (epoll or io_uring, eventfd, signalfd) are close-on-exec and numbered 512 or above
 // (half the soft RLIMIT_NOFILE when that is lower), out of the program's way.
 inline Loop& this_loop() {
   Loop* loop = impl::t_loop;

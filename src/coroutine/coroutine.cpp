@@ -11,6 +11,7 @@
 
 #include "context/context.hpp"
 #include "coroutine/foreign.hpp"
+#include "cosync/impl/probes.hpp"
 #include "stack/overflow.hpp"
 #include "support/errors.hpp"
 #include "support/sanitizer.hpp"
@@ -346,6 +347,7 @@ void Runtime::report_swallowed_unwind(ThreadState& ts, Coroutine& self) noexcept
 context::transfer_t Runtime::finish(ThreadState& ts, Coroutine& self) noexcept {
   check_canary(self);
   Coroutine& to = Switch::yield_target(ts, self);
+  COSYNC_PROBE(finish, self.id_, &self, self.name_, self.cancelled_, to.id_);
   mark_finished(ts, self);
   self.context_ = nullptr;  // never resumed again
   ts.current = &to;
@@ -424,6 +426,7 @@ void Runtime::check_exit_target(const ThreadState& ts, const Coroutine& to) {
 COSYNC_NO_SANITIZE_THREAD __attribute__((no_sanitize("address"))) void Runtime::exit_to(
     ThreadState& ts, Coroutine& self, Coroutine& to) noexcept {
   check_canary(self);
+  COSYNC_PROBE(finish, self.id_, &self, self.name_, self.cancelled_, to.id_);
   mark_finished(ts, self);
   self.context_ = nullptr;
   ts.exited = &self;
@@ -495,6 +498,7 @@ void Runtime::forward_switch(ThreadState& ts, Coroutine& from, Coroutine& to) {
   from.eh_ = *ts.eh;
   set_resumer(to, from);
   check_canary(from);
+  COSYNC_PROBE(resume, to.id_, &to, from.id_);
   jump(ts, from, to);
   Switch::after_return(from);
 }
@@ -535,6 +539,7 @@ void Runtime::suspend_to(ThreadState& ts, Coroutine& self, Coroutine& target) {
   }
   check_exception_state(self, target);
   check_canary(self);
+  COSYNC_PROBE(yield, self.id_, &self, target.id_);
   jump(ts, self, target);
   Switch::after_return(self);
 }
@@ -568,6 +573,7 @@ void Runtime::activate(Coroutine& coroutine) noexcept {
   coroutine.tsan_fiber_ = support::tsan_create_fiber();
   set_resumer(coroutine, *ts.main);
   link(ts, coroutine);
+  COSYNC_PROBE(create, coroutine.id_, &coroutine, coroutine.name_, coroutine.stack_.size);
 }
 
 void Runtime::check_joinable(Coroutine& coroutine) {
@@ -592,6 +598,7 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
     case CoroutineState::finished:
       return;
     case CoroutineState::created:
+      COSYNC_PROBE(cancel, coroutine.id_, &coroutine, coroutine.name_, ts->current->id_);
       coroutine.drop_callable();
       mark_finished(*ts, coroutine);
       coroutine.cancelled_ = true;
@@ -608,6 +615,7 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
     fatal("destruction cycle: " + label(coroutine) + " is destroying " + label(*ts->current) +
           " (or a coroutine that owns it), which owns " + label(coroutine));
   }
+  COSYNC_PROBE(cancel, coroutine.id_, &coroutine, coroutine.name_, ts->current->id_);
   coroutine.slow_path_ |= Coroutine::kUnwindRequested | Coroutine::kUnwindPending;
   ++ts->stats.forced_unwinds;
   Coroutine& destroyer = *ts->current;

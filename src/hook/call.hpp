@@ -118,4 +118,10 @@ ssize_t send_all(const Call& call, std::size_t total, Deadline deadline, Attempt
   }
 }
 
+// The self-check: whether read(), called as the program calls it, reaches
+// this library's definition (first in the lookup, or reached from a
+// definition before it that forwards with RTLD_NEXT, as the sanitizers'
+// interceptors do).
+bool read_reaches_hooks() noexcept;
+
 }  // namespace cosync::hook

@@ -1,5 +1,6 @@
 // The interposed transfer calls: read, write and the socket family, with
 // the fortified variants glibc's headers call under _FORTIFY_SOURCE.
+#include <dlfcn.h>
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -207,7 +208,25 @@ ssize_t send_message(int fd, const msghdr* message, int flags) {
   });
 }
 
+// Set by read_reaches_hooks around its probe; read notes that it ran.
+constinit thread_local bool t_probing __attribute__((tls_model("initial-exec"))) = false;
+constinit thread_local bool t_probe_reached __attribute__((tls_model("initial-exec"))) = false;
+
 }  // namespace
+
+bool read_reaches_hooks() noexcept {
+  using Read = ssize_t (*)(int, void*, size_t);
+  auto first = reinterpret_cast<Read>(dlsym(RTLD_DEFAULT, "read"));
+  if (first == nullptr) return false;
+  const int saved = errno;
+  t_probe_reached = false;
+  t_probing = true;
+  first(-1, nullptr, 0);  // EBADF, through whatever definitions come first
+  t_probing = false;
+  errno = saved;
+  return t_probe_reached;
+}
+
 }  // namespace cosync::hook
 
 using cosync::hook::Call;
@@ -220,6 +239,9 @@ namespace real = cosync::hook::real;
 extern "C" {
 
 ssize_t read(int fd, void* buffer, size_t size) {
+  if (cosync::hook::t_probing) [[unlikely]] {
+    cosync::hook::t_probe_reached = true;
+  }
   const Call call(fd, Kinds::sockets_and_pipes, false);
   if (!call.hooked()) {
     return real::read(fd, buffer, size);
@@ -227,10 +249,6 @@ ssize_t read(int fd, void* buffer, size_t size) {
   return retry(call, cosync::io_readable, call.receive_deadline(),
                [&] { return real::read(fd, buffer, size); });
 }
-
-// The self-check's handle on this definition (init_linux.cpp).
-ssize_t cosync_hook_own_read(int fd, void* buffer, size_t size)
-    __attribute__((alias("read"), visibility("hidden")));
 
 ssize_t __read_chk(int fd, void* buffer, size_t size, size_t buffer_size) {
   if (size > buffer_size) __chk_fail();

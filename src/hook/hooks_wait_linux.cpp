@@ -269,10 +269,6 @@ int poll(struct pollfd* fds, nfds_t count, int timeout_ms) {
   return hook::poll_in_coroutine(*loop, fds, count, hook::deadline_in_ms(timeout_ms));
 }
 
-// The self-check's handle on this definition (init_linux.cpp).
-int cosync_hook_own_poll(struct pollfd* fds, nfds_t count, int timeout_ms)
-    __attribute__((alias("poll"), visibility("hidden")));
-
 int __poll_chk(struct pollfd* fds, nfds_t count, int timeout_ms, size_t fds_size) {
   if (fds_size / sizeof(pollfd) < count) __chk_fail();
   return poll(fds, count, timeout_ms);

@@ -2,13 +2,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cosync/io.hpp"
 #include "cosync/pool.hpp"
+#include "io/ring_op.hpp"
 
 namespace cosync::io {
 namespace {
@@ -56,6 +59,51 @@ Transfer pwrite_blocking(int fd, const std::vector<char>& data, off_t offset) {
   return result;
 }
 
+// One file operation on a loop that runs them (io_uring), retried across
+// EINTR: straight into or out of the caller's buffer, as run_on_ring
+// returns only once the kernel is done with it. A timeout throws TimedOut,
+// any other failure the errno naming `operation` and the path.
+std::size_t file_op_on_ring(loop::RingOps& ring, loop::RingOp& op, Deadline deadline,
+                            const char* operation, const std::string& path) {
+  for (;;) {
+    const int result = run_on_ring(ring, op, deadline);
+    if (result >= 0) {
+      return static_cast<std::size_t>(result);
+    }
+    if (result == -ETIMEDOUT) {
+      throw TimedOut(std::string("cosync: ") + operation + " \"" + path + "\" timed out");
+    }
+    if (result != -EINTR) {
+      file_error(-result, operation, path);
+    }
+  }
+}
+
+// A read or write moves at most this much per operation (the SQE's length
+// is 32 bits); write_at loops, read_at returns a short count.
+constexpr std::size_t kMaxRingTransfer = std::size_t{1} << 30;
+
+loop::RingOp file_transfer(loop::RingOp::Kind kind, int fd, const void* buffer, std::size_t size,
+                           off_t offset) {
+  loop::RingOp op;
+  op.kind = kind;
+  op.fd = fd;
+  op.buffer = const_cast<void*>(buffer);  // a write only reads it
+  op.size = std::min(size, kMaxRingTransfer);
+  op.offset = static_cast<std::uint64_t>(offset);
+  return op;
+}
+
+int open_on_ring(loop::RingOps& ring, const std::string& path, int flags, mode_t mode,
+                 Deadline deadline) {
+  loop::RingOp op;
+  op.kind = loop::RingOp::Kind::openat;
+  op.address = const_cast<char*>(path.c_str());  // only read
+  op.flags = flags | O_CLOEXEC;
+  op.size = mode;
+  return static_cast<int>(file_op_on_ring(ring, op, deadline, "open", path));
+}
+
 }  // namespace
 }  // namespace cosync::io
 
@@ -79,6 +127,12 @@ File::~File() { close(); }
 // offloaded like the transfers. Should the wait time out, the worker closes
 // the fd it opened (nobody will).
 File File::open(const std::string& path, int flags, mode_t mode, Deadline deadline) {
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) {
+    File file;
+    file.fd_ = io::open_on_ring(*ring, path, flags, mode, deadline);
+    file.path_ = path;
+    return file;
+  }
   struct Opened {
     int fd = -1;
     int error = 0;
@@ -109,6 +163,10 @@ File File::open(const std::string& path, int flags, mode_t mode, Deadline deadli
 
 std::size_t File::read_at(void* buffer, std::size_t size, off_t offset, Deadline deadline) {
   const int fd = check_open("read");
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) {
+    loop::RingOp op = io::file_transfer(loop::RingOp::Kind::read, fd, buffer, size, offset);
+    return io::file_op_on_ring(*ring, op, deadline, "read", path_);
+  }
   io::Transfer result =
       offload([fd, size, offset] { return io::pread_blocking(fd, size, offset); }, deadline);
   if (result.error != 0) {
@@ -121,12 +179,30 @@ std::size_t File::read_at(void* buffer, std::size_t size, off_t offset, Deadline
 void File::write_at(const void* data, std::size_t size, off_t offset, Deadline deadline) {
   const int fd = check_open("write");
   const auto* bytes = static_cast<const char*>(data);
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) {
+    write_on_ring(*ring, bytes, size, offset, deadline);
+    return;
+  }
   std::vector<char> copy(bytes, bytes + size);
   const io::Transfer result = offload(
       [fd, copy = std::move(copy), offset] { return io::pwrite_blocking(fd, copy, offset); },
       deadline);
   if (result.error != 0) {
     io::file_error(result.error, "write", path_);
+  }
+}
+
+void File::write_on_ring(loop::RingOps& ring, const char* bytes, std::size_t size, off_t offset,
+                         Deadline deadline) {
+  std::size_t done = 0;
+  while (done < size) {
+    loop::RingOp op = io::file_transfer(loop::RingOp::Kind::write, fd_, bytes + done, size - done,
+                                        offset + static_cast<off_t>(done));
+    const std::size_t put = io::file_op_on_ring(ring, op, deadline, "write", path_);
+    if (put == 0) {
+      io::file_error(EIO, "write", path_);  // the device took nothing
+    }
+    done += put;
   }
 }
 
@@ -140,6 +216,13 @@ off_t File::size() const {
 
 void File::sync(Deadline deadline) {
   const int fd = check_open("sync");
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) {
+    loop::RingOp op;
+    op.kind = loop::RingOp::Kind::fsync;
+    op.fd = fd;
+    io::file_op_on_ring(*ring, op, deadline, "sync", path_);
+    return;
+  }
   const int error = offload([fd] { return ::fsync(fd) == 0 ? 0 : errno; }, deadline);
   if (error != 0) {
     io::file_error(error, "sync", path_);

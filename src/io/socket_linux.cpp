@@ -14,6 +14,7 @@
 
 #include "cosync/io.hpp"
 #include "cosync/request.hpp"
+#include "io/ring_op.hpp"
 #include "support/direct_calls_linux.hpp"
 
 namespace cosync::io {
@@ -104,6 +105,29 @@ template <class Attempt>
   }
 }
 
+// transfer's counterpart on such a loop: one operation on the socket whose
+// fd is `current` (op.fd), retried across EINTR. Another coroutine that
+// closes the socket meanwhile makes the loop cancel it (forget_fd), and it
+// ends with ECANCELED; it never reaches a file that took the number.
+[[gnu::noinline]] ssize_t ring_transfer(loop::RingOps& ring, loop::RingOp& op, const int& current,
+                                        Deadline deadline, std::error_code& error) {
+  t_calls_without_wait = 0;  // every operation waits for the loop's next pass
+  for (;;) {
+    if (current != op.fd) {
+      error = errno_code(ECANCELED);
+      return -1;
+    }
+    const int result = run_on_ring(ring, op, deadline);
+    if (result >= 0) {
+      return result;
+    }
+    if (result != -EINTR) {
+      error = errno_code(-result);
+      return -1;
+    }
+  }
+}
+
 // Reads smaller than this go through the scratch buffer (see io.hpp).
 constexpr std::size_t kScratchSize = 16 * 1024;
 
@@ -169,6 +193,20 @@ std::error_code finish_connect(int fd, Deadline deadline) {
     return errno_code(errno);
   }
   return outcome == 0 ? std::error_code() : errno_code(outcome);
+}
+
+// A connect as one operation on a loop that runs them (not for Unix-domain
+// sockets: start_connect's retry covers their full backlogs).
+std::error_code connect_on_ring(loop::RingOps& ring, const int& fd, const Address& address,
+                                Deadline deadline) {
+  loop::RingOp op;
+  op.kind = loop::RingOp::Kind::connect;
+  op.fd = fd;
+  op.address = const_cast<sockaddr*>(address.data());  // only read: the op is a connect
+  op.connect_size = address.size();
+  std::error_code error;
+  ring_transfer(ring, op, fd, deadline, error);
+  return error;
 }
 
 std::string list_addresses(const std::vector<Address>& addresses) {
@@ -261,6 +299,11 @@ Socket Socket::connect(const Address& address, std::error_code& error, Deadline 
     return {};
   }
   Socket socket(fd, address);
+  loop::RingOps* ring = io::ring_of_this_loop();
+  if (ring != nullptr && address.family() != AF_UNIX) {
+    error = io::connect_on_ring(*ring, socket.fd_, address, deadline);
+    return error ? Socket() : std::move(socket);
+  }
   error = io::start_connect(fd, address, deadline);
   // A non-blocking connect interrupted by a signal goes on in the kernel,
   // exactly as one that answered EINPROGRESS.
@@ -336,10 +379,7 @@ Socket Socket::accept(std::error_code& error, Deadline deadline) {
   socklen_t size = 0;
   for (;;) {
     size = sizeof peer;
-    const ssize_t fd = io::transfer(fd_, io_readable, 0, deadline, error, [&] {
-      return support::direct::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
-    });
+    const ssize_t fd = accept_step(peer, size, error, deadline);
     // A connection that died in the backlog is the next one's business.
     if (fd < 0 && (error.value() == ECONNABORTED || error.value() == EPROTO)) {
       error.clear();
@@ -350,6 +390,23 @@ Socket Socket::accept(std::error_code& error, Deadline deadline) {
     }
     return Socket(static_cast<int>(fd), Address(reinterpret_cast<sockaddr*>(&peer), size));
   }
+}
+
+ssize_t Socket::accept_step(sockaddr_storage& peer, socklen_t& size, std::error_code& error,
+                            Deadline deadline) {
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
+    loop::RingOp op;
+    op.kind = loop::RingOp::Kind::accept;
+    op.fd = fd_;
+    op.address = &peer;
+    op.address_size = &size;
+    op.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    return io::ring_transfer(*ring, op, fd_, deadline, error);
+  }
+  return io::transfer(fd_, io_readable, 0, deadline, error, [&] {
+    return support::direct::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
+                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  });
 }
 
 std::size_t Socket::read_some(void* buffer, std::size_t size, Deadline deadline) {
@@ -385,11 +442,27 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
   if (read_ahead_offset_ < read_ahead_.size()) {
     return take_read_ahead(buffer, size);
   }
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
+    return receive_on_ring(*ring, buffer, size, error, deadline);
+  }
   if (size < io::kScratchSize) {
     return receive_via_scratch(buffer, size, error, deadline);
   }
   const ssize_t got = io::transfer(fd_, io_readable, size, deadline, error,
                                    [&] { return support::direct::recv(fd_, buffer, size, 0); });
+  return got < 0 ? 0 : static_cast<std::size_t>(got);
+}
+
+// Straight into the caller's buffer: the scratch buffer is shared by the
+// thread's coroutines, and operations of several may be in flight at once.
+std::size_t Socket::receive_on_ring(loop::RingOps& ring, void* buffer, std::size_t size,
+                                    std::error_code& error, Deadline deadline) {
+  loop::RingOp op;
+  op.kind = loop::RingOp::Kind::recv;
+  op.fd = fd_;
+  op.buffer = buffer;
+  op.size = size;
+  const ssize_t got = io::ring_transfer(ring, op, fd_, deadline, error);
   return got < 0 ? 0 : static_cast<std::size_t>(got);
 }
 
@@ -479,6 +552,9 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
     return 0;
   }
   io::spend_budget();
+  if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
+    return static_cast<std::size_t>(send_on_ring(*ring, data, size, error, deadline));
+  }
   const auto* bytes = static_cast<const char*>(data);
   std::size_t total = 0;
   while (total < size) {
@@ -492,6 +568,27 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
     total += static_cast<std::size_t>(sent);
   }
   return total;
+}
+
+// write_all's loop on a loop that runs operations: returns the bytes sent.
+ssize_t Socket::send_on_ring(loop::RingOps& ring, const void* data, std::size_t size,
+                             std::error_code& error, Deadline deadline) {
+  const auto* bytes = static_cast<const char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    loop::RingOp op;
+    op.kind = loop::RingOp::Kind::send;
+    op.fd = fd_;
+    op.buffer = const_cast<char*>(bytes + total);  // only read: the op is a send
+    op.size = size - total;
+    op.flags = MSG_NOSIGNAL;
+    const ssize_t sent = io::ring_transfer(ring, op, fd_, deadline, error);
+    if (sent < 0) {
+      break;
+    }
+    total += static_cast<std::size_t>(sent);
+  }
+  return static_cast<ssize_t>(total);
 }
 
 void Socket::shutdown(int how) {

@@ -1,6 +1,5 @@
 #include "loop/epoll_loop_linux.hpp"
 
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <string>
 #include <system_error>
 
+#include "cosync/impl/probes.hpp"
 #include "loop/internal_fd.hpp"
 #include "support/errors.hpp"
 #include "support/timeout.hpp"
@@ -40,7 +40,10 @@ typename Unit::rep time_left(Deadline deadline) noexcept {
 
 }  // namespace
 
-EpollLoop::EpollLoop() : epoll_fd_(move_above_user_fds(epoll_create1(EPOLL_CLOEXEC))) {
+EpollLoop::EpollLoop(const char* fallback)
+    : epoll_fd_(move_above_user_fds(epoll_create1(EPOLL_CLOEXEC))) {
+  stats_.backend = "epoll";
+  stats_.fallback = fallback;
   if (epoll_fd_ < 0) {
     support::throw_errno(errno, "epoll_create1 failed");
   }
@@ -52,16 +55,10 @@ EpollLoop::EpollLoop() : epoll_fd_(move_above_user_fds(epoll_create1(EPOLL_CLOEX
     close(epoll_fd_);
     support::throw_errno(error, "cannot watch the wake-up eventfd");
   }
-  sigemptyset(&watched_signals_);
-  pthread_sigmask(SIG_BLOCK, nullptr, &original_mask_);
 }
 
 EpollLoop::~EpollLoop() {
   tear_down();
-  if (signal_fd_ >= 0) {
-    close(signal_fd_);
-    pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
-  }
   close(epoll_fd_);
 }
 
@@ -193,38 +190,13 @@ void EpollLoop::watch_signal(SignalWait& wait) {
   if (wait.armed) {
     return;
   }
-  if (sigismember(&watched_signals_, wait.signo) != 1) {
-    if (sigaddset(&watched_signals_, wait.signo) != 0) {
-      support::throw_errno(EINVAL, "cannot watch signal " + std::to_string(wait.signo));
-    }
-    update_signal_mask();
-  }
-  add_signal_waiter(wait);
-}
-
-// Watched signals stay blocked in this thread for the loop's lifetime, so a
-// signal raised while nobody waits is kept pending, not lost.
-void EpollLoop::update_signal_mask() {
-  pthread_sigmask(SIG_BLOCK, &watched_signals_, nullptr);
-  const bool created = signal_fd_ < 0;
-  signal_fd_ = signalfd(signal_fd_, &watched_signals_, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd_ < 0) {
-    support::throw_errno(errno, "signalfd failed");
-  }
-  if (created) {
-    signal_fd_ = move_above_user_fds(signal_fd_);
+  if (signals_.add(wait.signo)) {
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = kSignalTag;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &event);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signals_.fd(), &event);
   }
-}
-
-void EpollLoop::dispatch_signals() {
-  signalfd_siginfo info{};
-  while (support::direct::read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-    deliver_signal(static_cast<int>(info.ssi_signo));
-  }
+  add_signal_waiter(wait);
 }
 
 void EpollLoop::drain_wakeups() {
@@ -278,6 +250,7 @@ int EpollLoop::wait_for_events(Deadline until, bool& could_sleep) {
 void EpollLoop::run_once(Deadline until) {
   check_can_run("run_once");
   ++stats_.iterations;
+  COSYNC_PROBE(loop_iteration, this, stats_.iterations);
   run_iteration([this, until] { run_events(until); });
 }
 
@@ -294,7 +267,7 @@ void EpollLoop::run_once(Deadline until) {
     if (tag == kWakeTag) {
       drain_wakeups();
     } else if (tag == kSignalTag) {
-      dispatch_signals();
+      signals_.drain([this](int signo) { deliver_signal(signo); });
     } else if (tag != kIgnoredTag) {
       dispatch_fd(static_cast<int>(tag), batch_[i].events);
     }

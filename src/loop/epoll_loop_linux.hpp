@@ -15,20 +15,22 @@
 // closed one ends its waits with EBADF.
 #pragma once
 
-#include <signal.h>
 #include <sys/epoll.h>
 
 #include <array>
 #include <vector>
 
 #include "loop/loop_core.hpp"
+#include "loop/signal_fd.hpp"
 #include "loop/wake_fd.hpp"
 
 namespace cosync::loop {
 
 class EpollLoop final : public LoopCore {
  public:
-  EpollLoop();
+  // `fallback`: why the io_uring loop asked for could not be made
+  // (LoopStats::fallback; a string that outlives the loop), or null.
+  explicit EpollLoop(const char* fallback = nullptr);
   EpollLoop(const EpollLoop&) = delete;
   EpollLoop& operator=(const EpollLoop&) = delete;
   ~EpollLoop() override;
@@ -58,15 +60,13 @@ class EpollLoop final : public LoopCore {
   Deadline next_wake(Deadline until) const noexcept;
   void dispatch_fd(int fd, std::uint32_t events);
   void drain_wakeups();
-  void dispatch_signals();
   void run_events(Deadline until);
-  void update_signal_mask();
 
   // The wake-up eventfd is made before the epoll fd, so that a WakeFd that
   // throws leaves no epoll fd behind.
   WakeFd wake_;
   int epoll_fd_ = -1;
-  int signal_fd_ = -1;
+  SignalFd signals_;
   bool have_pwait2_ = true;
 
   // Events of the batch being dispatched; forget_fd blanks entries of an fd
@@ -83,9 +83,6 @@ class EpollLoop final : public LoopCore {
   std::vector<int> auditing_;     // the round in progress (callbacks may queue more)
   unsigned iterations_since_audit_ = 0;
   bool audit_due_ = false;  // audit_young_ or audit_old_ holds an fd
-
-  sigset_t watched_signals_{};
-  sigset_t original_mask_{};
 };
 
 }  // namespace cosync::loop

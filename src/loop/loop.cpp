@@ -1,10 +1,16 @@
 #include "cosync/loop.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "cosync/coroutine.hpp"
+#include "cosync/loop_io_uring.hpp"
 #include "loop/epoll_loop_linux.hpp"
+#include "loop/io_uring_factory.hpp"
+#include "loop/ring_ops.hpp"
 
 namespace cosync {
 namespace {
@@ -28,6 +34,7 @@ struct BuiltinLoopOwner {
     delete loop.get();
     if (impl::t_loop == loop.get()) {
       impl::t_loop = nullptr;
+      loop::t_ring = nullptr;
     }
     (void)loop.release();
     torn_down = true;
@@ -37,6 +44,42 @@ struct BuiltinLoopOwner {
 };
 thread_local BuiltinLoopOwner t_builtin_loop;
 
+// What COSYNC_LOOP asks for, read once: io_uring or epoll (the default).
+bool io_uring_wanted() {
+  static const bool wanted = [] {
+    const char* text = std::getenv("COSYNC_LOOP");
+    if (text == nullptr || std::strcmp(text, "epoll") == 0 || *text == '\0') {
+      return false;
+    }
+    if (std::strcmp(text, "io_uring") == 0) {
+      return true;
+    }
+    std::fprintf(stderr, "cosync: COSYNC_LOOP=%s is neither io_uring nor epoll; using epoll\n",
+                 text);
+    return false;
+  }();
+  return wanted;
+}
+
+// The thread's built-in loop: io_uring when COSYNC_LOOP asks for it and the
+// kernel accepts it (said once per process on stderr when it does not).
+std::unique_ptr<Loop> make_builtin_loop() {
+  if (io_uring_wanted()) {
+    const std::string& problem = loop::io_uring_refusal();
+    if (problem.empty()) {
+      return loop::new_io_uring_loop();
+    }
+    static const bool said = [&problem] {
+      std::fprintf(stderr, "cosync: COSYNC_LOOP=io_uring: using epoll instead: %s\n",
+                   problem.c_str());
+      return true;
+    }();
+    (void)said;
+    return std::make_unique<loop::EpollLoop>(problem.c_str());
+  }
+  return std::make_unique<loop::EpollLoop>();
+}
+
 Loop& builtin_loop() {
   impl::this_thread();  // before the owner's first use: see BuiltinLoopOwner
   if (t_builtin_loop.torn_down) {
@@ -45,12 +88,16 @@ Loop& builtin_loop() {
         "any more");
   }
   if (!t_builtin_loop.loop) {
-    t_builtin_loop.loop = std::make_unique<loop::EpollLoop>();
+    t_builtin_loop.loop = make_builtin_loop();
   }
   return *t_builtin_loop.loop;
 }
 
 }  // namespace
+
+namespace loop {
+constinit thread_local RingOps* t_ring __attribute__((tls_model("initial-exec"))) = nullptr;
+}  // namespace loop
 
 namespace impl {
 
@@ -58,6 +105,7 @@ constinit thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) =
 
 Loop& install_builtin_loop() {
   t_loop = &builtin_loop();
+  loop::t_ring = t_loop->ring_ops();
   return *t_loop;
 }
 
@@ -104,6 +152,13 @@ void Loop::refuse_to_run(const char* call) const {
                    "a coroutine; only the main context runs the loop");
 }
 
-void set_this_loop(Loop* loop) noexcept { impl::t_loop = loop; }
+void set_this_loop(Loop* loop) noexcept {
+  impl::t_loop = loop;
+  loop::t_ring = loop != nullptr ? loop->ring_ops() : nullptr;
+}
+
+std::unique_ptr<Loop> make_io_uring_loop() { return loop::new_io_uring_loop(); }
+
+const std::string& io_uring_unavailable_reason() { return loop::io_uring_refusal(); }
 
 }  // namespace cosync

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "cosync/coroutine.hpp"
+#include "cosync/impl/probes.hpp"
 #include "support/errors.hpp"
 #include "support/scope_guard.hpp"
 
@@ -291,6 +292,7 @@ void HostLoop::run_once(Deadline until) {
   }
   ++stats_.iterations;
   ++stats_.polls;
+  COSYNC_PROBE(loop_iteration, this, stats_.iterations);
   Timer limit;
   limit.fn = [](Timer*) {};
   if (until != no_deadline) {

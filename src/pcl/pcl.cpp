@@ -200,21 +200,53 @@ Links& links_of(Coroutine& coroutine) noexcept {
   return *coroutine;
 }
 
-// The switch path (co_call, co_resume) is inlined into the exported
-// function whole: a switch returns into the other context's frames, and
-// every return there is one the CPU's return predictor gets wrong, so the
-// fewer frames between the API entry and the jump, the faster.
-[[gnu::always_inline]] inline void call(Coroutine& to, const char* name) noexcept {
-  Coroutine& from = *impl::t_state->current;
+// What the context leaving through co_call does once resumed, before
+// co_call returns: the coroutine layer's after-switch duties.
+void arrived_in_call(void* self) noexcept {
+  impl::Switch::after_return(*static_cast<Coroutine*>(self));
+}
+
+// The same for co_resume, which libpcl ends by making whoever called this
+// coroutine back its new restarget.
+void arrived_in_resume(void* self) noexcept {
+  auto& coroutine = static_cast<PclCoroutine&>(*static_cast<Coroutine*>(self));
+  impl::Switch::after_return(coroutine);
+  coroutine.links.restarget = coroutine.links.caller;
+}
+
+// call() from `from`, the running context, where the switch cannot be the
+// tail call: a call of oneself, the slow switch, another back end.
+[[gnu::noinline]] void call_returning(Coroutine& from, Coroutine& to, const char* name,
+                                      void (*arrived)(void*) noexcept) noexcept {
+  if (&to != &from) {  // pcl(3): "Calling oneself returns immediately."
+    try {
+      coroutine::transfer_to(to);
+    } catch (const UsageError& error) {
+      fatal(name, &to, error.what());  // another thread's coroutine
+    }
+  }
+  arrived(&from);
+}
+
+// The switch of co_call and co_resume, inlined into the exported function
+// whole: a switch returns into the other context's frames, and every return
+// there is one the CPU's return predictor gets wrong. With the x86_64
+// switch there is none: the jump is the exported function's tail call, and
+// the context it suspends resumes straight in that function's caller
+// (Switch::jump_returning), after running `arrived`. Every other case is a
+// tail call too, so that the exported function saves no register.
+[[gnu::always_inline]] inline void call(Coroutine& to, const char* name,
+                                        void (*arrived)(void*) noexcept) noexcept {
+  impl::ThreadState& ts = *impl::t_state;
+  Coroutine& from = *ts.current;
   links_of(to).caller = &from;
-  if (&to == &from) {
-    return;  // pcl(3): "Calling oneself returns immediately."
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  if (&to != &from && impl::Switch::prepare_transfer(ts, from, to)) [[likely]] {
+    impl::Switch::jump_returning(ts, from, to, arrived);
+    return;
   }
-  try {
-    coroutine::transfer_to(to);
-  } catch (const UsageError& error) {
-    fatal(name, &to, error.what());  // another thread's coroutine
-  }
+#endif
+  call_returning(from, to, name, arrived);
 }
 
 // The running coroutine, for co_resume: the main coroutine has no
@@ -342,14 +374,14 @@ extern "C" __attribute__((visibility("default"))) void co_delete(coroutine_t cor
 
 extern "C" __attribute__((visibility("default"))) void co_call(coroutine_t coro) {
   cosync::pcl::ensure_thread();
-  cosync::pcl::call(cosync::pcl::live(coro, "co_call"), "co_call");
+  cosync::pcl::call(cosync::pcl::live(coro, "co_call"), "co_call", &cosync::pcl::arrived_in_call);
 }
 
 extern "C" __attribute__((visibility("default"))) void co_resume(void) {
   cosync::pcl::ensure_thread();
   cosync::pcl::PclCoroutine& self = cosync::pcl::resuming_coroutine("co_resume");
-  cosync::pcl::call(cosync::pcl::resume_target(self, "co_resume"), "co_resume");
-  self.links.restarget = self.links.caller;
+  cosync::pcl::call(cosync::pcl::resume_target(self, "co_resume"), "co_resume",
+                    &cosync::pcl::arrived_in_resume);
 }
 
 extern "C" __attribute__((visibility("default"))) void co_exit_to(coroutine_t coro) {

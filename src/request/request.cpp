@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "cosync/impl/probes.hpp"
 #include "loop/fd_poll.hpp"
 #include "support/scope_guard.hpp"
 
@@ -350,6 +351,7 @@ void RequestCore::clear_continuation(void* data) noexcept {
 // reference keeps this alive until both have run.
 void RequestCore::finish(Status status) noexcept {
   status_ = status;
+  COSYNC_PROBE(request_complete, this, static_cast<int>(status));
   add_ref();
   if (const Observer observer = std::exchange(observer_, nullptr)) {
     observer(this, std::exchange(observer_data_, nullptr));

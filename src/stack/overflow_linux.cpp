@@ -10,6 +10,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "cosync/impl/probes.hpp"
 #include "stack/os.hpp"
 #include "stack/overflow.hpp"
 #include "support/errors.hpp"
@@ -133,6 +134,7 @@ bool below(std::uintptr_t address, const void* limit) noexcept {
 }
 
 void describe_guard_hit(Line& line, const Culprit& culprit, const void* fault) noexcept {
+  COSYNC_PROBE(overflow, culprit.id, culprit.name, fault, culprit.stack->base);
   describe(line, "stack overflow", culprit);
   line.text(", guard [");
   line.hex(culprit.stack->mapping_base());
@@ -325,6 +327,7 @@ void ensure_installed() {
 }
 
 void report_broken_canary(const Culprit& culprit) noexcept {
+  COSYNC_PROBE(overflow, culprit.id, culprit.name, nullptr, culprit.stack->base);
   Line line;
   describe(line, "stack overflow (canary overwritten)", culprit);
   line.text(", no guard page\n");

@@ -35,10 +35,10 @@ endif()
 configure("adapters off" TRUE
   ${no_packages} ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${SCRATCH_DIR}/build-off ${quick}
   -DCOSYNC_WITH_TEVENT=OFF -DCOSYNC_WITH_LIBUV=OFF -DCOSYNC_WITH_LIBEVENT=OFF)
-expect("adapters off" "-- cosync components: core pcl hook\n")
+expect("adapters off" "-- cosync components: core io_uring pcl hook\n")
 
 configure("packages installed afterwards" TRUE
   ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${SCRATCH_DIR}/build)
 expect("packages installed afterwards"
-  "-- cosync components: core tevent libuv libevent tevent_glue pcl hook\n")
+  "-- cosync components: core io_uring tevent libuv libevent tevent_glue pcl hook\n")
 file(REMOVE_RECURSE ${SCRATCH_DIR})

@@ -18,6 +18,21 @@
 
 namespace cosync::context {
 
+// What a context that left through cosync_context_jump_return runs when it
+// is resumed, on its own stack, before it returns to its caller.
+using ArrivalFn = void (*)(void* arg) noexcept;
+
+extern "C" {
+// Suspends the caller and resumes `to`, which receives `data`, after
+// storing the caller's token at `save`. Tail-called by a function F as its
+// last act: when some context resumes the token, arrive(arg) runs and the
+// jump lands straight at F's return address, with F's caller's registers,
+// instead of returning through F (a return the CPU mispredicts after a
+// stack switch). Defined in src/context/switch_x86_64_sysv_elf_gas.S.
+void cosync_context_jump_return(context_t to, context_t* save, void* data, ArrivalFn arrive,
+                                void* arg) noexcept;
+}
+
 // Every register but rsp and rbp: the x87 stack registers, mm0-7, and with
 // AVX-512 xmm16-31 and the mask registers are caller-saved too.
 #if defined(__AVX512F__)

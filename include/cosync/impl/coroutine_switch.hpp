@@ -15,6 +15,7 @@
 #include "cosync/export.hpp"
 #include "cosync/impl/context_jump.hpp"
 #include "cosync/impl/intrusive_list.hpp"
+#include "cosync/impl/probes.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -130,6 +131,7 @@ struct Switch {
       check_canary_slow(from);
     }
     from.eh_ = *ts->eh;
+    COSYNC_PROBE(resume, to.id_, &to, from.id_);
     jump(*ts, from, to);
     after_return(from);
   }
@@ -148,6 +150,7 @@ struct Switch {
     if (!same_exception_state(*ts->eh, target.eh_)) [[unlikely]] {
       refuse_suspension(self, target);
     }
+    COSYNC_PROBE(yield, self.id_, &self, target.id_);
     jump(*ts, self, target);
     after_return(self);
   }
@@ -160,26 +163,49 @@ struct Switch {
   [[gnu::always_inline]] static void transfer(Coroutine& to) {
     ThreadState* ts = t_switch_state;
     Coroutine& self = *ts->current;
-    if (switch_hooks) {
-      resume_slow(to);
-      return;
-    }
-    if (&to == self.resumer_ && self.slow_path_ == 0) {
-      if (!same_exception_state(*ts->eh, to.eh_)) [[unlikely]] {
-        refuse_suspension(self, to);
-      }
-    } else if (to.resumer_ == &self) {
-      if ((self.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
-        check_canary_slow(self);
-      }
-      self.eh_ = *ts->eh;
-    } else {
+    if (!prepare_transfer(*ts, self, to)) {
       resume_slow(to);
       return;
     }
     jump(*ts, self, to);
     after_return(self);
   }
+
+  // transfer()'s checks before its inline jump from `self` to `to`: false
+  // when the switch must take resume_slow instead.
+  [[gnu::always_inline]] static bool prepare_transfer(ThreadState& ts, Coroutine& self,
+                                                      Coroutine& to) {
+    if (switch_hooks) {
+      return false;
+    }
+    if (&to == self.resumer_ && self.slow_path_ == 0) {
+      if (!same_exception_state(*ts.eh, to.eh_)) [[unlikely]] {
+        refuse_suspension(self, to);
+      }
+      COSYNC_PROBE(yield, self.id_, &self, to.id_);
+    } else if (to.resumer_ == &self) {
+      if ((self.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
+        check_canary_slow(self);
+      }
+      self.eh_ = *ts.eh;
+      COSYNC_PROBE(resume, to.id_, &to, self.id_);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  // The jump of transfer() once prepare_transfer() said yes, for a function
+  // that tail-calls it (libcosync-pcl's co_call and co_resume): resumed,
+  // `self` runs arrive(self), which must do after_return(self), and
+  // continues in that function's caller (cosync_context_jump_return).
+  [[gnu::always_inline]] static void jump_returning(ThreadState& ts, Coroutine& self, Coroutine& to,
+                                                    context::ArrivalFn arrive) {
+    ts.current = &to;
+    context::cosync_context_jump_return(to.context_, &self.context_, &self, arrive, &self);
+  }
+#endif
 
   // Compares the runtime's state with a control block's copy whole, padding
   // included: the copy is taken whole, and the runtime never writes its
@@ -216,7 +242,10 @@ inline CoroutineState Coroutine::state() const noexcept {
   return state_;
 }
 
-inline void Coroutine::resume() { impl::Switch::resume(*this); }
+// The entry points of the switch are always inlined as well: GCC sizes an
+// asm statement by its lines, and a trace probe's (its note section) would
+// otherwise make each of them a call, whose return mispredicts.
+[[gnu::always_inline]] inline void Coroutine::resume() { impl::Switch::resume(*this); }
 
 inline impl::Scheduling*& impl::scheduling_of(Coroutine& coroutine) noexcept {
   return coroutine.scheduling_;
@@ -235,9 +264,11 @@ inline bool in_coroutine() noexcept {
   return ts != nullptr && ts->current != ts->main;
 }
 
-inline void yield() { impl::Switch::suspend("yield()", false); }
+[[gnu::always_inline]] inline void yield() { impl::Switch::suspend("yield()", false); }
 
-inline void yield_to_main() { impl::Switch::suspend("yield_to_main()", true); }
+[[gnu::always_inline]] inline void yield_to_main() {
+  impl::Switch::suspend("yield_to_main()", true);
+}
 
 namespace impl {
 
