@@ -70,6 +70,8 @@ bench: deps-bench
 	  --benchmark_report_aggregates_only=true \
 	  --benchmark_out=$(BUILD)-bench/bench.json --benchmark_out_format=json
 	python3 tools/bench_ratios.py $(BUILD)-bench/bench.json
+	./$(BUILD)-bench/bench/cosync-bench-hook --benchmark_repetitions=5 \
+	  --benchmark_report_aggregates_only=true
 
 # The HTML API reference of the public headers (Doxygen), in $(BUILD)/docs/html.
 docs:

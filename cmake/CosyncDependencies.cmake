@@ -105,6 +105,40 @@ if(COSYNC_BUILD_TESTS)
   endif()
 endif()
 
+# The hooked-client tests and example: real hiredis, libpq and libcurl
+# clients under libcosync-hook against real redis-server, PostgreSQL and
+# Python HTTP servers; native builds only (Debian's clients are not
+# installed for a cross target).
+set(_cosync_hook_clients OFF)
+if(COSYNC_WITH_HOOK AND (COSYNC_BUILD_TESTS OR COSYNC_BUILD_EXAMPLES) AND NOT CMAKE_CROSSCOMPILING)
+  set(_cosync_hook_clients ON)
+  set(_cosync_without_clients
+    "-DCOSYNC_WITH_HOOK=OFF, or -DCOSYNC_BUILD_TESTS=OFF -DCOSYNC_BUILD_EXAMPLES=OFF")
+  find_package(PkgConfig QUIET)
+  if(PKG_CONFIG_FOUND)
+    pkg_check_modules(COSYNC_HOOK_CLIENTS QUIET IMPORTED_TARGET
+      hiredis>=0.14 libpq>=15 libcurl>=7.88)
+    cosync_require(COSYNC_HOOK_CLIENTS_FOUND
+      "hiredis 0.14, libpq 15 and libcurl 7.88 (the hooked-client tests and example)"
+      "libhiredis-dev libpq-dev libcurl4-openssl-dev" "${_cosync_without_clients}")
+  else()
+    cosync_require(PKG_CONFIG_FOUND "pkg-config (finds hiredis, libpq and libcurl)" pkg-config
+      "${_cosync_without_clients}")
+  endif()
+endif()
+if(_cosync_hook_clients AND COSYNC_BUILD_TESTS)
+  set(_cosync_without_servers "-DCOSYNC_WITH_HOOK=OFF or -DCOSYNC_BUILD_TESTS=OFF")
+  find_program(COSYNC_REDIS_SERVER redis-server)
+  cosync_require(COSYNC_REDIS_SERVER "redis-server (the hooked-client tests)" redis-server
+    "${_cosync_without_servers}")
+  find_program(COSYNC_PG_INITDB initdb PATHS /usr/lib/postgresql/15/bin NO_DEFAULT_PATH)
+  cosync_require(COSYNC_PG_INITDB "PostgreSQL 15's initdb (the hooked-client tests)" postgresql
+    "${_cosync_without_servers}")
+  find_program(COSYNC_PYTHON3 python3)
+  cosync_require(COSYNC_PYTHON3 "python3 (the hooked-client tests' HTTP server)" python3
+    "${_cosync_without_servers}")
+endif()
+
 if(_cosync_missing)
   list(JOIN _cosync_missing "\n" _cosync_missing_lines)
   message(FATAL_ERROR "cosync: missing dependencies (make demo and make test install them all "

@@ -9,9 +9,12 @@ set -euo pipefail
 # (every component ON) and its tests need, installed before the first
 # configure. googletest is sources only; valgrind brings the client-request
 # header the core includes; systemtap-sdt-dev the trace probes' sys/sdt.h;
-# liburing-dev the io_uring loop's; gdb and libpcl1-dev are the tests'.
+# liburing-dev the io_uring loop's; gdb and libpcl1-dev are the tests'. The
+# hooked-client tests and example run real hiredis, libpq and libcurl
+# clients against redis-server, PostgreSQL and a Python HTTP server.
 build_packages=(cmake ninja-build g++ make pkg-config valgrind systemtap-sdt-dev liburing-dev
-  googletest gdb libtevent-dev libtalloc-dev libuv1-dev libevent-dev libpcl1-dev)
+  googletest gdb libtevent-dev libtalloc-dev libuv1-dev libevent-dev libpcl1-dev
+  libhiredis-dev libpq-dev libcurl4-openssl-dev redis-server postgresql python3)
 # make package: cpack's DEB generator computes the runtime dependencies.
 package_packages=("${build_packages[@]}" dpkg-dev)
 # make docs: the API reference (Doxygen, with tools/doxygen_filter.py).
