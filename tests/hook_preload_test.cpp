@@ -23,9 +23,7 @@ TEST(NotLoaded, TheSelfCheckSaysSo) {
   EXPECT_EQ(cosync_hook_active(), 0);
 }
 
-TEST(Preloaded, TheSelfCheckSaysActive) {
-  EXPECT_TRUE(hook::active()) << hook::status();
-}
+TEST(Preloaded, TheSelfCheckSaysActive) { EXPECT_TRUE(hook::active()) << hook::status(); }
 
 TEST(Preloaded, BlockingReadsOfManyCoroutinesOverlap) {
   constexpr int kCount = 20;

@@ -405,7 +405,7 @@ ssize_t Socket::accept_step(sockaddr_storage& peer, socklen_t& size, std::error_
   }
   return io::transfer(fd_, io_readable, 0, deadline, error, [&] {
     return support::direct::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &size,
-                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
   });
 }
 
@@ -507,9 +507,9 @@ std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
                                                                       std::error_code& error,
                                                                       Deadline deadline) {
   char* const buffered = io::scratch();
-  const ssize_t got =
-      io::transfer(fd_, io_readable, io::kScratchSize, deadline, error,
-                   [this, buffered] { return support::direct::recv(fd_, buffered, io::kScratchSize, 0); });
+  const ssize_t got = io::transfer(
+      fd_, io_readable, io::kScratchSize, deadline, error,
+      [this, buffered] { return support::direct::recv(fd_, buffered, io::kScratchSize, 0); });
   if (got <= 0) {
     return 0;
   }

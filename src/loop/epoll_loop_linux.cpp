@@ -13,9 +13,9 @@
 
 #include "cosync/impl/probes.hpp"
 #include "loop/internal_fd.hpp"
+#include "support/direct_calls_linux.hpp"
 #include "support/errors.hpp"
 #include "support/timeout.hpp"
-#include "support/direct_calls_linux.hpp"
 
 namespace cosync::loop {
 namespace {
