@@ -162,7 +162,13 @@ class SavedContextUnwinder(Unwinder):
             return None
         pc_name, sp_name = self.target["names"]
         pc = pending_frame.read_register(pc_name)
+        # The innermost frame's id takes the saved stack pointer: gdb stops a
+        # backtrace whose caller lies below its callee ("previous frame
+        # inner to this frame"), and the coroutine's stack may lie anywhere
+        # relative to the thread's, while its first frame (an assembly
+        # switch that saved it, as libcosync-pcl's) sits above that pointer.
         sp = pending_frame.read_register(sp_name)
+        sp = gdb.Value(self.target["registers"][sp_name]).cast(sp.type)
         info = pending_frame.create_unwind_info(FrameId(sp, pc))
         for name, value in self.target["registers"].items():
             register_type = pending_frame.read_register(name).type
