@@ -194,8 +194,8 @@ TEST_F(StackPeakTest, ADeepFinishIsCountedByItsPages) {
   create([] { descend(40, false); }).join();
   const StackStats after = stack_stats();
   EXPECT_EQ(after.peaks, before.peaks + 1);
+  SKIP_WHERE_FRAMES_MOVED();  // on ASan's fake stack the frames never reach the deep pages
   EXPECT_EQ(after.peaks_within_hot, before.peaks_within_hot) << "measured by its pages";
-  SKIP_WHERE_FRAMES_MOVED();
   EXPECT_EQ(after.peak_histogram[6], before.peak_histogram[6] + 1) << "(32, 64] KiB";
   EXPECT_GE(after.peak_max, 40 * kKiB);
 }
