@@ -53,6 +53,22 @@ class StackPeakTest : public ::testing::Test {
     config.peak_sample_every = every;
     configure_stacks(config);
   }
+  // Every stack this thread takes from now on is filled with the pattern,
+  // so its peak is exact.
+  static void fill_every_stack() {
+    StackConfig config = stack_config();
+    config.exact_peak_every = 1;
+    configure_stacks(config);
+  }
+  // The peak a coroutine reads of its own stack after a call `kib` KiB deep
+  // has returned.
+  static StackPeak own_peak_after_descending(int kib) {
+    return create([kib] {
+             descend(kib, false);
+             return current().stack_peak();
+           })
+        .join();
+  }
   void TearDown() override {
     configure_stacks(saved_);
     trim_stack_pool();
@@ -92,14 +108,8 @@ TEST_F(StackPeakTest, ADeepCallBetweenSuspensionsIsSeenByItsPages) {
 }
 
 TEST_F(StackPeakTest, AFilledStackGivesTheExactPeak) {
-  StackConfig config = stack_config();
-  config.exact_peak_every = 1;
-  configure_stacks(config);
-  Task<StackPeak> task = create([] {
-    descend(6, false);
-    return current().stack_peak();
-  });
-  const StackPeak peak = task.join();
+  fill_every_stack();
+  const StackPeak peak = own_peak_after_descending(6);
   EXPECT_EQ(peak.method, PeakMethod::pattern);
   SKIP_WHERE_FRAMES_MOVED();
   EXPECT_GE(peak.bytes, 6 * kKiB);
@@ -107,14 +117,8 @@ TEST_F(StackPeakTest, AFilledStackGivesTheExactPeak) {
 }
 
 TEST_F(StackPeakTest, AFilledStackGivesTheExactPeakBelowTheHotArea) {
-  StackConfig config = stack_config();
-  config.exact_peak_every = 1;
-  configure_stacks(config);
-  Task<StackPeak> task = create([] {
-    descend(40, false);
-    return current().stack_peak();
-  });
-  const StackPeak peak = task.join();
+  fill_every_stack();
+  const StackPeak peak = own_peak_after_descending(40);
   EXPECT_EQ(peak.method, PeakMethod::pattern);
   SKIP_WHERE_FRAMES_MOVED();
   EXPECT_GE(peak.bytes, 40 * kKiB);
@@ -122,9 +126,7 @@ TEST_F(StackPeakTest, AFilledStackGivesTheExactPeakBelowTheHotArea) {
 }
 
 TEST_F(StackPeakTest, FinishedCoroutinesFillTheHistogramProcessWide) {
-  StackConfig config = stack_config();
-  config.exact_peak_every = 1;
-  configure_stacks(config);
+  fill_every_stack();
   const StackStats before = stack_stats();
   // On another thread, which exits before the figures are read: its
   // coroutines still count.

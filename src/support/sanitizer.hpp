@@ -59,7 +59,8 @@ inline void valgrind_make_usable([[maybe_unused]] void* low,
 // Memory a finished or suspended coroutine left below its stack pointer is
 // inaccessible to memcheck; reading it on purpose (a stack's peak is
 // measured there) needs it declared readable first.
-inline void valgrind_make_defined(const void* low, std::size_t size) noexcept {
+inline void valgrind_make_defined([[maybe_unused]] const void* low,
+                                  [[maybe_unused]] std::size_t size) noexcept {
   VALGRIND_MAKE_MEM_DEFINED(low, size);
 }
 

@@ -23,31 +23,33 @@ STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 
 # Where the assembly switch saves the resume registers, relative to the
 # saved context token, is read from the frame-layout headers the switch
-# itself is assembled from: per gdb architecture, the header, its macro
-# prefix, the pc and frame-pointer fields, and gdb's names of the pc, stack
-# pointer and frame pointer registers. Only the x86_64 entry is exercised by
-# a test (tests/gdb_test.sh runs where gdb runs the target natively).
-FRAME_HEADERS = {
-    "i386:x86-64": ("context_frame_x86_64_sysv.h", "COSYNC_X86_64_FRAME_", "RIP", "RBP",
-                    ("rip", "rsp", "rbp")),
-    "aarch64": ("context_frame_aarch64_aapcs.h", "COSYNC_AARCH64_FRAME_", "PC", "X29",
-                ("pc", "sp", "x29")),
-    "riscv:rv64": ("context_frame_riscv64_lp64d.h", "COSYNC_RISCV64_FRAME_", "PC", "S0",
-                   ("pc", "sp", "s0")),
-    "arm": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11",
-            ("pc", "sp", "r11")),
-    "armv7": ("context_frame_arm_aapcs_vfp.h", "COSYNC_ARM_FRAME_", "PC", "R11",
-              ("pc", "sp", "r11")),
-    "i386": ("context_frame_i386_sysv.h", "COSYNC_I386_FRAME_", "PC", "EBP",
-             ("eip", "esp", "ebp")),
-    "powerpc:common64": ("context_frame_ppc64le_elfv2.h", "COSYNC_PPC64LE_FRAME_", "PC", "R31",
-                         ("pc", "r1", "r31")),
-    "s390:64-bit": ("context_frame_s390x_sysv.h", "COSYNC_S390X_FRAME_", "PC", "R11",
-                    ("pswa", "r15", "r11")),
-    "mips:isa64": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP",
-                   ("pc", "sp", "s8")),
-    "mips:isa64r2": ("context_frame_mips64_n64.h", "COSYNC_MIPS64_FRAME_", "PC", "FP",
-                     ("pc", "sp", "s8")),
+# itself is assembled from. Keyed by the ABI in the header's name
+# (context_frame_<abi>.h): the macro prefix, the pc and frame-pointer
+# fields, and gdb's names of the pc, stack pointer and frame pointer
+# registers. Only the x86_64 entry is exercised by a test (tests/gdb_test.sh
+# runs where gdb runs the target natively).
+FRAME_LAYOUTS = {
+    "x86_64_sysv": ("X86_64", "RIP", "RBP", ("rip", "rsp", "rbp")),
+    "aarch64_aapcs": ("AARCH64", "PC", "X29", ("pc", "sp", "x29")),
+    "riscv64_lp64d": ("RISCV64", "PC", "S0", ("pc", "sp", "s0")),
+    "arm_aapcs_vfp": ("ARM", "PC", "R11", ("pc", "sp", "r11")),
+    "i386_sysv": ("I386", "PC", "EBP", ("eip", "esp", "ebp")),
+    "ppc64le_elfv2": ("PPC64LE", "PC", "R31", ("pc", "r1", "r31")),
+    "s390x_sysv": ("S390X", "PC", "R11", ("pswa", "r15", "r11")),
+    "mips64_n64": ("MIPS64", "PC", "FP", ("pc", "sp", "s8")),
+}
+# gdb's architecture names, several per ABI.
+ARCH_ABIS = {
+    "i386:x86-64": "x86_64_sysv",
+    "aarch64": "aarch64_aapcs",
+    "riscv:rv64": "riscv64_lp64d",
+    "arm": "arm_aapcs_vfp",
+    "armv7": "arm_aapcs_vfp",
+    "i386": "i386_sysv",
+    "powerpc:common64": "ppc64le_elfv2",
+    "s390:64-bit": "s390x_sysv",
+    "mips:isa64": "mips64_n64",
+    "mips:isa64r2": "mips64_n64",
 }
 HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "..", "..", "include", "cosync", "impl")
@@ -55,10 +57,12 @@ HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 def frame_layout(arch):
     """(pc offset, frame pointer offset, token-to-stack-pointer distance, registers)."""
-    if arch not in FRAME_HEADERS:
+    if arch not in ARCH_ABIS:
         raise gdb.GdbError("cosync: no frame layout for %s" % arch)
-    header, prefix, pc, fp, registers = FRAME_HEADERS[arch]
-    path = os.path.join(HEADER_DIR, header)
+    abi = ARCH_ABIS[arch]
+    name, pc, fp, registers = FRAME_LAYOUTS[abi]
+    prefix = "COSYNC_%s_FRAME_" % name
+    path = os.path.join(HEADER_DIR, "context_frame_%s.h" % abi)
     try:
         with open(path) as text:
             source = text.read()
