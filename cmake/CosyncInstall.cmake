@@ -73,12 +73,16 @@ list(JOIN COSYNC_USAGE_LINK_OPTIONS " " COSYNC_PC_LDFLAGS)
 # and which no program names (the same option the CMake target carries).
 # It also keeps, and exports, the bridge libcosync-hook finds the
 # program's cosync through (the CMake target's options too).
-# liburing, which the static core needs when it has the io_uring loop.
-set(COSYNC_PC_URING "")
+# The libraries the static core needs besides the C++ runtime: liburing
+# with the io_uring loop, libatomic where atomics are calls (riscv64).
+set(COSYNC_PC_CORE_LIBS "")
 if(COSYNC_WITH_IO_URING)
-  set(COSYNC_PC_URING "-luring")
+  string(APPEND COSYNC_PC_CORE_LIBS " -luring")
 endif()
-set(COSYNC_PC_STATIC_CORE "-Wl,--undefined=cosync_join_hook_anchor -Wl,--undefined=cosync_hook_bridge -Wl,--export-dynamic-symbol=cosync_hook_bridge -l:libcosync.a ${COSYNC_PC_URING} -lstdc++ -lm -pthread ${COSYNC_PC_LDFLAGS}")
+if(COSYNC_ATOMIC_LIBRARY)
+  string(APPEND COSYNC_PC_CORE_LIBS " -latomic")
+endif()
+set(COSYNC_PC_STATIC_CORE "-Wl,--undefined=cosync_join_hook_anchor -Wl,--undefined=cosync_hook_bridge -Wl,--export-dynamic-symbol=cosync_hook_bridge -l:libcosync.a${COSYNC_PC_CORE_LIBS} -lstdc++ -lm -pthread ${COSYNC_PC_LDFLAGS}")
 set(_cosync_pc_files cosync)
 foreach(component tevent libuv libevent tevent-glue pcl hook)
   string(REPLACE "-" "_" target_suffix ${component})
