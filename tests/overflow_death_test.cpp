@@ -16,15 +16,6 @@
 namespace cosync {
 namespace {
 
-int recurse_forever(int depth) {
-  volatile char frame[256];
-  frame[0] = static_cast<char>(depth);
-  if (depth < 0) {  // never true; keeps the compiler from proving the obvious
-    return 0;
-  }
-  return recurse_forever(depth + 1) + frame[0];
-}
-
 int one_huge_frame() {
   volatile char frame[64 * 1024];  // larger than a page: probed page by page
   frame[0] = 1;
@@ -37,7 +28,7 @@ void overflow_in_named_coroutine(int (*overflow)(), std::size_t stack_size) {
   task.join();
 }
 
-int overflow_by_recursion() { return recurse_forever(0); }
+int overflow_by_recursion() { return test::recurse_forever(0); }
 
 // The expected report: "cosync: stack overflow in coroutine #<id>
 // "deep-diver": stack [lo, hi), guard [g, lo), fault address 0x...".

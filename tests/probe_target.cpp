@@ -11,6 +11,7 @@
 
 #include "cosync/coroutine.hpp"
 #include "cosync/request.hpp"
+#include "overflow_jump.hpp"
 
 namespace {
 
@@ -21,20 +22,11 @@ void print_fact(const char* what) {
   std::fflush(stdout);
 }
 
-int recurse_forever(int depth) {
-  volatile char frame[256];
-  frame[0] = static_cast<char>(depth);
-  if (depth < 0) {  // never true; keeps the compiler from proving the obvious
-    return 0;
-  }
-  return recurse_forever(depth + 1) + frame[0];
-}
-
 void overflow() {
   auto task = cosync::create(
       cosync::Options{.stack_size = cosync::min_stack_size, .name = "probe-deep"}, [] {
         print_fact("deep");
-        return recurse_forever(0);
+        return cosync::test::recurse_forever(0);
       });
   task.join();
 }
