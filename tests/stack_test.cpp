@@ -31,6 +31,23 @@ class StackTest : public ::testing::Test {
   StackConfig saved_;
 };
 
+// Touches a stack's top page, as a coroutine's first frame does.
+void touch_top(const Stack& stack) { static_cast<volatile char*>(stack.top())[-64] = 1; }
+
+// Fills every slot with a fresh stack, touched as a coroutine would.
+void allocate_and_touch(std::vector<Stack>& stacks) {
+  for (Stack& stack : stacks) {
+    stack = allocate_stack();
+    touch_top(stack);
+  }
+}
+
+void release_all(std::vector<Stack>& stacks) {
+  for (Stack& stack : stacks) {
+    release_stack(stack);
+  }
+}
+
 // Whether the kernel will let us touch `address`: mincore reports residency
 // of mapped pages and fails with ENOMEM for unmapped ones.
 bool page_resident(const void* address) {
@@ -124,9 +141,7 @@ TEST_F(StackTest, PoolKeepsAtMostItsLimit) {
   for (int i = 0; i < 5; ++i) {
     stacks.push_back(allocate_stack());
   }
-  for (Stack& stack : stacks) {
-    release_stack(stack);
-  }
+  release_all(stacks);
   EXPECT_EQ(stack_stats().pooled, 2U);
 }
 
@@ -256,9 +271,6 @@ TEST_F(StackTest, AutomaticGuardIsAsLargeAsTheStackAndAtLeast64KiB) {
   release_stack(large);
 }
 
-// Touches a stack's top page, as a coroutine's first frame does.
-void touch_top(const Stack& stack) { static_cast<volatile char*>(stack.top())[-64] = 1; }
-
 TEST_F(StackTest, TwentyThousandStacksCostAtMostOneTenthOfASystemCallEach) {
   if (!stack_stats().guard_batches_supported) {
     GTEST_SKIP() << "no MADV_GUARD_INSTALL through process_madvise here (Linux 6.13+, and "
@@ -275,9 +287,7 @@ TEST_F(StackTest, TwentyThousandStacksCostAtMostOneTenthOfASystemCallEach) {
   }
   const std::size_t created = stack_stats().system_calls - before;
   EXPECT_LE(created, kCount / 10) << created << " system calls to create " << kCount;
-  for (Stack& stack : stacks) {
-    release_stack(stack);
-  }
+  release_all(stacks);
   trim_stack_pool();
   const std::size_t total = stack_stats().system_calls - before;
   EXPECT_LE(total, kCount / 10) << total << " system calls to create, free and trim " << kCount;
@@ -291,13 +301,8 @@ TEST_F(StackTest, ASecondWaveReusesTheFirstWavesStacksWithoutSystemCalls) {
   std::vector<Stack> stacks(kWave);
   for (int wave = 0; wave < 2; ++wave) {
     const StackStats before = stack_stats();
-    for (Stack& stack : stacks) {
-      stack = allocate_stack();
-      touch_top(stack);
-    }
-    for (Stack& stack : stacks) {
-      release_stack(stack);
-    }
+    allocate_and_touch(stacks);
+    release_all(stacks);
     const StackStats after = stack_stats();
     if (wave == 1) {
       EXPECT_EQ(after.mapped, before.mapped) << "no new stack in the second wave";
@@ -311,13 +316,8 @@ TEST_F(StackTest, ThePoolShrinksOnceThePopulationStaysLow) {
   trim_stack_pool();
   constexpr std::size_t kWave = 20000;
   std::vector<Stack> stacks(kWave);
-  for (Stack& stack : stacks) {
-    stack = allocate_stack();
-    touch_top(stack);
-  }
-  for (Stack& stack : stacks) {
-    release_stack(stack);
-  }
+  allocate_and_touch(stacks);
+  release_all(stacks);
   const StackStats high = stack_stats();
   EXPECT_EQ(high.pooled, kWave);
   // A population of one, for many epochs.
@@ -385,24 +385,17 @@ TEST_F(StackTest, StacksFreedBeyondThePoolLimitAreGivenBack) {
   configure_stacks(config);
   trim_stack_pool();
   std::vector<Stack> stacks(3);
-  for (Stack& stack : stacks) {
-    stack = allocate_stack();
-    touch_top(stack);
-  }
+  allocate_and_touch(stacks);
   const char* third_top = static_cast<const char*>(stacks[2].top()) - 64;
   ASSERT_TRUE(page_resident(third_top));
-  for (Stack& stack : stacks) {
-    release_stack(stack);
-  }
+  release_all(stacks);
   EXPECT_EQ(stack_stats().pooled, 2U);
   EXPECT_FALSE(page_resident(third_top)) << "decommitted, or unmapped with its slab";
   for (Stack& stack : stacks) {
     stack = allocate_stack();  // two from the pool, then the decommitted one
   }
   EXPECT_EQ(static_cast<const char*>(stacks[2].top())[-64], 0) << "given back: reads zero";
-  for (Stack& stack : stacks) {
-    release_stack(stack);
-  }
+  release_all(stacks);
 }
 
 TEST_F(StackTest, ShareAbove100PercentIsRejected) {
