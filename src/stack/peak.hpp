@@ -32,8 +32,7 @@ inline std::size_t peak_countdown_start() noexcept {
 
 // The word a filled stack holds where nothing wrote since (the low half of
 // the 64-bit pattern on 32-bit targets).
-inline constexpr std::uintptr_t kPeakPattern =
-    static_cast<std::uintptr_t>(0xc05cfa11c05cfa11ULL);
+inline constexpr std::uintptr_t kPeakPattern = static_cast<std::uintptr_t>(0xc05cfa11c05cfa11ULL);
 // The fill starts this far above the base: a canary stack keeps its canary
 // at the base, and the first two filled words mark the stack as filled.
 inline constexpr std::size_t kPeakFillOffset = 64;
