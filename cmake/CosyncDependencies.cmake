@@ -95,9 +95,11 @@ if(COSYNC_BUILD_TESTS)
       libpcl1-dev "-DCOSYNC_WITH_PCL=OFF or -DCOSYNC_BUILD_TESTS=OFF")
   endif()
   # The gdb helper's test (tests/CMakeLists.txt): it reads the assembly
-  # switch's frame, so not for ucontext, and not under ASan or emulation.
+  # switch's frame, so not for ucontext, and not under ASan or emulation
+  # (a cross target the build machine runs natively, i686, sets
+  # COSYNC_CROSS_NATIVE_GDB in its toolchain file).
   set(COSYNC_TEST_GDB OFF)
-  if(NOT CMAKE_CROSSCOMPILING AND NOT COSYNC_ASAN
+  if((NOT CMAKE_CROSSCOMPILING OR COSYNC_CROSS_NATIVE_GDB) AND NOT COSYNC_ASAN
      AND NOT COSYNC_CONTEXT_BACKEND STREQUAL "ucontext")
     set(COSYNC_TEST_GDB ON)
     find_program(COSYNC_GDB gdb)

@@ -5,7 +5,8 @@
 # <triple> names a toolchain file cmake/toolchains/<triple>.cmake. Only the
 # core is built (the host loops and libpcl are not installed for the
 # targets), and only the test binaries that exercise the context switch:
-# context, coroutine (core), request, loop and the overflow death tests.
+# context, coroutine (core), request, loop and the overflow death tests;
+# and where the build machine's gdb runs the target (i686), the gdb helper's.
 # Heavy tests run at COSYNC_TEST_SCALE (default 20): every switch and
 # mapping costs far more under emulation. Nothing here measures speed.
 set -euo pipefail
@@ -19,14 +20,21 @@ tests=(context_test coroutine_test request_test loop_test overflow_death_test)
 
 # -O2 without debug information: the tests need the optimiser (the register
 # tests keep values in callee-saved registers) but not the symbols, which
-# would double the compile time.
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE=-O2 \
-  -DCMAKE_CXX_FLAGS_RELEASE=-O2 -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+# would double the compile time. Where the build machine's gdb runs the
+# target natively (i686), the gdb helper's test runs too, and needs them.
+optimise=-O2
+gdb_targets=()
+if grep -q '^set(COSYNC_CROSS_NATIVE_GDB ON)' "$toolchain"; then
+  optimise="-O2 -g"
+  gdb_targets=(gdb_target)
+fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="$optimise" \
+  -DCMAKE_CXX_FLAGS_RELEASE="$optimise" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
   -DCOSYNC_CONTEXT=asm -DCOSYNC_WARNINGS_AS_ERRORS=ON -DCOSYNC_BUILD_EXAMPLES=OFF \
   -DCOSYNC_WITH_TEVENT=OFF -DCOSYNC_WITH_LIBUV=OFF -DCOSYNC_WITH_LIBEVENT=OFF -DCOSYNC_WITH_PCL=OFF \
   -DCOSYNC_WITH_IO_URING=OFF >"$build.configure.log" || { cat "$build.configure.log"; exit 1; }
 grep -- "-- cosync: arch=" "$build.configure.log"
-cmake --build "$build" -j "$(nproc)" --target "${tests[@]}"
+cmake --build "$build" -j "$(nproc)" --target "${tests[@]}" "${gdb_targets[@]}"
 
 # The switch's object carries .note.GNU-stack, so it never asks for an
 # executable stack. (The programs are not checked: on mips64el every
@@ -68,3 +76,8 @@ for test in "${tests[@]}"; do
   timeout "${COSYNC_CROSS_TIMEOUT:-300}" "${run[@]}" "$build/tests/$test" --gtest_brief=1 \
     "--gtest_filter=$filter"
 done
+
+if [ ${#gdb_targets[@]} -gt 0 ]; then
+  echo "--- $triple: the gdb helper, live and on core files"
+  tests/gdb_test.sh "$build/tests/gdb_target" tools/gdb/cosync.py
+fi

@@ -23,6 +23,7 @@ bench_packages=("${build_packages[@]}" libbenchmark-dev libboost-context-dev lib
 ci_packages=("${package_packages[@]}" "${bench_packages[@]:${#build_packages[@]}}"
   g++-aarch64-linux-gnu g++-riscv64-linux-gnu g++-arm-linux-gnueabihf g++-i686-linux-gnu
   g++-powerpc64le-linux-gnu g++-s390x-linux-gnu g++-mips64el-linux-gnuabi64 qemu-user
+  libc6-i386 lib32stdc++6
   clang clang-format clang-tidy doxygen python3)
 
 package_set() {

@@ -7,3 +7,6 @@ set(COSYNC_CROSS_TRIPLE i686-linux-gnu)
 set(CMAKE_SYSTEM_PROCESSOR i686)
 set(COSYNC_CROSS_RUN /usr/i686-linux-gnu/lib/ld-linux.so.2 --library-path /usr/i686-linux-gnu/lib)
 include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)
+# gdb runs the target natively too, with Debian's 32-bit runtime
+# (libc6-i386, lib32stdc++6) as the program's interpreter finds it.
+set(COSYNC_CROSS_NATIVE_GDB ON)

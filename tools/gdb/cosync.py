@@ -26,8 +26,8 @@ STATES = {0: "created", 1: "running", 2: "suspended", 3: "finished"}
 # itself is assembled from. Keyed by the ABI in the header's name
 # (context_frame_<abi>.h): the macro prefix, the pc and frame-pointer
 # fields, and gdb's names of the pc, stack pointer and frame pointer
-# registers. Only the x86_64 entry is exercised by a test (tests/gdb_test.sh
-# runs where gdb runs the target natively).
+# registers. The x86_64 and i386 entries are exercised by a test
+# (tests/gdb_test.sh runs where gdb runs the target natively).
 FRAME_LAYOUTS = {
     "x86_64_sysv": ("X86_64", "RIP", "RBP", ("rip", "rsp", "rbp")),
     "aarch64_aapcs": ("AARCH64", "PC", "X29", ("pc", "sp", "x29")),
