@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -48,6 +49,62 @@ struct Pair {
   int left() const { return fds[0]; }
   int right() const { return fds[1]; }
 };
+
+// A connected pair of TCP sockets on loopback (made outside coroutines,
+// where the calls pass straight through), closed at the end of the test.
+struct TcpPair {
+  int fds[2] = {-1, -1};
+  TcpPair() {
+    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    auto* name = reinterpret_cast<sockaddr*>(&address);
+    if (listener < 0 || bind(listener, name, size) != 0 || listen(listener, 1) != 0 ||
+        getsockname(listener, name, &size) != 0) {
+      throw std::runtime_error("TCP listener");
+    }
+    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fds[1], name, size) != 0) throw std::runtime_error("TCP connect");
+    fds[0] = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    close(listener);
+    if (fds[0] < 0) throw std::runtime_error("TCP accept");
+  }
+  TcpPair(const TcpPair&) = delete;
+  TcpPair& operator=(const TcpPair&) = delete;
+  ~TcpPair() {
+    for (const int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  int left() const { return fds[0]; }
+  int right() const { return fds[1]; }
+};
+
+// TCP_INQ as getsockopt reports it on `fd` (-1: refused).
+int tcp_inq(int fd) {
+  int on = -1;
+  socklen_t size = sizeof on;
+  return getsockopt(fd, IPPROTO_TCP, TCP_INQ, &on, &size) == 0 ? on : -1;
+}
+
+// Receives into `buffer` with recvmsg and a control buffer; the control
+// data's length and the message's flags land in the out-parameters.
+ssize_t receive_with_control(int fd, std::string& buffer, std::size_t& control_length,
+                             int& message_flags) {
+  iovec part{buffer.data(), buffer.size()};
+  alignas(cmsghdr) std::array<char, 128> control{};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  const ssize_t got = recvmsg(fd, &message, 0);
+  control_length = message.msg_controllen;
+  message_flags = message.msg_flags;
+  return got;
+}
 
 // Runs the loop until `done` holds (the loop must be able to get there).
 template <class Predicate>
@@ -568,6 +625,86 @@ TEST(Hook, AReadReturnsWhatIsThereAsTheRealCallWould) {
   const auto [got, error] = reader.get();
   EXPECT_EQ(got, 3);
   EXPECT_EQ(error, 77);
+}
+
+// Each message is read whole, so no read comes back short: only the
+// kernel's count of the bytes left (TCP_INQ) shows the socket drained.
+TEST(Hook, AReadThatDrainsATcpSocketMakesTheNextOneWaitWithoutAnEagain) {
+  constexpr int kMessages = 4;
+  TcpPair pair;
+  const std::string message(64, 'm');
+  ASSERT_EQ(write(pair.right(), message.data(), message.size()), 64);
+  int received = 0;
+  auto reader = spawn([&pair, &message, &received] {
+    std::string buffer(message.size(), '\0');
+    hook::Stats before{};
+    for (int i = 0; i < kMessages; ++i) {
+      // The first two reads learn: TCP_INQ goes on, then one EAGAIN.
+      if (i == 2) before = hook::stats();
+      EXPECT_EQ(read(pair.left(), buffer.data(), buffer.size()), 64);
+      EXPECT_EQ(buffer, message);
+      ++received;
+    }
+    const hook::Stats after = hook::stats();
+    EXPECT_EQ(after.suspensions - before.suspensions, 2U);
+    return after.would_block - before.would_block;
+  });
+  for (int i = 1; i < kMessages; ++i) {
+    run_until([&received, i] { return received == i && waiting_now() == 1; });
+    ASSERT_EQ(write(pair.right(), message.data(), message.size()), 64);
+  }
+  EXPECT_EQ(reader.get(), 0U);
+}
+
+TEST(Hook, AWaitAfterEagainIsCountedOnSocketsWithoutTcpInq) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    const hook::Stats before = hook::stats();
+    char byte = 0;
+    EXPECT_EQ(read(pair.left(), &byte, 1), 1);
+    return hook::stats().would_block - before.would_block;
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "w", 1), 1);
+  EXPECT_EQ(reader.get(), 1U);
+}
+
+TEST(Hook, ATcpInqTheHooksTurnedOnIsInvisibleToTheUser) {
+  TcpPair pair;
+  ASSERT_EQ(write(pair.right(), "ab", 2), 2);
+  auto reader = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);  // brings bytes: the hooks turn TCP_INQ on
+  });
+  EXPECT_EQ(reader.get(), 1);
+  EXPECT_EQ(tcp_inq(pair.left()), 0);
+  std::string buffer(4, '\0');
+  std::size_t control_length = 0;
+  int flags = -1;
+  EXPECT_EQ(receive_with_control(pair.left(), buffer, control_length, flags), 1);
+  EXPECT_EQ(buffer[0], 'b');
+  EXPECT_EQ(control_length, 0U);  // no TCP_CM_INQ the user did not ask for
+  EXPECT_EQ(flags, 0);            // nor MSG_CTRUNC
+  EXPECT_EQ(tcp_inq(pair.left()), 0);
+}
+
+TEST(Hook, AUsersOwnTcpInqStaysOn) {
+  TcpPair pair;
+  const int on = 1;
+  ASSERT_EQ(setsockopt(pair.left(), IPPROTO_TCP, TCP_INQ, &on, sizeof on), 0);
+  ASSERT_EQ(write(pair.right(), "abc", 3), 3);
+  auto reader = spawn([&pair] {
+    char byte = 0;
+    return read(pair.left(), &byte, 1);
+  });
+  EXPECT_EQ(reader.get(), 1);
+  EXPECT_EQ(tcp_inq(pair.left()), 1);
+  std::string buffer(1, '\0');
+  std::size_t control_length = 0;
+  int flags = -1;
+  EXPECT_EQ(receive_with_control(pair.left(), buffer, control_length, flags), 1);
+  EXPECT_EQ(control_length, CMSG_SPACE(sizeof(int)));  // the TCP_CM_INQ the user asked for
+  EXPECT_EQ(flags, 0);
 }
 
 TEST(Hook, RecvWaitallFillsTheBuffer) {
