@@ -33,53 +33,61 @@
 namespace cosync {
 namespace {
 
-// Two connected stream sockets, closed at the end of the test.
-struct Pair {
-  int fds[2] = {-1, -1};
-  explicit Pair(int type = SOCK_STREAM) {
-    if (socketpair(AF_UNIX, type, 0, fds) != 0) throw std::runtime_error("socketpair");
-  }
-  Pair(const Pair&) = delete;
-  Pair& operator=(const Pair&) = delete;
-  ~Pair() {
-    for (const int fd : fds) {
+// Two fds, closed at the end of the test.
+class FdPair {
+ public:
+  FdPair() = default;
+  FdPair(const FdPair&) = delete;
+  FdPair& operator=(const FdPair&) = delete;
+  ~FdPair() {
+    for (const int fd : fds_) {
       if (fd >= 0) close(fd);
     }
   }
-  int left() const { return fds[0]; }
-  int right() const { return fds[1]; }
+  int left() const { return fds_[0]; }
+  int right() const { return fds_[1]; }
+
+ protected:
+  int fds_[2] = {-1, -1};
 };
 
-// A connected pair of TCP sockets on loopback (made outside coroutines,
-// where the calls pass straight through), closed at the end of the test.
-struct TcpPair {
-  int fds[2] = {-1, -1};
+// Two connected Unix-domain sockets.
+struct Pair : FdPair {
+  explicit Pair(int type = SOCK_STREAM) {
+    if (socketpair(AF_UNIX, type, 0, fds_) != 0) throw std::runtime_error("socketpair");
+  }
+};
+
+// A TCP listener on 127.0.0.1 and a port the kernel picks, made outside
+// coroutines (the calls pass straight through); `address` gets its address.
+int loopback_listener(sockaddr_in& address, int backlog) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  auto* name = reinterpret_cast<sockaddr*>(&address);
+  if (listener < 0 || bind(listener, name, size) != 0 || listen(listener, backlog) != 0 ||
+      getsockname(listener, name, &size) != 0) {
+    throw std::runtime_error("loopback listener");
+  }
+  return listener;
+}
+
+// A connected pair of TCP sockets on loopback, made outside coroutines.
+struct TcpPair : FdPair {
   TcpPair() {
-    const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    auto* name = reinterpret_cast<sockaddr*>(&address);
-    if (listener < 0 || bind(listener, name, size) != 0 || listen(listener, 1) != 0 ||
-        getsockname(listener, name, &size) != 0) {
-      throw std::runtime_error("TCP listener");
+    const int listener = loopback_listener(address, 1);
+    fds_[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fds_[1], reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close(listener);
+      throw std::runtime_error("TCP connect");
     }
-    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fds[1], name, size) != 0) throw std::runtime_error("TCP connect");
-    fds[0] = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    fds_[0] = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     close(listener);
-    if (fds[0] < 0) throw std::runtime_error("TCP accept");
+    if (fds_[0] < 0) throw std::runtime_error("TCP accept");
   }
-  TcpPair(const TcpPair&) = delete;
-  TcpPair& operator=(const TcpPair&) = delete;
-  ~TcpPair() {
-    for (const int fd : fds) {
-      if (fd >= 0) close(fd);
-    }
-  }
-  int left() const { return fds[0]; }
-  int right() const { return fds[1]; }
 };
 
 // TCP_INQ as getsockopt reports it on `fd` (-1: refused).
@@ -89,10 +97,17 @@ int tcp_inq(int fd) {
   return getsockopt(fd, IPPROTO_TCP, TCP_INQ, &on, &size) == 0 ? on : -1;
 }
 
-// Receives into `buffer` with recvmsg and a control buffer; the control
-// data's length and the message's flags land in the out-parameters.
-ssize_t receive_with_control(int fd, std::string& buffer, std::size_t& control_length,
-                             int& message_flags) {
+// What recvmsg with room for control data answered.
+struct ControlledReceive {
+  ssize_t got = -1;
+  char first = 0;                  // the first byte received
+  std::size_t control_length = 0;  // of the control data the kernel wrote
+  int flags = -1;                  // msg_flags (MSG_CTRUNC...)
+};
+
+// Receives up to `size` bytes from `fd` with recvmsg and a control buffer.
+ControlledReceive receive_with_control(int fd, std::size_t size) {
+  std::string buffer(size, '\0');
   iovec part{buffer.data(), buffer.size()};
   alignas(cmsghdr) std::array<char, 128> control{};
   msghdr message{};
@@ -101,9 +116,7 @@ ssize_t receive_with_control(int fd, std::string& buffer, std::size_t& control_l
   message.msg_control = control.data();
   message.msg_controllen = control.size();
   const ssize_t got = recvmsg(fd, &message, 0);
-  control_length = message.msg_controllen;
-  message_flags = message.msg_flags;
-  return got;
+  return {got, buffer[0], message.msg_controllen, message.msg_flags};
 }
 
 // Runs the loop until `done` holds (the loop must be able to get there).
@@ -113,6 +126,53 @@ void run_until(Predicate done) {
 }
 
 std::uint64_t waiting_now() { return hook::stats().waiting; }
+
+// What a call answered: its value and the errno it left.
+using Outcome = std::pair<ssize_t, int>;
+
+// One byte read from `fd` with the hooked read(), and the errno after it.
+Outcome read_byte(int fd) {
+  char byte = 0;
+  const ssize_t got = read(fd, &byte, 1);
+  return {got, errno};
+}
+
+// A coroutine that reads one byte from `fd`.
+Request<Outcome> spawn_byte_reader(int fd) {
+  return spawn([fd] { return read_byte(fd); });
+}
+
+// Whether a call answered -1 with errno `expected`.
+template <class Value>
+::testing::AssertionResult failed_with(const std::pair<Value, int>& outcome, int expected) {
+  if (outcome.first == -1 && outcome.second == expected) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "answered " << outcome.first << " with errno " << outcome.second << " ("
+         << std::strerror(outcome.second) << "), not -1 with " << std::strerror(expected);
+}
+
+// A connect from a new blocking TCP socket (closed after it), with
+// `send_timeout` as its SO_SNDTIMEO when given, and the errno after it.
+std::pair<int, int> connect_once(const sockaddr* address, socklen_t size,
+                                 const timeval* send_timeout = nullptr) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (send_timeout != nullptr) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, send_timeout, sizeof *send_timeout);
+  }
+  const int outcome = connect(fd, address, size);
+  const int error = errno;
+  close(fd);
+  return {outcome, error};
+}
+
+// A read of one byte from `pair.left()` waits until a byte is written to
+// `pair.right()`, and returns it: the fd behaves as a blocking one.
+void expect_a_read_waits_for_the_next_byte(const FdPair& pair) {
+  auto reader = spawn_byte_reader(pair.left());
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "b", 1), 1);
+  EXPECT_EQ(reader.get().first, 1);
+}
 
 TEST(Hook, IsActiveWhenLinked) {
   EXPECT_TRUE(hook::active()) << hook::status();
@@ -205,9 +265,7 @@ TEST(Hook, ErrnoIsPreservedAcrossTheSuspension) {
   Pair pair;
   auto reader = spawn([&pair] {
     errno = 1234;
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
+    return read_byte(pair.left());
   });
   auto noisy = spawn([&pair] {
     errno = EIO;
@@ -226,15 +284,9 @@ TEST(Hook, ErrnoIsPreservedAcrossTheSuspension) {
 TEST(Hook, AUsersOwnNonBlockingFdKeepsAnsweringEagain) {
   Pair pair;
   ASSERT_EQ(fcntl(pair.left(), F_SETFL, fcntl(pair.left(), F_GETFL) | O_NONBLOCK), 0);
-  auto reader = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
-  EXPECT_EQ(hook::stats().suspensions, hook::stats().suspensions);
+  const std::uint64_t suspensions = hook::stats().suspensions;
+  EXPECT_TRUE(failed_with(spawn_byte_reader(pair.left()).get(), EAGAIN));
+  EXPECT_EQ(hook::stats().suspensions, suspensions);  // answered at once, never waited
 }
 
 TEST(Hook, MsgDontwaitIsHonoured) {
@@ -247,9 +299,7 @@ TEST(Hook, MsgDontwaitIsHonoured) {
     EXPECT_EQ(hook::stats().suspensions, before);
     return std::make_pair(got, error);
   });
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(reader.get(), EAGAIN));
 }
 
 TEST(Hook, FGetflShowsTheUsersViewOfAForcedFd) {
@@ -273,41 +323,22 @@ TEST(Hook, ReceiveTimeoutEndsWithEagainAndLeavesNoState) {
   Pair pair;
   const timeval timeout{0, 50000};
   ASSERT_EQ(setsockopt(pair.left(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), 0);
-  auto reader = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(spawn_byte_reader(pair.left()).get(), EAGAIN));
   // The next call on the same fd is not affected by the one that timed out.
-  auto again = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  EXPECT_EQ(write(pair.right(), "a", 1), 1);
-  EXPECT_EQ(again.get(), 1);
+  expect_a_read_waits_for_the_next_byte(pair);
 }
 
 TEST(Hook, CloseWhileAnotherCoroutineWaitsWakesItWithEbadf) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  auto reader = spawn([fd = fds[0]] {
-    char byte = 0;
-    const ssize_t got = read(fd, &byte, 1);
-    return std::make_pair(got, errno);
-  });
+  auto reader = spawn_byte_reader(fds[0]);
   run_until([] { return waiting_now() == 1; });
   close(fds[0]);
   // The number is reused at once; the old waiter must not reach the new fd.
   int reused[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, reused), 0);
   ASSERT_EQ(write(reused[1], "n", 1), 1);
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EBADF);
+  EXPECT_TRUE(failed_with(reader.get(), EBADF));
   char byte = 0;
   EXPECT_EQ(read(reused[0], &byte, 1), 1);  // the byte is still there for its owner
   for (const int fd : {fds[1], reused[0], reused[1]}) close(fd);
@@ -398,31 +429,19 @@ TEST(Hook, ABlockingWriteSendsEverythingAsTheRealCallWould) {
 
 TEST(Hook, ConnectTimeoutEndsWithEinprogress) {
   // A listener whose queue is full drops further SYNs: the connect hangs.
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
-  ASSERT_EQ(listen(listener, 0), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  const int listener = loopback_listener(address, 0);
+  const socklen_t size = sizeof address;
   std::vector<int> fillers;
   for (int i = 0; i < 4; ++i) {
     fillers.push_back(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
     connect(fillers.back(), reinterpret_cast<sockaddr*>(&address), size);
   }
   auto connector = spawn([&address, size] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
     const timeval timeout{0, 100000};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    const int outcome = connect(fd, reinterpret_cast<const sockaddr*>(&address), size);
-    const int error = errno;
-    close(fd);
-    return std::make_pair(outcome, error);
+    return connect_once(reinterpret_cast<const sockaddr*>(&address), size, &timeout);
   });
-  const auto [outcome, error] = connector.get();
-  EXPECT_EQ(outcome, -1);
-  EXPECT_EQ(error, EINPROGRESS);
+  EXPECT_TRUE(failed_with(connector.get(), EINPROGRESS));
   for (const int fd : fillers) close(fd);
   close(listener);
 }
@@ -430,47 +449,24 @@ TEST(Hook, ConnectTimeoutEndsWithEinprogress) {
 TEST(Hook, ConnectThatWaitedReportsTheOutcome) {
   Socket listener = Socket::listen(Address::parse("127.0.0.1:0"));
   const Address target = listener.local_address();
-  auto connector = spawn([&target] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    const int outcome = connect(fd, target.data(), target.size());
-    close(fd);
-    return outcome;
-  });
-  EXPECT_EQ(connector.get(), 0);
+  auto connector = spawn([&target] { return connect_once(target.data(), target.size()); });
+  EXPECT_EQ(connector.get().first, 0);
   listener.close();
-  auto refused = spawn([&target] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    const int outcome = connect(fd, target.data(), target.size());
-    const int error = errno;
-    close(fd);
-    return std::make_pair(outcome, error);
-  });
-  const auto [outcome, error] = refused.get();
-  EXPECT_EQ(outcome, -1);
-  EXPECT_EQ(error, ECONNREFUSED);
+  auto refused = spawn([&target] { return connect_once(target.data(), target.size()); });
+  EXPECT_TRUE(failed_with(refused.get(), ECONNREFUSED));
 }
 
 TEST(Hook, CancellationEndsTheCallWithEcanceledAndLeavesTheFdAsItWas) {
   Pair pair;
   auto reader = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    const int error = errno;
-    EXPECT_EQ(got, -1);
-    EXPECT_EQ(error, ECANCELED);
+    EXPECT_TRUE(failed_with(read_byte(pair.left()), ECANCELED));
     sleep_for(std::chrono::seconds(5));  // the cancellation is still pending: throws
     return 0;
   });
   run_until([] { return waiting_now() == 1; });
   reader.cancel();
   EXPECT_THROW(reader.get(), Cancelled);
-  auto again = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  ASSERT_EQ(write(pair.right(), "c", 1), 1);
-  EXPECT_EQ(again.get(), 1);
+  expect_a_read_waits_for_the_next_byte(pair);
 }
 
 std::atomic<std::uint64_t> g_suspensions_in_handler{0};
@@ -503,13 +499,7 @@ TEST(Hook, CallsFromSignalHandlersNeverYield) {
 TEST(Hook, OtherThreadsBlockAsTheyWouldWithoutTheHooks) {
   Pair pair;
   // A coroutine's wait makes the fd non-blocking behind the user's back...
-  auto waiter = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  ASSERT_EQ(write(pair.right(), "1", 1), 1);
-  EXPECT_EQ(waiter.get(), 1);
+  ASSERT_NO_FATAL_FAILURE(expect_a_read_waits_for_the_next_byte(pair));
   // ...yet another thread's read still blocks until data comes.
   std::atomic<bool> started{false};
   ssize_t got = 0;
@@ -552,13 +542,7 @@ TEST(Hook, AForkedChildDoesNotUseTheParentsLoop) {
   ASSERT_EQ(write(pair.right(), "f", 1), 1);
   EXPECT_EQ(parent.get(), 'y');
   // The parent's loop still works on the fds the child closed its copy of.
-  auto after = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  ASSERT_EQ(write(pair.right(), "g", 1), 1);
-  EXPECT_EQ(after.get(), 1);
+  expect_a_read_waits_for_the_next_byte(pair);
 }
 
 TEST(Hook, GetaddrinfoRunsOnTheBlockingPoolInACoroutine) {
@@ -672,19 +656,14 @@ TEST(Hook, AWaitAfterEagainIsCountedOnSocketsWithoutTcpInq) {
 TEST(Hook, ATcpInqTheHooksTurnedOnIsInvisibleToTheUser) {
   TcpPair pair;
   ASSERT_EQ(write(pair.right(), "ab", 2), 2);
-  auto reader = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);  // brings bytes: the hooks turn TCP_INQ on
-  });
-  EXPECT_EQ(reader.get(), 1);
+  // A read that brings bytes: the hooks turn TCP_INQ on.
+  EXPECT_EQ(spawn_byte_reader(pair.left()).get().first, 1);
   EXPECT_EQ(tcp_inq(pair.left()), 0);
-  std::string buffer(4, '\0');
-  std::size_t control_length = 0;
-  int flags = -1;
-  EXPECT_EQ(receive_with_control(pair.left(), buffer, control_length, flags), 1);
-  EXPECT_EQ(buffer[0], 'b');
-  EXPECT_EQ(control_length, 0U);  // no TCP_CM_INQ the user did not ask for
-  EXPECT_EQ(flags, 0);            // nor MSG_CTRUNC
+  const ControlledReceive received = receive_with_control(pair.left(), 4);
+  EXPECT_EQ(received.got, 1);
+  EXPECT_EQ(received.first, 'b');
+  EXPECT_EQ(received.control_length, 0U);  // no TCP_CM_INQ the user did not ask for
+  EXPECT_EQ(received.flags, 0);            // nor MSG_CTRUNC
   EXPECT_EQ(tcp_inq(pair.left()), 0);
 }
 
@@ -693,18 +672,13 @@ TEST(Hook, AUsersOwnTcpInqStaysOn) {
   const int on = 1;
   ASSERT_EQ(setsockopt(pair.left(), IPPROTO_TCP, TCP_INQ, &on, sizeof on), 0);
   ASSERT_EQ(write(pair.right(), "abc", 3), 3);
-  auto reader = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  EXPECT_EQ(reader.get(), 1);
+  EXPECT_EQ(spawn_byte_reader(pair.left()).get().first, 1);
   EXPECT_EQ(tcp_inq(pair.left()), 1);
-  std::string buffer(1, '\0');
-  std::size_t control_length = 0;
-  int flags = -1;
-  EXPECT_EQ(receive_with_control(pair.left(), buffer, control_length, flags), 1);
-  EXPECT_EQ(control_length, CMSG_SPACE(sizeof(int)));  // the TCP_CM_INQ the user asked for
-  EXPECT_EQ(flags, 0);
+  const ControlledReceive received = receive_with_control(pair.left(), 1);
+  EXPECT_EQ(received.got, 1);
+  // The TCP_CM_INQ the user asked for.
+  EXPECT_EQ(received.control_length, CMSG_SPACE(sizeof(int)));
+  EXPECT_EQ(received.flags, 0);
 }
 
 TEST(Hook, RecvWaitallFillsTheBuffer) {
@@ -737,23 +711,14 @@ TEST(Hook, SendTimeoutReturnsThePartialCountLikeTheKernel) {
     const ssize_t put = send(pair.right(), &byte, 1, 0);
     return std::make_pair(put, errno);
   });
-  const auto [put, error] = nothing_fits.get();
-  EXPECT_EQ(put, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(nothing_fits.get(), EAGAIN));
 }
 
 TEST(Hook, FionbioSetsTheUsersViewAndIsHonoured) {
   Pair pair;
   int on = 1;
   ASSERT_EQ(ioctl(pair.left(), FIONBIO, &on), 0);
-  auto eager = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
-  const auto [got, error] = eager.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(spawn_byte_reader(pair.left()).get(), EAGAIN));
   int off = 0;
   ASSERT_EQ(ioctl(pair.left(), FIONBIO, &off), 0);
   EXPECT_EQ(fcntl(pair.left(), F_GETFL) & O_NONBLOCK, 0);
@@ -790,14 +755,9 @@ TEST(Hook, PipesAndVectoredCallsWait) {
 }
 
 TEST(Hook, AcceptWaitsAndGivesABlockingSocket) {
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  const int listener = loopback_listener(address, 4);
+  const socklen_t size = sizeof address;
   auto acceptor = spawn([listener] {
     const int connection = accept(listener, nullptr, nullptr);
     const int flags = connection >= 0 ? fcntl(connection, F_GETFL) : -1;
@@ -825,17 +785,11 @@ TEST(Hook, AcceptWaitsAndGivesABlockingSocket) {
 TEST(Hook, Dup2OntoAWaitedFdWakesItsWaiter) {
   Pair waited;
   Pair other;
-  auto reader = spawn([&waited] {
-    char byte = 0;
-    const ssize_t got = read(waited.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
+  auto reader = spawn_byte_reader(waited.left());
   run_until([] { return waiting_now() == 1; });
   ASSERT_EQ(dup2(other.left(), waited.left()), waited.left());
   ASSERT_EQ(write(other.right(), "d", 1), 1);  // readable through the new fd: not the waiter's
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EBADF);
+  EXPECT_TRUE(failed_with(reader.get(), EBADF));
 }
 
 TEST(Hook, AThreadThatExitsUnwindsItsCoroutinesWaitingInHookedCalls) {
