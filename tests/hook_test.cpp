@@ -379,6 +379,29 @@ TEST(Hook, PollWaitsOnAllItsFdsAtOnceAndReturnsTheRealRevents) {
   EXPECT_EQ(fds[2].revents, 0);
 }
 
+// Urgent data (MSG_OOB) is POLLPRI alone: the loop watches for readability,
+// which the urgent byte's arrival also signals, and the kernel's answer
+// says which it is.
+TEST(Hook, PollForPollpriWaitsForUrgentDataAndIgnoresOrdinaryData) {
+  TcpPair pair;
+  auto poller = spawn([&pair] {
+    pollfd urgent{pair.left(), POLLPRI, 0};
+    const int ready = poll(&urgent, 1, 5000);
+    return std::make_pair(ready, urgent.revents);
+  });
+  run_until([] { return waiting_now() == 1; });
+  const std::uint64_t suspensions = hook::stats().suspensions;
+  ASSERT_EQ(send(pair.right(), "n", 1, 0), 1);
+  // Ordinary data wakes the poll, which asks the kernel and waits again.
+  run_until([suspensions] { return hook::stats().suspensions > suspensions; });
+  EXPECT_FALSE(poller.done());
+  EXPECT_EQ(waiting_now(), 1U);
+  ASSERT_EQ(send(pair.right(), "u", 1, MSG_OOB), 1);
+  const auto [ready, revents] = poller.get();
+  EXPECT_EQ(ready, 1);
+  EXPECT_EQ(revents, POLLPRI);
+}
+
 TEST(Hook, SelectAndEpollWaitSuspendTheCoroutine) {
   Pair pair;
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
