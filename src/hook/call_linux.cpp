@@ -97,7 +97,7 @@ ssize_t receive_reporting_inq(const Call& call, int fd, void* buffer, std::size_
                               int flags) noexcept {
   iovec part{buffer, size};
   // Room for the timestamps a user may have asked for besides TCP_CM_INQ.
-  alignas(cmsghdr) std::array<char, 256> control;
+  alignas(cmsghdr) std::array<char, 128> control{};
   msghdr message{};
   message.msg_iov = &part;
   message.msg_iovlen = 1;
