@@ -259,6 +259,7 @@ typedef struct cosync_hook_stats {
   uint64_t calls;       /* hooked calls made from a coroutine on this thread */
   uint64_t suspensions; /* times such a call suspended its coroutine */
   uint64_t waiting;     /* this thread's coroutines suspended in a hooked call now */
+  uint64_t would_block; /* attempts of such calls that the kernel answered EAGAIN */
 } cosync_hook_stats;
 /* cosync_hook_get_stats fills *out with the calling thread's counts. NULL
    does nothing. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -32,22 +33,91 @@
 namespace cosync {
 namespace {
 
-// Two connected stream sockets, closed at the end of the test.
-struct Pair {
-  int fds[2] = {-1, -1};
-  explicit Pair(int type = SOCK_STREAM) {
-    if (socketpair(AF_UNIX, type, 0, fds) != 0) throw std::runtime_error("socketpair");
-  }
-  Pair(const Pair&) = delete;
-  Pair& operator=(const Pair&) = delete;
-  ~Pair() {
-    for (const int fd : fds) {
+// Two fds, closed at the end of the test.
+class FdPair {
+ public:
+  FdPair() = default;
+  FdPair(const FdPair&) = delete;
+  FdPair& operator=(const FdPair&) = delete;
+  ~FdPair() {
+    for (const int fd : fds_) {
       if (fd >= 0) close(fd);
     }
   }
-  int left() const { return fds[0]; }
-  int right() const { return fds[1]; }
+  int left() const { return fds_[0]; }
+  int right() const { return fds_[1]; }
+
+ protected:
+  int fds_[2] = {-1, -1};
 };
+
+// Two connected Unix-domain sockets.
+struct Pair : FdPair {
+  explicit Pair(int type = SOCK_STREAM) {
+    if (socketpair(AF_UNIX, type, 0, fds_) != 0) throw std::runtime_error("socketpair");
+  }
+};
+
+// A TCP listener on 127.0.0.1 and a port the kernel picks, made outside
+// coroutines (the calls pass straight through); `address` gets its address.
+int loopback_listener(sockaddr_in& address, int backlog) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  address = {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  auto* name = reinterpret_cast<sockaddr*>(&address);
+  if (listener < 0 || bind(listener, name, size) != 0 || listen(listener, backlog) != 0 ||
+      getsockname(listener, name, &size) != 0) {
+    throw std::runtime_error("loopback listener");
+  }
+  return listener;
+}
+
+// A connected pair of TCP sockets on loopback, made outside coroutines.
+struct TcpPair : FdPair {
+  TcpPair() {
+    sockaddr_in address{};
+    const int listener = loopback_listener(address, 1);
+    fds_[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fds_[1], reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close(listener);
+      throw std::runtime_error("TCP connect");
+    }
+    fds_[0] = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    close(listener);
+    if (fds_[0] < 0) throw std::runtime_error("TCP accept");
+  }
+};
+
+// TCP_INQ as getsockopt reports it on `fd` (-1: refused).
+int tcp_inq(int fd) {
+  int on = -1;
+  socklen_t size = sizeof on;
+  return getsockopt(fd, IPPROTO_TCP, TCP_INQ, &on, &size) == 0 ? on : -1;
+}
+
+// What recvmsg with room for control data answered.
+struct ControlledReceive {
+  ssize_t got = -1;
+  char first = 0;                  // the first byte received
+  std::size_t control_length = 0;  // of the control data the kernel wrote
+  int flags = -1;                  // msg_flags (MSG_CTRUNC...)
+};
+
+// Receives up to `size` bytes from `fd` with recvmsg and a control buffer.
+ControlledReceive receive_with_control(int fd, std::size_t size) {
+  std::string buffer(size, '\0');
+  iovec part{buffer.data(), buffer.size()};
+  alignas(cmsghdr) std::array<char, 128> control{};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  const ssize_t got = recvmsg(fd, &message, 0);
+  return {got, buffer[0], message.msg_controllen, message.msg_flags};
+}
 
 // Runs the loop until `done` holds (the loop must be able to get there).
 template <class Predicate>
@@ -56,6 +126,53 @@ void run_until(Predicate done) {
 }
 
 std::uint64_t waiting_now() { return hook::stats().waiting; }
+
+// What a call answered: its value and the errno it left.
+using Outcome = std::pair<ssize_t, int>;
+
+// One byte read from `fd` with the hooked read(), and the errno after it.
+Outcome read_byte(int fd) {
+  char byte = 0;
+  const ssize_t got = read(fd, &byte, 1);
+  return {got, errno};
+}
+
+// A coroutine that reads one byte from `fd`.
+Request<Outcome> spawn_byte_reader(int fd) {
+  return spawn([fd] { return read_byte(fd); });
+}
+
+// Whether a call answered -1 with errno `expected`.
+template <class Value>
+::testing::AssertionResult failed_with(const std::pair<Value, int>& outcome, int expected) {
+  if (outcome.first == -1 && outcome.second == expected) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "answered " << outcome.first << " with errno " << outcome.second << " ("
+         << std::strerror(outcome.second) << "), not -1 with " << std::strerror(expected);
+}
+
+// A connect from a new blocking TCP socket (closed after it), with
+// `send_timeout` as its SO_SNDTIMEO when given, and the errno after it.
+std::pair<int, int> connect_once(const sockaddr* address, socklen_t size,
+                                 const timeval* send_timeout = nullptr) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (send_timeout != nullptr) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, send_timeout, sizeof *send_timeout);
+  }
+  const int outcome = connect(fd, address, size);
+  const int error = errno;
+  close(fd);
+  return {outcome, error};
+}
+
+// A read of one byte from `pair.left()` waits until a byte is written to
+// `pair.right()`, and returns it: the fd behaves as a blocking one.
+void expect_a_read_waits_for_the_next_byte(const FdPair& pair) {
+  auto reader = spawn_byte_reader(pair.left());
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "b", 1), 1);
+  EXPECT_EQ(reader.get().first, 1);
+}
 
 TEST(Hook, IsActiveWhenLinked) {
   EXPECT_TRUE(hook::active()) << hook::status();
@@ -148,9 +265,7 @@ TEST(Hook, ErrnoIsPreservedAcrossTheSuspension) {
   Pair pair;
   auto reader = spawn([&pair] {
     errno = 1234;
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
+    return read_byte(pair.left());
   });
   auto noisy = spawn([&pair] {
     errno = EIO;
@@ -169,15 +284,9 @@ TEST(Hook, ErrnoIsPreservedAcrossTheSuspension) {
 TEST(Hook, AUsersOwnNonBlockingFdKeepsAnsweringEagain) {
   Pair pair;
   ASSERT_EQ(fcntl(pair.left(), F_SETFL, fcntl(pair.left(), F_GETFL) | O_NONBLOCK), 0);
-  auto reader = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
-  EXPECT_EQ(hook::stats().suspensions, hook::stats().suspensions);
+  const std::uint64_t suspensions = hook::stats().suspensions;
+  EXPECT_TRUE(failed_with(spawn_byte_reader(pair.left()).get(), EAGAIN));
+  EXPECT_EQ(hook::stats().suspensions, suspensions);  // answered at once, never waited
 }
 
 TEST(Hook, MsgDontwaitIsHonoured) {
@@ -190,9 +299,7 @@ TEST(Hook, MsgDontwaitIsHonoured) {
     EXPECT_EQ(hook::stats().suspensions, before);
     return std::make_pair(got, error);
   });
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(reader.get(), EAGAIN));
 }
 
 TEST(Hook, FGetflShowsTheUsersViewOfAForcedFd) {
@@ -216,41 +323,22 @@ TEST(Hook, ReceiveTimeoutEndsWithEagainAndLeavesNoState) {
   Pair pair;
   const timeval timeout{0, 50000};
   ASSERT_EQ(setsockopt(pair.left(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), 0);
-  auto reader = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(spawn_byte_reader(pair.left()).get(), EAGAIN));
   // The next call on the same fd is not affected by the one that timed out.
-  auto again = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  EXPECT_EQ(write(pair.right(), "a", 1), 1);
-  EXPECT_EQ(again.get(), 1);
+  expect_a_read_waits_for_the_next_byte(pair);
 }
 
 TEST(Hook, CloseWhileAnotherCoroutineWaitsWakesItWithEbadf) {
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-  auto reader = spawn([fd = fds[0]] {
-    char byte = 0;
-    const ssize_t got = read(fd, &byte, 1);
-    return std::make_pair(got, errno);
-  });
+  auto reader = spawn_byte_reader(fds[0]);
   run_until([] { return waiting_now() == 1; });
   close(fds[0]);
   // The number is reused at once; the old waiter must not reach the new fd.
   int reused[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, reused), 0);
   ASSERT_EQ(write(reused[1], "n", 1), 1);
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EBADF);
+  EXPECT_TRUE(failed_with(reader.get(), EBADF));
   char byte = 0;
   EXPECT_EQ(read(reused[0], &byte, 1), 1);  // the byte is still there for its owner
   for (const int fd : {fds[1], reused[0], reused[1]}) close(fd);
@@ -289,6 +377,29 @@ TEST(Hook, PollWaitsOnAllItsFdsAtOnceAndReturnsTheRealRevents) {
   EXPECT_EQ(fds[0].revents, 0);
   EXPECT_EQ(fds[1].revents, POLLIN);
   EXPECT_EQ(fds[2].revents, 0);
+}
+
+// Urgent data (MSG_OOB) is POLLPRI alone: the loop watches for readability,
+// which the urgent byte's arrival also signals, and the kernel's answer
+// says which it is.
+TEST(Hook, PollForPollpriWaitsForUrgentDataAndIgnoresOrdinaryData) {
+  TcpPair pair;
+  auto poller = spawn([&pair] {
+    pollfd urgent{pair.left(), POLLPRI, 0};
+    const int ready = poll(&urgent, 1, 5000);
+    return std::make_pair(ready, urgent.revents);
+  });
+  run_until([] { return waiting_now() == 1; });
+  const std::uint64_t suspensions = hook::stats().suspensions;
+  ASSERT_EQ(send(pair.right(), "n", 1, 0), 1);
+  // Ordinary data wakes the poll, which asks the kernel and waits again.
+  run_until([suspensions] { return hook::stats().suspensions > suspensions; });
+  EXPECT_FALSE(poller.done());
+  EXPECT_EQ(waiting_now(), 1U);
+  ASSERT_EQ(send(pair.right(), "u", 1, MSG_OOB), 1);
+  const auto [ready, revents] = poller.get();
+  EXPECT_EQ(ready, 1);
+  EXPECT_EQ(revents, POLLPRI);
 }
 
 TEST(Hook, SelectAndEpollWaitSuspendTheCoroutine) {
@@ -341,31 +452,19 @@ TEST(Hook, ABlockingWriteSendsEverythingAsTheRealCallWould) {
 
 TEST(Hook, ConnectTimeoutEndsWithEinprogress) {
   // A listener whose queue is full drops further SYNs: the connect hangs.
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
-  ASSERT_EQ(listen(listener, 0), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  const int listener = loopback_listener(address, 0);
+  const socklen_t size = sizeof address;
   std::vector<int> fillers;
   for (int i = 0; i < 4; ++i) {
     fillers.push_back(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
     connect(fillers.back(), reinterpret_cast<sockaddr*>(&address), size);
   }
   auto connector = spawn([&address, size] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
     const timeval timeout{0, 100000};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    const int outcome = connect(fd, reinterpret_cast<const sockaddr*>(&address), size);
-    const int error = errno;
-    close(fd);
-    return std::make_pair(outcome, error);
+    return connect_once(reinterpret_cast<const sockaddr*>(&address), size, &timeout);
   });
-  const auto [outcome, error] = connector.get();
-  EXPECT_EQ(outcome, -1);
-  EXPECT_EQ(error, EINPROGRESS);
+  EXPECT_TRUE(failed_with(connector.get(), EINPROGRESS));
   for (const int fd : fillers) close(fd);
   close(listener);
 }
@@ -373,47 +472,24 @@ TEST(Hook, ConnectTimeoutEndsWithEinprogress) {
 TEST(Hook, ConnectThatWaitedReportsTheOutcome) {
   Socket listener = Socket::listen(Address::parse("127.0.0.1:0"));
   const Address target = listener.local_address();
-  auto connector = spawn([&target] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    const int outcome = connect(fd, target.data(), target.size());
-    close(fd);
-    return outcome;
-  });
-  EXPECT_EQ(connector.get(), 0);
+  auto connector = spawn([&target] { return connect_once(target.data(), target.size()); });
+  EXPECT_EQ(connector.get().first, 0);
   listener.close();
-  auto refused = spawn([&target] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    const int outcome = connect(fd, target.data(), target.size());
-    const int error = errno;
-    close(fd);
-    return std::make_pair(outcome, error);
-  });
-  const auto [outcome, error] = refused.get();
-  EXPECT_EQ(outcome, -1);
-  EXPECT_EQ(error, ECONNREFUSED);
+  auto refused = spawn([&target] { return connect_once(target.data(), target.size()); });
+  EXPECT_TRUE(failed_with(refused.get(), ECONNREFUSED));
 }
 
 TEST(Hook, CancellationEndsTheCallWithEcanceledAndLeavesTheFdAsItWas) {
   Pair pair;
   auto reader = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    const int error = errno;
-    EXPECT_EQ(got, -1);
-    EXPECT_EQ(error, ECANCELED);
+    EXPECT_TRUE(failed_with(read_byte(pair.left()), ECANCELED));
     sleep_for(std::chrono::seconds(5));  // the cancellation is still pending: throws
     return 0;
   });
   run_until([] { return waiting_now() == 1; });
   reader.cancel();
   EXPECT_THROW(reader.get(), Cancelled);
-  auto again = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  ASSERT_EQ(write(pair.right(), "c", 1), 1);
-  EXPECT_EQ(again.get(), 1);
+  expect_a_read_waits_for_the_next_byte(pair);
 }
 
 std::atomic<std::uint64_t> g_suspensions_in_handler{0};
@@ -446,13 +522,7 @@ TEST(Hook, CallsFromSignalHandlersNeverYield) {
 TEST(Hook, OtherThreadsBlockAsTheyWouldWithoutTheHooks) {
   Pair pair;
   // A coroutine's wait makes the fd non-blocking behind the user's back...
-  auto waiter = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  ASSERT_EQ(write(pair.right(), "1", 1), 1);
-  EXPECT_EQ(waiter.get(), 1);
+  ASSERT_NO_FATAL_FAILURE(expect_a_read_waits_for_the_next_byte(pair));
   // ...yet another thread's read still blocks until data comes.
   std::atomic<bool> started{false};
   ssize_t got = 0;
@@ -495,13 +565,7 @@ TEST(Hook, AForkedChildDoesNotUseTheParentsLoop) {
   ASSERT_EQ(write(pair.right(), "f", 1), 1);
   EXPECT_EQ(parent.get(), 'y');
   // The parent's loop still works on the fds the child closed its copy of.
-  auto after = spawn([&pair] {
-    char byte = 0;
-    return read(pair.left(), &byte, 1);
-  });
-  run_until([] { return waiting_now() == 1; });
-  ASSERT_EQ(write(pair.right(), "g", 1), 1);
-  EXPECT_EQ(after.get(), 1);
+  expect_a_read_waits_for_the_next_byte(pair);
 }
 
 TEST(Hook, GetaddrinfoRunsOnTheBlockingPoolInACoroutine) {
@@ -570,6 +634,76 @@ TEST(Hook, AReadReturnsWhatIsThereAsTheRealCallWould) {
   EXPECT_EQ(error, 77);
 }
 
+// Each message is read whole, so no read comes back short: only the
+// kernel's count of the bytes left (TCP_INQ) shows the socket drained.
+TEST(Hook, AReadThatDrainsATcpSocketMakesTheNextOneWaitWithoutAnEagain) {
+  constexpr int kMessages = 4;
+  TcpPair pair;
+  const std::string message(64, 'm');
+  ASSERT_EQ(write(pair.right(), message.data(), message.size()), 64);
+  int received = 0;
+  auto reader = spawn([&pair, &message, &received] {
+    std::string buffer(message.size(), '\0');
+    hook::Stats before{};
+    for (int i = 0; i < kMessages; ++i) {
+      // The first two reads learn: TCP_INQ goes on, then one EAGAIN.
+      if (i == 2) before = hook::stats();
+      EXPECT_EQ(read(pair.left(), buffer.data(), buffer.size()), 64);
+      EXPECT_EQ(buffer, message);
+      ++received;
+    }
+    const hook::Stats after = hook::stats();
+    EXPECT_EQ(after.suspensions - before.suspensions, 2U);
+    return after.would_block - before.would_block;
+  });
+  for (int i = 1; i < kMessages; ++i) {
+    run_until([&received, i] { return received == i && waiting_now() == 1; });
+    ASSERT_EQ(write(pair.right(), message.data(), message.size()), 64);
+  }
+  EXPECT_EQ(reader.get(), 0U);
+}
+
+TEST(Hook, AWaitAfterEagainIsCountedOnSocketsWithoutTcpInq) {
+  Pair pair;
+  auto reader = spawn([&pair] {
+    const hook::Stats before = hook::stats();
+    char byte = 0;
+    EXPECT_EQ(read(pair.left(), &byte, 1), 1);
+    return hook::stats().would_block - before.would_block;
+  });
+  run_until([] { return waiting_now() == 1; });
+  ASSERT_EQ(write(pair.right(), "w", 1), 1);
+  EXPECT_EQ(reader.get(), 1U);
+}
+
+TEST(Hook, ATcpInqTheHooksTurnedOnIsInvisibleToTheUser) {
+  TcpPair pair;
+  ASSERT_EQ(write(pair.right(), "ab", 2), 2);
+  // A read that brings bytes: the hooks turn TCP_INQ on.
+  EXPECT_EQ(spawn_byte_reader(pair.left()).get().first, 1);
+  EXPECT_EQ(tcp_inq(pair.left()), 0);
+  const ControlledReceive received = receive_with_control(pair.left(), 4);
+  EXPECT_EQ(received.got, 1);
+  EXPECT_EQ(received.first, 'b');
+  EXPECT_EQ(received.control_length, 0U);  // no TCP_CM_INQ the user did not ask for
+  EXPECT_EQ(received.flags, 0);            // nor MSG_CTRUNC
+  EXPECT_EQ(tcp_inq(pair.left()), 0);
+}
+
+TEST(Hook, AUsersOwnTcpInqStaysOn) {
+  TcpPair pair;
+  const int on = 1;
+  ASSERT_EQ(setsockopt(pair.left(), IPPROTO_TCP, TCP_INQ, &on, sizeof on), 0);
+  ASSERT_EQ(write(pair.right(), "abc", 3), 3);
+  EXPECT_EQ(spawn_byte_reader(pair.left()).get().first, 1);
+  EXPECT_EQ(tcp_inq(pair.left()), 1);
+  const ControlledReceive received = receive_with_control(pair.left(), 1);
+  EXPECT_EQ(received.got, 1);
+  // The TCP_CM_INQ the user asked for.
+  EXPECT_EQ(received.control_length, CMSG_SPACE(sizeof(int)));
+  EXPECT_EQ(received.flags, 0);
+}
+
 TEST(Hook, RecvWaitallFillsTheBuffer) {
   Pair pair;
   auto reader = spawn([&pair] {
@@ -600,23 +734,14 @@ TEST(Hook, SendTimeoutReturnsThePartialCountLikeTheKernel) {
     const ssize_t put = send(pair.right(), &byte, 1, 0);
     return std::make_pair(put, errno);
   });
-  const auto [put, error] = nothing_fits.get();
-  EXPECT_EQ(put, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(nothing_fits.get(), EAGAIN));
 }
 
 TEST(Hook, FionbioSetsTheUsersViewAndIsHonoured) {
   Pair pair;
   int on = 1;
   ASSERT_EQ(ioctl(pair.left(), FIONBIO, &on), 0);
-  auto eager = spawn([&pair] {
-    char byte = 0;
-    const ssize_t got = read(pair.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
-  const auto [got, error] = eager.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EAGAIN);
+  EXPECT_TRUE(failed_with(spawn_byte_reader(pair.left()).get(), EAGAIN));
   int off = 0;
   ASSERT_EQ(ioctl(pair.left(), FIONBIO, &off), 0);
   EXPECT_EQ(fcntl(pair.left(), F_GETFL) & O_NONBLOCK, 0);
@@ -653,14 +778,9 @@ TEST(Hook, PipesAndVectoredCallsWait) {
 }
 
 TEST(Hook, AcceptWaitsAndGivesABlockingSocket) {
-  const int listener = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), size), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  const int listener = loopback_listener(address, 4);
+  const socklen_t size = sizeof address;
   auto acceptor = spawn([listener] {
     const int connection = accept(listener, nullptr, nullptr);
     const int flags = connection >= 0 ? fcntl(connection, F_GETFL) : -1;
@@ -688,17 +808,11 @@ TEST(Hook, AcceptWaitsAndGivesABlockingSocket) {
 TEST(Hook, Dup2OntoAWaitedFdWakesItsWaiter) {
   Pair waited;
   Pair other;
-  auto reader = spawn([&waited] {
-    char byte = 0;
-    const ssize_t got = read(waited.left(), &byte, 1);
-    return std::make_pair(got, errno);
-  });
+  auto reader = spawn_byte_reader(waited.left());
   run_until([] { return waiting_now() == 1; });
   ASSERT_EQ(dup2(other.left(), waited.left()), waited.left());
   ASSERT_EQ(write(other.right(), "d", 1), 1);  // readable through the new fd: not the waiter's
-  const auto [got, error] = reader.get();
-  EXPECT_EQ(got, -1);
-  EXPECT_EQ(error, EBADF);
+  EXPECT_TRUE(failed_with(reader.get(), EBADF));
 }
 
 TEST(Hook, AThreadThatExitsUnwindsItsCoroutinesWaitingInHookedCalls) {

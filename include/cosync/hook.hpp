@@ -23,6 +23,7 @@ struct Stats {
   std::uint64_t calls = 0;        // hooked calls made from a coroutine
   std::uint64_t suspensions = 0;  // times such a call suspended its coroutine
   std::uint64_t waiting = 0;      // coroutines suspended in a hooked call now
+  std::uint64_t would_block = 0;  // attempts of such calls the kernel answered EAGAIN
 };
 
 // True when libcosync-hook is loaded and libc's blocking calls reach it.
@@ -36,7 +37,7 @@ inline const char* status() noexcept { return cosync_hook_status(); }
 inline Stats stats() noexcept {
   cosync_hook_stats raw{};
   cosync_hook_get_stats(&raw);
-  return {raw.calls, raw.suspensions, raw.waiting};
+  return {raw.calls, raw.suspensions, raw.waiting, raw.would_block};
 }
 
 }  // namespace cosync::hook

@@ -24,6 +24,7 @@ class Call {
 
   // False: make the real call and return what it returns.
   bool hooked() const noexcept { return mode_ != Mode::pass; }
+  int fd() const noexcept { return fd_; }
   FdRecord& record() const noexcept { return *record_; }
   FdKind kind() const noexcept { return record_->fd_kind(); }
   // The deadline of SO_RCVTIMEO or SO_SNDTIMEO, from now.
@@ -36,9 +37,25 @@ class Call {
   bool known_not_ready(IoEvent event) const noexcept {
     return loop_ != nullptr && !loop_->io_ready(fd_, event);
   }
-  // The kernel answered EAGAIN (or a short transfer showed the fd drained).
+  // The fd is drained for `event` (the kernel reported no bytes left).
   void not_ready(IoEvent event) const noexcept {
     if (loop_ != nullptr) loop_->io_not_ready(fd_, event);
+  }
+  // The kernel answered EAGAIN: not_ready, counted (cosync_hook_stats).
+  void would_block(IoEvent event) const noexcept {
+    if (loop_ != nullptr) {
+      count_would_block();
+      loop_->io_not_ready(fd_, event);
+    }
+  }
+  // Whether a receive can learn from the kernel that it drained the
+  // socket (TCP_INQ is on; see receive_reporting_inq).
+  bool reports_inq() const noexcept { return record_->has(fd_inq); }
+  // After a receive in a coroutine brought bytes from a stream socket (so
+  // it is connected, not a listener whose TCP_INQ its connections would
+  // inherit): looks at TCP_INQ once, turning it on where it is off.
+  void learn_inq() const noexcept {
+    if (loop_ != nullptr && kind() == FdKind::stream) fd_learn_inq(fd_, *record_);
   }
   // Waits until the fd may be ready for `event`: 0 (try again), or the
   // errno that ends the call: ETIMEDOUT, ECANCELED, EBADF (closed).
@@ -76,7 +93,7 @@ auto retry(const Call& call, IoEvent event, Deadline deadline, Attempt attempt)
         return done;
       }
       if (errno != EAGAIN && errno != EWOULDBLOCK) return done;
-      call.not_ready(event);
+      call.would_block(event);
     }
     if (const int end = call.wait(event, deadline); end != 0) {
       errno = end == ETIMEDOUT ? EAGAIN : end;
@@ -104,7 +121,7 @@ ssize_t send_all(const Call& call, std::size_t total, Deadline deadline, Attempt
     }
     int end = errno;
     if (end == EAGAIN || end == EWOULDBLOCK) {
-      call.not_ready(io_writable);
+      call.would_block(io_writable);
       end = call.wait(io_writable, deadline);
       if (end == 0) continue;
       if (end == ETIMEDOUT) end = EAGAIN;
@@ -117,6 +134,15 @@ ssize_t send_all(const Call& call, std::size_t total, Deadline deadline, Attempt
     return -1;
   }
 }
+
+// One receive of up to `size` bytes on a socket whose record has fd_inq,
+// as recv(fd, buffer, size, flags) (read() when flags is 0): a recvmsg
+// that also takes the kernel's count of the bytes left (TCP_CM_INQ). None
+// left tells the loop the socket is drained, so the next receive waits for
+// readiness first instead of paying a system call that answers EAGAIN
+// (cosync's own sockets learn the same from a short read).
+ssize_t receive_reporting_inq(const Call& call, int fd, void* buffer, std::size_t size,
+                              int flags) noexcept;
 
 // The self-check: whether read(), called as the program calls it, reaches
 // this library's definition (first in the lookup, or reached from a

@@ -1,5 +1,11 @@
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <time.h>
+
+#include <array>
+#include <cstring>
 
 #include "hook/call.hpp"
 #include "hook/real_linux.hpp"
@@ -66,6 +72,42 @@ int Call::pause(Clock::duration duration) const {
     return 0;
   }
   return sleep_until(Clock::now() + duration);
+}
+
+namespace {
+
+// The bytes left that the kernel reported in `message`'s control data, or
+// -1 when it reported none (a control buffer too small, TCP_INQ turned off).
+int bytes_left(msghdr& message) noexcept {
+  for (cmsghdr* part = CMSG_FIRSTHDR(&message); part != nullptr;
+       part = CMSG_NXTHDR(&message, part)) {
+    if (part->cmsg_level == IPPROTO_TCP && part->cmsg_type == TCP_CM_INQ &&
+        part->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int left = 0;
+      std::memcpy(&left, CMSG_DATA(part), sizeof left);
+      return left;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+ssize_t receive_reporting_inq(const Call& call, int fd, void* buffer, std::size_t size,
+                              int flags) noexcept {
+  iovec part{buffer, size};
+  // Room for the timestamps a user may have asked for besides TCP_CM_INQ.
+  alignas(cmsghdr) std::array<char, 128> control{};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  const ssize_t got = real::recvmsg(fd, &message, flags);
+  if (got > 0 && bytes_left(message) == 0) {
+    call.not_ready(io_readable);
+  }
+  return got;
 }
 
 }  // namespace cosync::hook

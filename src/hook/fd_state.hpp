@@ -1,7 +1,8 @@
 // What libcosync-hook knows of each fd, process-wide, indexed by number:
 // its kind (learned lazily), the non-blocking flag the user asked for kept
-// apart from the one the hooks forced, the SO_RCVTIMEO/SO_SNDTIMEO
-// timeouts, and a generation that every close (and every reuse of the
+// apart from the one the hooks forced, the same for TCP_INQ (which the
+// hooks turn on so that a receive reports whether it drained the socket),
+// the SO_RCVTIMEO/SO_SNDTIMEO timeouts, and a generation that every close (and every reuse of the
 // number) advances, so that a wait that began on the fd's earlier life
 // notices. Every field is atomic: any thread, a signal handler included,
 // may read or reset a record.
@@ -25,7 +26,10 @@ enum class FdKind : std::uint8_t {
 enum FdFlag : std::uint8_t {
   fd_user_nonblocking = 1,  // the user's view: O_NONBLOCK (F_GETFL shows it)
   fd_forced = 2,            // the hooks set O_NONBLOCK behind the user's back
-  fd_flags_known = 4        // fd_user_nonblocking was read or set
+  fd_flags_known = 4,       // fd_user_nonblocking was read or set
+  fd_inq = 8,               // TCP_INQ is on: every receive reports the bytes left
+  fd_inq_forced = 16,       // the hooks turned TCP_INQ on (the user's view: off)
+  fd_inq_known = 32         // fd_inq was looked at (a socket that is not TCP: off)
 };
 
 // One fd's record; all zero means "nothing known".
@@ -70,6 +74,15 @@ void fd_duplicated(int fd, int target) noexcept;
 // Fills in the kind (fstat, SO_TYPE) and the user's non-blocking flag
 // (F_GETFL) of a record that has not been looked at.
 void fd_learn(int fd, FdRecord& record) noexcept;
+
+// A stream socket's TCP_INQ, looked at once: on if the user turned it on,
+// else turned on by the hooks (fd_inq_forced) where the socket is TCP.
+void fd_learn_inq(int fd, FdRecord& record) noexcept;
+// Before a call that would show a TCP_INQ the hooks forced (recvmsg's
+// control messages): TCP_INQ goes back off, as the user left it.
+void fd_unforce_inq(int fd, FdRecord& record) noexcept;
+// The user set TCP_INQ to `on` with setsockopt: that is their view now.
+void fd_user_sets_inq(FdRecord& record, bool on) noexcept;
 
 // The socket types fd_created takes from socket(2)'s type argument.
 FdKind socket_kind(int type) noexcept;

@@ -1,4 +1,6 @@
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -128,6 +130,40 @@ void fd_learn(int fd, FdRecord& record) noexcept {
     kind = FdKind::pipe;
   }
   record.kind.store(static_cast<std::uint8_t>(kind), std::memory_order_relaxed);
+}
+
+void fd_learn_inq(int fd, FdRecord& record) noexcept {
+  if (record.has(fd_inq_known)) {
+    return;
+  }
+  int on = 0;
+  socklen_t size = sizeof on;
+  // Fails on a socket that is not TCP: no report, the hint stays off.
+  if (real::getsockopt(fd, IPPROTO_TCP, TCP_INQ, &on, &size) == 0) {
+    if (on != 0) {
+      record.set(fd_inq, true);
+    } else {
+      const int enable = 1;
+      if (real::setsockopt(fd, IPPROTO_TCP, TCP_INQ, &enable, sizeof enable) == 0) {
+        record.set(fd_inq, true);
+        record.set(fd_inq_forced, true);
+      }
+    }
+  }
+  record.set(fd_inq_known, true);
+}
+
+void fd_unforce_inq(int fd, FdRecord& record) noexcept {
+  const int off = 0;
+  real::setsockopt(fd, IPPROTO_TCP, TCP_INQ, &off, sizeof off);
+  record.set(fd_inq, false);
+  record.set(fd_inq_forced, false);
+}
+
+void fd_user_sets_inq(FdRecord& record, bool on) noexcept {
+  record.set(fd_inq_forced, false);
+  record.set(fd_inq, on);
+  record.set(fd_inq_known, true);
 }
 
 }  // namespace cosync::hook

@@ -1,6 +1,8 @@
 // The interposed calls that make, close, copy and configure fds: they keep
 // the per-fd records (fd_state.hpp) true on every path.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -8,6 +10,7 @@
 
 #include <cstdarg>
 #include <cstdint>
+#include <cstring>
 
 #include "hook/fd_state.hpp"
 #include "hook/real_linux.hpp"
@@ -85,6 +88,10 @@ bool is_receive_timeout(int name) noexcept {
 bool is_send_timeout(int name) noexcept {
   return name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW;
 }
+
+// TCP_INQ, which the hooks may have turned on (fd_inq_forced). The kernel
+// accepted the option, so its value was an int.
+bool is_inq(int level, int name) noexcept { return level == IPPROTO_TCP && name == TCP_INQ; }
 
 // dup2/dup3 closed `target` first, if it was open.
 int after_duplicate(int fd, int target, int outcome) noexcept {
@@ -191,7 +198,14 @@ int ioctl(int fd, unsigned long request, ...) noexcept {
 int setsockopt(int fd, int level, int name, const void* value, socklen_t size) noexcept {
   const int outcome = real::setsockopt(fd, level, name, value, size);
   hook::FdRecord* record = hook::fd_record(fd);
-  if (outcome != 0 || level != SOL_SOCKET || record == nullptr) {
+  if (outcome != 0 || record == nullptr) {
+    return outcome;
+  }
+  if (hook::is_inq(level, name)) {
+    hook::fd_user_sets_inq(*record, *static_cast<const int*>(value) != 0);
+    return outcome;
+  }
+  if (level != SOL_SOCKET) {
     return outcome;
   }
   if (hook::is_receive_timeout(name)) {
@@ -203,7 +217,13 @@ int setsockopt(int fd, int level, int name, const void* value, socklen_t size) n
 }
 
 int getsockopt(int fd, int level, int name, void* value, socklen_t* size) noexcept {
-  return real::getsockopt(fd, level, name, value, size);
+  const int outcome = real::getsockopt(fd, level, name, value, size);
+  const hook::FdRecord* record = hook::fd_record(fd);
+  if (outcome == 0 && hook::is_inq(level, name) && record != nullptr &&
+      record->has(hook::fd_inq_forced)) {
+    std::memset(value, 0, *size);  // the user's view: off
+  }
+  return outcome;
 }
 
 }  // extern "C"

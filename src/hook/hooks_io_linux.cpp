@@ -70,6 +70,29 @@ bool sends_all(const Call& call) noexcept { return call.kind() != FdKind::datagr
 
 bool valid_iov_count(int count) noexcept { return count > 0 && count <= IOV_MAX; }
 
+// Flags with which recv(2) on a stream socket may go through
+// receive_reporting_inq: the others (MSG_PEEK, MSG_OOB, MSG_TRUNC...)
+// consume nothing or read something else, and report no drain.
+constexpr int kInqFlags = MSG_WAITALL | MSG_NOSIGNAL | MSG_CMSG_CLOEXEC;
+
+// A receive on a stream socket (read(), or recv without an address and
+// without special flags), retried as retry does: through
+// receive_reporting_inq once TCP_INQ is on, else `plain`.
+template <class Plain>
+ssize_t receive_stream(const Call& call, Deadline deadline, void* buffer, std::size_t size,
+                       int flags, Plain plain) {
+  return retry(call, io_readable, deadline, [&]() -> ssize_t {
+    if (call.reports_inq()) return receive_reporting_inq(call, call.fd(), buffer, size, flags);
+    const ssize_t got = plain();
+    if (got > 0) call.learn_inq();
+    return got;
+  });
+}
+
+bool reports_drain(const Call& call, std::size_t size, int flags, const sockaddr* from) noexcept {
+  return call.kind() == FdKind::stream && size > 0 && from == nullptr && (flags & ~kInqFlags) == 0;
+}
+
 ssize_t receive_from(int fd, void* buffer, std::size_t size, int flags, sockaddr* from,
                      socklen_t* from_size) {
   const Call call(fd, Kinds::sockets, (flags & MSG_DONTWAIT) != 0);
@@ -77,19 +100,21 @@ ssize_t receive_from(int fd, void* buffer, std::size_t size, int flags, sockaddr
     return real::recvfrom(fd, buffer, size, flags, from, from_size);
   }
   const Deadline deadline = call.receive_deadline();
+  const bool drain_reported = reports_drain(call, size, flags, from);
+  const auto receive = [&](char* into, std::size_t room) {
+    const auto plain = [&] { return real::recvfrom(fd, into, room, flags, from, from_size); };
+    return drain_reported ? receive_stream(call, deadline, into, room, flags, plain)
+                          : retry(call, io_readable, deadline, plain);
+  };
   if ((flags & MSG_WAITALL) == 0 || call.kind() != FdKind::stream) {
-    return retry(call, io_readable, deadline,
-                 [&] { return real::recvfrom(fd, buffer, size, flags, from, from_size); });
+    return receive(static_cast<char*>(buffer), size);
   }
   // MSG_WAITALL: a blocking stream receive fills the buffer, unless the
   // stream ends, an error comes, or the timeout passes after some bytes.
   const int saved = errno;
   std::size_t done = 0;
   while (done < size) {
-    const ssize_t got = retry(call, io_readable, deadline, [&] {
-      return real::recvfrom(fd, static_cast<char*>(buffer) + done, size - done, flags, from,
-                            from_size);
-    });
+    const ssize_t got = receive(static_cast<char*>(buffer) + done, size - done);
     if (got <= 0) {
       if (done == 0) return got;
       break;
@@ -208,6 +233,14 @@ ssize_t send_message(int fd, const msghdr* message, int flags) {
   });
 }
 
+// recvmsg's control data would show a TCP_INQ the hooks turned on: it
+// goes back off first (the socket's later receives then pay an EAGAIN).
+void show_users_inq(int fd) noexcept {
+  if (FdRecord* record = fd_record(fd); record != nullptr && record->has(fd_inq_forced)) {
+    fd_unforce_inq(fd, *record);
+  }
+}
+
 // Set by read_reaches_hooks around its probe; read notes that it ran.
 constinit thread_local bool t_probing __attribute__((tls_model("initial-exec"))) = false;
 constinit thread_local bool t_probe_reached __attribute__((tls_model("initial-exec"))) = false;
@@ -246,8 +279,11 @@ ssize_t read(int fd, void* buffer, size_t size) {
   if (!call.hooked()) {
     return real::read(fd, buffer, size);
   }
-  return retry(call, cosync::io_readable, call.receive_deadline(),
-               [&] { return real::read(fd, buffer, size); });
+  const auto plain = [&] { return real::read(fd, buffer, size); };
+  if (cosync::hook::reports_drain(call, size, 0, nullptr)) {
+    return cosync::hook::receive_stream(call, call.receive_deadline(), buffer, size, 0, plain);
+  }
+  return retry(call, cosync::io_readable, call.receive_deadline(), plain);
 }
 
 ssize_t __read_chk(int fd, void* buffer, size_t size, size_t buffer_size) {
@@ -285,12 +321,21 @@ ssize_t __recvfrom_chk(int fd, void* buffer, size_t size, size_t buffer_size, in
 }
 
 ssize_t recvmsg(int fd, struct msghdr* message, int flags) {
+  cosync::hook::show_users_inq(fd);
   const Call call(fd, Kinds::sockets, (flags & MSG_DONTWAIT) != 0);
   if (!call.hooked()) {
     return real::recvmsg(fd, message, flags);
   }
   return retry(call, cosync::io_readable, call.receive_deadline(),
                [&] { return real::recvmsg(fd, message, flags); });
+}
+
+// Not a cooperative call (it is not one of the hooked calls): defined only
+// so that its control data shows the user's TCP_INQ, as recvmsg's does.
+int recvmmsg(int fd, struct mmsghdr* messages, unsigned count, int flags,
+             struct timespec* timeout) {
+  cosync::hook::show_users_inq(fd);
+  return real::recvmmsg(fd, messages, count, flags, timeout);
 }
 
 ssize_t write(int fd, const void* data, size_t size) {

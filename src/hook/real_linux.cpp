@@ -85,6 +85,13 @@ ssize_t recvmsg(int fd, msghdr* message, int flags) {
   return ::syscall(SYS_recvmsg, fd, message, flags);
 }
 
+int recvmmsg(int fd, mmsghdr* messages, unsigned count, int flags, timespec* timeout) {
+  if (auto fn = next_definition<decltype(&::recvmmsg)>(slot<&recvmmsg>(), "recvmmsg")) {
+    return fn(fd, messages, count, flags, timeout);
+  }
+  return static_cast<int>(::syscall(SYS_recvmmsg, fd, messages, count, flags, timeout));
+}
+
 ssize_t sendto(int fd, const void* data, std::size_t size, int flags, const sockaddr* to,
                socklen_t to_size) {
   if (auto fn = next_definition<decltype(&::sendto)>(slot<&sendto>(), "sendto")) {

@@ -25,6 +25,7 @@ ssize_t writev(int fd, const iovec* iov, int count);
 ssize_t recvfrom(int fd, void* buffer, std::size_t size, int flags, sockaddr* from,
                  socklen_t* from_size);
 ssize_t recvmsg(int fd, msghdr* message, int flags);
+int recvmmsg(int fd, mmsghdr* messages, unsigned count, int flags, timespec* timeout);
 ssize_t sendto(int fd, const void* data, std::size_t size, int flags, const sockaddr* to,
                socklen_t to_size);
 ssize_t sendmsg(int fd, const msghdr* message, int flags);

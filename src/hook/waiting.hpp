@@ -32,8 +32,8 @@ void disown_inherited_loops() noexcept;
 
 // The calling thread's counters (cosync_hook_get_stats).
 void read_stats(cosync_hook_stats* out) noexcept;
-// Counts a hooked call made from a coroutine.
-void count_call() noexcept;
+// Counts an attempt of such a call that the kernel answered EAGAIN.
+void count_would_block() noexcept;
 
 // One fd a wait is for: `events` are IoEvent bits; `generation` is the
 // fd's generation when the call began (fd_record).

@@ -29,6 +29,7 @@ struct ThreadCounters {
   std::uint64_t calls = 0;
   std::uint64_t suspensions = 0;
   std::uint64_t waiting = 0;
+  std::uint64_t would_block = 0;
 };
 constinit thread_local ThreadCounters t_counters __attribute__((tls_model("initial-exec")));
 constinit thread_local int t_signal_depth __attribute__((tls_model("initial-exec"))) = 0;
@@ -288,7 +289,10 @@ void read_stats(cosync_hook_stats* out) noexcept {
   out->calls = t_counters.calls;
   out->suspensions = t_counters.suspensions;
   out->waiting = t_counters.waiting;
+  out->would_block = t_counters.would_block;
 }
+
+void count_would_block() noexcept { ++t_counters.would_block; }
 
 int wait_fds(Loop& loop, const FdInterest* fds, std::size_t count, Deadline deadline) {
   std::array<FdWaiter, kInlineWaiters> inline_waiters{};
