@@ -67,7 +67,7 @@ TEST(IoUringProbe, MakerAndReasonAgree) {
     const std::unique_ptr<Loop> loop = make_io_uring_loop();
     EXPECT_STREQ(loop->stats().backend, "io_uring");
     EXPECT_EQ(loop->stats().fallback, nullptr);
-    EXPECT_NE(loop->ring_ops(), nullptr);
+    EXPECT_NE(loop::ring_ops_of(*loop), nullptr);
   } else {
     try {
       (void)make_io_uring_loop();
@@ -82,7 +82,7 @@ TEST(IoUringProbe, TheDefaultLoopIsEpollWithoutCosyncLoop) {
   if (std::getenv("COSYNC_LOOP") != nullptr) GTEST_SKIP() << "COSYNC_LOOP is set";
   EXPECT_STREQ(this_loop().stats().backend, "epoll");
   EXPECT_EQ(this_loop().stats().fallback, nullptr);
-  EXPECT_EQ(this_loop().ring_ops(), nullptr);
+  EXPECT_EQ(loop::ring_ops_of(this_loop()), nullptr);
 }
 
 // COSYNC_LOOP is read once per process, at its first loop: the test runs

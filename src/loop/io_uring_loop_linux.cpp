@@ -138,7 +138,6 @@ IoUringLoop::IoUringLoop(unsigned entries) {
   arm_internal_poll(wake_.fd(), kWakeTag);
   receive_.set_up(ring_);  // without it, every read is a one-shot recv
   stats_.backend = "io_uring";
-  ring_ops_ = this;
 }
 
 IoUringLoop::~IoUringLoop() {
