@@ -129,6 +129,26 @@ TEST_F(IoUringLoopTest, ACancelledReadIsFinishedBeforeItsCoroutineUnwinds) {
   EXPECT_EQ(std::string(got, 10), "still here");
 }
 
+// A send the peer does not drain stays in the kernel; cancelling its
+// coroutine (no deadline: the completion would schedule the coroutine's
+// step directly) must take the send's final completion before the stack
+// with the buffer goes, so no operation is left in flight.
+TEST_F(IoUringLoopTest, ACancelledWriteIsFinishedBeforeItsCoroutineUnwinds) {
+  auto [a, b] = socket_pair();
+  auto writer = spawn([&a] {
+    std::vector<char> bytes(8 * 1024 * 1024, 'w');
+    a.write_all(bytes.data(), bytes.size());
+  });
+  run_loop_for(20ms);  // the send is in the kernel, waiting for room
+  EXPECT_TRUE(this_loop().can_wake());
+  writer.cancel();
+  EXPECT_THROW(writer.get(), Cancelled);
+  EXPECT_FALSE(this_loop().can_wake());
+  b.write_all("after");
+  char got[8] = {};
+  EXPECT_EQ(a.read_some(got, sizeof got), 5U);
+}
+
 TEST_F(IoUringLoopTest, ATimedOutReadIsFinishedBeforeItReturns) {
   auto [a, b] = socket_pair();
   std::error_code error;
