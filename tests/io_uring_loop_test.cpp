@@ -67,7 +67,7 @@ TEST(IoUringProbe, MakerAndReasonAgree) {
     const std::unique_ptr<Loop> loop = make_io_uring_loop();
     EXPECT_STREQ(loop->stats().backend, "io_uring");
     EXPECT_EQ(loop->stats().fallback, nullptr);
-    EXPECT_NE(loop->ring_ops(), nullptr);
+    EXPECT_NE(loop::ring_ops_of(*loop), nullptr);
   } else {
     try {
       (void)make_io_uring_loop();
@@ -82,7 +82,7 @@ TEST(IoUringProbe, TheDefaultLoopIsEpollWithoutCosyncLoop) {
   if (std::getenv("COSYNC_LOOP") != nullptr) GTEST_SKIP() << "COSYNC_LOOP is set";
   EXPECT_STREQ(this_loop().stats().backend, "epoll");
   EXPECT_EQ(this_loop().stats().fallback, nullptr);
-  EXPECT_EQ(this_loop().ring_ops(), nullptr);
+  EXPECT_EQ(loop::ring_ops_of(this_loop()), nullptr);
 }
 
 // COSYNC_LOOP is read once per process, at its first loop: the test runs
@@ -127,6 +127,26 @@ TEST_F(IoUringLoopTest, ACancelledReadIsFinishedBeforeItsCoroutineUnwinds) {
   char got[16] = {};
   EXPECT_EQ(::recv(a.fd(), got, sizeof got, MSG_DONTWAIT), 10);
   EXPECT_EQ(std::string(got, 10), "still here");
+}
+
+// A send the peer does not drain stays in the kernel; cancelling its
+// coroutine (no deadline: the completion would schedule the coroutine's
+// step directly) must take the send's final completion before the stack
+// with the buffer goes, so no operation is left in flight.
+TEST_F(IoUringLoopTest, ACancelledWriteIsFinishedBeforeItsCoroutineUnwinds) {
+  auto [a, b] = socket_pair();
+  auto writer = spawn([&a] {
+    std::vector<char> bytes(8 * 1024 * 1024, 'w');
+    a.write_all(bytes.data(), bytes.size());
+  });
+  run_loop_for(20ms);  // the send is in the kernel, waiting for room
+  EXPECT_TRUE(this_loop().can_wake());
+  writer.cancel();
+  EXPECT_THROW(writer.get(), Cancelled);
+  EXPECT_FALSE(this_loop().can_wake());
+  b.write_all("after");
+  char got[8] = {};
+  EXPECT_EQ(a.read_some(got, sizeof got), 5U);
 }
 
 TEST_F(IoUringLoopTest, ATimedOutReadIsFinishedBeforeItReturns) {

@@ -48,6 +48,8 @@ FAMILIES = {
     "BM_Lifecycle": ("real_time", "ns per coroutine"),
     "BM_IdleMemory": ("rss_per_coroutine_bytes", "RSS bytes per coroutine"),
     "BM_EchoServerIdleMemory": ("rss_per_connection_bytes", "RSS bytes per idle connection"),
+    "BM_EchoServerIdleMemoryMany": ("rss_per_connection_bytes",
+                                    "RSS bytes per idle connection, 9,900 of them"),
     "BM_EchoServer": ("server_cpu_ns/msg", "server CPU ns per message"),
 }
 

@@ -245,10 +245,6 @@ class COSYNC_API Socket {
   std::size_t read_step(void* buffer, std::size_t size, std::error_code& error, Deadline deadline);
   ssize_t accept_step(sockaddr_storage& peer, socklen_t& size, std::error_code& error,
                       Deadline deadline);
-  std::size_t receive_on_ring(loop::RingOps& ring, void* buffer, std::size_t size,
-                              std::error_code& error, Deadline deadline);
-  ssize_t send_on_ring(loop::RingOps& ring, const void* data, std::size_t size,
-                       std::error_code& error, Deadline deadline);
   std::size_t take_read_ahead(void* buffer, std::size_t size) noexcept;
   std::size_t receive_via_scratch(void* buffer, std::size_t size, std::error_code& error,
                                   Deadline deadline);
@@ -308,8 +304,6 @@ class COSYNC_API File {
 
  private:
   int check_open(const char* operation) const;
-  void write_on_ring(loop::RingOps& ring, const char* bytes, std::size_t size, off_t offset,
-                     Deadline deadline);
 
   int fd_ = -1;
   std::string path_;

@@ -21,10 +21,6 @@
 
 namespace cosync {
 
-namespace loop {
-class RingOps;
-}
-
 // Clock is the monotonic clock every cosync deadline is measured on.
 using Clock = std::chrono::steady_clock;
 // Absolute time on the monotonic clock; every wait in cosync takes one.
@@ -247,9 +243,6 @@ class COSYNC_API Loop {
   const std::shared_ptr<impl::PostGate>& post_gate() const noexcept { return post_gate_; }
   // This loop's counters.
   const LoopStats& stats() const noexcept { return stats_; }
-  // Internal to cosync: the operation interface of a loop that runs socket
-  // and file operations itself (the io_uring loop); null on every other.
-  loop::RingOps* ring_ops() const noexcept { return ring_ops_; }
 
  protected:
   // Backends count the callbacks running (in_callback) through this.
@@ -285,8 +278,6 @@ class COSYNC_API Loop {
   bool stopped_ = false;  // set by stop(); run() clears it when it returns
   // The backend's readiness bytes; see impl::Readiness.
   impl::Readiness readiness_;
-  // Set by a backend that takes operations (see ring_ops()).
-  loop::RingOps* ring_ops_ = nullptr;
 
  private:
   unsigned callback_depth_ = 0;

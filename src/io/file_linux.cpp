@@ -104,6 +104,22 @@ int open_on_ring(loop::RingOps& ring, const std::string& path, int flags, mode_t
   return static_cast<int>(file_op_on_ring(ring, op, deadline, "open", path));
 }
 
+// File::write_at on such a loop: the whole buffer, in as many writes as the
+// file takes.
+void write_on_ring(loop::RingOps& ring, int fd, const char* bytes, std::size_t size, off_t offset,
+                   Deadline deadline, const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    loop::RingOp op = file_transfer(loop::RingOp::Kind::write, fd, bytes + done, size - done,
+                                    offset + static_cast<off_t>(done));
+    const std::size_t put = file_op_on_ring(ring, op, deadline, "write", path);
+    if (put == 0) {
+      file_error(EIO, "write", path);  // the device took nothing
+    }
+    done += put;
+  }
+}
+
 }  // namespace
 }  // namespace cosync::io
 
@@ -180,7 +196,7 @@ void File::write_at(const void* data, std::size_t size, off_t offset, Deadline d
   const int fd = check_open("write");
   const auto* bytes = static_cast<const char*>(data);
   if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) {
-    write_on_ring(*ring, bytes, size, offset, deadline);
+    io::write_on_ring(*ring, fd_, bytes, size, offset, deadline, path_);
     return;
   }
   std::vector<char> copy(bytes, bytes + size);
@@ -189,20 +205,6 @@ void File::write_at(const void* data, std::size_t size, off_t offset, Deadline d
       deadline);
   if (result.error != 0) {
     io::file_error(result.error, "write", path_);
-  }
-}
-
-void File::write_on_ring(loop::RingOps& ring, const char* bytes, std::size_t size, off_t offset,
-                         Deadline deadline) {
-  std::size_t done = 0;
-  while (done < size) {
-    loop::RingOp op = io::file_transfer(loop::RingOp::Kind::write, fd_, bytes + done, size - done,
-                                        offset + static_cast<off_t>(done));
-    const std::size_t put = io::file_op_on_ring(ring, op, deadline, "write", path_);
-    if (put == 0) {
-      io::file_error(EIO, "write", path_);  // the device took nothing
-    }
-    done += put;
   }
 }
 

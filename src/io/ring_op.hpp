@@ -2,8 +2,8 @@
 // that runs operations itself (the io_uring loop; see loop/ring_ops.hpp).
 #pragma once
 
-#include "cosync/loop.hpp"
 #include "loop/ring_ops.hpp"
+#include "request/ring_wait.hpp"
 
 namespace cosync::io {
 
@@ -11,11 +11,7 @@ namespace cosync::io {
 // readiness (every loop but the io_uring one), or no loop exists yet.
 inline loop::RingOps* ring_of_this_loop() noexcept { return loop::t_ring; }
 
-// Submits `op` and suspends until its completion (outside coroutines, runs
-// the loop meanwhile). A timeout, a cancellation or an unwinding coroutine
-// cancels it first and takes its final completion (RingOps::cancel), so the
-// kernel never writes into a buffer that is gone. Returns the completion's
-// result (a count, an fd, or -errno), or -ETIMEDOUT; throws Cancelled.
-int run_on_ring(loop::RingOps& ring, loop::RingOp& op, Deadline deadline);
+// See request/ring_wait.hpp.
+using request::run_on_ring;
 
 }  // namespace cosync::io

@@ -224,6 +224,62 @@ std::string list_addresses(const std::vector<Address>& addresses) {
   throw std::system_error(error, what);
 }
 
+// From the bytes the loop's multishot receive queued for this socket; a
+// read that times out or is cancelled while it waits leaves the bytes that
+// come later queued for the next read. When the loop has no receive
+// buffer to spare, one recv straight into the caller's buffer (not the
+// scratch buffer: it is shared by the thread's coroutines, and operations
+// of several may be in flight at once).
+std::size_t receive_on_ring(loop::RingOps& ring, const int& fd, void* buffer, std::size_t size,
+                            std::error_code& error, Deadline deadline) {
+  loop::RingOp op;
+  op.fd = fd;
+  for (;;) {
+    const long taken = ring.take_received(fd, buffer, size);
+    if (taken >= 0) {
+      return static_cast<std::size_t>(taken);
+    }
+    if (taken == -ENOBUFS) {
+      op.kind = loop::RingOp::Kind::recv;
+      op.buffer = buffer;
+      op.size = size;
+    } else if (taken == -EAGAIN) {
+      op.kind = loop::RingOp::Kind::recv_wait;
+    } else {
+      error = errno_code(static_cast<int>(-taken));
+      return 0;
+    }
+    const ssize_t got = ring_transfer(ring, op, fd, deadline, error);
+    if (got < 0) {
+      return 0;
+    }
+    if (op.kind == loop::RingOp::Kind::recv) {
+      return static_cast<std::size_t>(got);
+    }
+  }
+}
+
+// write_all's loop on a loop that runs operations: returns the bytes sent.
+ssize_t send_on_ring(loop::RingOps& ring, const int& fd, const void* data, std::size_t size,
+                     std::error_code& error, Deadline deadline) {
+  const auto* bytes = static_cast<const char*>(data);
+  std::size_t total = 0;
+  while (total < size) {
+    loop::RingOp op;
+    op.kind = loop::RingOp::Kind::send;
+    op.fd = fd;
+    op.buffer = const_cast<char*>(bytes + total);  // only read: the op is a send
+    op.size = size - total;
+    op.flags = MSG_NOSIGNAL;
+    const ssize_t sent = ring_transfer(ring, op, fd, deadline, error);
+    if (sent < 0) {
+      break;
+    }
+    total += static_cast<std::size_t>(sent);
+  }
+  return static_cast<ssize_t>(total);
+}
+
 }  // namespace
 }  // namespace cosync::io
 
@@ -443,7 +499,7 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
     return take_read_ahead(buffer, size);
   }
   if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
-    return receive_on_ring(*ring, buffer, size, error, deadline);
+    return io::receive_on_ring(*ring, fd_, buffer, size, error, deadline);
   }
   if (size < io::kScratchSize) {
     return receive_via_scratch(buffer, size, error, deadline);
@@ -451,41 +507,6 @@ std::size_t Socket::read_some(void* buffer, std::size_t size, std::error_code& e
   const ssize_t got = io::transfer(fd_, io_readable, size, deadline, error,
                                    [&] { return support::direct::recv(fd_, buffer, size, 0); });
   return got < 0 ? 0 : static_cast<std::size_t>(got);
-}
-
-// From the bytes the loop's multishot receive queued for this socket; a
-// read that times out or is cancelled while it waits leaves the bytes that
-// come later queued for the next read. When the loop has no receive
-// buffer to spare, one recv straight into the caller's buffer (not the
-// scratch buffer: it is shared by the thread's coroutines, and operations
-// of several may be in flight at once).
-std::size_t Socket::receive_on_ring(loop::RingOps& ring, void* buffer, std::size_t size,
-                                    std::error_code& error, Deadline deadline) {
-  loop::RingOp op;
-  op.fd = fd_;
-  for (;;) {
-    const long taken = ring.take_received(fd_, buffer, size);
-    if (taken >= 0) {
-      return static_cast<std::size_t>(taken);
-    }
-    if (taken == -ENOBUFS) {
-      op.kind = loop::RingOp::Kind::recv;
-      op.buffer = buffer;
-      op.size = size;
-    } else if (taken == -EAGAIN) {
-      op.kind = loop::RingOp::Kind::recv_wait;
-    } else {
-      error = io::errno_code(static_cast<int>(-taken));
-      return 0;
-    }
-    const ssize_t got = io::ring_transfer(ring, op, fd_, deadline, error);
-    if (got < 0) {
-      return 0;
-    }
-    if (op.kind == loop::RingOp::Kind::recv) {
-      return static_cast<std::size_t>(got);
-    }
-  }
 }
 
 std::size_t Socket::take_read_ahead(void* buffer, std::size_t size) noexcept {
@@ -575,7 +596,7 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
   }
   io::spend_budget();
   if (loop::RingOps* ring = io::ring_of_this_loop(); ring != nullptr) [[unlikely]] {
-    return static_cast<std::size_t>(send_on_ring(*ring, data, size, error, deadline));
+    return static_cast<std::size_t>(io::send_on_ring(*ring, fd_, data, size, error, deadline));
   }
   const auto* bytes = static_cast<const char*>(data);
   std::size_t total = 0;
@@ -590,27 +611,6 @@ std::size_t Socket::write_all(const void* data, std::size_t size, std::error_cod
     total += static_cast<std::size_t>(sent);
   }
   return total;
-}
-
-// write_all's loop on a loop that runs operations: returns the bytes sent.
-ssize_t Socket::send_on_ring(loop::RingOps& ring, const void* data, std::size_t size,
-                             std::error_code& error, Deadline deadline) {
-  const auto* bytes = static_cast<const char*>(data);
-  std::size_t total = 0;
-  while (total < size) {
-    loop::RingOp op;
-    op.kind = loop::RingOp::Kind::send;
-    op.fd = fd_;
-    op.buffer = const_cast<char*>(bytes + total);  // only read: the op is a send
-    op.size = size - total;
-    op.flags = MSG_NOSIGNAL;
-    const ssize_t sent = io::ring_transfer(ring, op, fd_, deadline, error);
-    if (sent < 0) {
-      break;
-    }
-    total += static_cast<std::size_t>(sent);
-  }
-  return static_cast<ssize_t>(total);
 }
 
 void Socket::shutdown(int how) {

@@ -138,7 +138,6 @@ IoUringLoop::IoUringLoop(unsigned entries) {
   arm_internal_poll(wake_.fd(), kWakeTag);
   receive_.set_up(ring_);  // without it, every read is a one-shot recv
   stats_.backend = "io_uring";
-  ring_ops_ = this;
 }
 
 IoUringLoop::~IoUringLoop() {
@@ -458,16 +457,22 @@ void IoUringLoop::dispatch(std::uint64_t data, void* pointer, int result, unsign
 }
 
 // Takes every completion, those the kernel kept back for want of room in
-// the CQ ring (IORING_FEAT_NODROP) too.
+// the CQ ring (IORING_FEAT_NODROP) too. Each is marked seen before it is
+// dispatched: a dispatch may cancel an operation, which reaps from here.
+// Read off the ring directly: io_uring_peek_cqe calls into liburing when
+// the ring is empty, which every pass ends with, and the ring has no
+// completions of liburing's own (the probe requires IORING_FEAT_EXT_ARG,
+// so a timed wait adds no timeout operation).
 void IoUringLoop::reap() {
+  io_uring_cq& cq = ring_.cq;
   for (;;) {
-    io_uring_cqe* cqe = nullptr;
-    while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
-      const std::uint64_t data = io_uring_cqe_get_data64(cqe);
-      void* const pointer = io_uring_cqe_get_data(cqe);
-      const int result = cqe->res;
-      const unsigned flags = cqe->flags;
-      io_uring_cqe_seen(&ring_, cqe);
+    while (io_uring_cq_ready(&ring_) != 0) {
+      const io_uring_cqe& cqe = cq.cqes[*cq.khead & cq.ring_mask];
+      const std::uint64_t data = cqe.user_data;
+      void* const pointer = io_uring_cqe_get_data(&cqe);
+      const int result = cqe.res;
+      const unsigned flags = cqe.flags;
+      io_uring_cq_advance(&ring_, 1);
       dispatch(data, pointer, result, flags);
     }
     if (!io_uring_cq_has_overflow(&ring_)) {

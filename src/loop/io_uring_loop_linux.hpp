@@ -36,7 +36,7 @@
 
 namespace cosync::loop {
 
-class IoUringLoop final : public LoopCore, private RingOps {
+class IoUringLoop final : public LoopCore, public RingOps {
  public:
   // A ring with `entries` submission slots (the completion ring has twice
   // as many). Throws std::system_error naming what the kernel refused.

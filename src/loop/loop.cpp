@@ -97,6 +97,8 @@ Loop& builtin_loop() {
 
 namespace loop {
 constinit thread_local RingOps* t_ring __attribute__((tls_model("initial-exec"))) = nullptr;
+
+RingOps* ring_ops_of(Loop& loop) noexcept { return dynamic_cast<RingOps*>(&loop); }
 }  // namespace loop
 
 namespace impl {
@@ -105,7 +107,7 @@ constinit thread_local Loop* t_loop __attribute__((tls_model("initial-exec"))) =
 
 Loop& install_builtin_loop() {
   t_loop = &builtin_loop();
-  loop::t_ring = t_loop->ring_ops();
+  loop::t_ring = loop::ring_ops_of(*t_loop);
   return *t_loop;
 }
 
@@ -154,7 +156,7 @@ void Loop::refuse_to_run(const char* call) const {
 
 void set_this_loop(Loop* loop) noexcept {
   impl::t_loop = loop;
-  loop::t_ring = loop != nullptr ? loop->ring_ops() : nullptr;
+  loop::t_ring = loop != nullptr ? loop::ring_ops_of(*loop) : nullptr;
 }
 
 std::unique_ptr<Loop> make_io_uring_loop() { return loop::new_io_uring_loop(); }

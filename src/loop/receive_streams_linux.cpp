@@ -24,7 +24,7 @@ std::size_t entries_bytes() noexcept {
 ReceiveStreams::~ReceiveStreams() { tear_down(nullptr); }
 
 std::size_t ReceiveStreams::ring_bytes() noexcept {
-  return entries_bytes() + kBufferCount * kBufferSize;
+  return entries_bytes() + kBufferCount * kBufferStride;
 }
 
 // One mapping: the ring's entries in the first page, the buffers after.
@@ -46,9 +46,8 @@ int ReceiveStreams::set_up(io_uring& ring) {
   storage_ = static_cast<char*>(mapped) + entries_bytes();
   io_uring_buf_ring_init(entries_);
   for (unsigned id = 0; id < kBufferCount; ++id) {
-    io_uring_buf_ring_add(entries_, storage_ + id * kBufferSize, kBufferSize,
-                          static_cast<unsigned short>(id), io_uring_buf_ring_mask(kBufferCount),
-                          static_cast<int>(id));
+    io_uring_buf_ring_add(entries_, buffer_at(id), kBufferSize, static_cast<unsigned short>(id),
+                          io_uring_buf_ring_mask(kBufferCount), static_cast<int>(id));
   }
   io_uring_buf_ring_advance(entries_, kBufferCount);
   return 0;
@@ -85,8 +84,8 @@ std::uint64_t ReceiveStreams::data_of(int fd, const Stream& stream) noexcept {
 }
 
 void ReceiveStreams::recycle(unsigned id) noexcept {
-  io_uring_buf_ring_add(entries_, storage_ + id * kBufferSize, kBufferSize,
-                        static_cast<unsigned short>(id), io_uring_buf_ring_mask(kBufferCount), 0);
+  io_uring_buf_ring_add(entries_, buffer_at(id), kBufferSize, static_cast<unsigned short>(id),
+                        io_uring_buf_ring_mask(kBufferCount), 0);
   io_uring_buf_ring_advance(entries_, 1);
 }
 
@@ -95,7 +94,7 @@ std::size_t ReceiveStreams::copy_out(Stream& stream, char* buffer, std::size_t s
   while (copied < size && stream.head >= 0) {
     const auto id = static_cast<unsigned>(stream.head);
     const std::size_t count = std::min<std::size_t>(size - copied, length_[id] - stream.offset);
-    std::memcpy(buffer + copied, storage_ + id * kBufferSize + stream.offset, count);
+    std::memcpy(buffer + copied, buffer_at(id) + stream.offset, count);
     copied += count;
     stream.offset += static_cast<std::uint32_t>(count);
     if (stream.offset == length_[id]) {

@@ -29,6 +29,10 @@ class ReceiveStreams {
  public:
   static constexpr unsigned kBufferCount = 128;  // a power of two, as the kernel requires
   static constexpr std::size_t kBufferSize = 4096;
+  // Buffers lie this far apart: one cache line more than their size, so
+  // that their first lines (all a short message touches) fall in different
+  // L1 sets instead of all in one, as a page stride would put them.
+  static constexpr std::size_t kBufferStride = kBufferSize + 64;
   static constexpr std::uint16_t kGroup = 0;
   // A stream multishot's user_data ends in these two bits.
   static constexpr std::uint64_t kTagBits = 3;
@@ -82,6 +86,7 @@ class ReceiveStreams {
   void queue(Stream& stream, unsigned id, int length) noexcept;
   void recycle(unsigned id) noexcept;
   static std::size_t ring_bytes() noexcept;
+  char* buffer_at(unsigned id) const noexcept { return storage_ + id * kBufferStride; }
 
   std::vector<Stream> streams_;  // by fd
   io_uring_buf_ring* entries_ = nullptr;

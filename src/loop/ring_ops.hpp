@@ -1,7 +1,7 @@
 // How the io layer hands socket and file operations to a loop that runs
 // them itself (the io_uring loop), instead of waiting for readiness and
-// making the system call: Loop::ring_ops() is that loop's RingOps, or null
-// on every other loop (one load, no RTTI, on every transfer's path).
+// making the system call: ring_ops_of(loop) is that loop's RingOps, or null
+// on every other loop. Transfers read it from t_ring (one load, no RTTI).
 //
 // Ownership: the submitter keeps the RingOp, and every buffer and address
 // it names, alive and unmoved until `done` is set. RingOps::cancel makes
@@ -12,6 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
+
+namespace cosync {
+class Loop;
+}
 
 namespace cosync::loop {
 
@@ -75,5 +79,9 @@ class RingOps {
 // it by everything that sets it, so that a transfer's check costs one
 // initial-exec TLS load.
 extern constinit thread_local RingOps* t_ring __attribute__((tls_model("initial-exec")));
+
+// The RingOps `loop` implements, or null: a loop that runs operations
+// derives from RingOps (a cross-cast, paid when a loop is installed).
+RingOps* ring_ops_of(Loop& loop) noexcept;
 
 }  // namespace cosync::loop

@@ -7,6 +7,7 @@
 
 #include "cosync/impl/probes.hpp"
 #include "loop/fd_poll.hpp"
+#include "request/ring_wait.hpp"
 #include "support/scope_guard.hpp"
 
 namespace cosync::request {
@@ -141,6 +142,48 @@ int wait_io_scheduled(Loop& loop, Scheduling& scheduling, IoWait& io) {
       count_early_resume();
     }
   }
+}
+
+// run_on_ring's counterpart of wait_io_scheduled, for a spawned coroutine
+// without deadline: the completion schedules the coroutine's step itself.
+// The operation is settled (RingOps::cancel) before the frame that owns it
+// goes, however the wait ends.
+int ring_op_scheduled(Scheduling& scheduling, loop::RingOps& ring, loop::RingOp& op) {
+  op.data = &scheduling;
+  op.fn = [](loop::RingOp* self) {
+    auto* owner = static_cast<Scheduling*>(self->data);
+    owner->loop->post_immediate(owner->step);
+  };
+  ring.submit(op);
+  const support::ScopeExit settle([&ring, &op]() noexcept {
+    if (!op.done) ring.cancel(op);
+  });
+  for (;;) {
+    throw_if_cancel_pending(&scheduling);
+    if (op.done) {
+      return op.result;
+    }
+    suspend_in_wait(&scheduling);
+    if (!op.done && !cancel_pending(&scheduling)) {
+      count_early_resume();
+    }
+  }
+}
+
+[[gnu::noinline]] int ring_op_with_waiter(loop::RingOps& ring, loop::RingOp& op,
+                                          Deadline deadline) {
+  Waiter waiter;
+  op.data = &waiter;
+  op.fn = [](loop::RingOp* self) { static_cast<Waiter*>(self->data)->wake(); };
+  ring.submit(op);
+  const support::ScopeExit settle([&ring, &op]() noexcept {
+    if (!op.done) ring.cancel(op);
+  });
+  if (!waiter.wait([&op] { return op.done; }, deadline)) {
+    ring.cancel(op);
+    return op.result == -ECANCELED ? -ETIMEDOUT : op.result;
+  }
+  return op.result;
 }
 
 // Out of line, so the common path's frame does not carry a Waiter: the
@@ -521,6 +564,23 @@ int wait_io_status(int fd, unsigned events, Deadline deadline) {
   }
   return request::wait_io_with_waiter(io, deadline);
 }
+
+}  // namespace impl
+
+namespace request {
+
+int run_on_ring(loop::RingOps& ring, loop::RingOp& op, Deadline deadline) {
+  Loop& loop = this_loop();
+  Scheduling* scheduling = in_coroutine() ? scheduling_of(current()) : nullptr;
+  if (deadline == no_deadline && scheduling != nullptr && scheduling->loop == &loop) {
+    return ring_op_scheduled(*scheduling, ring, op);
+  }
+  return ring_op_with_waiter(ring, op, deadline);
+}
+
+}  // namespace request
+
+namespace impl {
 
 // The loop's cache is edge-triggered: a direction stays marked ready until
 // an operation reports EAGAIN. A caller of the raw wait need not follow
