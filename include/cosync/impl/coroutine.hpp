@@ -89,6 +89,8 @@ class COSYNC_API CoroutineRecord {
   static constexpr std::uint8_t kFinishing = 16;       // body done, callable being dropped
   static constexpr std::uint8_t kMainContext = 32;     // yield() here is a misuse
   static constexpr std::uint8_t kReapExited = 64;      // free ThreadState::exited on arrival
+  // What a context must do when it arrives, before it goes on.
+  static constexpr std::uint8_t kDuties = kUnwindPending | kReapExited;
   std::uint8_t slow_path_ = 0;
   // created, suspended (which here means "started") or finished: a switch
   // writes no state, because the running context is its thread's current
