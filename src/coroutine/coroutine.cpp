@@ -376,6 +376,7 @@ void Runtime::mark_finished(ThreadState& ts, Coroutine& coroutine) noexcept {
   if (coroutine.resumer_ != nullptr) {
     --coroutine.resumer_->resumer_refs_;
     coroutine.resumer_ = nullptr;
+    coroutine.resume_key_ = nullptr;
   }
   if (coroutine.resumer_refs_ != 0) {
     redirect_resumers(ts, coroutine);
@@ -391,6 +392,8 @@ void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   }
   ++resumer.resumer_refs_;
   coroutine.resumer_ = &resumer;
+  const bool canary = (resumer.slow_path_ & Coroutine::kCanaryStack) != 0;
+  coroutine.resume_key_ = canary ? nullptr : &resumer;
 }
 
 void Runtime::throw_forced_unwind(Coroutine& self) {
@@ -689,6 +692,7 @@ void Runtime::redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept {
     Coroutine& c = of(record);
     if (c.resumer_ == &gone) {
       c.resumer_ = ts.main;
+      c.resume_key_ = ts.main;
       ++ts.main->resumer_refs_;
     }
   });

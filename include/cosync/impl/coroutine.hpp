@@ -75,7 +75,10 @@ class COSYNC_API CoroutineRecord {
   // it, not three.
   void* context_ = nullptr;       // token of the suspended context
   Coroutine* resumer_ = nullptr;  // yield() target
-  void* thread_ = nullptr;        // owning thread's runtime state
+  // Who may resume this coroutine through the inline fast path: resumer_,
+  // unless resumer_ is null or has a canary stack (which the slow path
+  // checks as it leaves it), then null, which no running context is.
+  Coroutine* resume_key_ = nullptr;
   // The C++ runtime's exception state when this context last left by
   // resuming another one (copied whole, padding included, in one move); a
   // context that switches back must leave it so. 16-aligned (the offset it
@@ -101,6 +104,7 @@ class COSYNC_API CoroutineRecord {
   Scheduling* scheduling_ = nullptr;
   // How many coroutines name this one as their resumer_.
   std::size_t resumer_refs_ = 0;
+  void* thread_ = nullptr;  // owning thread's runtime state
 
   std::exception_ptr error_;  // what the body threw, rethrown by join()
   bool cancelled_ = false;    // unwound by a cancel: join() throws Cancelled

@@ -146,20 +146,19 @@ struct Switch {
   }
 
   // The fast path is a coroutine's last resumer resuming it again. That one
-  // comparison also proves `to` resumable: it is on this thread (resumers
-  // are), not running (nobody is its own resumer) and not finished (a
-  // finished coroutine has no resumer); the main context has none either,
-  // and a thread without state has a placeholder current nobody names.
+  // comparison (with resume_key_) also proves `to` resumable: it is on this
+  // thread (resumers are), not running (nobody is its own resumer) and not
+  // finished (a finished coroutine has no resumer); the main context has
+  // none either, and a thread without state has a placeholder current
+  // nobody names. And it proves that the leaving context has no canary
+  // stack to check: such a context is nobody's resume key.
   [[gnu::always_inline]] static void resume(Coroutine& to) {
     ThreadState* ts = t_switch_state;
-    if (to.resumer_ != ts->current || switch_hooks) [[unlikely]] {
+    if (to.resume_key_ != ts->current || switch_hooks) [[unlikely]] {
       resume_slow(to);
       return;
     }
     Coroutine& from = *ts->current;
-    if ((from.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
-      check_canary_slow(from);
-    }
     from.eh_ = *ts->eh;
     COSYNC_PROBE(resume, to.id_, &to, from.id_);
     jump(*ts, from, to);
