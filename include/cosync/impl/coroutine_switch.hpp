@@ -78,6 +78,7 @@ COSYNC_API std::string label(const Coroutine& coroutine);
 // NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): never destroyed
 class COSYNC_API NoTask final : public Coroutine {
  public:
+  // A stand-in, named "main", of no thread.
   NoTask() noexcept;
 
  private:
