@@ -310,6 +310,55 @@ TEST(Context, JumpReturnRunsTheArrivalAndResumesTheCallerWithItsRegisters) {
   switch_returning(peer);  // the peer finishes and resumes the token too
   EXPECT_EQ(peer.arrivals, rounds + 2);
 }
+
+// A peer that suspends with a detour, counting how often it was resumed
+// through it and how often straight at its resume site.
+struct DetouredPeer {
+  SavedTokens tokens;  // first: the entry reads them as its data
+  int detours = 0;
+  int arrivals = 0;
+  bool detour_main = false;  // send main's next resume through its detour
+};
+
+transfer_t detoured_entry(transfer_t first) {
+  auto* peer = static_cast<DetouredPeer*>(first.data);
+  while (!peer->tokens.finish) {
+    if (peer->detour_main) {
+      detour(peer->tokens.main);
+    }
+    jump_saving_with_detour<kPeerSlot>(peer->tokens.main, &peer->tokens,
+                                       [peer] { ++peer->detours; });
+    ++peer->arrivals;
+  }
+  return transfer_t{peer->tokens.main, nullptr};
+}
+
+TEST(Context, ADetouredResumeRunsTheDetourOnceThenTheResumeSite) {
+  RawStack stack;
+  DetouredPeer peer;
+  peer.tokens.peer = cosync_context_make(stack.top(), kStackSize, &detoured_entry);
+  detour(peer.tokens.peer);  // a fresh context's detour falls into its entry
+  jump_saving<kMainSlot>(peer.tokens.peer, &peer.tokens, &peer.tokens);
+  EXPECT_EQ(peer.detours, 0);
+  jump_saving<kMainSlot>(peer.tokens.peer, &peer.tokens);
+  EXPECT_EQ(peer.detours, 0);
+  EXPECT_EQ(peer.arrivals, 1);
+  detour(peer.tokens.peer);
+  jump_saving<kMainSlot>(peer.tokens.peer, &peer.tokens);
+  EXPECT_EQ(peer.detours, 1);
+  EXPECT_EQ(peer.arrivals, 2);
+  jump_saving<kMainSlot>(peer.tokens.peer, &peer.tokens);  // the detour was for one resume
+  EXPECT_EQ(peer.detours, 1);
+  EXPECT_EQ(peer.arrivals, 3);
+  peer.detour_main = true;  // main's resume site has a nop for a detour
+  jump_saving<kMainSlot>(peer.tokens.peer, &peer.tokens);
+  EXPECT_EQ(peer.arrivals, 4);
+  peer.detour_main = false;
+  peer.tokens.finish = true;
+  jump_saving<kMainSlot>(peer.tokens.peer, &peer.tokens);
+  EXPECT_EQ(peer.arrivals, 5);
+  EXPECT_EQ(peer.detours, 1);
+}
 #endif
 
 TEST(Context, PreservesIntegerAndFloatRegistersOverAMillionSwitches) {

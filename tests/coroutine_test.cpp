@@ -454,6 +454,25 @@ TEST(Coroutine, EmptyTaskIsAClearError) {
   EXPECT_TRUE(contains(usage_error_of([&] { empty.resume(); }), "empty task"));
 }
 
+// An empty or joined task names a stand-in rather than null (so resume()
+// tests nothing): every use still says which misuse it is.
+TEST(Coroutine, MovedFromAndJoinedTasksAreClearErrors) {
+  auto task = create([] { return 7; });
+  Task<int> taker = std::move(task);
+  EXPECT_FALSE(task);  // NOLINT(bugprone-use-after-move): the moved-from state is the subject
+  EXPECT_TRUE(task.done());
+  EXPECT_TRUE(contains(usage_error_of([&] { task.resume(); }), "empty task"));
+  EXPECT_TRUE(contains(usage_error_of([&] { (void)task->id(); }), "empty task"));
+  EXPECT_EQ(taker.join(), 7);
+  EXPECT_FALSE(taker);
+  EXPECT_TRUE(taker.done());
+  EXPECT_TRUE(contains(usage_error_of([&] { taker.resume(); }), "already joined"));
+  Task<int> moved_joined = std::move(taker);
+  EXPECT_TRUE(contains(usage_error_of([&] { moved_joined.resume(); }), "already joined"));
+  EXPECT_TRUE(contains(usage_error_of([&] { taker.resume(); }), "empty task"));
+  EXPECT_EQ(coroutine_stats().live, 0U);
+}
+
 TEST(Coroutine, TooLargeCallableForTheStackIsRejected) {
   struct Huge {
     char bytes[32 * 1024];

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "cosync/coroutine.hpp"
@@ -180,6 +181,30 @@ TEST(OverflowDeathTest, BrokenCanaryAbortsAtTheNextSwitch) {
           // An overrun below the stack: what a missing guard lets through.
           std::memset(current().stack().base, 0, 16);
           yield();
+        });
+        task.resume();
+      },
+      "cosync: stack overflow \\(canary overwritten\\) in coroutine #[0-9]+ \"scribbler\"");
+}
+
+// The same overrun, found when the coroutine leaves by resuming another one
+// that it resumed before (the resume the inline switch would take).
+TEST(OverflowDeathTest, BrokenCanaryAbortsWhenItsCoroutineResumesAnother) {
+  EXPECT_DEATH(
+      {
+        StackConfig config = stack_config();
+        config.guard_policy = GuardPolicy::canary;
+        configure_stacks(config);
+        auto task = create(Options{.name = "scribbler"}, [] {
+          auto child = create([] {
+            for (;;) {
+              yield();
+            }
+          });
+          child.resume();
+          std::memset(current().stack().base, 0, 16);
+          child.resume();
+          std::_Exit(0);  // unchecked: no death, the test fails
         });
         task.resume();
       },

@@ -203,14 +203,12 @@ class Task {
   // Adopts a coroutine made by create().
   explicit Task(impl::ResultSlot<R>* slot) noexcept : slot_(slot) {}
   // Takes over `other`'s coroutine; `other` becomes empty.
-  Task(Task&& other) noexcept
-      : slot_(std::exchange(other.slot_, nullptr)), joined_(std::exchange(other.joined_, false)) {}
+  Task(Task&& other) noexcept : slot_(std::exchange(other.slot_, &impl::no_task)) {}
   // Destroys this task's coroutine (unwinding a suspended one), then takes over `other`'s.
   Task& operator=(Task&& other) noexcept {
     if (this != &other) {
       reset();
-      slot_ = std::exchange(other.slot_, nullptr);
-      joined_ = std::exchange(other.joined_, false);
+      slot_ = std::exchange(other.slot_, &impl::no_task);
     }
     return *this;
   }
@@ -222,22 +220,23 @@ class Task {
   ~Task() { reset(); }
 
   // False for an empty task (default-constructed, moved from, or joined).
-  explicit operator bool() const noexcept { return slot_ != nullptr; }
+  explicit operator bool() const noexcept { return !impl::is_no_task(*slot_); }
   // The coroutine's control block. Throws UsageError on an empty task.
   Coroutine& coroutine() const {
-    if (slot_ == nullptr) {
-      impl::throw_join_misuse(joined_);
+    if (impl::is_no_task(*slot_)) {
+      impl::throw_join_misuse(slot_ == &impl::joined_task);
     }
     return *slot_;
   }
   // Access to the coroutine's members. Throws UsageError on an empty task.
   Coroutine* operator->() const { return &coroutine(); }
 
-  // Switches into the coroutine (Coroutine::resume). Throws UsageError on an empty task.
-  [[gnu::always_inline]] void resume() { coroutine().resume(); }
+  // Switches into the coroutine (Coroutine::resume). Throws UsageError on an
+  // empty task: its stand-in's resume does (impl::no_task).
+  [[gnu::always_inline]] void resume() { slot_->resume(); }
   // True once the coroutine finished (or the task was joined).
   bool done() const noexcept {
-    return slot_ == nullptr || slot_->state() == CoroutineState::finished;
+    return impl::is_no_task(*slot_) || slot_->state() == CoroutineState::finished;
   }
 
   // Waits until the coroutine finishes (see the model at the top: the loop
@@ -253,8 +252,8 @@ class Task {
     if (coroutine.state() != CoroutineState::finished) {
       impl::await_finished(coroutine, deadline);
     }
-    joined_ = true;
-    return impl::take_and_release(*std::exchange(slot_, nullptr));
+    return impl::take_and_release(
+        static_cast<impl::ResultSlot<R>&>(*std::exchange(slot_, &impl::joined_task)));
   }
   // join with a timeout instead of a deadline (saturating: a huge timeout
   // is no deadline).
@@ -270,14 +269,15 @@ class Task {
 
  private:
   void reset() noexcept {
-    if (slot_ != nullptr) {
+    if (!impl::is_no_task(*slot_)) {
       impl::unwind_for_destruction(*slot_);
-      impl::release(*std::exchange(slot_, nullptr));
+      impl::release(*std::exchange(slot_, &impl::no_task));
     }
   }
 
-  impl::ResultSlot<R>* slot_ = nullptr;
-  bool joined_ = false;
+  // Never null: an empty task names impl::no_task, a joined one
+  // impl::joined_task, so that resume() has nothing to test.
+  Coroutine* slot_ = &impl::no_task;
 };
 
 // The value type of a coroutine running `F(Args...)` (what join() returns).

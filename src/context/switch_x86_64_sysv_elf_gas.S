@@ -88,6 +88,13 @@
         notrack jmp *%rcx
         .endm
 
+/* The detour before a resume site (COSYNC_X86_64_FRAME_DETOUR bytes): the
+   callers of these functions check a resumed context's duties themselves,
+   so a redirected resume falls through into the site. */
+        .macro detour_nop
+        .byte   0x0f, 0x1f, 0x44, 0x00, 0x00    /* nopl 0(%rax,%rax,1) */
+        .endm
+
 /* transfer_t cosync_context_jump(context_t to, void *data) */
         .globl  cosync_context_jump     /* exported: pcl and the ASan path call it */
         .type   cosync_context_jump, @function
@@ -116,8 +123,9 @@ cosync_context_jump:
         movq    %rsp, %rax              /* token of the context that leaves */
         movq    %rsi, %rdx
         resume_frame %rdi               /* the switch itself */
-1:      .cfi_restore_state
-        /* Resumed: rsp is back where the frame left it, rbp is restored,
+        .cfi_restore_state
+        detour_nop
+1:      /* Resumed: rsp is back where the frame left it, rbp is restored,
            rax:rdx hold the transfer_t to return. */
         popq    %r15
         .cfi_adjust_cfa_offset -8
@@ -181,7 +189,9 @@ cosync_context_jump_return:
         save_frame 1f
         movq    %rsp, %rax
         resume_frame %rdi               /* the switch itself; rdx is data */
-1:      .cfi_restore_state
+        .cfi_restore_state
+        detour_nop
+1:
         movq    8(%rsp), %rdi
         call    *16(%rsp)
         leaq    24(%rsp), %rsp
@@ -223,7 +233,7 @@ cosync_context_make:
         stmxcsr MXCSR(%rax)
         fnstcw  X87_CW(%rax)
         movq    $0, RBP(%rax)           /* rbp: the end of the frame chain */
-        leaq    cosync_context_trampoline(%rip), %rcx
+        leaq    .Ltrampoline_start(%rip), %rcx
         movq    %rcx, RIP(%rax)
         ret
         .cfi_endproc
@@ -240,6 +250,8 @@ cosync_context_make:
 cosync_context_trampoline:
         .cfi_startproc
         .cfi_undefined rip
+        detour_nop                      /* the entry checks its duties */
+.Ltrampoline_start:
         endbr64
         movq    %rax, %rdi
         movq    %rdx, %rsi

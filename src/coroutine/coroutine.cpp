@@ -56,6 +56,14 @@ constinit ThreadState g_placeholder_state = placeholder_state(&g_placeholder_mai
 
 }  // namespace
 
+// Built before other static objects, whose Tasks may already name them.
+NoTask::NoTask() noexcept : Coroutine(MainTag{}, 0) {}
+void NoTask::run_body() {}
+void NoTask::drop_callable() noexcept {}
+void NoTask::destroy() noexcept {}
+[[gnu::init_priority(101)]] NoTask no_task;
+[[gnu::init_priority(101)]] NoTask joined_task;
+
 constinit thread_local ThreadState* t_state __attribute__((tls_model("initial-exec"))) = nullptr;
 constinit thread_local ThreadState* t_switch_state __attribute__((tls_model("initial-exec"))) =
     &g_placeholder_state;
@@ -161,6 +169,7 @@ struct Runtime {
   static context::transfer_t finish(ThreadState& ts, Coroutine& self) noexcept;
   [[noreturn]] static void throw_forced_unwind(Coroutine& self);
   static void after_return_slow(Coroutine& self);
+  static void add_duty(Coroutine& coroutine, std::uint8_t duty) noexcept;
   static void reap_exited(Coroutine& self) noexcept;
   [[noreturn]] static void exit_to(ThreadState& ts, Coroutine& self, Coroutine& to) noexcept;
   static void check_exit_target(const ThreadState& ts, const Coroutine& to);
@@ -367,6 +376,7 @@ void Runtime::mark_finished(ThreadState& ts, Coroutine& coroutine) noexcept {
   if (coroutine.resumer_ != nullptr) {
     --coroutine.resumer_->resumer_refs_;
     coroutine.resumer_ = nullptr;
+    coroutine.resume_key_ = nullptr;
   }
   if (coroutine.resumer_refs_ != 0) {
     redirect_resumers(ts, coroutine);
@@ -382,6 +392,8 @@ void Runtime::set_resumer(Coroutine& coroutine, Coroutine& resumer) noexcept {
   }
   ++resumer.resumer_refs_;
   coroutine.resumer_ = &resumer;
+  const bool canary = (resumer.slow_path_ & Coroutine::kCanaryStack) != 0;
+  coroutine.resume_key_ = canary ? nullptr : &resumer;
 }
 
 void Runtime::throw_forced_unwind(Coroutine& self) {
@@ -389,6 +401,21 @@ void Runtime::throw_forced_unwind(Coroutine& self) {
   install_terminate_hook();
   t_unwinding = &self;
   throw ForcedUnwind{self.id_};
+}
+
+// Gives a suspended context a duty to do when it arrives, and with the
+// inline x86_64 switch sends its resume through its detour, which does them
+// all (after_return_slow): once, while it has none pending.
+void Runtime::add_duty(Coroutine& coroutine, std::uint8_t duty) noexcept {
+  const bool had_duties = (coroutine.slow_path_ & Coroutine::kDuties) != 0;
+  coroutine.slow_path_ |= duty;
+#if COSYNC_INLINE_JUMP_X86_64_SYSV
+  if (!had_duties) {
+    context::detour(coroutine.context_);
+  }
+#else
+  (void)had_duties;
+#endif
 }
 
 void Runtime::after_return_slow(Coroutine& self) {
@@ -433,7 +460,7 @@ COSYNC_NO_SANITIZE_THREAD __attribute__((no_sanitize("address"))) void Runtime::
   mark_finished(ts, self);
   self.context_ = nullptr;
   ts.exited = &self;
-  to.slow_path_ |= Coroutine::kReapExited;
+  add_duty(to, Coroutine::kReapExited);
   ts.current = &to;
   support::asan_start_switch(nullptr, to.asan_bottom_, to.asan_size_);
   support::tsan_switch_to_fiber(to.tsan_fiber_);
@@ -619,7 +646,8 @@ void Runtime::unwind(Coroutine& coroutine, bool for_destruction) {
           " (or a coroutine that owns it), which owns " + label(coroutine));
   }
   COSYNC_PROBE(cancel, coroutine.id_, &coroutine, coroutine.name_, ts->current->id_);
-  coroutine.slow_path_ |= Coroutine::kUnwindRequested | Coroutine::kUnwindPending;
+  coroutine.slow_path_ |= Coroutine::kUnwindRequested;
+  add_duty(coroutine, Coroutine::kUnwindPending);
   ++ts->stats.forced_unwinds;
   Coroutine& destroyer = *ts->current;
   destroyer.slow_path_ |= Coroutine::kDestroying;
@@ -664,6 +692,7 @@ void Runtime::redirect_resumers(ThreadState& ts, Coroutine& gone) noexcept {
     Coroutine& c = of(record);
     if (c.resumer_ == &gone) {
       c.resumer_ = ts.main;
+      c.resume_key_ = ts.main;
       ++ts.main->resumer_refs_;
     }
   });
@@ -736,7 +765,12 @@ Frame prepare_frame(const Options& options, std::size_t body_size, std::size_t b
 }
 
 ThreadState& create_thread_state() { return Runtime::create_thread_state(); }
-void resume_slow(Coroutine& to) { Runtime::resume(this_thread(), to); }
+void resume_slow(Coroutine& to) {
+  if (is_no_task(to)) {
+    throw_join_misuse(&to == &joined_task);
+  }
+  Runtime::resume(this_thread(), to);
+}
 void suspend_slow(Coroutine& self, bool to_main, const char* call) {
   ThreadState* ts = t_state;
   if (ts == nullptr) {

@@ -21,6 +21,13 @@
 #define COSYNC_X86_64_FRAME_RIP 0x10
 /* From the token to the context's stack pointer */
 #define COSYNC_X86_64_FRAME_SIZE 0xa0
+/* From a resume site (a frame's rip) back to its detour: every resume site
+ * is preceded by 5 bytes of code, a jump to where the suspended code handles
+ * a duty waiting for it (an unwind, a coroutine to free) or a nop that falls
+ * into the site for code that checks its duties anyway. A frame's rip moved
+ * back by this much makes its context run the detour when resumed, so the
+ * resume site itself tests nothing. */
+#define COSYNC_X86_64_FRAME_DETOUR 5
 
 #if defined(__cplusplus)
 #include <cstddef>

@@ -96,15 +96,21 @@ void cosync_context_jump_return(context_t to, context_t* save, void* data, Arriv
   "notrack jmp *%%rcx\n"                                                    \
   "3:\n\t"                                                                  \
   "fldcw " COSYNC_DETAIL_AT(COSYNC_X86_64_FRAME_X87_CW, "rdi") "\n\t"       \
-  "jmp 2b\n"                                                                \
-  "1:"
+  "jmp 2b\n"
+// The resume site, label 1, after its detour (COSYNC_X86_64_FRAME_DETOUR
+// bytes): a nop for code that checks its duties after the switch anyway.
+#define COSYNC_DETAIL_RESUME_SITE ".byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n1:"
+// The resume site after a detour that jumps to the asm goto label `detour`
+// (a jmp with a 32-bit displacement, spelled out so that no assembler
+// shortens it).
+#define COSYNC_DETAIL_RESUME_SITE_WITH_DETOUR ".byte 0xe9\n\t.long %l[detour] - 1f\n1:"
 
 // Suspends the caller and resumes `to`, which receives `data`; returns the
 // token and pointer of whichever context resumes the caller.
 [[gnu::always_inline]] inline transfer_t jump(context_t to, void* data) noexcept {
   context_t from;
   asm volatile(COSYNC_DETAIL_LOWER_RSP COSYNC_DETAIL_SAVE_FRAME
-               "movq %%rsp, %%rax\n\t" COSYNC_DETAIL_RESUME_FRAME
+               "movq %%rsp, %%rax\n\t" COSYNC_DETAIL_RESUME_FRAME COSYNC_DETAIL_RESUME_SITE
                : "=a"(from), "+d"(data), "+D"(to)
                :
                : COSYNC_DETAIL_SWITCH_CLOBBERS);
@@ -127,6 +133,7 @@ template <unsigned long SaveOffset>
   asm volatile(
       COSYNC_DETAIL_LOWER_RSP
       "movq %%rsp, %c[offset](%[owner])\n\t" COSYNC_DETAIL_SAVE_FRAME COSYNC_DETAIL_RESUME_FRAME
+          COSYNC_DETAIL_RESUME_SITE
       : "=a"(undefined), "+d"(data), "+D"(to)
       : [owner] "r"(owner), [offset] "i"(SaveOffset)
       : COSYNC_DETAIL_SWITCH_CLOBBERS);
@@ -141,9 +148,42 @@ template <unsigned long SaveOffset>
   asm volatile(
       COSYNC_DETAIL_LOWER_RSP
       "movq %%rsp, %c[offset](%[owner])\n\t" COSYNC_DETAIL_SAVE_FRAME COSYNC_DETAIL_RESUME_FRAME
+          COSYNC_DETAIL_RESUME_SITE
       : "=a"(undefined), "=d"(undefined_too), "+D"(to)
       : [owner] "r"(owner), [offset] "i"(SaveOffset)
       : COSYNC_DETAIL_SWITCH_CLOBBERS);
+}
+
+// jump_saving (no data) whose resume site tests nothing: when the caller's
+// context is resumed through its detour (see detour()), it runs `duties()`
+// first, which may throw: that call is an ordinary call of the function
+// that contains the switch, with its own unwind entry, which the switch
+// itself (an asm statement) cannot have.
+template <unsigned long SaveOffset, class Duties>
+[[gnu::always_inline]] inline void jump_saving_with_detour(context_t to, void* owner,
+                                                           Duties&& duties) {
+  void* undefined;
+  void* undefined_too;
+  // Volatile although asm goto is: g++ 12 deletes an asm goto whose
+  // outputs are unused otherwise.
+  asm volatile goto(
+      COSYNC_DETAIL_LOWER_RSP
+      "movq %%rsp, %c[offset](%[owner])\n\t" COSYNC_DETAIL_SAVE_FRAME COSYNC_DETAIL_RESUME_FRAME
+          COSYNC_DETAIL_RESUME_SITE_WITH_DETOUR
+      : "=a"(undefined), "=d"(undefined_too), "+D"(to)
+      : [owner] "r"(owner), [offset] "i"(SaveOffset)
+      : COSYNC_DETAIL_SWITCH_CLOBBERS
+      : detour);
+  return;
+detour:
+  duties();
+}
+
+// Makes the suspended context `token` run its detour when resumed, before
+// its resume site (COSYNC_X86_64_FRAME_DETOUR). Once per resume: the
+// context's duties must be marked where its detour reads them.
+inline void detour(context_t token) noexcept {
+  static_cast<FrameX86_64Sysv*>(token)->rip -= COSYNC_X86_64_FRAME_DETOUR;
 }
 
 #undef COSYNC_DETAIL_STRING
@@ -151,6 +191,8 @@ template <unsigned long SaveOffset>
 #undef COSYNC_DETAIL_LOWER_RSP
 #undef COSYNC_DETAIL_SAVE_FRAME
 #undef COSYNC_DETAIL_RESUME_FRAME
+#undef COSYNC_DETAIL_RESUME_SITE
+#undef COSYNC_DETAIL_RESUME_SITE_WITH_DETOUR
 #undef COSYNC_DETAIL_SWITCH_CLOBBERS
 #undef COSYNC_DETAIL_APX_CLOBBERS
 #undef COSYNC_DETAIL_AVX512_CLOBBERS

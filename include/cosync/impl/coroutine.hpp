@@ -75,7 +75,10 @@ class COSYNC_API CoroutineRecord {
   // it, not three.
   void* context_ = nullptr;       // token of the suspended context
   Coroutine* resumer_ = nullptr;  // yield() target
-  void* thread_ = nullptr;        // owning thread's runtime state
+  // Who may resume this coroutine through the inline fast path: resumer_,
+  // unless resumer_ is null or has a canary stack (which the slow path
+  // checks as it leaves it), then null, which no running context is.
+  Coroutine* resume_key_ = nullptr;
   // The C++ runtime's exception state when this context last left by
   // resuming another one (copied whole, padding included, in one move); a
   // context that switches back must leave it so. 16-aligned (the offset it
@@ -89,6 +92,8 @@ class COSYNC_API CoroutineRecord {
   static constexpr std::uint8_t kFinishing = 16;       // body done, callable being dropped
   static constexpr std::uint8_t kMainContext = 32;     // yield() here is a misuse
   static constexpr std::uint8_t kReapExited = 64;      // free ThreadState::exited on arrival
+  // What a context must do when it arrives, before it goes on.
+  static constexpr std::uint8_t kDuties = kUnwindPending | kReapExited;
   std::uint8_t slow_path_ = 0;
   // created, suspended (which here means "started") or finished: a switch
   // writes no state, because the running context is its thread's current
@@ -99,6 +104,7 @@ class COSYNC_API CoroutineRecord {
   Scheduling* scheduling_ = nullptr;
   // How many coroutines name this one as their resumer_.
   std::size_t resumer_refs_ = 0;
+  void* thread_ = nullptr;  // owning thread's runtime state
 
   std::exception_ptr error_;  // what the body threw, rethrown by join()
   bool cancelled_ = false;    // unwound by a cancel: join() throws Cancelled

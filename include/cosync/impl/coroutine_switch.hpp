@@ -70,6 +70,31 @@ COSYNC_API void after_return_slow(Coroutine& self);
 // "coroutine #<id> "<name>"", as every diagnostic names a coroutine.
 COSYNC_API std::string label(const Coroutine& coroutine);
 
+// What an empty Task names instead of null (no_task: never given a
+// coroutine, or moved from; joined_task: joined), so that Task::resume()
+// tests nothing: main contexts of no thread, which no coroutine names as
+// its resumer, so that a resume of one takes resume_slow, which throws the
+// empty task's UsageError.
+// NOLINTNEXTLINE(cppcoreguidelines-virtual-class-destructor): never destroyed
+class COSYNC_API NoTask final : public Coroutine {
+ public:
+  // A stand-in, named "main", of no thread.
+  NoTask() noexcept;
+
+ private:
+  void run_body() override;
+  void drop_callable() noexcept override;
+  void destroy() noexcept override;
+};
+// An empty task's stand-in (see NoTask).
+COSYNC_API extern NoTask no_task;
+// A joined task's stand-in (see NoTask).
+COSYNC_API extern NoTask joined_task;
+// True for the stand-ins of an empty or joined task.
+inline bool is_no_task(const Coroutine& coroutine) noexcept {
+  return &coroutine == &no_task || &coroutine == &joined_task;
+}
+
 inline ThreadState& this_thread() {
   ThreadState* ts = t_state;
   if (ts != nullptr) [[likely]] {
@@ -95,45 +120,49 @@ struct Switch {
 #pragma GCC diagnostic pop
 #endif
 
-  [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from,
-                                          Coroutine& to) noexcept {
+  // Switches from `from` to `to`. Back in `from`, it does what waits for it
+  // first (after_return). With the inline x86_64 switch that costs nothing
+  // on the way back: whoever gives a suspended context a duty also sends its
+  // resume through the switch's detour (Runtime::add_duty), which calls
+  // after_return_slow; the resume site itself tests nothing.
+  [[gnu::always_inline]] static void jump(ThreadState& ts, Coroutine& from, Coroutine& to) {
     ts.current = &to;
 #if COSYNC_INLINE_JUMP_X86_64_SYSV
     // Every context saves its own token (Runtime::jump and finish too), so
     // the resumed one writes nothing back.
-    context::jump_saving<kContextOffset>(to.context_, &from);
+    context::jump_saving_with_detour<kContextOffset>(to.context_, &from,
+                                                     [&from] { after_return_slow(from); });
 #else
     const context::transfer_t back = context::jump(to.context_, &from);
     static_cast<Coroutine*>(back.data)->context_ = back.from;
+    after_return(from);
 #endif
   }
 
+  // What a context that arrived through a switch without a detour checks.
   [[gnu::always_inline]] static void after_return(Coroutine& self) {
-    if ((self.slow_path_ & (Coroutine::kUnwindPending | Coroutine::kReapExited)) != 0)
-        [[unlikely]] {
+    if ((self.slow_path_ & Coroutine::kDuties) != 0) [[unlikely]] {
       after_return_slow(self);
     }
   }
 
   // The fast path is a coroutine's last resumer resuming it again. That one
-  // comparison also proves `to` resumable: it is on this thread (resumers
-  // are), not running (nobody is its own resumer) and not finished (a
-  // finished coroutine has no resumer); the main context has none either,
-  // and a thread without state has a placeholder current nobody names.
+  // comparison (with resume_key_) also proves `to` resumable: it is on this
+  // thread (resumers are), not running (nobody is its own resumer) and not
+  // finished (a finished coroutine has no resumer); the main context has
+  // none either, and a thread without state has a placeholder current
+  // nobody names. And it proves that the leaving context has no canary
+  // stack to check: such a context is nobody's resume key.
   [[gnu::always_inline]] static void resume(Coroutine& to) {
     ThreadState* ts = t_switch_state;
-    if (to.resumer_ != ts->current || switch_hooks) [[unlikely]] {
+    if (to.resume_key_ != ts->current || switch_hooks) [[unlikely]] {
       resume_slow(to);
       return;
     }
     Coroutine& from = *ts->current;
-    if ((from.slow_path_ & Coroutine::kCanaryStack) != 0) [[unlikely]] {
-      check_canary_slow(from);
-    }
     from.eh_ = *ts->eh;
     COSYNC_PROBE(resume, to.id_, &to, from.id_);
     jump(*ts, from, to);
-    after_return(from);
   }
 
   // yield() (`to_main` false) and yield_to_main(). A running coroutine's
@@ -152,7 +181,6 @@ struct Switch {
     }
     COSYNC_PROBE(yield, self.id_, &self, target.id_);
     jump(*ts, self, target);
-    after_return(self);
   }
 
   // A switch from the running context to any other of its thread, as
@@ -168,7 +196,6 @@ struct Switch {
       return;
     }
     jump(*ts, self, to);
-    after_return(self);
   }
 
   // transfer()'s checks before its inline jump from `self` to `to`: false
